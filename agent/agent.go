@@ -1,0 +1,463 @@
+// Package agent owns the payment lifecycle: it writes every accepted payment to
+// the journal before anything goes to a provider, runs one FIFO queue per
+// terminal, follows each payment to a final state, reconciles unknown outcomes
+// by querying (never by sending a create twice), and publishes every change.
+//
+// Front ends (the WebSocket API, ZVT, the console, the CLI) turn their input into
+// a CreateRequest and call the agent; they never call a provider or write the
+// journal themselves.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/store"
+)
+
+// Sentinel errors returned by the agent's operations.
+var (
+	// ErrInvalidParams is wrapped by every *FieldError.
+	ErrInvalidParams = errors.New("invalid params")
+	// ErrOrderNoReused means the merchant_order_no exists with different parameters.
+	ErrOrderNoReused = errors.New("merchant_order_no already used with different parameters")
+	// ErrNotFound means there is no payment with that merchant_order_no.
+	ErrNotFound = errors.New("payment not found")
+	// ErrNotCancellable means the payment cannot be cancelled in its current state.
+	ErrNotCancellable = errors.New("payment cannot be cancelled")
+	// ErrStopping means the agent is shutting down and accepts no new work.
+	ErrStopping = errors.New("agent is stopping")
+)
+
+// CodePay is the part of the CodePay Cloud client the agent uses.
+type CodePay interface {
+	CreateOrder(ctx context.Context, r codepay.CreateOrderRequest) (*codepay.CreateOrderResponse, error)
+	QueryOrder(ctx context.Context, merchantOrderNo, transNo string) (*codepay.Order, error)
+	CloseOrder(ctx context.Context, r codepay.CloseOrderRequest) (*codepay.CloseOrderResponse, error)
+}
+
+var _ CodePay = (*codepay.Client)(nil)
+
+// Clock tells the time; tests inject a fake.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config holds the agent's dependencies and settings.
+type Config struct {
+	Store     *store.DB
+	CodePay   CodePay
+	Terminals []device.Terminal
+	// OrderExpires is the CodePay order's expires; a queued payment not sent
+	// within it expires locally too.
+	OrderExpires time.Duration
+	// PollInterval is the first interval between order.query calls.
+	PollInterval time.Duration
+	// UnknownGiveUp is how long past expires a create whose outcome is
+	// unknown keeps being queried before CodePay's definite "no such order"
+	// fails the payment as never received (default 60s).
+	UnknownGiveUp time.Duration
+	// NotifyURL, when set, is sent with every create order.
+	NotifyURL string
+	Clock     Clock
+	Logger    *slog.Logger
+	// After replaces time.After in the workers (tests inject a fake clock's timers).
+	After func(d time.Duration) <-chan time.Time
+}
+
+// Agent runs the payment lifecycle. Create it with New, run it with Serve.
+type Agent struct {
+	cfg   Config
+	db    *store.DB
+	cp    CodePay
+	reg   *device.Registry
+	log   *slog.Logger
+	clock Clock
+	after func(time.Duration) <-chan time.Time
+
+	writeMu sync.Mutex // orders journal writes with their publication
+
+	busMu   sync.RWMutex
+	subs    map[uint64]func(Event)
+	nextSub uint64
+
+	workers map[string]*worker
+
+	runMu    sync.Mutex
+	running  bool
+	stopping bool
+}
+
+// New builds an agent; it does no I/O until Serve.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Store == nil || cfg.CodePay == nil {
+		return nil, errors.New("new agent: store and codepay client are required")
+	}
+	if cfg.OrderExpires <= 0 {
+		cfg.OrderExpires = 180 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.UnknownGiveUp <= 0 {
+		cfg.UnknownGiveUp = 60 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	reg, err := device.NewRegistry(cfg.Terminals)
+	if err != nil {
+		return nil, fmt.Errorf("new agent: %w", err)
+	}
+	a := &Agent{
+		cfg: cfg, db: cfg.Store, cp: cfg.CodePay, reg: reg, log: cfg.Logger.With("component", "agent"),
+		clock: cfg.Clock, after: cfg.After, subs: map[uint64]func(Event){}, workers: map[string]*worker{},
+	}
+	for _, t := range cfg.Terminals {
+		a.workers[t.SN] = newWorker(a, t)
+	}
+	return a, nil
+}
+
+// Registry returns the terminal registry (read-only use by front ends).
+func (a *Agent) Registry() *device.Registry { return a.reg }
+
+// Serve records the configured terminals, reconciles what the journal holds,
+// and runs one worker per terminal until ctx is cancelled. Each worker first
+// drives its unfinished payment (if any) to a final state, then its queue.
+func (a *Agent) Serve(ctx context.Context) error {
+	a.runMu.Lock()
+	if a.running {
+		a.runMu.Unlock()
+		return errors.New("serve agent: already running")
+	}
+	a.running = true
+	a.runMu.Unlock()
+
+	for _, t := range a.reg.Terminals() {
+		if err := a.db.UpsertTerminal(ctx, store.Terminal{SN: t.SN, Lane: t.Lane, Name: t.Name, Currency: t.Currency.Code}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("serve agent: %w", err)
+		}
+	}
+	if ts, err := a.db.Terminals(ctx); err == nil {
+		for _, t := range ts {
+			if t.OnlineKnown {
+				a.reg.SetOnline(t.SN, t.Online)
+			}
+		}
+	}
+	nonFinal, err := a.db.NonFinal(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("serve agent: %w", err)
+	}
+	if len(nonFinal) > 0 {
+		a.log.Info("reconciling unfinished payments from the journal", "count", len(nonFinal))
+	}
+	var wg sync.WaitGroup
+	for _, w := range a.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	<-ctx.Done()
+	a.runMu.Lock()
+	a.stopping = true
+	a.runMu.Unlock()
+	wg.Wait()
+	return nil
+}
+
+// Create accepts a payment: validates it, writes it to the journal as queued
+// (or returns the existing payment for a repeated identical request), and
+// wakes the terminal's worker. It returns once the payment is durable.
+func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
+	n, err := a.validate(r)
+	if err != nil {
+		return Payment{}, err
+	}
+	a.runMu.Lock()
+	stopping := a.stopping
+	a.runMu.Unlock()
+	if stopping {
+		return Payment{}, ErrStopping
+	}
+	if existing, err := a.db.GetPayment(ctx, n.orderNo); err == nil {
+		return a.sameOrReused(existing, n)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+	if err := a.checkOriginal(ctx, n); err != nil {
+		return Payment{}, err
+	}
+	now := a.clock.Now()
+	row := &store.Payment{
+		MerchantOrderNo:     n.orderNo,
+		Type:                n.typ,
+		State:               StateQueued,
+		Source:              n.source,
+		TerminalSN:          n.terminalSN,
+		Currency:            n.currency.Code,
+		AmountMinor:         n.amount,
+		TipMinor:            n.tip,
+		CashbackMinor:       n.cashback,
+		OrigMerchantOrderNo: n.orig,
+		Description:         n.description,
+		Route:               RouteCodePay,
+		RequestHash:         n.hash(),
+		OptionsJSON:         optionsJSON(n.options),
+		ExpiresAt:           now.Add(a.cfg.OrderExpires),
+		CreatedAt:           now,
+		UpdatedAt:           now,
+	}
+	a.writeMu.Lock()
+	saved, err := a.db.InsertPayment(ctx, row, store.Event{Kind: "created", ToState: StateQueued, Detail: "accepted from " + n.source, At: now})
+	if err == nil {
+		a.publishPayment(saved)
+	}
+	a.writeMu.Unlock()
+	if errors.Is(err, store.ErrDuplicate) && saved != nil {
+		return a.sameOrReused(saved, n)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+	a.log.Info("payment accepted", "merchant_order_no", n.orderNo, "type", n.typ, "terminal_sn", n.terminalSN, "source", n.source)
+	a.wake(n.terminalSN)
+	a.publishTerminal(n.terminalSN)
+	return a.view(saved), nil
+}
+
+func (a *Agent) sameOrReused(existing *store.Payment, n *normalized) (Payment, error) {
+	if existing.RequestHash != n.hash() {
+		return Payment{}, fmt.Errorf("%w: %s", ErrOrderNoReused, n.orderNo)
+	}
+	return a.view(existing), nil
+}
+
+// checkOriginal validates void, refund and completion against the local record
+// of the original payment when there is one (the cloud checks the rest).
+func (a *Agent) checkOriginal(ctx context.Context, n *normalized) error {
+	if n.orig == "" {
+		return nil
+	}
+	orig, err := a.db.GetPayment(ctx, n.orig)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // made outside posbridge; CodePay decides
+	}
+	if err != nil {
+		return fmt.Errorf("check original payment: %w", err)
+	}
+	const f = "orig_merchant_order_no"
+	if orig.State != StateApproved {
+		return fieldErr(f, "original payment %s is %s, not approved", n.orig, orig.State)
+	}
+	if orig.Currency != n.currency.Code {
+		return fieldErr(f, "original payment %s is in %s, not %s", n.orig, orig.Currency, n.currency.Code)
+	}
+	switch n.typ {
+	case TypeVoid:
+		if orig.Type == TypeVoid || orig.Type == TypeRefund {
+			return fieldErr(f, "a %s cannot be voided", orig.Type)
+		}
+		if orig.TerminalSN != n.terminalSN {
+			return fieldErr(f, "original payment %s was made on terminal %s; void it there", n.orig, orig.TerminalSN)
+		}
+		if n.amount != orig.AmountMinor {
+			return fieldErr("amount", "a void must be for the original amount %s", view(orig, "").Amount)
+		}
+	case TypeRefund:
+		if orig.Type != TypeSale && orig.Type != TypeCompletion && orig.Type != TypeCashback {
+			return fieldErr(f, "a %s cannot be refunded", orig.Type)
+		}
+		if n.amount > orig.AmountMinor {
+			return fieldErr("amount", "refund exceeds the original amount %s", view(orig, "").Amount)
+		}
+	case TypeCompletion:
+		if orig.Type != TypePreAuth {
+			return fieldErr(f, "a completion needs an approved preauth, %s is a %s", n.orig, orig.Type)
+		}
+	}
+	return nil
+}
+
+// Get returns a payment by merchant_order_no.
+func (a *Agent) Get(ctx context.Context, orderNo string) (Payment, error) {
+	p, err := a.db.GetPayment(ctx, orderNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return Payment{}, fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("get payment: %w", err)
+	}
+	return a.view(p), nil
+}
+
+// ListFilter selects payments for List.
+type ListFilter struct {
+	TerminalSN string
+	State      string
+	Limit      int
+}
+
+// List returns payments, newest first.
+func (a *Agent) List(ctx context.Context, f ListFilter) ([]Payment, error) {
+	rows, err := a.db.ListPayments(ctx, store.ListFilter{TerminalSN: f.TerminalSN, State: f.State, Limit: f.Limit})
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	out := make([]Payment, len(rows))
+	for i := range rows {
+		out[i] = a.view(&rows[i])
+	}
+	return out, nil
+}
+
+// Wait returns the payment once it is final, or as it stands when timeout
+// passes or ctx ends.
+func (a *Agent) Wait(ctx context.Context, orderNo string, timeout time.Duration) (Payment, error) {
+	ch := make(chan Payment, 1)
+	unsub := a.Subscribe(func(e Event) {
+		if e.Payment != nil && e.Payment.MerchantOrderNo == orderNo && e.Payment.Final() {
+			select {
+			case ch <- *e.Payment:
+			default:
+			}
+		}
+	})
+	defer unsub()
+	p, err := a.Get(ctx, orderNo)
+	if err != nil || p.Final() {
+		return p, err
+	}
+	select {
+	case p := <-ch:
+		return p, nil
+	case <-a.after(timeout):
+	case <-ctx.Done():
+	}
+	return a.Get(context.WithoutCancel(ctx), orderNo)
+}
+
+// Cancel cancels a payment: a queued one is removed from the queue locally; one
+// waiting on the terminal is closed at CodePay (only possible while the
+// terminal has not started it); anything else gets ErrNotCancellable with the reason.
+func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
+	p, err := a.db.GetPayment(ctx, orderNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return Payment{}, fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("cancel payment: %w", err)
+	}
+	switch p.State {
+	case StateQueued:
+		np, err := a.transition(ctx, orderNo, []string{StateQueued}, func(p *store.Payment) error {
+			p.State = StateCancelled
+			p.ErrorCode, p.ErrorMessage = "cancelled", "cancelled before it reached the terminal"
+			return nil
+		}, "cancelled in the queue")
+		if errors.Is(err, store.ErrStateChanged) {
+			return a.Cancel(ctx, orderNo) // it just moved on; try the next way
+		}
+		if err != nil {
+			return Payment{}, fmt.Errorf("cancel payment: %w", err)
+		}
+		a.publishTerminal(p.TerminalSN)
+		return a.view(np), nil
+	case StateOnTerminal:
+		return a.cancelOnTerminal(ctx, p)
+	case StateSending, StateUnknown:
+		return Payment{}, fmt.Errorf("%w: %s is being sent to CodePay or reconciled; try again in a moment", ErrNotCancellable, orderNo)
+	default:
+		return Payment{}, fmt.Errorf("%w: %s is already %s", ErrNotCancellable, orderNo, p.State)
+	}
+}
+
+func (a *Agent) cancelOnTerminal(ctx context.Context, p *store.Payment) (Payment, error) {
+	if p.TransStatus != "" && p.TransStatus != "9" {
+		return Payment{}, fmt.Errorf("%w: the terminal is already processing %s; wait for its result (void or refund it afterwards)", ErrNotCancellable, p.MerchantOrderNo)
+	}
+	_, err := a.cp.CloseOrder(ctx, codepay.CloseOrderRequest{TerminalSN: p.TerminalSN, MerchantOrderNo: p.MerchantOrderNo, Description: "cancelled by cashier"})
+	if err != nil {
+		var ge *codepay.GatewayError
+		a.event(ctx, p.MerchantOrderNo, "error", "close order failed: "+err.Error())
+		a.wake(p.TerminalSN)
+		if errors.As(err, &ge) {
+			return Payment{}, fmt.Errorf("%w: CodePay refused to close %s (%s: %s); the terminal has probably started it — wait for its result", ErrNotCancellable, p.MerchantOrderNo, ge.Code, ge.Msg)
+		}
+		return Payment{}, fmt.Errorf("cancel payment %s: close order: %w", p.MerchantOrderNo, err)
+	}
+	np, err := a.transition(ctx, p.MerchantOrderNo, []string{StateOnTerminal}, func(p *store.Payment) error {
+		p.State = StateCancelled
+		p.TransStatus = "3"
+		p.ErrorCode, p.ErrorMessage = "cancelled", "cancelled by the cashier before the terminal started it"
+		return nil
+	}, "closed at CodePay")
+	if errors.Is(err, store.ErrStateChanged) && np != nil {
+		return a.view(np), nil
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("cancel payment: %w", err)
+	}
+	a.wake(p.TerminalSN)
+	return a.view(np), nil
+}
+
+// Terminals returns the live state of every terminal.
+func (a *Agent) Terminals() []device.Status { return a.reg.Statuses() }
+
+// Events returns the journal's events of one payment.
+func (a *Agent) Events(ctx context.Context, orderNo string) ([]store.Event, error) {
+	return a.db.Events(ctx, orderNo)
+}
+
+// ApplyNotification updates a payment from a verified CodePay notification,
+// exactly as a query result would; a final state never regresses.
+func (a *Agent) ApplyNotification(ctx context.Context, o *codepay.Order) error {
+	p, err := a.db.GetPayment(ctx, o.MerchantOrderNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, o.MerchantOrderNo)
+	}
+	if err != nil {
+		return fmt.Errorf("apply notification: %w", err)
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", fmt.Sprintf("trans_status %d", o.TransStatus))
+	if IsFinal(p.State) {
+		return nil
+	}
+	if _, err := a.applyOrder(ctx, p, o); err != nil {
+		return err
+	}
+	a.wake(p.TerminalSN)
+	return nil
+}
+
+func optionsJSON(o Options) string {
+	if o == (Options{}) {
+		return ""
+	}
+	b, _ := jsonMarshal(o)
+	return string(b)
+}

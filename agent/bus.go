@@ -1,0 +1,92 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/store"
+)
+
+// Event is one change published to subscribers: exactly one of the fields is set.
+type Event struct {
+	Payment  *Payment
+	Terminal *device.Status
+	// Batch is reserved for batch.closed notifications (batch issue).
+	Batch any
+}
+
+// Subscribe registers fn for every event; fn must not block (front ends enqueue
+// and return). The returned function unsubscribes.
+func (a *Agent) Subscribe(fn func(Event)) (unsubscribe func()) {
+	a.busMu.Lock()
+	a.nextSub++
+	id := a.nextSub
+	a.subs[id] = fn
+	a.busMu.Unlock()
+	return func() {
+		a.busMu.Lock()
+		delete(a.subs, id)
+		a.busMu.Unlock()
+	}
+}
+
+func (a *Agent) publish(e Event) {
+	a.busMu.RLock()
+	defer a.busMu.RUnlock()
+	for _, fn := range a.subs {
+		fn(e)
+	}
+}
+
+func (a *Agent) publishPayment(p *store.Payment) {
+	v := a.view(p)
+	a.publish(Event{Payment: &v})
+}
+
+// publishTerminal refreshes the terminal's busy/queue state from the journal
+// and publishes it when it changed.
+func (a *Agent) publishTerminal(sn string) {
+	ctx := context.Background()
+	depth, err := a.db.QueueDepth(ctx, sn)
+	if err != nil {
+		return
+	}
+	current := ""
+	if p, err := a.db.Active(ctx, sn); err == nil {
+		current = p.MerchantOrderNo
+	}
+	st, changed := a.reg.Update(sn, func(s *device.Status) {
+		s.QueueDepth = depth
+		s.CurrentOrderNo = current
+		s.Busy = current != ""
+	})
+	if changed {
+		a.publish(Event{Terminal: &st})
+	}
+}
+
+func (a *Agent) setOnline(sn string, online bool) {
+	st, changed := a.reg.SetOnline(sn, online)
+	if !changed {
+		return
+	}
+	_ = a.db.SetTerminalOnline(context.Background(), sn, online)
+	a.log.Info("terminal online state", "terminal_sn", sn, "online", online)
+	a.publish(Event{Terminal: &st})
+}
+
+// view renders a journal row with the cashier-facing notice.
+func (a *Agent) view(p *store.Payment) Payment {
+	notice := ""
+	if !IsFinal(p.State) {
+		if st, err := a.reg.Status(p.TerminalSN); err == nil && st.OnlineKnown && !st.Online {
+			notice = "terminal " + p.TerminalSN + " is offline: the payment waits until it is back, is cancelled, or expires"
+		}
+	}
+	return view(p, notice)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,0 +1,113 @@
+// Package server assembles posbridge's HTTP listener: the WebSocket API at
+// /v1/ws, /healthz, /readyz and the optional CodePay notification hook, all
+// behind the loopback Host and Origin checks except the provider hook, which
+// is authenticated by the provider's signature instead.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/cloud/codepay"
+)
+
+// maxHookBody bounds a provider notification.
+const maxHookBody = 64 << 10
+
+// NotificationParser verifies and decodes a CodePay notification.
+type NotificationParser interface {
+	ParseNotification(body []byte, contentType string) (*codepay.Order, error)
+}
+
+// Config holds what the listener serves.
+type Config struct {
+	Agent *agent.Agent
+	RPC   *rpc.Server
+	// Notifications, when non-nil, enables POST /hooks/codepay.
+	Notifications NotificationParser
+	// Ready reports why the agent is not ready (nil when it is).
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+}
+
+// Handler returns the HTTP handler for the agent's listener.
+func Handler(cfg Config) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/ws", cfg.RPC)
+	mux.Handle("GET /healthz", cfg.RPC.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})))
+	mux.Handle("GET /readyz", cfg.RPC.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if cfg.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			defer cancel()
+			if err := cfg.Ready(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "not ready: "+err.Error()+"\n")
+				return
+			}
+		}
+		io.WriteString(w, "ready\n")
+	})))
+	if cfg.Notifications != nil {
+		mux.HandleFunc("POST /hooks/codepay", func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+			if err != nil {
+				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			o, err := cfg.Notifications.ParseNotification(body, r.Header.Get("Content-Type"))
+			if err != nil {
+				log.Warn("codepay notification refused", "err", err, "remote", r.RemoteAddr)
+				http.Error(w, "invalid notification", http.StatusBadRequest)
+				return
+			}
+			// Answer within CodePay's 5 s: apply with a bound, polling is the safety net.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+			defer cancel()
+			if err := cfg.Agent.ApplyNotification(ctx, o); err != nil && !errors.Is(err, agent.ErrNotFound) {
+				log.Error("apply codepay notification", "merchant_order_no", o.MerchantOrderNo, "err", err)
+				http.Error(w, "retry later", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, "success")
+		})
+	}
+	return mux
+}
+
+// Reachability checks that a host answers, caching the result briefly, for /readyz.
+type Reachability struct {
+	Check func(ctx context.Context) error
+	TTL   time.Duration
+
+	mu   sync.Mutex
+	at   time.Time
+	last error
+}
+
+// Err returns the cached or fresh result of Check.
+func (r *Reachability) Err(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.at.IsZero() && time.Since(r.at) < r.TTL {
+		return r.last
+	}
+	r.last = r.Check(ctx)
+	r.at = time.Now()
+	return r.last
+}

@@ -1,0 +1,373 @@
+// Package wsapi implements the methods of posbridge's WebSocket API
+// (design/contract.md) on top of the JSON-RPC transport in agent/rpc: it
+// decodes and checks params, calls the agent, and routes the agent's events
+// to the connections that created a payment or subscribed.
+package wsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/rpc"
+)
+
+// Application error codes of the WebSocket API (docs/websocket-api.md).
+const (
+	CodeOrderNoReused   = -32001
+	CodeNotFound        = -32002
+	CodeNotCancellable  = -32003
+	CodeStopping        = -32004
+	CodeNotAvailable    = -32005
+	CodeInternal        = -32603
+	maxWait             = 5 * time.Minute
+	defaultWait         = 30 * time.Second
+	defaultListLimit    = 50
+	maxListLimit        = 500
+	notifyPaymentMethod = "payment.updated"
+	notifyTermMethod    = "terminal.updated"
+	notifyBatchMethod   = "batch.closed"
+)
+
+// API is the rpc.Handler for the WebSocket API.
+type API struct {
+	a   *agent.Agent
+	log *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*rpc.Conn]*connState
+}
+
+type connState struct {
+	owned    map[string]bool
+	topics   map[string]bool
+	terminal string
+}
+
+var _ rpc.Handler = (*API)(nil)
+
+// New returns the API handler and subscribes it to the agent's events.
+func New(a *agent.Agent, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.Default()
+	}
+	api := &API{a: a, log: log.With("component", "wsapi"), conns: map[*rpc.Conn]*connState{}}
+	a.Subscribe(api.route)
+	return api
+}
+
+func (api *API) state(c *rpc.Conn) *connState {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	st, ok := api.conns[c]
+	if !ok {
+		st = &connState{owned: map[string]bool{}, topics: map[string]bool{}}
+		api.conns[c] = st
+		go func() {
+			<-c.Done()
+			api.mu.Lock()
+			delete(api.conns, c)
+			api.mu.Unlock()
+		}()
+	}
+	return st
+}
+
+// route delivers one agent event to the interested connections. It runs in the
+// agent's publish path and never blocks (Notify only enqueues).
+func (api *API) route(e agent.Event) {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	for c, st := range api.conns {
+		switch {
+		case e.Payment != nil:
+			p := e.Payment
+			if st.owned[p.MerchantOrderNo] || (st.topics["payment"] && (st.terminal == "" || st.terminal == p.TerminalSN)) {
+				_ = c.Notify(notifyPaymentMethod, p)
+			}
+		case e.Terminal != nil:
+			if st.topics["terminal"] && (st.terminal == "" || st.terminal == e.Terminal.SN) {
+				_ = c.Notify(notifyTermMethod, e.Terminal)
+			}
+		case e.Batch != nil:
+			if st.topics["batch"] {
+				_ = c.Notify(notifyBatchMethod, e.Batch)
+			}
+		}
+	}
+}
+
+// Call dispatches one JSON-RPC call.
+func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params json.RawMessage) (any, error) {
+	switch method {
+	case "payment.create":
+		return api.create(ctx, c, params)
+	case "payment.get":
+		var p struct {
+			MerchantOrderNo string `json:"merchant_order_no"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		if p.MerchantOrderNo == "" {
+			return nil, rpc.InvalidParams("merchant_order_no", "required")
+		}
+		return wrap(api.a.Get(ctx, p.MerchantOrderNo))
+	case "payment.wait":
+		var p struct {
+			MerchantOrderNo string `json:"merchant_order_no"`
+			TimeoutMS       *int64 `json:"timeout_ms"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		if p.MerchantOrderNo == "" {
+			return nil, rpc.InvalidParams("merchant_order_no", "required")
+		}
+		timeout := defaultWait
+		if p.TimeoutMS != nil {
+			if *p.TimeoutMS < 0 || *p.TimeoutMS > maxWait.Milliseconds() {
+				return nil, rpc.InvalidParams("timeout_ms", fmt.Sprintf("want 0 to %d", maxWait.Milliseconds()))
+			}
+			timeout = time.Duration(*p.TimeoutMS) * time.Millisecond
+		}
+		return wrap(api.a.Wait(ctx, p.MerchantOrderNo, timeout))
+	case "payment.cancel":
+		var p struct {
+			MerchantOrderNo string `json:"merchant_order_no"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		if p.MerchantOrderNo == "" {
+			return nil, rpc.InvalidParams("merchant_order_no", "required")
+		}
+		return wrap(api.a.Cancel(ctx, p.MerchantOrderNo))
+	case "payment.list":
+		var p struct {
+			TerminalSN string `json:"terminal_sn"`
+			State      string `json:"state"`
+			Limit      *int   `json:"limit"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		limit := defaultListLimit
+		if p.Limit != nil {
+			if *p.Limit < 1 || *p.Limit > maxListLimit {
+				return nil, rpc.InvalidParams("limit", fmt.Sprintf("want 1 to %d", maxListLimit))
+			}
+			limit = *p.Limit
+		}
+		if p.TerminalSN != "" {
+			if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
+				return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
+			}
+		}
+		if p.State != "" && !validState(p.State) {
+			return nil, rpc.InvalidParams("state", fmt.Sprintf("unknown state %q", p.State))
+		}
+		list, err := api.a.List(ctx, agent.ListFilter{TerminalSN: p.TerminalSN, State: p.State, Limit: limit})
+		if err != nil {
+			return nil, appError(err)
+		}
+		if list == nil {
+			list = []agent.Payment{}
+		}
+		return map[string]any{"payments": list}, nil
+	case "terminal.list":
+		if err := decode(params, &struct{}{}); err != nil {
+			return nil, err
+		}
+		return map[string]any{"terminals": api.a.Terminals()}, nil
+	case "events.subscribe":
+		var p struct {
+			Topics     []string `json:"topics"`
+			TerminalSN string   `json:"terminal_sn"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		if len(p.Topics) == 0 {
+			p.Topics = []string{"payment", "terminal", "batch"}
+		}
+		for _, t := range p.Topics {
+			if t != "payment" && t != "terminal" && t != "batch" {
+				return nil, rpc.InvalidParams("topics", fmt.Sprintf("unknown topic %q; want payment, terminal or batch", t))
+			}
+		}
+		if p.TerminalSN != "" {
+			if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
+				return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
+			}
+		}
+		st := api.state(c)
+		api.mu.Lock()
+		for _, t := range p.Topics {
+			st.topics[t] = true
+		}
+		st.terminal = p.TerminalSN
+		subscribed := make([]string, 0, len(st.topics))
+		for _, t := range []string{"payment", "terminal", "batch"} {
+			if st.topics[t] {
+				subscribed = append(subscribed, t)
+			}
+		}
+		api.mu.Unlock()
+		return map[string]any{"subscribed": subscribed}, nil
+	case "payment.tip_adjust", "batch.get", "batch.close", "batch.list":
+		e := rpc.MethodNotFound(method)
+		e.Message = "method not available yet: " + method + " comes with batch support"
+		return nil, e
+	}
+	return nil, rpc.MethodNotFound(method)
+}
+
+func validState(s string) bool {
+	switch s {
+	case agent.StateQueued, agent.StateSending, agent.StateOnTerminal, agent.StateUnknown, agent.StateApproved,
+		agent.StateDeclined, agent.StateCancelled, agent.StateExpired, agent.StateFailed:
+		return true
+	}
+	return false
+}
+
+type createParams struct {
+	MerchantOrderNo     string          `json:"merchant_order_no"`
+	Type                string          `json:"type"`
+	TerminalSN          string          `json:"terminal_sn"`
+	Lane                string          `json:"lane"`
+	Amount              json.RawMessage `json:"amount"`
+	Currency            string          `json:"currency"`
+	TipAmount           json.RawMessage `json:"tip_amount"`
+	CashbackAmount      json.RawMessage `json:"cashback_amount"`
+	OrigMerchantOrderNo string          `json:"orig_merchant_order_no"`
+	Description         string          `json:"description"`
+	Card                json.RawMessage `json:"card"`
+	Options             *agent.Options  `json:"options"`
+}
+
+func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
+	var p createParams
+	if err := decode(params, &p); err != nil {
+		return nil, err
+	}
+	req := agent.CreateRequest{
+		MerchantOrderNo:     p.MerchantOrderNo,
+		Type:                p.Type,
+		TerminalSN:          p.TerminalSN,
+		Lane:                p.Lane,
+		Currency:            p.Currency,
+		OrigMerchantOrderNo: p.OrigMerchantOrderNo,
+		Description:         p.Description,
+		Source:              agent.SourceWS,
+		HasCard:             len(p.Card) > 0 && string(p.Card) != "null",
+	}
+	if p.Options != nil {
+		req.Options = *p.Options
+	}
+	var err error
+	if req.Amount, err = moneyString("amount", p.Amount); err != nil {
+		return nil, err
+	}
+	if req.TipAmount, err = moneyString("tip_amount", p.TipAmount); err != nil {
+		return nil, err
+	}
+	if req.CashbackAmount, err = moneyString("cashback_amount", p.CashbackAmount); err != nil {
+		return nil, err
+	}
+	// Own the order before it exists, so this connection sees its first event.
+	st := api.state(c)
+	api.mu.Lock()
+	already := st.owned[req.MerchantOrderNo]
+	if req.MerchantOrderNo != "" {
+		st.owned[req.MerchantOrderNo] = true
+	}
+	api.mu.Unlock()
+	pay, err := api.a.Create(ctx, req)
+	if err != nil {
+		if !already {
+			api.mu.Lock()
+			delete(st.owned, req.MerchantOrderNo)
+			api.mu.Unlock()
+		}
+		return nil, appError(err)
+	}
+	return pay, nil
+}
+
+// moneyString insists on a JSON string: a JSON number could already have lost digits.
+func moneyString(field string, raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if raw[0] != '"' {
+		return "", rpc.InvalidParams(field, "must be a decimal string such as \"12.34\", not a JSON number")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", rpc.InvalidParams(field, "must be a decimal string")
+	}
+	if s == "" {
+		return "", rpc.InvalidParams(field, "must not be empty")
+	}
+	return s, nil
+}
+
+// decode reads params strictly: an object with known fields of the right types.
+func decode(params json.RawMessage, v any) error {
+	params = bytes.TrimSpace(params)
+	if len(params) == 0 || string(params) == "null" {
+		params = []byte("{}")
+	}
+	if params[0] != '{' {
+		return rpc.InvalidParams("params", "must be an object with named members")
+	}
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return rpc.InvalidParams(te.Field, fmt.Sprintf("wrong type: want %s", te.Type.String()))
+		}
+		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+			field := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+			return rpc.InvalidParams(field, "unknown field")
+		}
+		return rpc.InvalidParams("params", "malformed params")
+	}
+	return nil
+}
+
+func wrap(p agent.Payment, err error) (any, error) {
+	if err != nil {
+		return nil, appError(err)
+	}
+	return p, nil
+}
+
+// appError maps agent errors to JSON-RPC errors.
+func appError(err error) error {
+	var fe *agent.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return rpc.InvalidParams(fe.Field, fe.Msg)
+	case errors.Is(err, agent.ErrOrderNoReused):
+		return &rpc.Error{Code: CodeOrderNoReused, Message: err.Error()}
+	case errors.Is(err, agent.ErrNotFound):
+		return &rpc.Error{Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, agent.ErrNotCancellable):
+		return &rpc.Error{Code: CodeNotCancellable, Message: err.Error()}
+	case errors.Is(err, agent.ErrStopping):
+		return &rpc.Error{Code: CodeStopping, Message: err.Error()}
+	}
+	return err
+}

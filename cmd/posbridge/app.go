@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/agent/server"
+	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/store"
+)
+
+// app is a running agent with its listener.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *store.DB
+	agent    *agent.Agent
+	rpc      *rpc.Server
+	ln       net.Listener
+	httpSrv  *http.Server
+	tokens   []string
+	cpClient *codepay.Client
+}
+
+// newApp opens the journal, loads keys and wires the parts; it listens but
+// serves nothing until serve. ln may be nil to listen on cfg.Agent.Listen.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) (*app, error) {
+	tokens, err := config.ReadTokens(cfg.Agent.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent.token_file: %w", err)
+	}
+	if err := codepay.CheckKeyFilePerm(cfg.Agent.TokenFile); err != nil {
+		return nil, fmt.Errorf("agent.token_file: %w", err)
+	}
+	for _, f := range []struct{ field, path string }{{"codepay.private_key_file", cfg.CodePay.PrivateKeyFile}} {
+		if err := codepay.CheckKeyFilePerm(f.path); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.field, err)
+		}
+	}
+	priv, pub, err := codepay.LoadKeys(cfg.CodePay.PrivateKeyFile, cfg.CodePay.GatewayPublicKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	client, err := codepay.New(codepay.Config{
+		GatewayURL:        cfg.CodePay.GatewayURL,
+		AppID:             cfg.CodePay.AppID,
+		MerchantNo:        cfg.CodePay.MerchantNo,
+		StoreNo:           cfg.CodePay.StoreNo,
+		PrivateKey:        priv,
+		GatewayPublicKey:  pub,
+		AllowInsecureHTTP: cfg.CodePay.AllowInsecureHTTP,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Agent.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent.data_dir: create %s: %w", cfg.Agent.DataDir, err)
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.Agent.DataDir, "posbridge.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	terms := make([]device.Terminal, len(cfg.Terminals))
+	for i, t := range cfg.Terminals {
+		terms[i] = device.Terminal{SN: t.SN, Lane: t.Lane, Name: t.Name, Currency: money.MustCurrency(t.Currency)}
+	}
+	notifyURL := cfg.CodePay.NotifyURL
+	ag, err := agent.New(agent.Config{
+		Store: db, CodePay: client, Terminals: terms,
+		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
+		NotifyURL: notifyURL, Logger: log,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db, agent: ag, tokens: tokens, cpClient: client}
+	var mu sync.Mutex
+	a.rpc, err = rpc.NewServer(rpc.Config{
+		Handler:        wsapi.New(ag, log),
+		Tokens:         func() []string { mu.Lock(); defer mu.Unlock(); return a.tokens },
+		AllowedOrigins: cfg.Agent.AllowedOrigins,
+		Logger:         log,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	reach := &server.Reachability{TTL: 10 * time.Second, Check: gatewayReachable(cfg.CodePay.GatewayURL)}
+	var hooks server.NotificationParser
+	if notifyURL != "" {
+		hooks = client
+	}
+	handler := server.Handler(server.Config{
+		Agent: ag, RPC: a.rpc, Notifications: hooks, Logger: log,
+		Ready: func(ctx context.Context) error {
+			if err := db.Ping(ctx); err != nil {
+				return fmt.Errorf("database not writable: %w", err)
+			}
+			if err := reach.Err(ctx); err != nil {
+				return fmt.Errorf("CodePay gateway not reachable: %w", err)
+			}
+			return nil
+		},
+	})
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.Agent.Listen)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("agent.listen: %w (is another posbridge running?)", err)
+		}
+	}
+	a.ln = ln
+	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return a, nil
+}
+
+func gatewayReachable(gateway string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		u, err := url.Parse(gateway)
+		if err != nil {
+			return err
+		}
+		host := u.Host
+		if u.Port() == "" {
+			if u.Scheme == "https" {
+				host = net.JoinHostPort(u.Hostname(), "443")
+			} else {
+				host = net.JoinHostPort(u.Hostname(), "80")
+			}
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", host)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// serve runs the agent and the listener until ctx ends, then stops both:
+// the listener first (no new work), then the agent's workers, which finish
+// the step they are in and persist it.
+func (a *app) serve(ctx context.Context) error {
+	agentCtx, stopAgent := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAgent()
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- a.agent.Serve(agentCtx) }()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- a.httpSrv.Serve(a.ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-agentDone:
+		agentDone <- err
+	case err = <-httpDone:
+	}
+	a.log.Info("stopping")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = a.rpc.Shutdown(shutCtx)
+	_ = a.httpSrv.Shutdown(shutCtx)
+	stopAgent()
+	select {
+	case aerr := <-agentDone:
+		if err == nil {
+			err = aerr
+		}
+	case <-shutCtx.Done():
+		a.log.Warn("agent did not stop in time; unfinished payments are reconciled at the next start")
+	}
+	if cerr := a.db.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// wsURL is the WebSocket URL of the listener.
+func (a *app) wsURL() string { return "ws://" + a.ln.Addr().String() + "/v1/ws" }
+
+// httpURL is the base URL of the listener.
+func (a *app) httpURL() string { return "http://" + a.ln.Addr().String() + "/" }

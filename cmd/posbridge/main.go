@@ -1,0 +1,60 @@
+// Command posbridge bridges point-of-sale software to CodePay card terminals.
+// See README.md and design/contract.md for the commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes (design/contract.md).
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `posbridge — bridges POS software to CodePay card terminals
+
+Usage:
+  posbridge demo [--listen ADDR] [--data DIR]     sandbox with an embedded CodePay emulator
+  posbridge run --config FILE                     run the agent in the foreground
+  posbridge pay --amount 12.34 [flags]            take a test payment through a running agent
+  posbridge sim codepay --listen ADDR             the CodePay cloud emulator on its own
+  posbridge version                               version, commit and Go version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "pay":
+		return cmdPay(ctx, args[1:], stdout, stderr)
+	case "sim":
+		return cmdSim(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return cmdVersion(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "posbridge: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// cmdPay is a tiny WebSocket client: it sends one payment.create to a running
+// agent and prints each payment.updated until the payment is final.
+func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wsURL := fs.String("url", envOr("POSBRIDGE_URL", "ws://127.0.0.1:8765/v1/ws"), "WebSocket URL of the agent (env POSBRIDGE_URL)")
+	token := fs.String("token", os.Getenv("POSBRIDGE_TOKEN"), "bearer token (env POSBRIDGE_TOKEN)")
+	amount := fs.String("amount", "", "amount as a decimal string, e.g. 12.34 (required)")
+	currency := fs.String("currency", "USD", "ISO 4217 currency")
+	terminal := fs.String("terminal", "", "terminal SN (default: lane 1)")
+	lane := fs.String("lane", "", "lane (default 1 when no --terminal)")
+	typ := fs.String("type", "sale", "sale, refund, void, preauth, completion or cashback")
+	orig := fs.String("orig", "", "original merchant_order_no for void, refund and completion")
+	orderNo := fs.String("order", "", "merchant_order_no (default: generated)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for a final state")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *amount == "" || *token == "" {
+		fmt.Fprintln(stderr, "posbridge pay: --amount and --token are required")
+		return exitUsage
+	}
+	if *terminal == "" && *lane == "" {
+		*lane = "1"
+	}
+	if *orderNo == "" {
+		*orderNo = "PAY" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+	}
+	h := http.Header{"Authorization": {"Bearer " + *token}}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, resp, err := websocket.DefaultDialer.DialContext(dctx, *wsURL, h)
+	cancel()
+	if err != nil {
+		if resp != nil {
+			fmt.Fprintf(stderr, "posbridge pay: connect %s: %v (HTTP %d)\n", *wsURL, err, resp.StatusCode)
+		} else {
+			fmt.Fprintf(stderr, "posbridge pay: connect %s: %v\n", *wsURL, err)
+		}
+		return exitFailure
+	}
+	defer conn.Close()
+	params := map[string]any{"merchant_order_no": *orderNo, "type": *typ, "amount": *amount, "currency": *currency}
+	if *terminal != "" {
+		params["terminal_sn"] = *terminal
+	} else {
+		params["lane"] = *lane
+	}
+	if *orig != "" {
+		params["orig_merchant_order_no"] = *orig
+	}
+	if err := conn.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "payment.create", "params": params}); err != nil {
+		fmt.Fprintf(stderr, "posbridge pay: send: %v\n", err)
+		return exitFailure
+	}
+	deadline := time.Now().Add(*timeout)
+	go func() { <-ctx.Done(); conn.Close() }()
+	for {
+		conn.SetReadDeadline(deadline)
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+			Result json.RawMessage `json:"result"`
+			Error  *struct {
+				Code    int             `json:"code"`
+				Message string          `json:"message"`
+				Data    json.RawMessage `json:"data"`
+			} `json:"error"`
+		}
+		if err := conn.ReadJSON(&msg); err != nil {
+			fmt.Fprintf(stderr, "posbridge pay: %v\n", err)
+			return exitFailure
+		}
+		if msg.Error != nil {
+			fmt.Fprintf(stderr, "posbridge pay: refused: %s (code %d) %s\n", msg.Error.Message, msg.Error.Code, msg.Error.Data)
+			return exitFailure
+		}
+		if msg.Method != "payment.updated" {
+			continue
+		}
+		var p struct {
+			State  string `json:"state"`
+			No     string `json:"merchant_order_no"`
+			Amount string `json:"amount"`
+			Cur    string `json:"currency"`
+			Notice string `json:"notice"`
+			Error  *struct{ Code, Message string }
+		}
+		json.Unmarshal(msg.Params, &p)
+		line := fmt.Sprintf("%s  %s %s  %s", p.No, p.Amount, p.Cur, p.State)
+		if p.Notice != "" {
+			line += "  (" + p.Notice + ")"
+		}
+		if p.Error != nil {
+			line += "  " + p.Error.Code + ": " + p.Error.Message
+		}
+		fmt.Fprintln(stdout, line)
+		switch p.State {
+		case "approved":
+			return exitOK
+		case "declined", "cancelled", "expired", "failed":
+			return exitFailure
+		}
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,375 @@
+// Package config loads and validates posbridge's TOML configuration file
+// (design/contract.md, "Configuration"). Unknown keys are an error; every
+// error names the file, the field and the fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/posbridge/posbridge/internal/money"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Agent     Agent      `toml:"agent"`
+	CodePay   CodePay    `toml:"codepay"`
+	Bindo     *Bindo     `toml:"bindo"`
+	Fallback  Fallback   `toml:"fallback"`
+	Terminals []Terminal `toml:"terminal"`
+	ECRs      []ECR      `toml:"ecr"`
+
+	// Path is the absolute path the configuration was read from.
+	Path string `toml:"-"`
+}
+
+// Agent is the [agent] table.
+type Agent struct {
+	Listen         string   `toml:"listen"`
+	DataDir        string   `toml:"data_dir"`
+	TokenFile      string   `toml:"token_file"`
+	AllowedOrigins []string `toml:"allowed_origins"`
+	// AllowRemote permits a non-loopback listen address (off by default).
+	AllowRemote bool `toml:"allow_remote"`
+}
+
+// CodePay is the [codepay] table.
+type CodePay struct {
+	GatewayURL           string   `toml:"gateway_url"`
+	AppID                string   `toml:"app_id"`
+	MerchantNo           string   `toml:"merchant_no"`
+	StoreNo              string   `toml:"store_no"`
+	PrivateKeyFile       string   `toml:"private_key_file"`
+	GatewayPublicKeyFile string   `toml:"gateway_public_key_file"`
+	OrderExpires         Duration `toml:"order_expires"`
+	PollInterval         Duration `toml:"poll_interval"`
+	NotifyURL            string   `toml:"notify_url"`
+	// AllowInsecureHTTP permits a plain-http gateway_url on a non-loopback host.
+	AllowInsecureHTTP bool `toml:"allow_insecure_http"`
+}
+
+// Bindo is the optional [bindo] table (native card-present fallback).
+type Bindo struct {
+	GatewayURL        string `toml:"gateway_url"`
+	LoginURL          string `toml:"login_url"`
+	StoreID           string `toml:"store_id"`
+	Username          string `toml:"username"`
+	PasswordFile      string `toml:"password_file"`
+	ClientID          string `toml:"client_id"`
+	ClientSecret      string `toml:"client_secret"`
+	WebhookSecretFile string `toml:"webhook_secret_file"`
+}
+
+// Fallback is the [fallback] table.
+type Fallback struct {
+	Mode string `toml:"mode"`
+}
+
+// Terminal is one [[terminal]] entry.
+type Terminal struct {
+	SN       string `toml:"sn"`
+	Lane     string `toml:"lane"`
+	Name     string `toml:"name"`
+	Currency string `toml:"currency"`
+}
+
+// ECR is one [[ecr]] entry.
+type ECR struct {
+	Protocol   string `toml:"protocol"`
+	Serial     string `toml:"serial"`
+	TCPListen  string `toml:"tcp_listen"`
+	Baud       int    `toml:"baud"`
+	DataBits   int    `toml:"data_bits"`
+	Parity     string `toml:"parity"`
+	StopBits   int    `toml:"stop_bits"`
+	TerminalSN string `toml:"terminal_sn"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("180s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "2s", "180s", "3m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"2s\" or \"3m\", got %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText renders the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Error is a configuration error naming the file and field.
+type Error struct {
+	File  string
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+// Defaults used when a key is absent.
+const (
+	DefaultListen       = "127.0.0.1:8765"
+	DefaultOrderExpires = 180 * time.Second
+	DefaultPollInterval = 2 * time.Second
+)
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolve config path %s: %w", path, err)
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(abs, b)
+}
+
+// Parse decodes and validates configuration text; file names the source in errors.
+func Parse(file string, text []byte) (*Config, error) {
+	var c Config
+	md, err := toml.Decode(string(text), &c)
+	if err != nil {
+		return nil, &Error{File: file, Msg: err.Error()}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, &Error{File: file, Field: keys[0], Msg: fmt.Sprintf("unknown key (unknown keys: %s)", strings.Join(keys, ", "))}
+	}
+	c.Path = file
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Agent.Listen == "" {
+		c.Agent.Listen = DefaultListen
+	}
+	if c.CodePay.OrderExpires.Duration == 0 {
+		c.CodePay.OrderExpires.Duration = DefaultOrderExpires
+	}
+	if c.CodePay.PollInterval.Duration == 0 {
+		c.CodePay.PollInterval.Duration = DefaultPollInterval
+	}
+	if c.Fallback.Mode == "" {
+		if c.Bindo != nil {
+			c.Fallback.Mode = "auto"
+		} else {
+			c.Fallback.Mode = "never"
+		}
+	}
+	for i := range c.ECRs {
+		e := &c.ECRs[i]
+		if e.Baud == 0 {
+			e.Baud = 9600
+		}
+		if e.DataBits == 0 {
+			e.DataBits = 8
+		}
+		if e.Parity == "" {
+			e.Parity = "none"
+		}
+		if e.StopBits == 0 {
+			e.StopBits = 1
+		}
+	}
+}
+
+var (
+	orderNoChars = regexp.MustCompile(`^[0-9A-Za-z_\-|*@]{1,32}$`)
+	snChars      = regexp.MustCompile(`^[0-9A-Za-z_\-]{1,32}$`)
+)
+
+// IsLoopbackHost reports whether host (no port) is localhost or a loopback address.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &Error{File: c.Path, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	// [agent]
+	host, port, err := net.SplitHostPort(c.Agent.Listen)
+	if err != nil || port == "" {
+		return bad("agent.listen", "want host:port such as %q, got %q", DefaultListen, c.Agent.Listen)
+	}
+	if !IsLoopbackHost(host) && !c.Agent.AllowRemote {
+		return bad("agent.listen", "%q is not a loopback address; use 127.0.0.1 or set agent.allow_remote = true", c.Agent.Listen)
+	}
+	if c.Agent.DataDir == "" {
+		return bad("agent.data_dir", "required: the directory for the SQLite database")
+	}
+	if !filepath.IsAbs(c.Agent.DataDir) {
+		return bad("agent.data_dir", "must be an absolute path, got %q", c.Agent.DataDir)
+	}
+	if c.Agent.TokenFile == "" {
+		return bad("agent.token_file", "required: a file with the bearer token(s) for the local API")
+	}
+	for i, o := range c.Agent.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			return bad(fmt.Sprintf("agent.allowed_origins[%d]", i), "want an origin such as \"http://localhost:3000\", got %q", o)
+		}
+	}
+	// [codepay]
+	cp := c.CodePay
+	u, err := url.Parse(cp.GatewayURL)
+	if cp.GatewayURL == "" || err != nil || u.Host == "" {
+		return bad("codepay.gateway_url", "want an https URL such as \"https://codepay-open.codepay.me\", got %q", cp.GatewayURL)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) && !cp.AllowInsecureHTTP {
+			return bad("codepay.gateway_url", "plain http is only allowed for loopback emulators; use https or set codepay.allow_insecure_http = true")
+		}
+	default:
+		return bad("codepay.gateway_url", "scheme must be https, got %q", u.Scheme)
+	}
+	for _, f := range []struct{ name, v string }{{"codepay.app_id", cp.AppID}, {"codepay.merchant_no", cp.MerchantNo}} {
+		if f.v == "" {
+			return bad(f.name, "required")
+		}
+		if len(f.v) > 32 {
+			return bad(f.name, "at most 32 characters, got %d", len(f.v))
+		}
+	}
+	if len(cp.StoreNo) > 32 {
+		return bad("codepay.store_no", "at most 32 characters, got %d", len(cp.StoreNo))
+	}
+	if cp.PrivateKeyFile == "" {
+		return bad("codepay.private_key_file", "required: the app private key (PKCS#8 or PKCS#1 PEM)")
+	}
+	if cp.GatewayPublicKeyFile == "" {
+		return bad("codepay.gateway_public_key_file", "required: the gateway public key, used to verify every response")
+	}
+	if d := cp.OrderExpires.Duration; d < 10*time.Second || d > 24*time.Hour || d%time.Second != 0 {
+		return bad("codepay.order_expires", "want whole seconds between 10s and 24h, got %s", d)
+	}
+	if d := cp.PollInterval.Duration; d < 200*time.Millisecond || d > time.Minute {
+		return bad("codepay.poll_interval", "want between 200ms and 1m, got %s", d)
+	}
+	if cp.NotifyURL != "" {
+		nu, err := url.Parse(cp.NotifyURL)
+		if err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" || nu.RawQuery != "" || len(cp.NotifyURL) > 256 {
+			return bad("codepay.notify_url", "want an absolute http(s) URL without query, at most 256 characters, got %q", cp.NotifyURL)
+		}
+	}
+	// [fallback]
+	if c.Fallback.Mode != "auto" && c.Fallback.Mode != "never" {
+		return bad("fallback.mode", "want \"auto\" or \"never\", got %q", c.Fallback.Mode)
+	}
+	// [[terminal]]
+	if len(c.Terminals) == 0 {
+		return bad("terminal", "at least one [[terminal]] is required")
+	}
+	sns, lanes := map[string]bool{}, map[string]bool{}
+	for i, t := range c.Terminals {
+		f := fmt.Sprintf("terminal[%d]", i)
+		if !snChars.MatchString(t.SN) {
+			return bad(f+".sn", "want 1-32 letters, digits, '-' or '_', got %q", t.SN)
+		}
+		if sns[t.SN] {
+			return bad(f+".sn", "duplicate terminal %q", t.SN)
+		}
+		sns[t.SN] = true
+		if t.Lane != "" {
+			if lanes[t.Lane] {
+				return bad(f+".lane", "lane %q is already used by another terminal", t.Lane)
+			}
+			lanes[t.Lane] = true
+		}
+		if _, err := money.LookupCurrency(t.Currency); err != nil {
+			return bad(f+".currency", "want an ISO 4217 code such as \"USD\", got %q", t.Currency)
+		}
+	}
+	// [[ecr]]
+	for i, e := range c.ECRs {
+		f := fmt.Sprintf("ecr[%d]", i)
+		if e.Protocol != "zvt" {
+			return bad(f+".protocol", "only \"zvt\" is supported, got %q", e.Protocol)
+		}
+		if (e.Serial == "") == (e.TCPListen == "") {
+			return bad(f, "set exactly one of serial or tcp_listen")
+		}
+		if !sns[e.TerminalSN] {
+			return bad(f+".terminal_sn", "no [[terminal]] with sn %q", e.TerminalSN)
+		}
+		switch e.Parity {
+		case "none", "even", "odd":
+		default:
+			return bad(f+".parity", "want none, even or odd, got %q", e.Parity)
+		}
+		if e.DataBits < 5 || e.DataBits > 8 {
+			return bad(f+".data_bits", "want 5-8, got %d", e.DataBits)
+		}
+		if e.StopBits != 1 && e.StopBits != 2 {
+			return bad(f+".stop_bits", "want 1 or 2, got %d", e.StopBits)
+		}
+	}
+	return nil
+}
+
+// ValidOrderNo reports whether s is a valid merchant_order_no (1–32 of [0-9A-Za-z_-|*@]).
+func ValidOrderNo(s string) bool { return orderNoChars.MatchString(s) }
+
+// ReadTokens reads bearer tokens from a file, one per line; blank lines and
+// lines starting with # are ignored. At least one token of 16+ characters is required.
+func ReadTokens(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read token file: %w", err)
+	}
+	var toks []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(line) < 16 {
+			return nil, fmt.Errorf("read token file %s: a token is shorter than 16 characters", path)
+		}
+		toks = append(toks, line)
+	}
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("read token file %s: no token in the file", path)
+	}
+	return toks, nil
+}
