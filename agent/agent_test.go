@@ -10,16 +10,17 @@ import (
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
+	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
 
 func TestSaleLifecycle(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	p := e.mustCreate(e.sale("SALE1", termA, "12.34"))
+	e := testenv.New(t, testenv.Opts{})
+	p := e.MustCreate(e.Sale("SALE1", testenv.TermA, "12.34"))
 	if p.State != agent.StateQueued || p.Amount != "12.34" || p.Currency != "USD" || p.Route != agent.RouteCodePay {
 		t.Fatalf("accepted payment = %+v", p)
 	}
-	got := e.waitFinal("SALE1")
+	got := e.WaitFinal("SALE1")
 	if got.State != agent.StateApproved || got.TransNo == "" || got.TransStatus == nil || *got.TransStatus != 2 {
 		t.Fatalf("final payment = %+v", got)
 	}
@@ -27,56 +28,56 @@ func TestSaleLifecycle(t *testing.T) {
 		t.Errorf("approved payment lacks card/auth details: %+v", got)
 	}
 	want := []string{"queued", "sending", "on_terminal", "approved"}
-	if s := e.states("SALE1"); !reflect.DeepEqual(s, want) {
+	if s := e.States("SALE1"); !reflect.DeepEqual(s, want) {
 		t.Errorf("states = %v, want %v", s, want)
 	}
-	if n := e.sim.Count(codepay.MethodPayOrder, "SALE1"); n != 1 {
+	if n := e.Sim.Count(codepay.MethodPayOrder, "SALE1"); n != 1 {
 		t.Errorf("emulator saw %d creates, want 1", n)
 	}
-	evs, err := e.agent.Events(context.Background(), "SALE1")
+	evs, err := e.Agent.Events(context.Background(), "SALE1")
 	if err != nil || len(evs) < 4 {
 		t.Fatalf("journal events = %v, %v", evs, err)
 	}
 }
 
 func TestResubmitIsIdempotent(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	first := e.mustCreate(e.sale("IDEM1", termA, "5.00"))
-	again := e.mustCreate(e.sale("IDEM1", termA, "5.00"))
+	e := testenv.New(t, testenv.Opts{})
+	first := e.MustCreate(e.Sale("IDEM1", testenv.TermA, "5.00"))
+	again := e.MustCreate(e.Sale("IDEM1", testenv.TermA, "5.00"))
 	if again.MerchantOrderNo != first.MerchantOrderNo || !again.CreatedAt.Equal(first.CreatedAt) {
 		t.Fatalf("resubmit returned %+v, want the same payment %+v", again, first)
 	}
-	e.waitFinal("IDEM1")
-	again = e.mustCreate(e.sale("IDEM1", termA, "5.00"))
+	e.WaitFinal("IDEM1")
+	again = e.MustCreate(e.Sale("IDEM1", testenv.TermA, "5.00"))
 	if again.State != agent.StateApproved {
 		t.Fatalf("resubmit after approval = %s, want approved", again.State)
 	}
-	_, err := e.agent.Create(context.Background(), e.sale("IDEM1", termA, "6.00"))
+	_, err := e.Agent.Create(context.Background(), e.Sale("IDEM1", testenv.TermA, "6.00"))
 	if !errors.Is(err, agent.ErrOrderNoReused) {
 		t.Fatalf("reuse with other amount: error = %v, want ErrOrderNoReused", err)
 	}
-	if p, _ := e.agent.Get(context.Background(), "IDEM1"); p.Amount != "5.00" || p.State != agent.StateApproved {
+	if p, _ := e.Agent.Get(context.Background(), "IDEM1"); p.Amount != "5.00" || p.State != agent.StateApproved {
 		t.Fatalf("original changed: %+v", p)
 	}
-	if n := e.sim.Count(codepay.MethodPayOrder, "IDEM1"); n != 1 {
+	if n := e.Sim.Count(codepay.MethodPayOrder, "IDEM1"); n != 1 {
 		t.Errorf("emulator saw %d creates, want 1", n)
 	}
 }
 
 func TestFIFOOnOneTerminalParallelAcross(t *testing.T) {
-	e := newEnv(t, envOpts{pickup: 80 * time.Millisecond, process: 150 * time.Millisecond})
-	e.mustCreate(e.sale("FIFO1", termA, "1.00"))
-	e.mustCreate(e.sale("FIFO2", termA, "2.00"))
-	e.mustCreate(e.sale("PAR1", termB, "3.00"))
+	e := testenv.New(t, testenv.Opts{Pickup: 80 * time.Millisecond, Process: 150 * time.Millisecond})
+	e.MustCreate(e.Sale("FIFO1", testenv.TermA, "1.00"))
+	e.MustCreate(e.Sale("FIFO2", testenv.TermA, "2.00"))
+	e.MustCreate(e.Sale("PAR1", testenv.TermB, "3.00"))
 	for _, no := range []string{"FIFO1", "FIFO2", "PAR1"} {
-		if p := e.waitFinal(no); p.State != agent.StateApproved {
+		if p := e.WaitFinal(no); p.State != agent.StateApproved {
 			t.Fatalf("%s = %s", no, p.State)
 		}
 	}
 	// The order of publication is the order of commits in the journal.
-	e.mu.Lock()
+	events := e.Events()
 	idx := func(no, state string) int {
-		for i, p := range e.events {
+		for i, p := range events {
 			if p.MerchantOrderNo == no && p.State == state {
 				return i
 			}
@@ -85,7 +86,6 @@ func TestFIFOOnOneTerminalParallelAcross(t *testing.T) {
 	}
 	f1Done, f2Send := idx("FIFO1", "approved"), idx("FIFO2", "sending")
 	p1Term, f1Term := idx("PAR1", "on_terminal"), idx("FIFO1", "on_terminal")
-	e.mu.Unlock()
 	if f2Send < f1Done {
 		t.Errorf("FIFO2 was sent (event %d) before FIFO1 was final (event %d)", f2Send, f1Done)
 	}
@@ -95,16 +95,16 @@ func TestFIFOOnOneTerminalParallelAcross(t *testing.T) {
 }
 
 func TestOfflineTerminalWaitsAndCancels(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.mustCreate(e.sale("OFF1", termOff, "7.00"))
-	e.waitState("OFF1", agent.StateOnTerminal)
-	p, _ := e.agent.Get(context.Background(), "OFF1")
+	e := testenv.New(t, testenv.Opts{})
+	e.MustCreate(e.Sale("OFF1", testenv.TermOff, "7.00"))
+	e.WaitState("OFF1", agent.StateOnTerminal)
+	p, _ := e.Agent.Get(context.Background(), "OFF1")
 	if p.Notice == "" {
 		t.Errorf("payment on an offline terminal has no notice: %+v", p)
 	}
 	var st []string
-	for _, ts := range e.agent.Terminals() {
-		if ts.SN == termOff {
+	for _, ts := range e.Agent.Terminals() {
+		if ts.SN == testenv.TermOff {
 			if ts.Online || !ts.OnlineKnown || !ts.Busy || ts.CurrentOrderNo != "OFF1" {
 				t.Errorf("offline terminal status = %+v", ts)
 			}
@@ -114,140 +114,140 @@ func TestOfflineTerminalWaitsAndCancels(t *testing.T) {
 	if len(st) != 1 {
 		t.Fatal("offline terminal missing from Terminals()")
 	}
-	got, err := e.agent.Cancel(context.Background(), "OFF1")
+	got, err := e.Agent.Cancel(context.Background(), "OFF1")
 	if err != nil || got.State != agent.StateCancelled {
 		t.Fatalf("Cancel = %+v, %v", got, err)
 	}
-	if n := e.sim.Count(codepay.MethodPayClose, "OFF1"); n != 1 {
+	if n := e.Sim.Count(codepay.MethodPayClose, "OFF1"); n != 1 {
 		t.Errorf("emulator saw %d closes, want 1", n)
 	}
-	if _, err := e.agent.Cancel(context.Background(), "OFF1"); !errors.Is(err, agent.ErrNotCancellable) {
+	if _, err := e.Agent.Cancel(context.Background(), "OFF1"); !errors.Is(err, agent.ErrNotCancellable) {
 		t.Errorf("second cancel error = %v, want ErrNotCancellable", err)
 	}
 }
 
 func TestCancelQueued(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.mustCreate(e.sale("BLOCK", termOff, "1.00"))
-	e.mustCreate(e.sale("BEHIND", termOff, "2.00"))
-	e.waitState("BLOCK", agent.StateOnTerminal)
-	p, err := e.agent.Cancel(context.Background(), "BEHIND")
+	e := testenv.New(t, testenv.Opts{})
+	e.MustCreate(e.Sale("BLOCK", testenv.TermOff, "1.00"))
+	e.MustCreate(e.Sale("BEHIND", testenv.TermOff, "2.00"))
+	e.WaitState("BLOCK", agent.StateOnTerminal)
+	p, err := e.Agent.Cancel(context.Background(), "BEHIND")
 	if err != nil || p.State != agent.StateCancelled {
 		t.Fatalf("Cancel(queued) = %+v, %v", p, err)
 	}
-	if n := e.sim.Count("", "BEHIND"); n != 0 {
+	if n := e.Sim.Count("", "BEHIND"); n != 0 {
 		t.Errorf("emulator saw %d requests for a payment cancelled in the queue", n)
 	}
 }
 
 func TestDecline(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.mustCreate(e.sale("DECL1", termA, "10.51"))
-	p := e.waitFinal("DECL1")
+	e := testenv.New(t, testenv.Opts{})
+	e.MustCreate(e.Sale("DECL1", testenv.TermA, "10.51"))
+	p := e.WaitFinal("DECL1")
 	if p.State != agent.StateDeclined || p.Error == nil || p.Error.Code != "51" {
 		t.Fatalf("declined payment = %+v", p)
 	}
 }
 
 func TestHTTP500OnCreateNeverResends(t *testing.T) {
-	e := newEnv(t, envOpts{expires: 2 * time.Second, unknownGiveUp: 200 * time.Millisecond})
-	e.sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: 1})
-	e.mustCreate(e.sale("H500", termA, "3.00"))
-	p := e.waitFinal("H500")
+	e := testenv.New(t, testenv.Opts{Expires: 2 * time.Second, UnknownGiveUp: 200 * time.Millisecond})
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: 1})
+	e.MustCreate(e.Sale("H500", testenv.TermA, "3.00"))
+	p := e.WaitFinal("H500")
 	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != "codepay_unavailable" {
-		t.Fatalf("payment after HTTP 500 = %+v (states %v)", p, e.states("H500"))
+		t.Fatalf("payment after HTTP 500 = %+v (states %v)", p, e.States("H500"))
 	}
-	if n := e.sim.Count(codepay.MethodPayOrder, "H500"); n != 1 {
+	if n := e.Sim.Count(codepay.MethodPayOrder, "H500"); n != 1 {
 		t.Errorf("emulator saw %d creates, want exactly 1", n)
 	}
-	if s := e.states("H500"); !contains(s, agent.StateUnknown) {
+	if s := e.States("H500"); !contains(s, agent.StateUnknown) {
 		t.Errorf("states %v never went through unknown", s)
 	}
 }
 
 func TestDroppedConnectionOnCreateReconciles(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultDropAfterProcess, Count: 1})
-	e.mustCreate(e.sale("DROP1", termA, "4.00"))
-	p := e.waitFinal("DROP1")
+	e := testenv.New(t, testenv.Opts{})
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultDropAfterProcess, Count: 1})
+	e.MustCreate(e.Sale("DROP1", testenv.TermA, "4.00"))
+	p := e.WaitFinal("DROP1")
 	if p.State != agent.StateApproved {
-		t.Fatalf("payment after dropped connection = %+v (states %v)", p, e.states("DROP1"))
+		t.Fatalf("payment after dropped connection = %+v (states %v)", p, e.States("DROP1"))
 	}
-	if n := e.sim.Count(codepay.MethodPayOrder, "DROP1"); n != 1 {
+	if n := e.Sim.Count(codepay.MethodPayOrder, "DROP1"); n != 1 {
 		t.Errorf("emulator saw %d creates, want exactly 1", n)
 	}
-	if s := e.states("DROP1"); !contains(s, agent.StateUnknown) {
+	if s := e.States("DROP1"); !contains(s, agent.StateUnknown) {
 		t.Errorf("states %v never went through unknown", s)
 	}
 }
 
 func TestBadSignatureIsNeverSuccess(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultBadSignature, Count: 1})
-	e.mustCreate(e.sale("BADSIG", termA, "4.00"))
-	p := e.waitFinal("BADSIG")
-	if p.State != agent.StateApproved || !contains(e.states("BADSIG"), agent.StateUnknown) {
-		t.Fatalf("payment = %s, states %v; want approved through unknown", p.State, e.states("BADSIG"))
+	e := testenv.New(t, testenv.Opts{})
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultBadSignature, Count: 1})
+	e.MustCreate(e.Sale("BADSIG", testenv.TermA, "4.00"))
+	p := e.WaitFinal("BADSIG")
+	if p.State != agent.StateApproved || !contains(e.States("BADSIG"), agent.StateUnknown) {
+		t.Fatalf("payment = %s, states %v; want approved through unknown", p.State, e.States("BADSIG"))
 	}
-	if n := e.sim.Count(codepay.MethodPayOrder, "BADSIG"); n != 1 {
+	if n := e.Sim.Count(codepay.MethodPayOrder, "BADSIG"); n != 1 {
 		t.Errorf("emulator saw %d creates, want exactly 1", n)
 	}
 }
 
 func TestRestartReconcilesWithoutSecondCreate(t *testing.T) {
-	e := newEnv(t, envOpts{pickup: 300 * time.Millisecond, process: 300 * time.Millisecond})
-	e.mustCreate(e.sale("RST1", termA, "8.00"))
-	e.mustCreate(e.sale("RST2", termA, "9.00"))
-	e.waitState("RST1", agent.StateOnTerminal)
-	e.restart(envOpts{})
+	e := testenv.New(t, testenv.Opts{Pickup: 300 * time.Millisecond, Process: 300 * time.Millisecond})
+	e.MustCreate(e.Sale("RST1", testenv.TermA, "8.00"))
+	e.MustCreate(e.Sale("RST2", testenv.TermA, "9.00"))
+	e.WaitState("RST1", agent.StateOnTerminal)
+	e.Restart(testenv.Opts{})
 	for _, no := range []string{"RST1", "RST2"} {
-		if p := e.waitFinal(no); p.State != agent.StateApproved {
+		if p := e.WaitFinal(no); p.State != agent.StateApproved {
 			t.Fatalf("%s after restart = %+v", no, p)
 		}
-		if n := e.sim.Count(codepay.MethodPayOrder, no); n != 1 {
+		if n := e.Sim.Count(codepay.MethodPayOrder, no); n != 1 {
 			t.Errorf("%s: emulator saw %d creates, want 1", no, n)
 		}
 	}
 }
 
 func TestRefundAndVoid(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	e.mustCreate(e.sale("ORIG1", termA, "20.00"))
-	e.waitFinal("ORIG1")
+	e := testenv.New(t, testenv.Opts{})
+	e.MustCreate(e.Sale("ORIG1", testenv.TermA, "20.00"))
+	e.WaitFinal("ORIG1")
 	ctx := context.Background()
-	over := agent.CreateRequest{MerchantOrderNo: "REF1", Type: agent.TypeRefund, TerminalSN: termA, Amount: "25.00", Currency: "USD", OrigMerchantOrderNo: "ORIG1", Source: agent.SourceWS}
+	over := agent.CreateRequest{MerchantOrderNo: "REF1", Type: agent.TypeRefund, TerminalSN: testenv.TermA, Amount: "25.00", Currency: "USD", OrigMerchantOrderNo: "ORIG1", Source: agent.SourceWS}
 	var fe *agent.FieldError
-	if _, err := e.agent.Create(ctx, over); !errors.As(err, &fe) || fe.Field != "amount" {
+	if _, err := e.Agent.Create(ctx, over); !errors.As(err, &fe) || fe.Field != "amount" {
 		t.Fatalf("refund over original: error = %v, want field amount", err)
 	}
 	ref := over
 	ref.Amount = "5.00"
-	e.mustCreate(ref)
-	if p := e.waitFinal("REF1"); p.State != agent.StateApproved {
+	e.MustCreate(ref)
+	if p := e.WaitFinal("REF1"); p.State != agent.StateApproved {
 		t.Fatalf("refund = %+v", p)
 	}
-	e.mustCreate(e.sale("ORIG2", termA, "20.00"))
-	e.waitFinal("ORIG2")
-	badVoid := agent.CreateRequest{MerchantOrderNo: "VOID1", Type: agent.TypeVoid, TerminalSN: termA, Amount: "19.00", Currency: "USD", OrigMerchantOrderNo: "ORIG2", Source: agent.SourceWS}
-	if _, err := e.agent.Create(ctx, badVoid); !errors.As(err, &fe) || fe.Field != "amount" {
+	e.MustCreate(e.Sale("ORIG2", testenv.TermA, "20.00"))
+	e.WaitFinal("ORIG2")
+	badVoid := agent.CreateRequest{MerchantOrderNo: "VOID1", Type: agent.TypeVoid, TerminalSN: testenv.TermA, Amount: "19.00", Currency: "USD", OrigMerchantOrderNo: "ORIG2", Source: agent.SourceWS}
+	if _, err := e.Agent.Create(ctx, badVoid); !errors.As(err, &fe) || fe.Field != "amount" {
 		t.Fatalf("partial void: error = %v, want field amount", err)
 	}
 	void := badVoid
 	void.Amount = "20.00"
-	e.mustCreate(void)
-	if p := e.waitFinal("VOID1"); p.State != agent.StateApproved {
+	e.MustCreate(void)
+	if p := e.WaitFinal("VOID1"); p.State != agent.StateApproved {
 		t.Fatalf("void = %+v", p)
 	}
-	noOrig := agent.CreateRequest{MerchantOrderNo: "REF2", Type: agent.TypeRefund, TerminalSN: termA, Amount: "1.00", Currency: "USD", Source: agent.SourceWS}
-	if _, err := e.agent.Create(ctx, noOrig); !errors.As(err, &fe) || fe.Field != "orig_merchant_order_no" {
+	noOrig := agent.CreateRequest{MerchantOrderNo: "REF2", Type: agent.TypeRefund, TerminalSN: testenv.TermA, Amount: "1.00", Currency: "USD", Source: agent.SourceWS}
+	if _, err := e.Agent.Create(ctx, noOrig); !errors.As(err, &fe) || fe.Field != "orig_merchant_order_no" {
 		t.Fatalf("refund without original: error = %v", err)
 	}
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	e := testenv.New(t, testenv.Opts{})
 	ctx := context.Background()
-	base := e.sale("GOOD1", termA, "1.00")
+	base := e.Sale("GOOD1", testenv.TermA, "1.00")
 	tests := []struct {
 		name  string
 		edit  func(*agent.CreateRequest)
@@ -271,18 +271,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := base
 			tc.edit(&r)
-			_, err := e.agent.Create(ctx, r)
+			_, err := e.Agent.Create(ctx, r)
 			var fe *agent.FieldError
 			if !errors.As(err, &fe) || fe.Field != tc.field {
 				t.Fatalf("Create() error = %v, want field %s", err, tc.field)
 			}
 		})
 	}
-	list, err := e.db.ListPayments(ctx, store.ListFilter{})
+	list, err := e.DB.ListPayments(ctx, store.ListFilter{})
 	if err != nil || len(list) != 0 {
 		t.Fatalf("journal after bad input: %d payments, %v", len(list), err)
 	}
-	if n := len(e.sim.Requests("", "")); n != 0 {
+	if n := len(e.Sim.Requests("", "")); n != 0 {
 		t.Fatalf("emulator saw %d requests after bad input", n)
 	}
 }

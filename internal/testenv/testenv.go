@@ -1,13 +1,18 @@
-package agent_test
+// Package testenv runs a real agent against the CodePay emulator over real
+// HTTP and a real SQLite file, for tests and benchmarks of the packages that
+// sit on top of the agent.
+package testenv
 
 import (
 	"context"
+	"fmt"
 	"crypto/rsa"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -21,30 +26,30 @@ import (
 )
 
 const (
-	termA   = "TERM0000000A"
-	termB   = "TERM0000000B"
-	termOff = "TERM000000OFF"
+	TermA   = "TERM0000000A"
+	TermB   = "TERM0000000B"
+	TermOff = "TERM000000OFF"
 )
 
-func readKey(t *testing.T, name string) []byte {
+func readKey(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "cloud", "codepay", "testdata", name))
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "cloud", "codepay", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-type keys struct {
+type Keys struct {
 	appPriv *rsa.PrivateKey
 	appPub  *rsa.PublicKey
 	gwPriv  *rsa.PrivateKey
 	gwPub   *rsa.PublicKey
 }
 
-func testKeys(t *testing.T) keys {
+func testKeys(t testing.TB) Keys {
 	t.Helper()
-	var k keys
+	var k Keys
 	var err error
 	if k.appPriv, err = codepay.ParsePrivateKey(readKey(t, "app_private_pkcs8.pem")); err != nil {
 		t.Fatal(err)
@@ -62,51 +67,54 @@ func testKeys(t *testing.T) keys {
 }
 
 // env is a real agent against the emulator over real HTTP and a real SQLite file.
-type env struct {
-	t      *testing.T
-	keys   keys
-	sim    *codepaysim.Sim
-	srv    *httptest.Server
+type Env struct {
+	t      testing.TB
+	keys   Keys
+	Sim    *codepaysim.Sim
+	Srv    *httptest.Server
 	dbPath string
-	db     *store.DB
-	client *codepay.Client
-	agent  *agent.Agent
+	DB     *store.DB
+	Client *codepay.Client
+	Agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
 
+	opts   Opts
 	mu     sync.Mutex
 	events []agent.Payment
 }
 
-type envOpts struct {
-	expires       time.Duration
-	poll          time.Duration
-	pickup        time.Duration
-	process       time.Duration
-	unknownGiveUp time.Duration
-	notifyURL     string
+type Opts struct {
+	Expires       time.Duration
+	Poll          time.Duration
+	Pickup        time.Duration
+	Process       time.Duration
+	UnknownGiveUp time.Duration
+	NotifyURL     string
+	// Terminals adds that many extra online terminals, BenchSN(0..n-1), for benchmarks.
+	Terminals int
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func New(t testing.TB, o Opts) *Env {
 	t.Helper()
-	if o.expires == 0 {
-		o.expires = 30 * time.Second
+	if o.Expires == 0 {
+		o.Expires = 30 * time.Second
 	}
-	if o.poll == 0 {
-		o.poll = 20 * time.Millisecond
+	if o.Poll == 0 {
+		o.Poll = 20 * time.Millisecond
 	}
-	if o.pickup == 0 {
-		o.pickup = 30 * time.Millisecond
+	if o.Pickup == 0 {
+		o.Pickup = 30 * time.Millisecond
 	}
-	if o.process == 0 {
-		o.process = 60 * time.Millisecond
+	if o.Process == 0 {
+		o.Process = 60 * time.Millisecond
 	}
 	k := testKeys(t)
 	sim, err := codepaysim.New(codepaysim.Config{
 		AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
 		AppPublicKey: k.appPub, GatewayKey: k.gwPriv,
-		Terminals:   []codepaysim.TerminalConfig{{SN: termA, Online: true}, {SN: termB, Online: true}, {SN: termOff, Online: false}},
-		PickupDelay: o.pickup, ProcessDelay: o.process, Logger: testLogger(),
+		Terminals:   simTerminals(o.Terminals),
+		PickupDelay: o.Pickup, ProcessDelay: o.Process, Logger: testLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +125,17 @@ func newEnv(t *testing.T, o envOpts) *env {
 	go func() { sim.Serve(simCtx); close(simDone) }()
 	t.Cleanup(func() { simCancel(); <-simDone; srv.Close() })
 
-	e := &env{t: t, keys: k, sim: sim, srv: srv, dbPath: filepath.Join(t.TempDir(), "posbridge.db")}
+	e := &Env{t: t, keys: k, Sim: sim, Srv: srv, dbPath: filepath.Join(t.TempDir(), "posbridge.DB")}
+	e.opts = o
 	e.start(o)
 	return e
 }
 
-func (e *env) start(o envOpts) {
+func (e *Env) start(o Opts) {
 	t := e.t
 	t.Helper()
 	client, err := codepay.New(codepay.Config{
-		GatewayURL: e.srv.URL, AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
+		GatewayURL: e.Srv.URL, AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
 		PrivateKey: e.keys.appPriv, GatewayPublicKey: e.keys.gwPub, Logger: testLogger(),
 	})
 	if err != nil {
@@ -139,12 +148,8 @@ func (e *env) start(o envOpts) {
 	usd := money.MustCurrency("USD")
 	a, err := agent.New(agent.Config{
 		Store: db, CodePay: client,
-		Terminals: []device.Terminal{
-			{SN: termA, Lane: "1", Name: "A", Currency: usd},
-			{SN: termB, Lane: "2", Name: "B", Currency: usd},
-			{SN: termOff, Lane: "3", Name: "Offline", Currency: usd},
-		},
-		OrderExpires: o.expires, PollInterval: o.poll, UnknownGiveUp: o.unknownGiveUp, NotifyURL: o.notifyURL,
+		Terminals: agentTerminals(o.Terminals, usd),
+		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
 		Logger: testLogger(),
 	})
 	if err != nil {
@@ -158,13 +163,13 @@ func (e *env) start(o envOpts) {
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	e.db, e.client, e.agent, e.cancel, e.done = db, client, a, cancel, make(chan error, 1)
+	e.DB, e.Client, e.Agent, e.cancel, e.done = db, client, a, cancel, make(chan error, 1)
 	go func() { e.done <- a.Serve(ctx) }()
-	t.Cleanup(e.stop)
+	t.Cleanup(e.Stop)
 }
 
 // stop stops the agent and closes the journal (idempotent).
-func (e *env) stop() {
+func (e *Env) Stop() {
 	if e.cancel == nil {
 		return
 	}
@@ -172,12 +177,17 @@ func (e *env) stop() {
 	if err := <-e.done; err != nil {
 		e.t.Errorf("agent.Serve() = %v", err)
 	}
-	e.db.Close()
+	e.DB.Close()
 	e.cancel = nil
 }
 
-func (e *env) restart(o envOpts) {
-	e.stop()
+// Restart stops the agent and starts a new one on the same journal; a zero
+// Opts keeps the options of New.
+func (e *Env) Restart(o Opts) {
+	if o == (Opts{}) {
+		o = e.opts
+	}
+	e.Stop()
 	e.mu.Lock()
 	e.events = nil
 	e.mu.Unlock()
@@ -186,7 +196,7 @@ func (e *env) restart(o envOpts) {
 
 // states returns the sequence of published states of one payment, with
 // consecutive repeats collapsed.
-func (e *env) states(orderNo string) []string {
+func (e *Env) States(orderNo string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []string
@@ -198,36 +208,36 @@ func (e *env) states(orderNo string) []string {
 	return out
 }
 
-func (e *env) sale(orderNo, sn, amount string) agent.CreateRequest {
+func (e *Env) Sale(orderNo, sn, amount string) agent.CreateRequest {
 	return agent.CreateRequest{MerchantOrderNo: orderNo, Type: agent.TypeSale, TerminalSN: sn, Amount: amount, Currency: "USD", Source: agent.SourceWS}
 }
 
-func (e *env) mustCreate(r agent.CreateRequest) agent.Payment {
+func (e *Env) MustCreate(r agent.CreateRequest) agent.Payment {
 	e.t.Helper()
-	p, err := e.agent.Create(context.Background(), r)
+	p, err := e.Agent.Create(context.Background(), r)
 	if err != nil {
 		e.t.Fatalf("Create(%s) error = %v", r.MerchantOrderNo, err)
 	}
 	return p
 }
 
-func (e *env) waitFinal(orderNo string) agent.Payment {
+func (e *Env) WaitFinal(orderNo string) agent.Payment {
 	e.t.Helper()
-	p, err := e.agent.Wait(context.Background(), orderNo, 20*time.Second)
+	p, err := e.Agent.Wait(context.Background(), orderNo, 20*time.Second)
 	if err != nil {
 		e.t.Fatalf("Wait(%s) error = %v", orderNo, err)
 	}
 	if !p.Final() {
-		e.t.Fatalf("payment %s not final after 20s: %s (events %v)", orderNo, p.State, e.states(orderNo))
+		e.t.Fatalf("payment %s not final after 20s: %s (events %v)", orderNo, p.State, e.States(orderNo))
 	}
 	return p
 }
 
 // waitState waits until the payment reaches state (by its published events).
-func (e *env) waitState(orderNo, state string) {
+func (e *Env) WaitState(orderNo, state string) {
 	e.t.Helper()
 	ch := make(chan struct{}, 1)
-	unsub := e.agent.Subscribe(func(ev agent.Event) {
+	unsub := e.Agent.Subscribe(func(ev agent.Event) {
 		if ev.Payment != nil && ev.Payment.MerchantOrderNo == orderNo && ev.Payment.State == state {
 			select {
 			case ch <- struct{}{}:
@@ -236,13 +246,13 @@ func (e *env) waitState(orderNo, state string) {
 		}
 	})
 	defer unsub()
-	if p, err := e.agent.Get(context.Background(), orderNo); err == nil && p.State == state {
+	if p, err := e.Agent.Get(context.Background(), orderNo); err == nil && p.State == state {
 		return
 	}
 	select {
 	case <-ch:
 	case <-time.After(20 * time.Second):
-		e.t.Fatalf("payment %s never reached %s (events %v)", orderNo, state, e.states(orderNo))
+		e.t.Fatalf("payment %s never reached %s (events %v)", orderNo, state, e.States(orderNo))
 	}
 }
 
@@ -252,4 +262,40 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// repoRoot finds the repository root from this source file's location.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Events returns a copy of every payment event published since the agent started.
+func (e *Env) Events() []agent.Payment {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]agent.Payment(nil), e.events...)
+}
+
+// BenchSN is the SN of the i-th extra terminal of Opts.Terminals.
+func BenchSN(i int) string { return fmt.Sprintf("BENCH%05d", i) }
+
+func simTerminals(extra int) []codepaysim.TerminalConfig {
+	ts := []codepaysim.TerminalConfig{{SN: TermA, Online: true}, {SN: TermB, Online: true}, {SN: TermOff, Online: false}}
+	for i := 0; i < extra; i++ {
+		ts = append(ts, codepaysim.TerminalConfig{SN: BenchSN(i), Online: true})
+	}
+	return ts
+}
+
+func agentTerminals(extra int, cur money.Currency) []device.Terminal {
+	ts := []device.Terminal{
+		{SN: TermA, Lane: "1", Name: "A", Currency: cur},
+		{SN: TermB, Lane: "2", Name: "B", Currency: cur},
+		{SN: TermOff, Lane: "3", Name: "Offline", Currency: cur},
+	}
+	for i := 0; i < extra; i++ {
+		ts = append(ts, device.Terminal{SN: BenchSN(i), Lane: fmt.Sprintf("b%d", i), Name: BenchSN(i), Currency: cur})
+	}
+	return ts
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// These tests run the real posbridge binary as separate processes: the
+// CodePay emulator (`posbridge sim codepay`) and the agent (`posbridge run`),
+// so the agent can be killed with SIGKILL mid-payment.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "posbridge-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "posbridge")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build posbridge: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *bufio.Scanner
+	log    *os.File
+}
+
+// start runs the binary with its stderr in a log file kept for failures.
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stdout: bufio.NewScanner(out), log: logf}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", name, b)
+		}
+	})
+	return p
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process that is starting up
+	}
+	t.Fatalf("%s did not answer in time", url)
+}
+
+func simCreates(t *testing.T, simURL, orderNo string) int {
+	t.Helper()
+	resp, err := http.Get(simURL + "/sim/requests?method=wisehub.cloud.pay.order&merchant_order_no=" + orderNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reqs []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
+		t.Fatalf("decode /sim/requests: %v", err)
+	}
+	return len(reqs)
+}
+
+func wsCall(t *testing.T, conn *websocket.Conn, id int, method string, params any) json.RawMessage {
+	t.Helper()
+	if err := conn.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		var m struct {
+			ID     *int            `json:"id"`
+			Result json.RawMessage `json:"result"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		if m.ID != nil && *m.ID == id {
+			if m.Error != nil {
+				t.Fatalf("%s: error %s", method, m.Error)
+			}
+			return m.Result
+		}
+	}
+}
+
+func dialWS(t *testing.T, addr, token string) *websocket.Conn {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/v1/ws", http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestKillDuringPaymentThenRestart(t *testing.T) {
+	dir := t.TempDir()
+	simAddr, agentAddr := freePort(t), freePort(t)
+	simURL := "http://" + simAddr
+	keyDir := filepath.Join(dir, "keys")
+	start(t, "sim", "sim", "codepay", "--listen", simAddr, "--dir", keyDir, "--pickup", "1s", "--process", "1500ms")
+	waitHTTP(t, simURL+"/sim/requests")
+
+	token := "kill-test-token-0123456789"
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	cfgFile := filepath.Join(dir, "posbridge.toml")
+	cfg := fmt.Sprintf(`
+[agent]
+listen = %q
+data_dir = %q
+token_file = %q
+
+[codepay]
+gateway_url = %q
+app_id = "wzsim0000000001"
+merchant_no = "302300000001"
+store_no = "402300000001"
+private_key_file = %q
+gateway_public_key_file = %q
+order_expires = "60s"
+poll_interval = "200ms"
+
+[[terminal]]
+sn = "DEMO000001"
+lane = "1"
+name = "Counter"
+currency = "USD"
+`, agentAddr, filepath.Join(dir, "data"), tokenFile, simURL, filepath.Join(keyDir, "app_private_key.pem"), filepath.Join(keyDir, "gateway_public_key.pem"))
+	os.WriteFile(cfgFile, []byte(cfg), 0o600)
+
+	agent1 := start(t, "agent1", "run", "--config", cfgFile)
+	waitHTTP(t, "http://"+agentAddr+"/healthz")
+	conn := dialWS(t, agentAddr, token)
+	wsCall(t, conn, 1, "payment.create", map[string]any{"merchant_order_no": "KILL1", "type": "sale", "lane": "1", "amount": "42.00", "currency": "USD"})
+	// Wait until the payment is on the terminal, then kill the agent hard.
+	for {
+		var m struct {
+			Method string `json:"method"`
+			Params struct {
+				State string `json:"state"`
+			} `json:"params"`
+		}
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if err := conn.ReadJSON(&m); err != nil {
+			t.Fatalf("waiting for on_terminal: %v", err)
+		}
+		if m.Method == "payment.updated" && m.Params.State == "on_terminal" {
+			break
+		}
+	}
+	if err := agent1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	agent1.cmd.Wait()
+
+	start(t, "agent2", "run", "--config", cfgFile)
+	waitHTTP(t, "http://"+agentAddr+"/healthz")
+	conn2 := dialWS(t, agentAddr, token)
+	res := wsCall(t, conn2, 1, "payment.wait", map[string]any{"merchant_order_no": "KILL1", "timeout_ms": 20000})
+	var p struct{ State string }
+	json.Unmarshal(res, &p)
+	if p.State != "approved" {
+		t.Fatalf("after restart the payment is %s, want approved: %s", p.State, res)
+	}
+	if n := simCreates(t, simURL, "KILL1"); n != 1 {
+		t.Fatalf("emulator saw %d creates for KILL1, want exactly 1", n)
+	}
+}
+
+func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
+	addr := freePort(t)
+	demo := start(t, "demo", "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "demo"))
+	var wsURL, token string
+	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
+	urlRE := regexp.MustCompile(`WebSocket API\s+(ws://\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for (wsURL == "" || token == "") && time.Now().Before(deadline) && demo.stdout.Scan() {
+		line := demo.stdout.Text()
+		if m := urlRE.FindStringSubmatch(line); m != nil {
+			wsURL = m[1]
+		}
+		if m := tokRE.FindStringSubmatch(line); m != nil {
+			token = m[1]
+		}
+	}
+	go func() {
+		for demo.stdout.Scan() {
+		}
+	}()
+	if wsURL == "" || token == "" {
+		t.Fatalf("demo did not print the WebSocket URL and token (url %q token %q)", wsURL, token)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		t.Fatalf("dial printed URL: %v", err)
+	}
+	defer conn.Close()
+	res := wsCall(t, conn, 1, "terminal.list", map[string]any{})
+	if !strings.Contains(string(res), "DEMO000001") || !strings.Contains(string(res), "DEMO000002") {
+		t.Fatalf("terminal.list = %s", res)
+	}
+	wsCall(t, conn, 2, "payment.create", map[string]any{"merchant_order_no": "DEMOSALE1", "type": "sale", "lane": "1", "amount": "12.34", "currency": "USD"})
+	res = wsCall(t, conn, 3, "payment.wait", map[string]any{"merchant_order_no": "DEMOSALE1", "timeout_ms": 20000})
+	if !strings.Contains(string(res), `"state":"approved"`) {
+		t.Fatalf("demo sale = %s", res)
+	}
+	// Ctrl-C stops it cleanly.
+	demo.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- demo.cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo exit after SIGINT: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("demo did not stop within 15s of SIGINT")
+	}
+}
