@@ -17,6 +17,19 @@ var (
 	ErrUnknownOutcome = errors.New("outcome unknown")
 	// ErrInvalidRequest means local validation refused the request; nothing was sent.
 	ErrInvalidRequest = errors.New("invalid request")
+	// ErrNotSent means the request was never written to the network (the
+	// connection could not be made, or the context ended first), so the gateway
+	// cannot have acted on it. It deliberately does NOT match ErrUnknownOutcome:
+	// the outcome is known (nothing happened) and the request may be sent again.
+	ErrNotSent = errors.New("request was not sent")
+	// ErrInvalidConfig means New or LoadKeys refused the configuration; the
+	// error text names the [codepay] key or file at fault.
+	ErrInvalidConfig = errors.New("invalid codepay configuration")
+	// ErrBadNotification means a notification body could not be decoded or
+	// lacks the fields an order needs.
+	ErrBadNotification = errors.New("malformed notification")
+	// ErrKeyFilePerm means a key file is accessible by group or others.
+	ErrKeyFilePerm = errors.New("key file permissions too open")
 )
 
 // GatewayError is a refusal by the gateway: a trusted response with code ≠ "0".
@@ -28,6 +41,9 @@ type GatewayError struct {
 }
 
 func (e *GatewayError) Error() string {
+	if e.PSN == "" {
+		return fmt.Sprintf("codepay %s refused: code %s: %s", e.Method, e.Code, e.Msg)
+	}
 	return fmt.Sprintf("codepay %s refused: code %s: %s (psn %s)", e.Method, e.Code, e.Msg, e.PSN)
 }
 
@@ -44,3 +60,17 @@ func (e *ValidationError) Error() string {
 
 // Unwrap lets errors.Is(err, ErrInvalidRequest) match.
 func (e *ValidationError) Unwrap() error { return ErrInvalidRequest }
+
+// ConfigError names the [codepay] configuration key that New refused.
+// It wraps ErrInvalidConfig.
+type ConfigError struct {
+	Field  string // e.g. "gateway_url"
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("codepay.%s: %s", e.Field, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrInvalidConfig) match.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }

@@ -5,8 +5,8 @@ package testenv
 
 import (
 	"context"
-	"fmt"
 	"crypto/rsa"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -148,7 +148,7 @@ func (e *Env) start(o Opts) {
 	usd := money.MustCurrency("USD")
 	a, err := agent.New(agent.Config{
 		Store: db, CodePay: client,
-		Terminals: agentTerminals(o.Terminals, usd),
+		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
 		Logger: testLogger(),
 	})
