@@ -1,0 +1,162 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/agent/server"
+	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/internal/testenv"
+)
+
+// hookServer starts a listener first so its URL can go into the agent's notify_url.
+type swap struct{ p atomic.Pointer[http.Handler] }
+
+func (s *swap) Store(h http.Handler) { s.p.Store(&h) }
+
+func hookServer(t *testing.T) (*httptest.Server, *swap) {
+	h := &swap{}
+	h.Store(http.NotFoundHandler())
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*h.p.Load()).ServeHTTP(w, r)
+	}))
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts, h
+}
+
+func TestNotificationCompletesPayment(t *testing.T) {
+	ts, h := hookServer(t)
+	// Polling is slow on purpose: the result must arrive by notification.
+	e := testenv.New(t, testenv.Opts{Poll: 30 * time.Second, NotifyURL: ts.URL + "/hooks/codepay"})
+	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Store(server.Handler(server.Config{Agent: e.Agent, RPC: rs, Notifications: e.Client}))
+
+	e.MustCreate(e.Sale("NOTE1", testenv.TermA, "6.00"))
+	p, err := e.Agent.Wait(context.Background(), "NOTE1", 10*time.Second)
+	if err != nil || p.State != agent.StateApproved {
+		t.Fatalf("payment after notification = %+v, %v (states %v)", p, err, e.States("NOTE1"))
+	}
+	if n := e.Sim.Count(codepay.MethodOrderQuery, "NOTE1"); n != 0 {
+		t.Logf("note: %d queries were made", n)
+	}
+
+	// A forged notification is refused and changes nothing.
+	body := `{"app_id":"wztest0000000001","merchant_order_no":"NOTE1","trans_status":"1","sign_type":"RSA2","sign":"AAAA"}`
+	resp, err := http.Post(ts.URL+"/hooks/codepay", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("forged notification → HTTP %d, want 400", resp.StatusCode)
+	}
+	if p, _ := e.Agent.Get(context.Background(), "NOTE1"); p.State != agent.StateApproved {
+		t.Fatalf("forged notification changed the payment to %s", p.State)
+	}
+}
+
+func TestDuplicateAndLateNotificationsNeverRegress(t *testing.T) {
+	ts, h := hookServer(t)
+	e := testenv.New(t, testenv.Opts{NotifyURL: ts.URL + "/hooks/codepay"})
+	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
+	delivered := make(chan []byte, 20)
+	var ctype atomic.Value
+	inner := server.Handler(server.Config{Agent: e.Agent, RPC: rs, Notifications: e.Client})
+	h.Store(http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case delivered <- b:
+		default:
+		}
+		ctype.Store(r.Header.Get("Content-Type"))
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+		inner.ServeHTTP(w, r)
+	})))
+	e.MustCreate(e.Sale("NOTE2", testenv.TermA, "2.00"))
+	e.WaitFinal("NOTE2")
+	// Wait for the emulator's notification to have been delivered once.
+	var first []byte
+	select {
+	case first = <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification delivered")
+	}
+	// Replay it twice: both acknowledged with "success", state unchanged.
+	for i := 0; i < 2; i++ {
+		resp, err := http.Post(ts.URL+"/hooks/codepay", ctype.Load().(string), strings.NewReader(string(first)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "success" {
+			t.Fatalf("replayed notification → %d %q", resp.StatusCode, b)
+		}
+	}
+	p, _ := e.Agent.Get(context.Background(), "NOTE2")
+	if p.State != agent.StateApproved {
+		t.Fatalf("state after replays = %s", p.State)
+	}
+	var m map[string]any
+	json.Unmarshal(first, &m)
+	if m["merchant_order_no"] != "NOTE2" {
+		t.Fatalf("notification body = %s", first)
+	}
+}
+
+func TestHealthAndReady(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{})
+	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
+	var fail atomic.Bool
+	ts := httptest.NewServer(server.Handler(server.Config{Agent: e.Agent, RPC: rs, Ready: func(ctx context.Context) error {
+		if fail.Load() {
+			return errString("CodePay gateway not reachable")
+		}
+		return e.DB.Ping(ctx)
+	}}))
+	defer ts.Close()
+	get := func(path, host string) (int, string) {
+		req, _ := http.NewRequest("GET", ts.URL+path, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz", ""); code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	if code, body := get("/readyz", ""); code != 200 {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+	fail.Store(true)
+	if code, body := get("/readyz", ""); code != 503 || !strings.Contains(body, "CodePay gateway not reachable") {
+		t.Fatalf("/readyz when failing = %d %q", code, body)
+	}
+	if code, _ := get("/healthz", "evil.example"); code != 403 {
+		t.Fatalf("/healthz with foreign Host = %d, want 403", code)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
