@@ -1,0 +1,191 @@
+package codepaysim
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/posbridge/posbridge/cloud/codepay"
+)
+
+// routes wires /api/entry and the admin API. The admin API has no
+// authentication: the emulator is a loopback tool.
+func (s *Sim) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /api/entry", s.handleEntry)
+	m.HandleFunc("GET /sim/{$}", s.adminIndex)
+	m.HandleFunc("GET /sim/requests", s.adminRequests)
+	m.HandleFunc("GET /sim/orders/{no}", s.adminOrder)
+	m.HandleFunc("POST /sim/orders/{no}/outcome", s.adminOutcome)
+	m.HandleFunc("GET /sim/terminals", s.adminTerminals)
+	m.HandleFunc("POST /sim/terminals/{sn}", s.adminSetTerminal)
+	m.HandleFunc("POST /sim/faults", s.adminFault)
+	m.HandleFunc("GET /sim/batches/{sn}", s.adminBatch)
+	return m
+}
+
+func writeAdminJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshalNoEscape(v)
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func adminError(w http.ResponseWriter, status int, msg string) {
+	writeAdminJSON(w, status, map[string]string{"error": msg})
+}
+
+// decodeAdmin reads a small JSON body strictly.
+func decodeAdmin(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+// adminEndpoints is the index served at GET /sim/.
+var adminEndpoints = []string{
+	"GET  /sim/requests[?method=&merchant_order_no=]",
+	"GET  /sim/orders/{merchant_order_no}",
+	"POST /sim/orders/{merchant_order_no}/outcome {\"status\":2|1|3,\"error_code\":\"\",\"error_msg\":\"\"}",
+	"GET  /sim/terminals",
+	"POST /sim/terminals/{sn} {\"online\":true|false}",
+	"POST /sim/faults {\"method\":\"\",\"kind\":\"http500|slow|drop_after_process|bad_signature|unsigned|data_as_string\",\"count\":1,\"delay_ms\":0}",
+	"GET  /sim/batches/{sn}",
+}
+
+// GET /sim/
+func (s *Sim) adminIndex(w http.ResponseWriter, _ *http.Request) {
+	writeAdminJSON(w, http.StatusOK, map[string]any{"emulator": "CodePay Cloud Open API", "endpoints": adminEndpoints})
+}
+
+// GET /sim/requests[?method=&merchant_order_no=]
+func (s *Sim) adminRequests(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	list := s.Requests(q.Get("method"), q.Get("merchant_order_no"))
+	if list == nil {
+		list = []Request{}
+	}
+	writeAdminJSON(w, http.StatusOK, list)
+}
+
+// GET /sim/orders/{no}
+func (s *Sim) adminOrder(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.Order(r.PathValue("no"))
+	if !ok {
+		adminError(w, http.StatusNotFound, "order not found")
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, v)
+}
+
+// POST /sim/orders/{no}/outcome {"status":2|1|3,"error_code","error_msg"}
+func (s *Sim) adminOutcome(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Status    *int   `json:"status"`
+		ErrorCode string `json:"error_code"`
+		ErrorMsg  string `json:"error_msg"`
+	}
+	if err := decodeAdmin(r, &body); err != nil {
+		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
+		return
+	}
+	if body.Status == nil {
+		adminError(w, http.StatusBadRequest, "status is required (2 approved, 1 declined, 3 cancelled)")
+		return
+	}
+	o := Outcome{Status: codepay.TransStatus(*body.Status), ErrorCode: body.ErrorCode, ErrorMsg: body.ErrorMsg}
+	if !o.valid() {
+		adminError(w, http.StatusBadRequest, "status must be 2 (approved), 1 (declined) or 3 (cancelled)")
+		return
+	}
+	no := r.PathValue("no")
+	if v, ok := s.Order(no); ok && v.Status.Final() {
+		adminError(w, http.StatusConflict, "order is already final")
+		return
+	}
+	s.ScriptOutcome(no, o)
+	writeAdminJSON(w, http.StatusOK, map[string]any{"merchant_order_no": no, "status": *body.Status})
+}
+
+// GET /sim/terminals
+func (s *Sim) adminTerminals(w http.ResponseWriter, _ *http.Request) {
+	type term struct {
+		SN     string `json:"sn"`
+		Online bool   `json:"online"`
+	}
+	out := []term{}
+	for _, t := range s.Terminals() {
+		out = append(out, term{t.SN, t.Online})
+	}
+	writeAdminJSON(w, http.StatusOK, out)
+}
+
+// POST /sim/terminals/{sn} {"online":true|false}
+func (s *Sim) adminSetTerminal(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Online *bool `json:"online"`
+	}
+	if err := decodeAdmin(r, &body); err != nil || body.Online == nil {
+		adminError(w, http.StatusBadRequest, `body must be {"online":true|false}`)
+		return
+	}
+	sn := r.PathValue("sn")
+	if err := s.SetOnline(sn, *body.Online); err != nil {
+		adminError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]any{"sn": sn, "online": *body.Online})
+}
+
+// POST /sim/faults {"method","kind","count","delay_ms"}
+func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Method  string    `json:"method"`
+		Kind    FaultKind `json:"kind"`
+		Count   int       `json:"count"`
+		DelayMS int64     `json:"delay_ms"`
+	}
+	if err := decodeAdmin(r, &body); err != nil {
+		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
+		return
+	}
+	if !body.Kind.valid() {
+		adminError(w, http.StatusBadRequest, "kind must be one of http500, slow, drop_after_process, bad_signature, unsigned, data_as_string")
+		return
+	}
+	if body.Count < 0 || body.DelayMS < 0 {
+		adminError(w, http.StatusBadRequest, "count and delay_ms must not be negative")
+		return
+	}
+	f := Fault{Method: body.Method, Kind: body.Kind, Count: body.Count, Delay: time.Duration(body.DelayMS) * time.Millisecond}
+	s.InjectFault(f)
+	writeAdminJSON(w, http.StatusOK, body)
+}
+
+// GET /sim/batches/{sn}
+func (s *Sim) adminBatch(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.Batch(r.PathValue("sn"))
+	if err != nil {
+		adminError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if rep.Closed == nil {
+		rep.Closed = []BatchSummary{}
+	}
+	if rep.OpenOrders == nil {
+		rep.OpenOrders = []string{}
+	}
+	writeAdminJSON(w, http.StatusOK, rep)
+}

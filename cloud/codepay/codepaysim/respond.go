@@ -1,0 +1,286 @@
+package codepaysim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/posbridge/posbridge/cloud/codepay"
+)
+
+// FaultKind is a kind of injected fault.
+type FaultKind string
+
+// Fault kinds.
+const (
+	// FaultHTTP500 answers HTTP 500 without processing the request.
+	FaultHTTP500 FaultKind = "http500"
+	// FaultSlow processes the request, then waits Fault.Delay (real time)
+	// before responding; a client that gives up first never sees the answer.
+	FaultSlow FaultKind = "slow"
+	// FaultDropAfterProcess processes the request, then closes the TCP
+	// connection without any response: the unknown-outcome case.
+	FaultDropAfterProcess FaultKind = "drop_after_process"
+	// FaultBadSignature signs the response over different content.
+	FaultBadSignature FaultKind = "bad_signature"
+	// FaultUnsigned omits "sign" from the response.
+	FaultUnsigned FaultKind = "unsigned"
+	// FaultDataAsString sends "data" as a JSON string holding the object
+	// (correctly signed over the string's contents).
+	FaultDataAsString FaultKind = "data_as_string"
+)
+
+// FaultKinds lists every kind.
+func FaultKinds() []FaultKind {
+	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultBadSignature, FaultUnsigned, FaultDataAsString}
+}
+
+func (k FaultKind) valid() bool { return slices.Contains(FaultKinds(), k) }
+
+// defaultSlowDelay is the FaultSlow delay when none is given: past the
+// client's usual 15 s timeout.
+const defaultSlowDelay = 30 * time.Second
+
+// Fault makes the next Count /api/entry requests whose method equals Method
+// ("" = any) misbehave as Kind. Count ≤ 0 means 1.
+type Fault struct {
+	Method string        `json:"method"`
+	Kind   FaultKind     `json:"kind"`
+	Count  int           `json:"count"`
+	Delay  time.Duration `json:"-"` // FaultSlow only; ≤ 0 means 30s
+}
+
+// InjectFault queues f. Faults apply in the order they were injected; a
+// request takes at most one. Unknown kinds are ignored (and logged).
+func (s *Sim) InjectFault(f Fault) {
+	if !f.Kind.valid() {
+		s.log.Warn("codepaysim: ignoring fault of unknown kind", "kind", string(f.Kind))
+		return
+	}
+	if f.Count <= 0 {
+		f.Count = 1
+	}
+	if f.Kind == FaultSlow && f.Delay <= 0 {
+		f.Delay = defaultSlowDelay
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// takeFaultLocked consumes one use of the first fault matching method.
+func (s *Sim) takeFaultLocked(method string) Fault {
+	for i, f := range s.faults {
+		if f.Method != "" && f.Method != method {
+			continue
+		}
+		out := *f
+		f.Count--
+		if f.Count <= 0 {
+			s.faults = slices.Delete(s.faults, i, i+1)
+		}
+		return out
+	}
+	return Fault{}
+}
+
+// maxRecorded bounds the request log of a long-running emulator; past it the
+// oldest tenth is dropped.
+const maxRecorded = 50_000
+
+// Request is one recorded /api/entry request.
+type Request struct {
+	Time            time.Time      `json:"time"`
+	Method          string         `json:"method"`
+	MerchantOrderNo string         `json:"merchant_order_no,omitempty"`
+	Params          codepay.Params `json:"params"` // as received; card data redacted
+	ContentType     string         `json:"content_type,omitempty"`
+	RequestPSN      string         `json:"request_psn,omitempty"` // Http-Request-Psn header
+	Fault           FaultKind      `json:"fault,omitempty"`       // fault applied to this request
+	Code            string         `json:"code,omitempty"`        // response code; "" when no envelope was built (HTTP 500 fault)
+	Msg             string         `json:"msg,omitempty"`
+	PSN             string         `json:"psn,omitempty"`
+}
+
+func (r *Request) clone() Request {
+	c := *r
+	c.Params = maps.Clone(r.Params)
+	return c
+}
+
+// redactedKeys never reach the request log: card data of pay.merchant.checkout.
+var redactedKeys = []string{"card", "pan", "cvv", "track2", "track_data", "icc_data"}
+
+func redact(p codepay.Params) codepay.Params {
+	c := maps.Clone(p)
+	for k := range c {
+		if slices.Contains(redactedKeys, strings.ToLower(k)) {
+			c[k] = "[redacted]"
+		}
+	}
+	return c
+}
+
+// handleEntry serves POST /api/entry.
+func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
+	var (
+		p      codepay.Params
+		decErr error
+	)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		decErr = fmt.Errorf("%w: read body: %v", errDecode, err)
+	} else {
+		p, decErr = decodeRequest(r.Header.Get("Content-Type"), body)
+	}
+
+	s.mu.Lock()
+	now := s.clock.Now()
+	method := p["method"]
+	fault := s.takeFaultLocked(method)
+	rec := &Request{
+		Time: now, Method: method, MerchantOrderNo: p["merchant_order_no"], Params: redact(p),
+		ContentType: r.Header.Get("Content-Type"), RequestPSN: r.Header.Get("Http-Request-Psn"), Fault: fault.Kind,
+	}
+	if len(s.requests) >= maxRecorded {
+		s.requests = slices.Delete(s.requests, 0, maxRecorded/10)
+	}
+	s.requests = append(s.requests, rec)
+	if fault.Kind == FaultHTTP500 {
+		s.mu.Unlock()
+		s.log.Info("codepaysim: injected HTTP 500", "method", method, "merchant_order_no", rec.MerchantOrderNo)
+		http.Error(w, "internal server error (injected fault)", http.StatusInternalServerError)
+		return
+	}
+	var (
+		data map[string]any
+		aerr *apiError
+	)
+	if decErr != nil {
+		s.advanceLocked(now)
+		aerr = refuse(CodeInvalidParameter, "invalid request body: %v", decErr)
+	} else {
+		data, aerr = s.processLocked(r, p, now)
+	}
+	code, msg := CodeOK, "success"
+	if aerr != nil {
+		code, msg, data = aerr.code, aerr.msg, nil
+	}
+	s.seq++
+	psn := fmt.Sprintf("%s%010d", now.UTC().Format("0102150405"), s.seq%10_000_000_000)
+	rec.Code, rec.Msg, rec.PSN = code, msg, psn
+	s.mu.Unlock()
+
+	s.log.Info("codepaysim: request", "method", method, "merchant_order_no", rec.MerchantOrderNo,
+		"code", code, "msg", msg, "fault", string(fault.Kind))
+	out, err := s.encodeResponse(code, msg, psn, data, fault.Kind)
+	if err != nil {
+		s.log.Error("codepaysim: encode response", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	switch fault.Kind {
+	case FaultSlow:
+		t := time.NewTimer(fault.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		}
+	case FaultDropAfterProcess:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Content-Length", fmt.Sprint(len(out)))
+	_, _ = w.Write(out)
+}
+
+// encodeResponse builds {"code","msg","psn","data"} and adds "sign":
+// SHA256withRSA with the gateway key over codepay.Canonical of
+// codepay.ResponseParams of the body without sign (data as its compact JSON).
+func (s *Sim) encodeResponse(code, msg, psn string, data map[string]any, kind FaultKind) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"code":`)
+	if err := writeJSON(&b, code); err != nil {
+		return nil, err
+	}
+	b.WriteString(`,"msg":`)
+	if err := writeJSON(&b, msg); err != nil {
+		return nil, err
+	}
+	b.WriteString(`,"psn":`)
+	if err := writeJSON(&b, psn); err != nil {
+		return nil, err
+	}
+	if data != nil {
+		dj, err := marshalNoEscape(data)
+		if err != nil {
+			return nil, fmt.Errorf("encode response data: %w", err)
+		}
+		b.WriteString(`,"data":`)
+		if kind == FaultDataAsString {
+			if err := writeJSON(&b, string(dj)); err != nil {
+				return nil, err
+			}
+		} else {
+			b.Write(dj)
+		}
+	}
+	b.WriteByte('}')
+	if kind == FaultUnsigned {
+		return b.Bytes(), nil
+	}
+	params, err := codepay.ResponseParams(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("compute response params: %w", err)
+	}
+	canon := codepay.Canonical(params)
+	if kind == FaultBadSignature {
+		canon += "&sim_fault=bad_signature"
+	}
+	sig, err := codepay.SignString(s.cfg.GatewayKey, canon)
+	if err != nil {
+		return nil, fmt.Errorf("sign response: %w", err)
+	}
+	out := b.Bytes()[:b.Len()-1]
+	var tail bytes.Buffer
+	tail.WriteString(`,"sign":`)
+	if err := writeJSON(&tail, sig); err != nil {
+		return nil, err
+	}
+	tail.WriteByte('}')
+	return append(out, tail.Bytes()...), nil
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping and without the
+// encoder's trailing newline.
+func marshalNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func writeJSON(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode json: %w", err)
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	return nil
+}

@@ -1,0 +1,345 @@
+// Package codepaysim is an in-process emulator of the CodePay Cloud Open API
+// (POST /api/entry) with emulated payment terminals, for posbridge's tests,
+// `posbridge demo` and `posbridge sim codepay`.
+//
+// It verifies request signatures with the app public key exactly as the
+// gateway does (codepay.Canonical over every received field), enforces the
+// common fields, the per-method required fields and lengths and the business
+// rules of trans_type, drives each order through 9 → 0 → 2|1 on an injected
+// clock, signs its responses with a gateway key, delivers notifications with
+// the documented retry schedule, records every request and can inject
+// transport and signature faults. docs/codepay-sim.md describes it for users.
+//
+// The admin API under /sim/ has no authentication: serve the emulator on a
+// loopback address only.
+package codepaysim
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/posbridge/posbridge/cloud/codepay"
+)
+
+// Sentinel errors of the Go API.
+var (
+	// ErrInvalidConfig means New was given an unusable Config.
+	ErrInvalidConfig = errors.New("invalid emulator config")
+	// ErrUnknownTerminal means no terminal with that serial number is configured.
+	ErrUnknownTerminal = errors.New("unknown terminal")
+)
+
+// Clock tells the emulator the time. A nil Clock in Config means real time.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// TerminalConfig is one emulated terminal.
+type TerminalConfig struct {
+	SN     string
+	Online bool
+}
+
+// Config configures the emulator. AppID, MerchantNo, GatewayKey and at least
+// one of AppPublicKey (RSA2 requests) or BasicAuth (sign_type NONE) are required.
+type Config struct {
+	AppID, MerchantNo, StoreNo string
+	// AppPublicKey verifies RSA2 request signatures.
+	AppPublicKey *rsa.PublicKey
+	// GatewayKey signs responses and notifications.
+	GatewayKey *rsa.PrivateKey
+	// BasicAuth enables sign_type NONE with these credentials; nil refuses NONE.
+	BasicAuth *struct{ Username, Password string }
+	Terminals []TerminalConfig
+	// PickupDelay is how long an online terminal takes to pick up an order
+	// (9 → 0); ProcessDelay how long it takes to finish it (0 → 2|1).
+	// Zero means the defaults 500ms and 1500ms.
+	PickupDelay, ProcessDelay time.Duration
+	// DeclineMinorSuffix: a payment whose order_amount in minor units mod 100
+	// equals this value declines with trans_error_code "51". 0 means the
+	// default 51; -1 disables the rule.
+	DeclineMinorSuffix int
+	Clock              Clock
+	Logger             *slog.Logger
+	// HTTPClient delivers notifications; nil means a client with a 10s timeout.
+	HTTPClient *http.Client
+}
+
+// Default delays of the emulated terminal.
+const (
+	DefaultPickupDelay  = 500 * time.Millisecond
+	DefaultProcessDelay = 1500 * time.Millisecond
+	// DefaultDeclineMinorSuffix makes amounts such as "10.51" decline.
+	DefaultDeclineMinorSuffix = 51
+)
+
+// pollInterval is how often Serve re-evaluates the clock.
+const pollInterval = 50 * time.Millisecond
+
+// Sim is the emulator. It is an http.Handler; run Serve alongside it for the
+// background lifecycle and notification delivery.
+type Sim struct {
+	cfg     Config
+	clock   Clock
+	log     *slog.Logger
+	httpc   *http.Client
+	pickup  time.Duration
+	process time.Duration
+	decline int
+	mux     *http.ServeMux
+
+	mu            sync.Mutex
+	terminals     map[string]*terminal
+	termOrder     []string
+	orders        map[string]*order // by merchant_order_no
+	byTransNo     map[string]*order
+	orderList     []*order
+	active        []*order // not final, in creation order
+	scripts       map[string]Outcome
+	faults        []*Fault
+	requests      []*Request
+	notifications []*notification
+	seq           uint64
+
+	deliveries sync.WaitGroup
+}
+
+// New builds an emulator from cfg.
+func New(cfg Config) (*Sim, error) {
+	if cfg.AppID == "" || len(cfg.AppID) > 32 {
+		return nil, fmt.Errorf("%w: app_id must be 1-32 characters", ErrInvalidConfig)
+	}
+	if cfg.MerchantNo == "" || len(cfg.MerchantNo) > 32 {
+		return nil, fmt.Errorf("%w: merchant_no must be 1-32 characters", ErrInvalidConfig)
+	}
+	if len(cfg.StoreNo) > 32 {
+		return nil, fmt.Errorf("%w: store_no must be at most 32 characters", ErrInvalidConfig)
+	}
+	if cfg.GatewayKey == nil {
+		return nil, fmt.Errorf("%w: gateway key is required to sign responses", ErrInvalidConfig)
+	}
+	if cfg.AppPublicKey == nil && cfg.BasicAuth == nil {
+		return nil, fmt.Errorf("%w: need an app public key (RSA2) or basic auth credentials", ErrInvalidConfig)
+	}
+	if cfg.PickupDelay < 0 || cfg.ProcessDelay < 0 {
+		return nil, fmt.Errorf("%w: delays must not be negative", ErrInvalidConfig)
+	}
+	s := &Sim{
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		httpc:     cfg.HTTPClient,
+		pickup:    cfg.PickupDelay,
+		process:   cfg.ProcessDelay,
+		decline:   cfg.DeclineMinorSuffix,
+		terminals: make(map[string]*terminal),
+		orders:    make(map[string]*order),
+		byTransNo: make(map[string]*order),
+		scripts:   make(map[string]Outcome),
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.httpc == nil {
+		s.httpc = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.pickup == 0 {
+		s.pickup = DefaultPickupDelay
+	}
+	if s.process == 0 {
+		s.process = DefaultProcessDelay
+	}
+	if s.decline == 0 {
+		s.decline = DefaultDeclineMinorSuffix
+	}
+	for _, t := range cfg.Terminals {
+		if t.SN == "" || len(t.SN) > 32 {
+			return nil, fmt.Errorf("%w: terminal SN %q must be 1-32 characters", ErrInvalidConfig, t.SN)
+		}
+		if _, dup := s.terminals[t.SN]; dup {
+			return nil, fmt.Errorf("%w: terminal SN %q listed twice", ErrInvalidConfig, t.SN)
+		}
+		s.addTerminalLocked(t, s.clock.Now())
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+var _ http.Handler = (*Sim)(nil)
+
+// ServeHTTP serves POST /api/entry and the admin API under /sim/.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve runs the order lifecycle and delivers notifications until ctx is
+// cancelled; it then waits for deliveries in flight and returns nil.
+func (s *Sim) Serve(ctx context.Context) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		s.runDue(ctx, false)
+		select {
+		case <-ctx.Done():
+			s.deliveries.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunDue applies every lifecycle transition due at the clock's current time
+// and delivers the notifications due now, returning when those deliveries
+// have finished. Serve calls it continually; tests that drive a fake clock
+// call it directly after moving the clock.
+func (s *Sim) RunDue(ctx context.Context) { s.runDue(ctx, true) }
+
+// SetOnline brings a terminal online or takes it offline. Orders waiting for
+// an offline terminal stay in status 9; their pickup timer starts when it
+// comes online.
+func (s *Sim) SetOnline(sn string, online bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.advanceLocked(now)
+	t, ok := s.terminals[sn]
+	if !ok {
+		return fmt.Errorf("set terminal online: %w %q", ErrUnknownTerminal, sn)
+	}
+	if online && !t.online {
+		t.onlineSince = now
+	}
+	t.online = online
+	s.log.Info("codepaysim: terminal status", "terminal_sn", sn, "online", online)
+	return nil
+}
+
+// AddTerminal adds a terminal, or sets the online state of an existing one.
+func (s *Sim) AddTerminal(tc TerminalConfig) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	s.advanceLocked(now)
+	if t, ok := s.terminals[tc.SN]; ok {
+		if tc.Online && !t.online {
+			t.onlineSince = now
+		}
+		t.online = tc.Online
+		return
+	}
+	s.addTerminalLocked(tc, now)
+}
+
+func (s *Sim) addTerminalLocked(tc TerminalConfig, now time.Time) {
+	s.terminals[tc.SN] = &terminal{sn: tc.SN, online: tc.Online, onlineSince: now, batchNo: 1, batchOpened: now}
+	s.termOrder = append(s.termOrder, tc.SN)
+}
+
+// Terminals lists the terminals in the order they were added.
+func (s *Sim) Terminals() []TerminalConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]TerminalConfig, 0, len(s.termOrder))
+	for _, sn := range s.termOrder {
+		out = append(out, TerminalConfig{SN: sn, Online: s.terminals[sn].online})
+	}
+	return out
+}
+
+// Outcome scripts how the terminal finishes an order: Status 2 (approved),
+// 1 (declined, with ErrorCode/ErrorMsg; defaults "05"/"Do not honor") or
+// 3 (cancelled on the terminal).
+type Outcome struct {
+	Status    codepay.TransStatus
+	ErrorCode string
+	ErrorMsg  string
+}
+
+func (o Outcome) valid() bool {
+	return o.Status == codepay.StatusCompleted || o.Status == codepay.StatusFailed || o.Status == codepay.StatusCancelled
+}
+
+// ScriptOutcome fixes the outcome of the order with this number when the
+// terminal finishes it; it may be called before the order is created. It
+// overrides DeclineMinorSuffix. Outcomes with another status are ignored.
+func (s *Sim) ScriptOutcome(merchantOrderNo string, o Outcome) {
+	if !o.valid() {
+		s.log.Warn("codepaysim: ignoring scripted outcome with unsupported status",
+			"merchant_order_no", merchantOrderNo, "status", int(o.Status))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scripts[merchantOrderNo] = o
+}
+
+// Requests returns the recorded /api/entry requests, oldest first, filtered
+// by method and merchant_order_no ("" matches any). The log keeps the most
+// recent 45,000-50,000 requests.
+func (s *Sim) Requests(method, merchantOrderNo string) []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Request
+	for _, r := range s.requests {
+		if (method == "" || r.Method == method) && (merchantOrderNo == "" || r.MerchantOrderNo == merchantOrderNo) {
+			out = append(out, r.clone())
+		}
+	}
+	return out
+}
+
+// Count is len(Requests(method, merchantOrderNo)).
+func (s *Sim) Count(method, merchantOrderNo string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if (method == "" || r.Method == method) && (merchantOrderNo == "" || r.MerchantOrderNo == merchantOrderNo) {
+			n++
+		}
+	}
+	return n
+}
+
+// Order returns the current state of an order, after applying every
+// transition due at the clock's current time.
+func (s *Sim) Order(merchantOrderNo string) (OrderView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked(s.clock.Now())
+	o, ok := s.orders[merchantOrderNo]
+	if !ok {
+		return OrderView{}, false
+	}
+	return s.viewLocked(o), true
+}
+
+// Batch reports a terminal's open batch and the batches closed so far.
+func (s *Sim) Batch(sn string) (BatchReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked(s.clock.Now())
+	t, ok := s.terminals[sn]
+	if !ok {
+		return BatchReport{}, fmt.Errorf("report batch: %w %q", ErrUnknownTerminal, sn)
+	}
+	open, _ := s.batchTotalsLocked(t)
+	rep := BatchReport{TerminalSN: sn, Open: open, Closed: append([]BatchSummary(nil), t.closed...)}
+	for _, o := range s.orderList {
+		if o.terminal == sn && o.batchNo == t.batchNo {
+			rep.OpenOrders = append(rep.OpenOrders, o.no)
+		}
+	}
+	sort.Strings(rep.OpenOrders)
+	return rep, nil
+}
