@@ -1,0 +1,40 @@
+// Package store is posbridge's durable journal: one SQLite file (modernc.org/sqlite,
+// pure Go) holding every payment, its history, the per-terminal queues, the
+// terminals, small settings and the per-terminal batches.
+//
+// store knows SQL and the journal's shape, nothing about providers, the agent or
+// front ends.
+//
+// # Connections
+//
+// Open uses WAL, synchronous=FULL (a committed payment survives power loss),
+// foreign keys, a 10 s busy timeout and BEGIN IMMEDIATE for write transactions,
+// and checks after opening that these took effect. Writes go through one
+// connection under a Go mutex; reads use a small read-only pool. Every state
+// change is one transaction that updates the payment and appends its event;
+// no transaction is held across anything but SQL.
+//
+// # Schema
+//
+// The schema is built by the numbered files in migrations/ (embedded), each
+// applied in its own transaction and recorded in schema_migrations. A database
+// from a newer posbridge is refused with ErrNewerSchema. All tables are STRICT.
+// Money is INTEGER minor units next to a TEXT ISO 4217 code, never NUMERIC,
+// DECIMAL or REAL; times are INTEGER unix milliseconds UTC (0 = none).
+//
+//   - payments: one row per payment, keyed by the unique merchant_order_no (the
+//     idempotency key). type, state, amounts and currency are CHECKed;
+//     queue_seq orders each terminal's FIFO queue (UNIQUE per terminal).
+//   - payment_events: the append-only history of each payment (kind,
+//     from_state, to_state, a short detail, time). Triggers refuse UPDATE and
+//     DELETE.
+//   - terminals: terminals from the configuration and whether each was last
+//     seen online (NULL = not known).
+//   - settings: key/value text; the key "ping" is written by Ping.
+//   - batches: per-terminal batches (terminal_sn, batch_no, state open|closed,
+//     opened_at, closed_at, report_json); at most one open batch per terminal.
+//   - schema_migrations: the applied migrations.
+//
+// Card data (full PAN, track, ICC, PIN, CVV) is never stored: payments keep
+// only a masked PAN, which the store checks looks masked.
+package store

@@ -1,0 +1,618 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Payment states. The final states are approved, declined, cancelled, expired
+// and failed; unknown is never final (the outcome is being reconciled).
+const (
+	StateQueued     = "queued"
+	StateSending    = "sending"
+	StateOnTerminal = "on_terminal"
+	StateApproved   = "approved"
+	StateDeclined   = "declined"
+	StateCancelled  = "cancelled"
+	StateExpired    = "expired"
+	StateFailed     = "failed"
+	StateUnknown    = "unknown"
+)
+
+// Payment types.
+const (
+	TypeSale       = "sale"
+	TypeRefund     = "refund"
+	TypeVoid       = "void"
+	TypePreauth    = "preauth"
+	TypeCompletion = "completion"
+	TypeCashback   = "cashback"
+)
+
+// Event kinds the store fills in when an Event's Kind is empty.
+const (
+	EventCreated = "created" // InsertPayment's default
+	EventState   = "state"   // Transition's default
+)
+
+// FinalStates returns the final payment states, in a new slice.
+func FinalStates() []string {
+	return []string{StateApproved, StateDeclined, StateCancelled, StateExpired, StateFailed}
+}
+
+// IsFinal reports whether state is a final payment state.
+func IsFinal(state string) bool {
+	switch state {
+	case StateApproved, StateDeclined, StateCancelled, StateExpired, StateFailed:
+		return true
+	}
+	return false
+}
+
+// nonFinalStates are the states NonFinal returns; activeStates those of the
+// payment a terminal is working on.
+var (
+	nonFinalStates = []string{StateQueued, StateSending, StateOnTerminal, StateUnknown}
+	activeStates   = []string{StateSending, StateOnTerminal, StateUnknown}
+)
+
+func validState(s string) bool {
+	return s == StateQueued || slices.Contains(activeStates, s) || IsFinal(s)
+}
+
+func validType(t string) bool {
+	switch t {
+	case TypeSale, TypeRefund, TypeVoid, TypePreauth, TypeCompletion, TypeCashback:
+		return true
+	}
+	return false
+}
+
+// Payment is one payment as journaled. Amounts are int64 minor units of
+// Currency. Times are UTC with millisecond precision; the zero time means
+// "none".
+type Payment struct {
+	ID                  int64
+	MerchantOrderNo     string // unique; the idempotency key
+	Type                string // sale|refund|void|preauth|completion|cashback
+	State               string // queued|sending|on_terminal|approved|declined|cancelled|expired|failed|unknown
+	Source              string // ws|ecr|console|cli
+	TerminalSN          string
+	Currency            string
+	AmountMinor         int64
+	TipMinor            int64
+	CashbackMinor       int64
+	OrigMerchantOrderNo string
+	Description         string
+	Route               string // codepay|bindo
+	RequestHash         string // hash of the creating parameters, for idempotency comparison
+	OptionsJSON         string // the options object as JSON text ("" = none)
+	QueueSeq            int64  // FIFO order within a terminal; assigned by InsertPayment
+	CreateSent          bool   // true once a create order may have reached the provider
+	TransNo             string
+	TransStatus         string // "" when none, else the provider's status as text
+	AuthCode            string
+	RefNo               string
+	CardBrand           string
+	MaskedPAN           string // never a full PAN: at most 10 digits, or 12 with a mask character
+	EntryMode           string
+	ErrorCode           string
+	ErrorMessage        string
+	ExpiresAt           time.Time
+	NextCheckAt         time.Time // when the reconciler/poller should look next (zero = none)
+	Attempts            int       // queries/polls so far
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// Event is one entry of a payment's append-only history.
+type Event struct {
+	ID              int64
+	PaymentID       int64
+	MerchantOrderNo string
+	Kind            string // e.g. "created", "state", "query", "error", "notification"
+	FromState       string
+	ToState         string
+	Detail          string // short human text, never card data
+	At              time.Time
+}
+
+// ListFilter selects payments for ListPayments. Zero fields do not filter.
+type ListFilter struct {
+	TerminalSN string
+	State      string   // one state; combined with States as "any of"
+	States     []string // any of these states
+	Limit      int      // default 50, at most 500
+	BeforeID   int64    // only payments with ID < BeforeID (paging, newest first)
+}
+
+// List limits.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 500
+)
+
+// insertCols lists the payments columns InsertPayment writes, in order;
+// paymentCols adds id in front, in the order scanPayment reads them.
+const (
+	paymentCols = `id, ` + insertCols
+	insertCols  = `merchant_order_no, type, state, source, terminal_sn, currency,
+	amount_minor, tip_minor, cashback_minor, orig_merchant_order_no, description, route,
+	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
+	ref_no, card_brand, masked_pan, entry_mode, error_code, error_message, expires_at,
+	next_check_at, attempts, created_at, updated_at`
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPayment(s scanner) (*Payment, error) {
+	var (
+		p                                             Payment
+		createSent                                    int64
+		expires, nextCheck, created, updated, attempt int64
+	)
+	err := s.Scan(&p.ID, &p.MerchantOrderNo, &p.Type, &p.State, &p.Source, &p.TerminalSN, &p.Currency,
+		&p.AmountMinor, &p.TipMinor, &p.CashbackMinor, &p.OrigMerchantOrderNo, &p.Description, &p.Route,
+		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
+		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
+		&nextCheck, &attempt, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	p.CreateSent = createSent != 0
+	p.ExpiresAt = fromMS(expires)
+	p.NextCheckAt = fromMS(nextCheck)
+	p.Attempts = int(attempt)
+	p.CreatedAt = fromMS(created)
+	p.UpdatedAt = fromMS(updated)
+	return &p, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// validatePayment checks p against the journal's rules before any SQL runs.
+// Its error never contains the masked PAN field's value.
+func validatePayment(p *Payment) error {
+	var bad []string
+	if p.MerchantOrderNo == "" || len(p.MerchantOrderNo) > 64 {
+		bad = append(bad, "merchant_order_no must be 1 to 64 bytes")
+	}
+	if !validType(p.Type) {
+		bad = append(bad, fmt.Sprintf("unknown type %q", p.Type))
+	}
+	if !validState(p.State) {
+		bad = append(bad, fmt.Sprintf("unknown state %q", p.State))
+	}
+	if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency {
+		bad = append(bad, fmt.Sprintf("currency %q is not a three-letter upper-case code", p.Currency))
+	}
+	if p.AmountMinor < 0 || p.TipMinor < 0 || p.CashbackMinor < 0 {
+		bad = append(bad, "amounts must not be negative")
+	}
+	if p.Attempts < 0 {
+		bad = append(bad, "attempts must not be negative")
+	}
+	if p.OptionsJSON != "" && !json.Valid([]byte(p.OptionsJSON)) {
+		bad = append(bad, "options_json is not valid JSON")
+	}
+	if !maskedPANOK(p.MaskedPAN) {
+		bad = append(bad, "masked_pan is not masked (at most 10 digits, or 12 with mask characters)")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("check payment: %s: %w", strings.Join(bad, "; "), ErrInvalid)
+	}
+	return nil
+}
+
+// maskedPANOK reports whether s may be stored as a masked PAN: at most 10
+// digits (first 6 + last 4, or fewer, e.g. "1111"), or at most 12 digits
+// (first 8 + last 4) when masked with at least one other character. It keeps
+// a full PAN out of the journal by mistake.
+func maskedPANOK(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			digits++
+		}
+	}
+	return digits <= 10 || (digits <= 12 && digits < len(s))
+}
+
+// InsertPayment inserts p and its creation event in one transaction. It
+// assigns ID and QueueSeq (the terminal's highest QueueSeq plus one), sets
+// CreatedAt and UpdatedAt when zero, and updates *p with the stored values.
+// The event's Kind defaults to "created" and its ToState to p.State.
+//
+// When a payment with p.MerchantOrderNo already exists, it returns that
+// payment and ErrDuplicate and writes nothing.
+func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment, error) {
+	if p == nil {
+		return nil, fmt.Errorf("insert payment: nil payment: %w", ErrInvalid)
+	}
+	np := *p
+	now := db.now()
+	if np.CreatedAt.IsZero() {
+		np.CreatedAt = now
+	}
+	if np.UpdatedAt.IsZero() {
+		np.UpdatedAt = np.CreatedAt
+	}
+	if err := validatePayment(&np); err != nil {
+		return nil, fmt.Errorf("insert payment %q: %w", np.MerchantOrderNo, err)
+	}
+	if ev.Kind == "" {
+		ev.Kind = EventCreated
+	}
+	if ev.ToState == "" {
+		ev.ToState = np.State
+	}
+	if ev.At.IsZero() {
+		ev.At = np.CreatedAt
+	}
+
+	var out *Payment
+	errDup := errors.New("duplicate") // private marker to roll back
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		existing, err := getPayment(ctx, tx, np.MerchantOrderNo)
+		switch {
+		case err == nil:
+			out = existing
+			return errDup
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if err := tx.QueryRowContext(ctx,
+			`SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM payments WHERE terminal_sn = ?`,
+			np.TerminalSN).Scan(&np.QueueSeq); err != nil {
+			return fmt.Errorf("assign queue_seq: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
+			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
+			np.RequestHash, np.OptionsJSON, np.QueueSeq, boolInt(np.CreateSent), np.TransNo, np.TransStatus, np.AuthCode,
+			np.RefNo, np.CardBrand, np.MaskedPAN, np.EntryMode, np.ErrorCode, np.ErrorMessage, toMS(np.ExpiresAt),
+			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("insert row: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("read row id: %w", err)
+		}
+		if err := insertEvent(ctx, tx, id, np.MerchantOrderNo, ev); err != nil {
+			return err
+		}
+		out, err = getPayment(ctx, tx, np.MerchantOrderNo)
+		return err
+	})
+	switch {
+	case errors.Is(err, errDup):
+		return out, fmt.Errorf("insert payment %q: %w", np.MerchantOrderNo, ErrDuplicate)
+	case err != nil:
+		return nil, fmt.Errorf("insert payment %q: %w", np.MerchantOrderNo, err)
+	}
+	*p = *out
+	res := *out
+	return &res, nil
+}
+
+// Transition changes one payment in one IMMEDIATE transaction: it loads the
+// payment; when from is not empty and the payment's state is not in from, it
+// returns the current payment and ErrStateChanged. Otherwise it calls mutate
+// on a copy (an error from mutate aborts and is returned wrapped; nothing is
+// written), sets UpdatedAt, writes the row, and appends ev, whose FromState
+// and ToState default to the states before and after, Kind to "state" and At
+// to UpdatedAt. It returns the payment as stored.
+//
+// mutate runs inside the write transaction: it must only change fields, never
+// do I/O or wait. It may not change ID, MerchantOrderNo, TerminalSN, QueueSeq
+// or CreatedAt (ErrInvalid). A nil mutate records ev without changing fields
+// other than UpdatedAt.
+func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []string, mutate func(*Payment) error, ev Event) (*Payment, error) {
+	var current *Payment
+	errState := errors.New("state") // private marker to roll back
+	var out *Payment
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		cur, err := getPayment(ctx, tx, merchantOrderNo)
+		if err != nil {
+			return err
+		}
+		if len(from) > 0 && !slices.Contains(from, cur.State) {
+			current = cur
+			return errState
+		}
+		next := *cur
+		if mutate != nil {
+			if err := mutate(&next); err != nil {
+				return fmt.Errorf("mutate payment: %w", err)
+			}
+		}
+		if next.ID != cur.ID || next.MerchantOrderNo != cur.MerchantOrderNo || next.TerminalSN != cur.TerminalSN ||
+			next.QueueSeq != cur.QueueSeq || !next.CreatedAt.Equal(cur.CreatedAt) {
+			return fmt.Errorf("mutate payment: changed ID, MerchantOrderNo, TerminalSN, QueueSeq or CreatedAt: %w", ErrInvalid)
+		}
+		if err := validatePayment(&next); err != nil {
+			return err
+		}
+		next.UpdatedAt = db.now()
+		_, err = tx.ExecContext(ctx, `UPDATE payments SET
+			type = ?, state = ?, source = ?, currency = ?, amount_minor = ?, tip_minor = ?,
+			cashback_minor = ?, orig_merchant_order_no = ?, description = ?, route = ?,
+			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
+			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
+			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
+			updated_at = ?
+			WHERE id = ?`,
+			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
+			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
+			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
+			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
+			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
+			toMS(next.UpdatedAt),
+			next.ID)
+		if err != nil {
+			return fmt.Errorf("update row: %w", err)
+		}
+		if ev.Kind == "" {
+			ev.Kind = EventState
+		}
+		if ev.FromState == "" {
+			ev.FromState = cur.State
+		}
+		if ev.ToState == "" {
+			ev.ToState = next.State
+		}
+		if ev.At.IsZero() {
+			ev.At = next.UpdatedAt
+		}
+		if err := insertEvent(ctx, tx, next.ID, next.MerchantOrderNo, ev); err != nil {
+			return err
+		}
+		out, err = getPayment(ctx, tx, merchantOrderNo)
+		return err
+	})
+	switch {
+	case errors.Is(err, errState):
+		return current, fmt.Errorf("transition payment %q: state is %s, expected one of %s: %w",
+			merchantOrderNo, current.State, strings.Join(from, "|"), ErrStateChanged)
+	case err != nil:
+		return nil, fmt.Errorf("transition payment %q: %w", merchantOrderNo, err)
+	}
+	return out, nil
+}
+
+// AppendEvent appends ev to the payment's history without changing the
+// payment. ev.Kind must be set; At defaults to now.
+func (db *DB) AppendEvent(ctx context.Context, merchantOrderNo string, ev Event) error {
+	if ev.Kind == "" {
+		return fmt.Errorf("append event to %q: empty kind: %w", merchantOrderNo, ErrInvalid)
+	}
+	if ev.At.IsZero() {
+		ev.At = db.now()
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM payments WHERE merchant_order_no = ?`, merchantOrderNo).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("find payment: %w", err)
+		}
+		return insertEvent(ctx, tx, id, merchantOrderNo, ev)
+	})
+	if err != nil {
+		return fmt.Errorf("append event to %q: %w", merchantOrderNo, err)
+	}
+	return nil
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, paymentID int64, merchantOrderNo string, ev Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO payment_events
+		(payment_id, merchant_order_no, kind, from_state, to_state, detail, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		paymentID, merchantOrderNo, ev.Kind, ev.FromState, ev.ToState, ev.Detail, toMS(ev.At))
+	if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getPayment(ctx context.Context, q queryRower, merchantOrderNo string) (*Payment, error) {
+	p, err := scanPayment(q.QueryRowContext(ctx,
+		`SELECT `+paymentCols+` FROM payments WHERE merchant_order_no = ?`, merchantOrderNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read payment: %w", err)
+	}
+	return p, nil
+}
+
+// GetPayment returns the payment with merchantOrderNo, or ErrNotFound.
+func (db *DB) GetPayment(ctx context.Context, merchantOrderNo string) (*Payment, error) {
+	p, err := getPayment(ctx, db.reader, merchantOrderNo)
+	if err != nil {
+		return nil, fmt.Errorf("get payment %q: %w", merchantOrderNo, err)
+	}
+	return p, nil
+}
+
+// queryPayments runs a SELECT of paymentCols with the given tail and collects
+// the rows.
+func (db *DB) queryPayments(ctx context.Context, tail string, args ...any) ([]Payment, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+paymentCols+` FROM payments `+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query payments: %w", err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read payment: %w", err)
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query payments: %w", err)
+	}
+	return out, nil
+}
+
+// placeholders returns "?, ?, ?" for n values and the values as []any.
+func placeholders(vals []string) (string, []any) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", "), args
+}
+
+// ListPayments returns payments matching f, newest (highest ID) first.
+func (db *DB) ListPayments(ctx context.Context, f ListFilter) ([]Payment, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.TerminalSN != "" {
+		where = append(where, "terminal_sn = ?")
+		args = append(args, f.TerminalSN)
+	}
+	states := slices.Clone(f.States)
+	if f.State != "" {
+		states = append(states, f.State)
+	}
+	if len(states) > 0 {
+		ph, a := placeholders(states)
+		where = append(where, "state IN ("+ph+")")
+		args = append(args, a...)
+	}
+	if f.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.BeforeID)
+	}
+	limit := f.Limit
+	switch {
+	case limit <= 0:
+		limit = DefaultListLimit
+	case limit > MaxListLimit:
+		limit = MaxListLimit
+	}
+	tail := ""
+	if len(where) > 0 {
+		tail = "WHERE " + strings.Join(where, " AND ") + " "
+	}
+	tail += "ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	ps, err := db.queryPayments(ctx, tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	return ps, nil
+}
+
+// NonFinal returns every payment in queued, sending, on_terminal or unknown,
+// ordered by terminal and QueueSeq: the work to resume after a restart.
+func (db *DB) NonFinal(ctx context.Context) ([]Payment, error) {
+	ph, args := placeholders(nonFinalStates)
+	ps, err := db.queryPayments(ctx, `WHERE state IN (`+ph+`) ORDER BY terminal_sn, queue_seq`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list non-final payments: %w", err)
+	}
+	return ps, nil
+}
+
+// NextQueued returns the terminal's queued payment with the lowest QueueSeq,
+// or ErrNotFound when its queue is empty.
+func (db *DB) NextQueued(ctx context.Context, terminalSN string) (*Payment, error) {
+	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state = ? ORDER BY queue_seq LIMIT 1`,
+		terminalSN, StateQueued)
+	if err != nil {
+		return nil, fmt.Errorf("next queued payment for %q: %w", terminalSN, err)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("next queued payment for %q: %w", terminalSN, ErrNotFound)
+	}
+	return &ps[0], nil
+}
+
+// Active returns the payment the terminal is working on (sending,
+// on_terminal or unknown), or ErrNotFound. Should there be more than one, it
+// returns the one with the lowest QueueSeq.
+func (db *DB) Active(ctx context.Context, terminalSN string) (*Payment, error) {
+	ph, args := placeholders(activeStates)
+	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state IN (`+ph+`) ORDER BY queue_seq LIMIT 1`,
+		append([]any{terminalSN}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, err)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, ErrNotFound)
+	}
+	return &ps[0], nil
+}
+
+// QueueDepth returns the number of queued payments for the terminal.
+func (db *DB) QueueDepth(ctx context.Context, terminalSN string) (int, error) {
+	var n int
+	err := db.reader.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM payments WHERE terminal_sn = ? AND state = ?`, terminalSN, StateQueued).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count queue of %q: %w", terminalSN, err)
+	}
+	return n, nil
+}
+
+// Events returns the payment's history in the order it was written, or
+// ErrNotFound when there is no such payment.
+func (db *DB) Events(ctx context.Context, merchantOrderNo string) ([]Event, error) {
+	var id int64
+	err := db.reader.QueryRowContext(ctx, `SELECT id FROM payments WHERE merchant_order_no = ?`, merchantOrderNo).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("list events of %q: %w", merchantOrderNo, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list events of %q: %w", merchantOrderNo, err)
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, payment_id, merchant_order_no, kind, from_state,
+		to_state, detail, at FROM payment_events WHERE payment_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list events of %q: %w", merchantOrderNo, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var (
+			e  Event
+			at int64
+		)
+		if err := rows.Scan(&e.ID, &e.PaymentID, &e.MerchantOrderNo, &e.Kind, &e.FromState,
+			&e.ToState, &e.Detail, &at); err != nil {
+			return nil, fmt.Errorf("list events of %q: %w", merchantOrderNo, err)
+		}
+		e.At = fromMS(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events of %q: %w", merchantOrderNo, err)
+	}
+	return out, nil
+}
