@@ -18,6 +18,7 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/internal/money"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -40,6 +41,8 @@ type CodePay interface {
 	CreateOrder(ctx context.Context, r codepay.CreateOrderRequest) (*codepay.CreateOrderResponse, error)
 	QueryOrder(ctx context.Context, merchantOrderNo, transNo string) (*codepay.Order, error)
 	CloseOrder(ctx context.Context, r codepay.CloseOrderRequest) (*codepay.CloseOrderResponse, error)
+	CloseBatch(ctx context.Context, terminalSN string) (*codepay.BatchCloseResponse, error)
+	AdjustTip(ctx context.Context, merchantOrderNo string, tip money.Amount) error
 }
 
 var _ CodePay = (*codepay.Client)(nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
@@ -28,6 +29,9 @@ type worker struct {
 	a    *Agent
 	term device.Terminal
 	wake chan struct{}
+	// mu is held while a payment is driven; a batch close holds it to keep
+	// payments off the terminal while it runs.
+	mu sync.Mutex
 }
 
 func newWorker(a *Agent, t device.Terminal) *worker {
@@ -49,25 +53,46 @@ func (w *worker) run(ctx context.Context) {
 	log := w.a.log.With("terminal_sn", w.term.SN)
 	w.a.publishTerminal(w.term.SN)
 	for ctx.Err() == nil {
+		w.mu.Lock()
 		p, err := w.a.db.Active(ctx, w.term.SN)
 		if errors.Is(err, store.ErrNotFound) {
+			if w.batchClosing(ctx) {
+				// A batch close is in flight or its outcome unknown: new
+				// payments wait until it is settled.
+				w.mu.Unlock()
+				w.idle(ctx)
+				continue
+			}
 			p, err = w.a.db.NextQueued(ctx, w.term.SN)
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			select {
-			case <-ctx.Done():
-			case <-w.wake:
-			}
+			w.mu.Unlock()
+			w.idle(ctx)
 			continue
 		}
 		if err != nil {
+			w.mu.Unlock()
 			log.Error("read journal", "err", err)
 			w.sleep(ctx, time.Second)
 			continue
 		}
 		w.drive(ctx, p)
+		w.mu.Unlock()
 		w.a.publishTerminal(w.term.SN)
 	}
+}
+
+// idle waits for a wake-up or the end of ctx.
+func (w *worker) idle(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-w.wake:
+	}
+}
+
+func (w *worker) batchClosing(ctx context.Context) bool {
+	closing, err := w.a.db.BatchClosing(ctx, w.term.SN)
+	return err == nil && closing
 }
 
 // sleep waits for d, a wake-up or the end of ctx.
@@ -231,8 +256,10 @@ func (w *worker) createRequest(p *store.Payment) (codepay.CreateOrderRequest, er
 		Description:         p.Description,
 		NotifyURL:           a.cfg.NotifyURL,
 		Expires:             a.cfg.OrderExpires,
-		OnScreenTip:         opts.OnScreenTip,
 		ConfirmOnTerminal:   opts.ConfirmOnTerminal,
+	}
+	if tt.AllowsOnScreenTip() {
+		r.OnScreenTip = opts.OnScreenTip // CodePay refuses the field on other types, even false
 	}
 	if p.TipMinor > 0 {
 		tip := p.TipMinor

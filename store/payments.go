@@ -107,7 +107,11 @@ type Payment struct {
 	ExpiresAt           time.Time
 	NextCheckAt         time.Time // when the reconciler/poller should look next (zero = none)
 	Attempts            int       // queries/polls so far
-	CreatedAt           time.Time
+	// BatchID is the terminal batch the payment was approved into (0 = none).
+	// Transition assigns the terminal's current batch in the same transaction
+	// that makes a payment approved.
+	BatchID   int64
+	CreatedAt time.Time
 	UpdatedAt           time.Time
 }
 
@@ -146,7 +150,7 @@ const (
 	amount_minor, tip_minor, cashback_minor, orig_merchant_order_no, description, route,
 	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
 	ref_no, card_brand, masked_pan, entry_mode, error_code, error_message, expires_at,
-	next_check_at, attempts, created_at, updated_at`
+	next_check_at, attempts, created_at, updated_at, batch_id`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -156,15 +160,17 @@ func scanPayment(s scanner) (*Payment, error) {
 		p                                             Payment
 		createSent                                    int64
 		expires, nextCheck, created, updated, attempt int64
+		batchID                                       sql.NullInt64
 	)
 	err := s.Scan(&p.ID, &p.MerchantOrderNo, &p.Type, &p.State, &p.Source, &p.TerminalSN, &p.Currency,
 		&p.AmountMinor, &p.TipMinor, &p.CashbackMinor, &p.OrigMerchantOrderNo, &p.Description, &p.Route,
 		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
 		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
-		&nextCheck, &attempt, &created, &updated)
+		&nextCheck, &attempt, &created, &updated, &batchID)
 	if err != nil {
 		return nil, err
 	}
+	p.BatchID = batchID.Int64
 	p.CreateSent = createSent != 0
 	p.ExpiresAt = fromMS(expires)
 	p.NextCheckAt = fromMS(nextCheck)
@@ -278,12 +284,12 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 			return fmt.Errorf("assign queue_seq: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
 			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
 			np.RequestHash, np.OptionsJSON, np.QueueSeq, boolInt(np.CreateSent), np.TransNo, np.TransStatus, np.AuthCode,
 			np.RefNo, np.CardBrand, np.MaskedPAN, np.EntryMode, np.ErrorCode, np.ErrorMessage, toMS(np.ExpiresAt),
-			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt))
+			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID))
 		if err != nil {
 			return fmt.Errorf("insert row: %w", err)
 		}
@@ -347,20 +353,27 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 			return err
 		}
 		next.UpdatedAt = db.now()
+		if next.State == StateApproved && next.BatchID == 0 {
+			b, err := currentBatch(ctx, tx, next.TerminalSN, next.UpdatedAt)
+			if err != nil {
+				return err
+			}
+			next.BatchID = b.ID
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE payments SET
 			type = ?, state = ?, source = ?, currency = ?, amount_minor = ?, tip_minor = ?,
 			cashback_minor = ?, orig_merchant_order_no = ?, description = ?, route = ?,
 			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
 			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
 			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
-			updated_at = ?
+			updated_at = ?, batch_id = ?
 			WHERE id = ?`,
 			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
 			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
 			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
 			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
 			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
-			toMS(next.UpdatedAt),
+			toMS(next.UpdatedAt), nullID(next.BatchID),
 			next.ID)
 		if err != nil {
 			return fmt.Errorf("update row: %w", err)

@@ -229,8 +229,8 @@ func TestSchemaConstraints(t *testing.T) {
 		})
 	}
 	// And the valid batch shapes work.
-	if _, err := db.writer.ExecContext(ctx, `INSERT INTO batches (terminal_sn, batch_no, state, opened_at, closed_at, report_json)
-		VALUES ('T1', 1, 'closed', 1, 2, '{"count":3}'), ('T1', 2, 'open', 2, NULL, ''), ('T2', 1, 'open', 3, NULL, '')`); err != nil {
+	if _, err := db.writer.ExecContext(ctx, `INSERT INTO batches (terminal_sn, batch_no, state, opened_at, close_started_at, closed_at, report_json)
+		VALUES ('T1', 1, 'closed', 1, 2, 2, '{"count":3}'), ('T1', 2, 'open', 2, NULL, NULL, ''), ('T2', 1, 'open', 3, NULL, NULL, '')`); err != nil {
 		t.Fatalf("valid batches: %v", err)
 	}
 }

@@ -1,0 +1,370 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/store"
+)
+
+// Batch errors.
+var (
+	// ErrTerminalBusy means a payment is on the terminal; the batch cannot close now.
+	ErrTerminalBusy = errors.New("terminal is busy")
+	// ErrBatchCloseRefused means CodePay refused batch.close; the batch stays open.
+	ErrBatchCloseRefused = errors.New("batch close refused")
+	// ErrBatchCloseUnknown means the outcome of batch.close is unknown; the batch
+	// stays "closing" (no payment starts on the terminal) until a retry settles it.
+	ErrBatchCloseUnknown = errors.New("batch close outcome unknown")
+	// ErrNotAdjustable means the payment cannot take a tip adjustment.
+	ErrNotAdjustable = errors.New("tip cannot be adjusted")
+)
+
+// TypeTotal is a count and an amount.
+type TypeTotal struct {
+	Count  int    `json:"count"`
+	Amount string `json:"amount"`
+}
+
+// BatchTotals are a batch's totals as posbridge's journal has them.
+//
+// Count and TotalAmount follow the cloud's rule so the two compare: approved
+// sales, completions and cashback sales that were not voided count positive
+// (amount + tip + cashback), approved refunds negative; voids and pre-auths
+// are listed in ByType but not in the total.
+type BatchTotals struct {
+	Count       int                  `json:"count"`
+	TotalAmount string               `json:"total_amount"`
+	Currency    string               `json:"currency"`
+	ByType      map[string]TypeTotal `json:"by_type"`
+	Tips        string               `json:"tips"`
+	// ByRoute splits Count/TotalAmount by provider (codepay, bindo).
+	ByRoute map[string]TypeTotal `json:"by_route"`
+}
+
+// CloudTotals are the totals CodePay returned from batch.close.
+type CloudTotals struct {
+	Count       *int64 `json:"count"`
+	TotalAmount string `json:"total_amount"`
+}
+
+// BatchReport is a terminal batch: the open one with running totals, or a
+// closed one with local and cloud totals and their differences.
+type BatchReport struct {
+	TerminalSN  string       `json:"terminal_sn"`
+	BatchNo     int64        `json:"batch_no"`
+	State       string       `json:"state"`
+	OpenedAt    time.Time    `json:"opened_at"`
+	ClosedAt    *time.Time   `json:"closed_at"`
+	ClosedBy    string       `json:"closed_by,omitempty"`
+	Local       BatchTotals  `json:"local"`
+	Cloud       *CloudTotals `json:"cloud"`
+	Differences []string     `json:"differences"`
+	Payments    []string     `json:"payments"`
+}
+
+func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
+	t, err := a.reg.Lookup(sn)
+	if err != nil {
+		return money.Currency{}, fieldErr("terminal_sn", "unknown terminal %q", sn)
+	}
+	return t.Currency, nil
+}
+
+// localTotals sums a batch's approved payments.
+func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
+	voided := map[string]bool{}
+	for _, p := range ps {
+		if p.Type == TypeVoid && p.State == StateApproved {
+			voided[p.OrigMerchantOrderNo] = true
+		}
+	}
+	type acc struct {
+		n   int
+		sum int64
+	}
+	byType, byRoute := map[string]*acc{}, map[string]*acc{}
+	var count int
+	var total, tips int64
+	for _, p := range ps {
+		if p.State != StateApproved {
+			continue
+		}
+		t := byType[p.Type]
+		if t == nil {
+			t = &acc{}
+			byType[p.Type] = t
+		}
+		t.n++
+		t.sum += p.AmountMinor
+		var signed int64
+		switch p.Type {
+		case TypeSale, TypeCompletion, TypeCashback:
+			if voided[p.MerchantOrderNo] {
+				continue
+			}
+			signed = p.AmountMinor + p.TipMinor + p.CashbackMinor
+			tips += p.TipMinor
+		case TypeRefund:
+			signed = -p.AmountMinor
+		default:
+			continue
+		}
+		count++
+		total += signed
+		route := p.Route
+		if route == "" {
+			route = RouteCodePay
+		}
+		r := byRoute[route]
+		if r == nil {
+			r = &acc{}
+			byRoute[route] = r
+		}
+		r.n++
+		r.sum += signed
+	}
+	out := BatchTotals{
+		Count: count, TotalAmount: money.Format(total, cur), Currency: cur.Code, Tips: money.Format(tips, cur),
+		ByType: map[string]TypeTotal{}, ByRoute: map[string]TypeTotal{},
+	}
+	for k, v := range byType {
+		out.ByType[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
+	}
+	for k, v := range byRoute {
+		out.ByRoute[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
+	}
+	return out
+}
+
+func (a *Agent) report(ctx context.Context, b *store.Batch) (BatchReport, error) {
+	if b.State == store.BatchClosed && b.ReportJSON != "" {
+		var r BatchReport
+		if err := json.Unmarshal([]byte(b.ReportJSON), &r); err != nil {
+			return BatchReport{}, fmt.Errorf("decode batch report: %w", err)
+		}
+		return r, nil
+	}
+	cur, err := a.terminalCurrency(b.TerminalSN)
+	if err != nil {
+		return BatchReport{}, err
+	}
+	ps, err := a.db.BatchPayments(ctx, b.ID)
+	if err != nil {
+		return BatchReport{}, err
+	}
+	r := BatchReport{
+		TerminalSN: b.TerminalSN, BatchNo: b.BatchNo, State: b.State, OpenedAt: b.OpenedAt.UTC(),
+		ClosedBy: b.ClosedBy, Local: localTotals(ps, cur), Differences: []string{}, Payments: []string{},
+	}
+	for _, p := range ps {
+		r.Payments = append(r.Payments, p.MerchantOrderNo)
+	}
+	return r, nil
+}
+
+// BatchGet returns the terminal's current batch with its running totals.
+func (a *Agent) BatchGet(ctx context.Context, sn string) (BatchReport, error) {
+	if _, err := a.terminalCurrency(sn); err != nil {
+		return BatchReport{}, err
+	}
+	b, err := a.db.CurrentBatch(ctx, sn)
+	if err != nil {
+		return BatchReport{}, fmt.Errorf("get batch: %w", err)
+	}
+	return a.report(ctx, b)
+}
+
+// BatchList returns batches newest first (all terminals when sn is "").
+func (a *Agent) BatchList(ctx context.Context, sn string, limit int) ([]BatchReport, error) {
+	if sn != "" {
+		if _, err := a.terminalCurrency(sn); err != nil {
+			return nil, err
+		}
+	}
+	bs, err := a.db.ListBatches(ctx, sn, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	out := make([]BatchReport, 0, len(bs))
+	for i := range bs {
+		r, err := a.report(ctx, &bs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// BatchReportOf returns one batch by number.
+func (a *Agent) BatchReportOf(ctx context.Context, sn string, batchNo int64) (BatchReport, error) {
+	b, err := a.db.GetBatch(ctx, sn, batchNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return BatchReport{}, fmt.Errorf("%w: batch %d of %s", ErrNotFound, batchNo, sn)
+	}
+	if err != nil {
+		return BatchReport{}, err
+	}
+	return a.report(ctx, b)
+}
+
+// BatchClose closes the terminal's batch at CodePay and locally; by names who
+// asked (ws, cli, console, ecr). It refuses while a payment is on the
+// terminal. A close whose outcome is unknown leaves the batch "closing" (no
+// payment starts on the terminal meanwhile); calling BatchClose again
+// continues that same close and never closes a second local batch.
+func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, error) {
+	cur, err := a.terminalCurrency(sn)
+	if err != nil {
+		return BatchReport{}, err
+	}
+	w := a.workers[sn]
+	if !w.mu.TryLock() {
+		return BatchReport{}, a.busyError(ctx, sn)
+	}
+	defer w.mu.Unlock()
+	if _, err := a.db.Active(ctx, sn); err == nil {
+		return BatchReport{}, a.busyError(ctx, sn)
+	}
+	b, err := a.db.BeginBatchClose(ctx, sn, by)
+	if err != nil {
+		return BatchReport{}, fmt.Errorf("close batch: %w", err)
+	}
+	a.log.Info("closing batch", "terminal_sn", sn, "batch_no", b.BatchNo, "by", by)
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	resp, err := a.cp.CloseBatch(callCtx, sn)
+	cancel()
+	if err != nil {
+		var ge *codepay.GatewayError
+		if errors.As(err, &ge) {
+			if aerr := a.db.AbortBatchClose(context.WithoutCancel(ctx), b.ID); aerr != nil {
+				a.log.Error("reopen batch after refused close", "err", aerr)
+			}
+			a.wake(sn)
+			return BatchReport{}, fmt.Errorf("%w: CodePay answered %s: %s; the batch stays open", ErrBatchCloseRefused, ge.Code, ge.Msg)
+		}
+		return BatchReport{}, fmt.Errorf("%w: %v; no payment starts on %s until the close is retried", ErrBatchCloseUnknown, err, sn)
+	}
+	r, err := a.report(ctx, b)
+	if err != nil {
+		return BatchReport{}, err
+	}
+	r.Cloud = &CloudTotals{Count: resp.Count, TotalAmount: resp.TotalAmount}
+	r.Differences = compareTotals(r.Local, r.Cloud, cur)
+	now := a.clock.Now().UTC()
+	r.State, r.ClosedAt, r.ClosedBy = store.BatchClosed, &now, b.ClosedBy
+	rj, _ := json.Marshal(r)
+	closed, err := a.db.FinishBatchClose(context.WithoutCancel(ctx), b.ID, string(rj))
+	if err != nil {
+		return BatchReport{}, fmt.Errorf("close batch: %w", err)
+	}
+	if closed.ClosedAt.IsZero() {
+		closed.ClosedAt = now
+	}
+	a.log.Info("batch closed", "terminal_sn", sn, "batch_no", r.BatchNo, "count", r.Local.Count, "total", r.Local.TotalAmount, "differences", len(r.Differences))
+	a.publish(Event{Batch: &r})
+	a.wake(sn)
+	return r, nil
+}
+
+func (a *Agent) busyError(ctx context.Context, sn string) error {
+	if p, err := a.db.Active(ctx, sn); err == nil {
+		return fmt.Errorf("%w: payment %s is on terminal %s (%s); close the batch when it is final", ErrTerminalBusy, p.MerchantOrderNo, sn, p.State)
+	}
+	return fmt.Errorf("%w: terminal %s is starting a payment; try again in a moment", ErrTerminalBusy, sn)
+}
+
+// compareTotals lists human-readable differences between the CodePay part
+// of the local totals and the cloud's totals.
+func compareTotals(local BatchTotals, cloud *CloudTotals, cur money.Currency) []string {
+	diffs := []string{}
+	if cloud == nil || (cloud.Count == nil && cloud.TotalAmount == "") {
+		return diffs
+	}
+	cp := local.ByRoute[RouteCodePay]
+	if cp.Amount == "" {
+		cp.Amount = money.Format(0, cur)
+	}
+	if cloud.Count != nil && int(*cloud.Count) != cp.Count {
+		diffs = append(diffs, fmt.Sprintf("count: CodePay has %d transactions, posbridge %d", *cloud.Count, cp.Count))
+	}
+	if cloud.TotalAmount != "" {
+		cloudMinor, err := money.ParseLenient(cloud.TotalAmount, cur)
+		localMinor, _ := money.ParseLenient(cp.Amount, cur)
+		switch {
+		case err != nil:
+			diffs = append(diffs, fmt.Sprintf("total: CodePay returned %q, which is not an amount in %s", cloud.TotalAmount, cur.Code))
+		case cloudMinor != localMinor:
+			diffs = append(diffs, fmt.Sprintf("total: CodePay has %s %s, posbridge %s %s (difference %s)",
+				money.Format(cloudMinor, cur), cur.Code, cp.Amount, cur.Code, money.Format(cloudMinor-localMinor, cur)))
+		}
+	}
+	if b, ok := local.ByRoute[RouteBindo]; ok && b.Count > 0 {
+		diffs = append(diffs, fmt.Sprintf("note: %d Bindo payments (%s %s) are settled by Bindo, not in the CodePay batch", b.Count, b.Amount, cur.Code))
+	}
+	return diffs
+}
+
+// TipAdjust sets the tip of an approved sale or completion before its batch
+// closes (CodePay tip.adjustment); the batch totals follow.
+func (a *Agent) TipAdjust(ctx context.Context, orderNo, tip string) (Payment, error) {
+	p, err := a.db.GetPayment(ctx, orderNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return Payment{}, fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("adjust tip: %w", err)
+	}
+	cur, err := a.terminalCurrency(p.TerminalSN)
+	if err != nil {
+		return Payment{}, err
+	}
+	minor, err := parseAmountField("tip_amount", tip, cur, true)
+	if err != nil {
+		return Payment{}, err
+	}
+	if p.State != StateApproved {
+		return Payment{}, fmt.Errorf("%w: %s is %s, only approved payments take tips", ErrNotAdjustable, orderNo, p.State)
+	}
+	if p.Type != TypeSale && p.Type != TypeCompletion {
+		return Payment{}, fmt.Errorf("%w: %s is a %s; tips go on sales and completions", ErrNotAdjustable, orderNo, p.Type)
+	}
+	b, err := a.db.CurrentBatch(ctx, p.TerminalSN)
+	if err != nil {
+		return Payment{}, fmt.Errorf("adjust tip: %w", err)
+	}
+	if p.BatchID != b.ID || b.State != store.BatchOpen {
+		return Payment{}, fmt.Errorf("%w: the batch of %s is closed (settled)", ErrNotAdjustable, orderNo)
+	}
+	if p.Route == RouteBindo {
+		return Payment{}, fmt.Errorf("%w: tips of Bindo payments are adjusted with the Bindo fallback", ErrNotAdjustable)
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	err = a.cp.AdjustTip(callCtx, orderNo, money.Amount{Minor: minor, Currency: cur})
+	cancel()
+	if err != nil {
+		var ge *codepay.GatewayError
+		if errors.As(err, &ge) {
+			return Payment{}, fmt.Errorf("%w: CodePay refused: %s (code %s)", ErrNotAdjustable, ge.Msg, ge.Code)
+		}
+		var ve *codepay.ValidationError
+		if errors.As(err, &ve) {
+			return Payment{}, fieldErr("tip_amount", "%s", ve.Reason)
+		}
+		return Payment{}, fmt.Errorf("adjust tip of %s: %w (the adjustment may or may not have been made; sending it again is safe)", orderNo, err)
+	}
+	np, err := a.transition(ctx, orderNo, []string{StateApproved}, func(p *store.Payment) error {
+		p.TipMinor = minor
+		return nil
+	}, "tip adjusted to "+money.Format(minor, cur))
+	if err != nil {
+		return Payment{}, fmt.Errorf("adjust tip: %w", err)
+	}
+	return a.view(np), nil
+}

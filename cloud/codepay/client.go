@@ -1,0 +1,232 @@
+// Package codepay is posbridge's client for the CodePay Cloud Open API: it
+// pushes orders to CodePay terminals by serial number and queries, closes,
+// revokes, refunds, tip-adjusts and batch-closes them, signing every request
+// with the app's RSA key and verifying every response with the gateway's key.
+//
+// The wire rules, the unsigned-response policy and the error classes are
+// described in docs/codepay.md. In short: a create order is never retried by
+// this package; any error that leaves the outcome open wraps ErrUnknownOutcome
+// and must be reconciled with QueryOrder.
+package codepay
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// DefaultHTTPTimeout is the whole-request timeout of the HTTP client New
+// builds when Config.HTTPClient is nil.
+const DefaultHTTPTimeout = 15 * time.Second
+
+// Gateway base URLs (reference/codepay.md §2.2).
+const (
+	SandboxGatewayURL    = "https://codepay-open.codepay.me"
+	ProductionGatewayURL = "https://codepay-open.codepay.us"
+)
+
+// entryPath is the single API entry point under the gateway base URL.
+const entryPath = "/api/entry"
+
+// maxIDLen is the longest app_id, merchant_no, store_no, terminal_sn,
+// merchant_order_no or trans_no the API accepts.
+const maxIDLen = 32
+
+// BasicAuth holds the credentials of the Basic Auth mode (sign_type NONE).
+type BasicAuth struct {
+	Username, Password string
+}
+
+// Config configures a Client. GatewayURL, AppID and MerchantNo are required,
+// and PrivateKey unless BasicAuth is set.
+type Config struct {
+	// GatewayURL is the gateway base, e.g. SandboxGatewayURL. Requests go to
+	// GatewayURL + "/api/entry" (a URL already ending in /api/entry is used
+	// as is). It must be https unless the host is loopback or
+	// AllowInsecureHTTP is set.
+	GatewayURL string
+	AppID      string
+	MerchantNo string
+	StoreNo    string // optional; sent with every request when set
+
+	// PrivateKey signs requests (sign_type RSA2).
+	PrivateKey *rsa.PrivateKey
+	// GatewayPublicKey verifies responses. nil means responses are not
+	// verified (a warning is logged once, at New).
+	GatewayPublicKey *rsa.PublicKey
+	// BasicAuth, when non-nil, selects sign_type NONE with an Authorization
+	// header; requests are not signed and responses are not verified.
+	BasicAuth *BasicAuth
+
+	// HTTPClient sends the requests; nil means a client with Timeout 15s.
+	// Redirects are never followed (a copy of the client is used).
+	HTTPClient *http.Client
+	// Now is the clock for timestamps; nil means time.Now.
+	Now func() time.Time
+	// AllowInsecureHTTP permits a plain-http GatewayURL on a non-loopback host.
+	AllowInsecureHTTP bool
+	// Logger receives one record per call (method, merchant_order_no, code,
+	// duration, psn); nil means slog.Default(). Keys are never logged.
+	Logger *slog.Logger
+}
+
+// Client talks to the CodePay Cloud Open API. It is safe for concurrent use.
+type Client struct {
+	endpoint   string
+	appID      string
+	merchantNo string
+	storeNo    string
+	key        *rsa.PrivateKey
+	gatewayKey *rsa.PublicKey
+	basic      *BasicAuth
+	hc         *http.Client
+	now        func() time.Time
+	log        *slog.Logger
+}
+
+// New validates cfg and returns a Client. Validation errors are
+// *ConfigError values naming the [codepay] key, e.g.
+// "codepay.gateway_url: must use https".
+func New(cfg Config) (*Client, error) {
+	endpoint, err := gatewayEndpoint(cfg.GatewayURL, cfg.AllowInsecureHTTP)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkID("app_id", cfg.AppID, true); err != nil {
+		return nil, err
+	}
+	if err := checkID("merchant_no", cfg.MerchantNo, true); err != nil {
+		return nil, err
+	}
+	if err := checkID("store_no", cfg.StoreNo, false); err != nil {
+		return nil, err
+	}
+	if cfg.BasicAuth != nil {
+		if cfg.BasicAuth.Username == "" || strings.Contains(cfg.BasicAuth.Username, ":") {
+			return nil, &ConfigError{Field: "basic_auth.username", Reason: "required and must not contain ':'"}
+		}
+		if cfg.BasicAuth.Password == "" {
+			return nil, &ConfigError{Field: "basic_auth.password", Reason: "required"}
+		}
+	} else if cfg.PrivateKey == nil {
+		return nil, &ConfigError{Field: "private_key_file", Reason: "an app private key is required for RSA2 signing"}
+	}
+
+	hc := &http.Client{Timeout: DefaultHTTPTimeout}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
+	}
+	// A redirected POST would be replayed as a GET (or re-POSTed) to a URL
+	// we did not choose: never follow one.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "codepay")
+
+	c := &Client{
+		endpoint:   endpoint,
+		appID:      cfg.AppID,
+		merchantNo: cfg.MerchantNo,
+		storeNo:    cfg.StoreNo,
+		key:        cfg.PrivateKey,
+		gatewayKey: cfg.GatewayPublicKey,
+		basic:      cfg.BasicAuth,
+		hc:         hc,
+		now:        now,
+		log:        log,
+	}
+	switch {
+	case c.basic != nil:
+		log.Info("codepay basic auth mode: requests are not signed and responses are not verified")
+	case c.gatewayKey == nil:
+		log.Warn("codepay gateway public key not configured: response signatures are NOT verified")
+	}
+	return c, nil
+}
+
+// gatewayEndpoint validates the gateway base URL and returns the entry URL.
+func gatewayEndpoint(raw string, allowInsecure bool) (string, error) {
+	const field = "gateway_url"
+	if raw == "" {
+		return "", &ConfigError{Field: field, Reason: "required (sandbox " + SandboxGatewayURL + ", production " + ProductionGatewayURL + ")"}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("not a URL: %q", raw)}
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q has no host", raw)}
+	}
+	if u.User != nil {
+		return "", &ConfigError{Field: field, Reason: "must not contain credentials"}
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must not have a query or fragment", raw)}
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowInsecure && !isLoopbackHost(u.Hostname()) {
+			return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must use https (plain http is allowed only for loopback hosts)", raw)}
+		}
+	default:
+		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must be an https URL", raw)}
+	}
+	path := strings.TrimRight(u.Path, "/")
+	if !strings.HasSuffix(path, entryPath) {
+		path += entryPath
+	}
+	u.Path = path
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// isLoopbackHost reports whether host is localhost, 127.0.0.0/8 or ::1.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkID validates one identifier of the configuration.
+func checkID(field, v string, required bool) error {
+	switch {
+	case v == "" && required:
+		return &ConfigError{Field: field, Reason: "required"}
+	case utf8.RuneCountInString(v) > maxIDLen:
+		return &ConfigError{Field: field, Reason: fmt.Sprintf("longer than %d characters", maxIDLen)}
+	case strings.ContainsFunc(v, unicode.IsSpace) || !printable(v):
+		return &ConfigError{Field: field, Reason: "contains whitespace or control characters"}
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

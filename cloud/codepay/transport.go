@@ -1,0 +1,204 @@
+package codepay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// maxResponseBytes bounds a response body; anything longer is not trusted.
+const maxResponseBytes = 1 << 20
+
+// HeaderRequestPSN is the optional trace header: 20 characters, MMddHHmmss
+// plus random digits (reference/codepay.md §2.3).
+const HeaderRequestPSN = "Http-Request-Psn"
+
+// call sends one API request and returns the decoded, trusted envelope of a
+// successful (code "0") response. p holds the business fields; the common
+// fields are added here. orderNo is only used for logging.
+//
+// Error classes: ErrNotSent (nothing was written), ErrUnknownOutcome
+// (anything after the request may have been written, including untrusted
+// responses), ErrBadSignature (which also matches ErrUnknownOutcome),
+// *GatewayError (a trusted refusal), *ValidationError.
+func (c *Client) call(ctx context.Context, method, orderNo string, p Params) (*envelope, error) {
+	start := c.now()
+	c.addCommon(p, method, start)
+	for k, v := range p {
+		if !utf8.ValidString(v) {
+			return nil, &ValidationError{Field: k, Reason: "not valid UTF-8"}
+		}
+	}
+	if c.basic == nil {
+		if err := Sign(c.key, p); err != nil {
+			return nil, fmt.Errorf("call %s: %w", method, err)
+		}
+	}
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(map[string]string(p)); err != nil {
+		return nil, fmt.Errorf("encode %s request: %w", method, err)
+	}
+
+	psn := requestPSN(start)
+	log := c.log.With("method", method, "http_psn", psn)
+	if orderNo != "" {
+		log = log.With("merchant_order_no", orderNo)
+	}
+	env, variant, err := c.roundTrip(ctx, method, psn, body.Bytes())
+	elapsed := c.now().Sub(start)
+	attrs := []any{"duration", elapsed}
+	if env != nil {
+		attrs = append(attrs, "code", env.Code, "psn", env.PSN)
+	}
+	if variant != "" {
+		attrs = append(attrs, "verified", variant)
+	}
+	if err != nil {
+		var ge *GatewayError
+		if errors.As(err, &ge) {
+			attrs = append(attrs, "code", ge.Code, "psn", ge.PSN)
+		}
+		log.Warn("codepay call failed", append(attrs, "error", err)...)
+		return nil, err
+	}
+	level := slog.LevelInfo
+	if method == MethodOrderQuery || method == MethodRefundQuery {
+		level = slog.LevelDebug // polled every few seconds
+	}
+	log.Log(ctx, level, "codepay call", attrs...)
+	return env, nil
+}
+
+// addCommon fills in the common request fields.
+func (c *Client) addCommon(p Params, method string, now time.Time) {
+	p["app_id"] = c.appID
+	p["format"] = FormatJSON
+	p["charset"] = CharsetUTF8
+	p["version"] = Version
+	p["timestamp"] = strconv.FormatInt(now.UnixMilli(), 10)
+	p["method"] = method
+	p["merchant_no"] = c.merchantNo
+	if c.storeNo != "" {
+		p["store_no"] = c.storeNo
+	}
+	if c.basic != nil {
+		p["sign_type"] = SignTypeNone
+	} else {
+		p["sign_type"] = SignTypeRSA2
+	}
+}
+
+// requestPSN builds the 20-character Http-Request-Psn: MMddHHmmss plus ten
+// random digits.
+func requestPSN(t time.Time) string {
+	var b strings.Builder
+	b.WriteString(t.Format("0102150405"))
+	for b.Len() < 20 {
+		b.WriteByte(byte('0' + rand.IntN(10)))
+	}
+	return b.String()
+}
+
+// roundTrip posts body and classifies the result. variant names the form
+// of data that verified ("raw" or "compact"), for certification logs.
+func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte) (*envelope, string, error) {
+	// wrote is set as soon as the transport has produced request bytes;
+	// until then a failure means the gateway cannot have seen the request.
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}
+	ctx = httptrace.WithClientTrace(ctx, trace)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, "", fmt.Errorf("build %s request: %w: %w", method, ErrNotSent, err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set(HeaderRequestPSN, psn)
+	if c.basic != nil {
+		req.SetBasicAuth(c.basic.Username, c.basic.Password)
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if !wrote.Load() {
+			return nil, "", fmt.Errorf("send %s: %w: %w", method, ErrNotSent, err)
+		}
+		return nil, "", fmt.Errorf("send %s: %w: %w", method, ErrUnknownOutcome, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s response (HTTP %d): %w: %w", method, resp.StatusCode, ErrUnknownOutcome, err)
+	}
+	if len(raw) > maxResponseBytes {
+		return nil, "", fmt.Errorf("read %s response: %w: body larger than %d bytes", method, ErrUnknownOutcome, maxResponseBytes)
+	}
+
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
+	case resp.StatusCode >= 400 && resp.StatusCode <= 499:
+		if !looksLikeEnvelope(raw) {
+			return nil, "", &GatewayError{Method: method, Code: fmt.Sprintf("HTTP_%d", resp.StatusCode), Msg: httpErrorText(resp.StatusCode, raw)}
+		}
+	default: // 5xx, or a 1xx/3xx we never asked for
+		return nil, "", fmt.Errorf("call %s: %w: HTTP status %d", method, ErrUnknownOutcome, resp.StatusCode)
+	}
+	return decodeEnvelope(method, raw, c.verifyKey())
+}
+
+// verifyKey returns the key responses are verified with, or nil when
+// responses are not verified (Basic Auth mode, or no gateway key).
+func (c *Client) verifyKey() *verifier {
+	if c.basic != nil || c.gatewayKey == nil {
+		return nil
+	}
+	return &verifier{key: c.gatewayKey}
+}
+
+// looksLikeEnvelope reports whether a 4xx body is a gateway envelope: a JSON
+// object with a "code" member.
+func looksLikeEnvelope(raw []byte) bool {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return false
+	}
+	code, ok := probe["code"]
+	return ok && len(bytes.TrimSpace(code)) > 0 && string(bytes.TrimSpace(code)) != "null"
+}
+
+// httpErrorText summarises a non-envelope HTTP error body for GatewayError.Msg.
+func httpErrorText(status int, raw []byte) string {
+	text := http.StatusText(status)
+	snippet := strings.TrimSpace(strings.ToValidUTF8(string(raw), ""))
+	snippet = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, snippet)
+	if n := 120; len(snippet) > n {
+		snippet = snippet[:n]
+		snippet = strings.ToValidUTF8(snippet, "") + "..."
+	}
+	if snippet != "" {
+		text += ": " + snippet
+	}
+	return text
+}
