@@ -284,6 +284,11 @@ func (a *Agent) checkOriginal(ctx context.Context, n *normalized) error {
 		if orig.Type == TypeVoid || orig.Type == TypeRefund {
 			return fieldErr(f, "a %s cannot be voided", orig.Type)
 		}
+		if orig.BatchID != 0 {
+			if b, err := a.db.CurrentBatch(ctx, orig.TerminalSN); err == nil && b.ID != orig.BatchID {
+				return fieldErr(f, "the batch of %s is closed: refund it instead of voiding", n.orig)
+			}
+		}
 		if orig.TerminalSN != n.terminalSN {
 			return fieldErr(f, "original payment %s was made on terminal %s; void it there", n.orig, orig.TerminalSN)
 		}

@@ -225,12 +225,20 @@ func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, err
 		return BatchReport{}, err
 	}
 	w := a.workers[sn]
-	if !w.mu.TryLock() {
-		return BatchReport{}, a.busyError(ctx, sn)
-	}
-	defer w.mu.Unlock()
 	if _, err := a.db.Active(ctx, sn); err == nil {
 		return BatchReport{}, a.busyError(ctx, sn)
+	}
+	// The worker may be between two steps; give it a moment to let go.
+	if !w.lockWithin(ctx, 3*time.Second) {
+		return BatchReport{}, a.busyError(ctx, sn)
+	}
+	defer w.unlock()
+	if _, err := a.db.Active(ctx, sn); err == nil {
+		return BatchReport{}, a.busyError(ctx, sn)
+	}
+	retry, err := a.db.BatchClosing(ctx, sn)
+	if err != nil {
+		return BatchReport{}, fmt.Errorf("close batch: %w", err)
 	}
 	b, err := a.db.BeginBatchClose(ctx, sn, by)
 	if err != nil {
@@ -257,6 +265,9 @@ func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, err
 	}
 	r.Cloud = &CloudTotals{Count: resp.Count, TotalAmount: resp.TotalAmount}
 	r.Differences = compareTotals(r.Local, r.Cloud, cur)
+	if retry && len(r.Differences) > 0 {
+		r.Differences = append(r.Differences, "note: an earlier batch.close for this batch had an unknown outcome; if it reached CodePay, these cloud totals describe the empty batch after it — check the CodePay back office")
+	}
 	now := a.clock.Now().UTC()
 	r.State, r.ClosedAt, r.ClosedBy = store.BatchClosed, &now, b.ClosedBy
 	rj, _ := json.Marshal(r)

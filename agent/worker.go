@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
@@ -29,13 +28,28 @@ type worker struct {
 	a    *Agent
 	term device.Terminal
 	wake chan struct{}
-	// mu is held while a payment is driven; a batch close holds it to keep
-	// payments off the terminal while it runs.
-	mu sync.Mutex
+	// turn is held (a one-slot semaphore) while a payment is driven; a batch
+	// close holds it to keep payments off the terminal while it runs.
+	turn chan struct{}
+}
+
+func (w *worker) lock()   { w.turn <- struct{}{} }
+func (w *worker) unlock() { <-w.turn }
+
+// lockWithin takes the terminal's turn, waiting at most d.
+func (w *worker) lockWithin(ctx context.Context, d time.Duration) bool {
+	select {
+	case w.turn <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-w.a.after(d):
+		return false
+	}
 }
 
 func newWorker(a *Agent, t device.Terminal) *worker {
-	return &worker{a: a, term: t, wake: make(chan struct{}, 1)}
+	return &worker{a: a, term: t, wake: make(chan struct{}, 1), turn: make(chan struct{}, 1)}
 }
 
 func (a *Agent) wake(sn string) {
@@ -53,31 +67,31 @@ func (w *worker) run(ctx context.Context) {
 	log := w.a.log.With("terminal_sn", w.term.SN)
 	w.a.publishTerminal(w.term.SN)
 	for ctx.Err() == nil {
-		w.mu.Lock()
+		w.lock()
 		p, err := w.a.db.Active(ctx, w.term.SN)
 		if errors.Is(err, store.ErrNotFound) {
 			if w.batchClosing(ctx) {
 				// A batch close is in flight or its outcome unknown: new
 				// payments wait until it is settled.
-				w.mu.Unlock()
+				w.unlock()
 				w.idle(ctx)
 				continue
 			}
 			p, err = w.a.db.NextQueued(ctx, w.term.SN)
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			w.mu.Unlock()
+			w.unlock()
 			w.idle(ctx)
 			continue
 		}
 		if err != nil {
-			w.mu.Unlock()
+			w.unlock()
 			log.Error("read journal", "err", err)
 			w.sleep(ctx, time.Second)
 			continue
 		}
 		w.drive(ctx, p)
-		w.mu.Unlock()
+		w.unlock()
 		w.a.publishTerminal(w.term.SN)
 	}
 }

@@ -26,6 +26,10 @@ const (
 	CodeNotCancellable  = -32003
 	CodeStopping        = -32004
 	CodeNotAvailable    = -32005
+	CodeTerminalBusy    = -32006
+	CodeBatchRefused    = -32007
+	CodeBatchUnknown    = -32008
+	CodeNotAdjustable   = -32009
 	CodeInternal        = -32603
 	maxWait             = 5 * time.Minute
 	defaultWait         = 30 * time.Second
@@ -222,10 +226,66 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 		}
 		api.mu.Unlock()
 		return map[string]any{"subscribed": subscribed}, nil
-	case "payment.tip_adjust", "batch.get", "batch.close", "batch.list":
-		e := rpc.MethodNotFound(method)
-		e.Message = "method not available yet: " + method + " comes with batch support"
-		return nil, e
+	case "payment.tip_adjust":
+		var p struct {
+			MerchantOrderNo string          `json:"merchant_order_no"`
+			TipAmount       json.RawMessage `json:"tip_amount"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		if p.MerchantOrderNo == "" {
+			return nil, rpc.InvalidParams("merchant_order_no", "required")
+		}
+		tip, err := moneyString("tip_amount", p.TipAmount)
+		if err != nil {
+			return nil, err
+		}
+		if tip == "" {
+			return nil, rpc.InvalidParams("tip_amount", "required: a decimal string such as \"2.00\"")
+		}
+		return wrap(api.a.TipAdjust(ctx, p.MerchantOrderNo, tip))
+	case "batch.get", "batch.close":
+		var p struct {
+			TerminalSN string `json:"terminal_sn"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		if p.TerminalSN == "" {
+			return nil, rpc.InvalidParams("terminal_sn", "required")
+		}
+		var r agent.BatchReport
+		var err error
+		if method == "batch.get" {
+			r, err = api.a.BatchGet(ctx, p.TerminalSN)
+		} else {
+			r, err = api.a.BatchClose(ctx, p.TerminalSN, agent.SourceWS)
+		}
+		if err != nil {
+			return nil, appError(err)
+		}
+		return r, nil
+	case "batch.list":
+		var p struct {
+			TerminalSN string `json:"terminal_sn"`
+			Limit      *int   `json:"limit"`
+		}
+		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		limit := defaultListLimit
+		if p.Limit != nil {
+			if *p.Limit < 1 || *p.Limit > maxListLimit {
+				return nil, rpc.InvalidParams("limit", fmt.Sprintf("want 1 to %d", maxListLimit))
+			}
+			limit = *p.Limit
+		}
+		list, err := api.a.BatchList(ctx, p.TerminalSN, limit)
+		if err != nil {
+			return nil, appError(err)
+		}
+		return map[string]any{"batches": list}, nil
 	}
 	return nil, rpc.MethodNotFound(method)
 }
@@ -368,6 +428,14 @@ func appError(err error) error {
 		return &rpc.Error{Code: CodeNotCancellable, Message: err.Error()}
 	case errors.Is(err, agent.ErrStopping):
 		return &rpc.Error{Code: CodeStopping, Message: err.Error()}
+	case errors.Is(err, agent.ErrTerminalBusy):
+		return &rpc.Error{Code: CodeTerminalBusy, Message: err.Error()}
+	case errors.Is(err, agent.ErrBatchCloseRefused):
+		return &rpc.Error{Code: CodeBatchRefused, Message: err.Error()}
+	case errors.Is(err, agent.ErrBatchCloseUnknown):
+		return &rpc.Error{Code: CodeBatchUnknown, Message: err.Error()}
+	case errors.Is(err, agent.ErrNotAdjustable):
+		return &rpc.Error{Code: CodeNotAdjustable, Message: err.Error()}
 	}
 	return err
 }

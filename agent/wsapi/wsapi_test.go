@@ -292,9 +292,9 @@ func TestWebSocketBadInput(t *testing.T) {
 	if e := decodeErr(t, errObj); e.Code != wsapi.CodeNotFound {
 		t.Fatalf("get unknown → %+v", e)
 	}
-	_, errObj, _ = c.call("batch.close", map[string]any{"terminal_sn": testenv.TermA})
-	if e := decodeErr(t, errObj); e.Code != -32601 {
-		t.Fatalf("batch.close → %+v, want -32601 until batches land", e)
+	_, errObj, _ = c.call("batch.close", map[string]any{"terminal_sn": "NOPE"})
+	if e := decodeErr(t, errObj); e.Code != -32602 || e.Data.Field != "terminal_sn" {
+		t.Fatalf("batch.close of unknown terminal → %+v", e)
 	}
 }
 
