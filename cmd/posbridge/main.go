@@ -24,6 +24,10 @@ Usage:
   posbridge demo [--listen ADDR] [--data DIR]     sandbox with an embedded CodePay emulator
   posbridge run --config FILE                     run the agent in the foreground
   posbridge pay --amount 12.34 [flags]            take a test payment through a running agent
+  posbridge batch show [--terminal SN]            the open batch of each terminal
+  posbridge batch close --terminal SN             close a terminal's batch
+  posbridge payments list [--terminal SN] [--state S] [--limit N]
+  posbridge payments show ORDER_NO
   posbridge sim codepay --listen ADDR             the CodePay cloud emulator on its own
   posbridge version                               version, commit and Go version
 `
@@ -47,6 +51,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "pay":
 		return cmdPay(ctx, args[1:], stdout, stderr)
+	case "batch":
+		return cmdBatch(ctx, args[1:], stdout, stderr)
+	case "payments":
+		return cmdPayments(ctx, args[1:], stdout, stderr)
 	case "sim":
 		return cmdSim(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -265,6 +265,29 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	if !strings.Contains(string(res), `"state":"approved"`) {
 		t.Fatalf("demo sale = %s", res)
 	}
+	// The store manager's CLI against the running demo.
+	cli := func(args ...string) string {
+		t.Helper()
+		args = append(args, "--url", wsURL, "--token", token)
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("posbridge %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := cli("payments", "list", "--state", "approved"); !strings.Contains(out, "DEMOSALE1") {
+		t.Fatalf("payments list:\n%s", out)
+	}
+	if out := cli("batch", "show", "--terminal", "DEMO000001"); !strings.Contains(out, "12.34 USD") {
+		t.Fatalf("batch show:\n%s", out)
+	}
+	if out := cli("batch", "close", "--terminal", "DEMO000001"); !strings.Contains(out, "closed") || !strings.Contains(out, "agree") {
+		t.Fatalf("batch close:\n%s", out)
+	}
+	out, err := exec.Command(binary, "batch", "close", "--terminal", "NOPE", "--url", wsURL, "--token", token).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown terminal") {
+		t.Fatalf("batch close of unknown terminal: %v\n%s", err, out)
+	}
 	// Ctrl-C stops it cleanly.
 	demo.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)

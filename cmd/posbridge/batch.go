@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+type batchReport struct {
+	TerminalSN string  `json:"terminal_sn"`
+	BatchNo    int64   `json:"batch_no"`
+	State      string  `json:"state"`
+	OpenedAt   string  `json:"opened_at"`
+	ClosedAt   *string `json:"closed_at"`
+	ClosedBy   string  `json:"closed_by"`
+	Local      struct {
+		Count       int    `json:"count"`
+		TotalAmount string `json:"total_amount"`
+		Currency    string `json:"currency"`
+		Tips        string `json:"tips"`
+		ByType      map[string]struct {
+			Count  int    `json:"count"`
+			Amount string `json:"amount"`
+		} `json:"by_type"`
+	} `json:"local"`
+	Cloud *struct {
+		Count       *int64 `json:"count"`
+		TotalAmount string `json:"total_amount"`
+	} `json:"cloud"`
+	Differences []string `json:"differences"`
+}
+
+func printReport(w io.Writer, r batchReport) {
+	fmt.Fprintf(w, "Terminal %s  batch %d  %s  opened %s", r.TerminalSN, r.BatchNo, r.State, r.OpenedAt)
+	if r.ClosedAt != nil {
+		fmt.Fprintf(w, "  closed %s by %s", *r.ClosedAt, r.ClosedBy)
+	}
+	fmt.Fprintf(w, "\n  total   %d transactions  %s %s  (tips %s)\n", r.Local.Count, r.Local.TotalAmount, r.Local.Currency, r.Local.Tips)
+	types := make([]string, 0, len(r.Local.ByType))
+	for t := range r.Local.ByType {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		v := r.Local.ByType[t]
+		fmt.Fprintf(w, "  %-10s %3d  %s\n", t, v.Count, v.Amount)
+	}
+	if r.Cloud != nil {
+		n := "?"
+		if r.Cloud.Count != nil {
+			n = fmt.Sprint(*r.Cloud.Count)
+		}
+		fmt.Fprintf(w, "  CodePay  %s transactions  %s\n", n, r.Cloud.TotalAmount)
+	}
+	if len(r.Differences) == 0 && r.State == "closed" {
+		fmt.Fprintln(w, "  local and CodePay totals agree")
+	}
+	for _, d := range r.Differences {
+		fmt.Fprintf(w, "  ! %s\n", d)
+	}
+}
+
+// cmdBatch is `posbridge batch show [--terminal SN]` and `posbridge batch close --terminal SN`.
+func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "show" && args[0] != "close") {
+		fmt.Fprintln(stderr, "usage: posbridge batch show [--terminal SN] | posbridge batch close --terminal SN")
+		return exitUsage
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("batch "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	af := addAgentFlags(fs)
+	terminal := fs.String("terminal", "", "terminal serial number")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	if sub == "close" && *terminal == "" {
+		fmt.Fprintln(stderr, "posbridge batch close: --terminal SN is required")
+		return exitUsage
+	}
+	c, err := af.dial(ctx)
+	if err != nil {
+		return cliError(stderr, "batch "+sub, err)
+	}
+	defer c.close()
+	var reports []json.RawMessage
+	switch {
+	case sub == "close":
+		res, err := c.call("batch.close", map[string]any{"terminal_sn": *terminal})
+		if err != nil {
+			return cliError(stderr, "batch close", err)
+		}
+		reports = append(reports, res)
+	case *terminal != "":
+		res, err := c.call("batch.get", map[string]any{"terminal_sn": *terminal})
+		if err != nil {
+			return cliError(stderr, "batch show", err)
+		}
+		reports = append(reports, res)
+	default:
+		res, err := c.call("terminal.list", map[string]any{})
+		if err != nil {
+			return cliError(stderr, "batch show", err)
+		}
+		var tl struct {
+			Terminals []struct {
+				SN string `json:"sn"`
+			} `json:"terminals"`
+		}
+		json.Unmarshal(res, &tl)
+		for _, t := range tl.Terminals {
+			res, err := c.call("batch.get", map[string]any{"terminal_sn": t.SN})
+			if err != nil {
+				return cliError(stderr, "batch show", err)
+			}
+			reports = append(reports, res)
+		}
+	}
+	if *af.json {
+		out, _ := json.MarshalIndent(reports, "", "  ")
+		if len(reports) == 1 {
+			out, _ = json.MarshalIndent(reports[0], "", "  ")
+		}
+		fmt.Fprintln(stdout, string(out))
+		return exitOK
+	}
+	for i, raw := range reports {
+		var r batchReport
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return cliError(stderr, "batch "+sub, err)
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		printReport(stdout, r)
+	}
+	return exitOK
+}
+
+// cmdPayments is `posbridge payments list [--terminal SN] [--state S] [--limit N]` and `payments show ORDER_NO`.
+func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
+		fmt.Fprintln(stderr, "usage: posbridge payments list [--terminal SN] [--state S] [--limit N] | posbridge payments show ORDER_NO")
+		return exitUsage
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("payments "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	af := addAgentFlags(fs)
+	terminal := fs.String("terminal", "", "only this terminal")
+	state := fs.String("state", "", "only this state")
+	limit := fs.Int("limit", 50, "at most this many (1-500)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	if sub == "show" && fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "posbridge payments show: give exactly one ORDER_NO")
+		return exitUsage
+	}
+	c, err := af.dial(ctx)
+	if err != nil {
+		return cliError(stderr, "payments "+sub, err)
+	}
+	defer c.close()
+	if sub == "show" {
+		res, err := c.call("payment.get", map[string]any{"merchant_order_no": fs.Arg(0)})
+		if err != nil {
+			return cliError(stderr, "payments show", err)
+		}
+		out, _ := json.MarshalIndent(json.RawMessage(res), "", "  ")
+		fmt.Fprintln(stdout, string(out))
+		return exitOK
+	}
+	params := map[string]any{"limit": *limit}
+	if *terminal != "" {
+		params["terminal_sn"] = *terminal
+	}
+	if *state != "" {
+		params["state"] = *state
+	}
+	res, err := c.call("payment.list", params)
+	if err != nil {
+		return cliError(stderr, "payments list", err)
+	}
+	if *af.json {
+		out, _ := json.MarshalIndent(json.RawMessage(res), "", "  ")
+		fmt.Fprintln(stdout, string(out))
+		return exitOK
+	}
+	var raw struct {
+		Payments []map[string]any `json:"payments"`
+	}
+	json.Unmarshal(res, &raw)
+	fmt.Fprintf(stdout, "%-32s %-10s %-12s %-18s %14s  %s\n", "ORDER", "TYPE", "STATE", "TERMINAL", "AMOUNT", "CREATED")
+	for _, p := range raw.Payments {
+		fmt.Fprintf(stdout, "%-32v %-10v %-12v %-18v %10v %3v  %v\n", p["merchant_order_no"], p["type"], p["state"], p["terminal_sn"], p["amount"], p["currency"], strings.TrimSuffix(fmt.Sprint(p["created_at"]), "Z"))
+	}
+	return exitOK
+}
