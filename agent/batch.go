@@ -379,3 +379,23 @@ func (a *Agent) TipAdjust(ctx context.Context, orderNo, tip string) (Payment, er
 	}
 	return a.view(np), nil
 }
+
+// BatchPayments returns the payments of one batch (approved ones, oldest first).
+func (a *Agent) BatchPayments(ctx context.Context, sn string, batchNo int64) ([]Payment, error) {
+	b, err := a.db.GetBatch(ctx, sn, batchNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: batch %d of %s", ErrNotFound, batchNo, sn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ps, err := a.db.BatchPayments(ctx, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Payment, len(ps))
+	for i := range ps {
+		out[i] = a.view(&ps[i])
+	}
+	return out, nil
+}

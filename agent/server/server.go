@@ -32,6 +32,9 @@ type Config struct {
 	RPC   *rpc.Server
 	// Notifications, when non-nil, enables POST /hooks/codepay.
 	Notifications NotificationParser
+	// Console, when non-nil, is the web console served at / (behind the
+	// Host/Origin guard; it authenticates its API calls with the token).
+	Console http.Handler
 	// Ready reports why the agent is not ready (nil when it is).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -62,6 +65,9 @@ func Handler(cfg Config) http.Handler {
 		}
 		io.WriteString(w, "ready\n")
 	})))
+	if cfg.Console != nil {
+		mux.Handle("/", cfg.RPC.Guard(cfg.Console))
+	}
 	if cfg.Notifications != nil {
 		mux.HandleFunc("POST /hooks/codepay", func(w http.ResponseWriter, r *http.Request) {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
