@@ -1,0 +1,90 @@
+//go:build linux || darwin
+
+package zvt
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// TestLinkOverPTY runs the serial transport on a real pseudo-terminal opened
+// with go.bug.st/serial (9600 8N2), the ECR writing to the pty master. The
+// deadlines only bound a broken run; nothing waits on them when it works.
+func TestLinkOverPTY(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal available: %v", err)
+	}
+	defer ptmx.Close()
+	port, err := OpenSerial(tty.Name(), SerialConfig{})
+	_ = tty.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	link := NewLink(port, SystemClock{}, testLogger(t), LinkConfig{})
+	serve := make(chan error, 1)
+	go func() { serve <- link.Serve(ctx) }()
+
+	// ECR → PT: the authorisation frame with a stuffed DLE.
+	if _, err := ptmx.Write(EncodeFrame(hx(t, "06 01 07 04 00 00 00 00 10 00"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := readExactly(t, ptmx, 1); got[0] != ACK {
+		t.Fatalf("PT answered % X, want ACK", got)
+	}
+	a, err := link.ReadAPDU(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := ParseCommand(a)
+	if err != nil || *cmd.(Authorization).Amount != 1000 {
+		t.Fatalf("ParseCommand = %#v, %v", cmd, err)
+	}
+
+	// PT → ECR: a status information whose frame contains DLEs.
+	si, _ := StatusInformation{ResultCode: ResultOK, Amount: new(int64(1010)), ReceiptNo: new(10)}.Encode()
+	raw, _ := si.Encode()
+	done := make(chan error, 1)
+	go func() { done <- link.WriteAPDU(ctx, si) }()
+	frame := EncodeFrame(raw)
+	if got := readExactly(t, ptmx, len(frame)); !bytes.Equal(got, frame) {
+		t.Fatalf("ECR read % X, want % X", got, frame)
+	}
+	if apdu, err := feedAll(NewFrameDecoder(0), frame); err != nil || !bytes.Equal(apdu, raw) {
+		t.Fatalf("frame does not decode to the APDU: %v", err)
+	}
+	if _, err := ptmx.Write([]byte{ACK}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("WriteAPDU: %v", err)
+	}
+	cancel()
+	if err := <-serve; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+}
+
+func readExactly(t *testing.T, f *os.File, n int) []byte {
+	t.Helper()
+	if err := f.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, 0, n)
+	buf := make([]byte, n)
+	for len(out) < n {
+		k, err := f.Read(buf[:n-len(out)])
+		out = append(out, buf[:k]...)
+		if err != nil {
+			t.Fatalf("reading pty after %d of %d bytes: %v", len(out), n, err)
+		}
+	}
+	return out
+}
