@@ -469,3 +469,32 @@ func optionsJSON(o Options) string {
 	b, _ := jsonMarshal(o)
 	return string(b)
 }
+
+// Note appends an event to a payment's journal without changing it (front
+// ends record protocol facts this way, e.g. "ECR acknowledged the result").
+func (a *Agent) Note(ctx context.Context, orderNo, kind, detail string) error {
+	if err := a.db.AppendEvent(ctx, orderNo, store.Event{Kind: kind, Detail: detail, At: a.clock.Now()}); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+		}
+		return fmt.Errorf("note payment event: %w", err)
+	}
+	return nil
+}
+
+// SetAlert records something a person must see on a payment, in any state
+// (shown as "alert" on the API and the console, and published).
+func (a *Agent) SetAlert(ctx context.Context, orderNo, alert string) (Payment, error) {
+	p, err := a.transition(ctx, orderNo, nil, func(p *store.Payment) error {
+		p.Alert = alert
+		return nil
+	}, "alert: "+alert)
+	if errors.Is(err, store.ErrNotFound) {
+		return Payment{}, fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("set alert: %w", err)
+	}
+	a.log.Warn("payment alert", "merchant_order_no", orderNo, "alert", alert)
+	return a.view(p), nil
+}

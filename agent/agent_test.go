@@ -295,3 +295,31 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+func TestAlertAndNote(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{})
+	ctx := context.Background()
+	e.MustCreate(e.Sale("AL1", testenv.TermA, "1.00"))
+	e.WaitFinal("AL1")
+	if err := e.Agent.Note(ctx, "AL1", "ecr", "ECR acknowledged the result"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Agent.SetAlert(ctx, "AL1", "auto-reversed: the ECR never acknowledged the result")
+	if err != nil || p.Alert == "" || p.State != agent.StateApproved {
+		t.Fatalf("SetAlert = %+v, %v", p, err)
+	}
+	if got, _ := e.Agent.Get(ctx, "AL1"); got.Alert != p.Alert {
+		t.Fatalf("alert not persisted: %+v", got)
+	}
+	evs, _ := e.Agent.Events(ctx, "AL1")
+	kinds := map[string]bool{}
+	for _, ev := range evs {
+		kinds[ev.Kind] = true
+	}
+	if !kinds["ecr"] {
+		t.Fatalf("note missing from events %+v", evs)
+	}
+	if _, err := e.Agent.SetAlert(ctx, "NOPE", "x"); !errors.Is(err, agent.ErrNotFound) {
+		t.Fatalf("SetAlert(unknown) = %v", err)
+	}
+}

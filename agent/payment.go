@@ -138,6 +138,7 @@ type Payment struct {
 	Card                *Card         `json:"card"`
 	Error               *PaymentError `json:"error"`
 	Notice              string        `json:"notice,omitempty"`
+	Alert               string        `json:"alert,omitempty"`
 	ExpiresAt           time.Time     `json:"expires_at"`
 	CreatedAt           time.Time     `json:"created_at"`
 	UpdatedAt           time.Time     `json:"updated_at"`
@@ -171,6 +172,7 @@ func view(p *store.Payment, notice string) Payment {
 		CreatedAt:           p.CreatedAt.UTC(),
 		UpdatedAt:           p.UpdatedAt.UTC(),
 		Notice:              notice,
+		Alert:               p.Alert,
 	}
 	if p.CashbackMinor > 0 {
 		v.CashbackAmount = money.Format(p.CashbackMinor, cur)

@@ -110,7 +110,9 @@ type Payment struct {
 	// BatchID is the terminal batch the payment was approved into (0 = none).
 	// Transition assigns the terminal's current batch in the same transaction
 	// that makes a payment approved.
-	BatchID   int64
+	BatchID int64
+	// Alert is a note a person must see (never card data); "" when none.
+	Alert     string
 	CreatedAt time.Time
 	UpdatedAt           time.Time
 }
@@ -150,7 +152,7 @@ const (
 	amount_minor, tip_minor, cashback_minor, orig_merchant_order_no, description, route,
 	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
 	ref_no, card_brand, masked_pan, entry_mode, error_code, error_message, expires_at,
-	next_check_at, attempts, created_at, updated_at, batch_id`
+	next_check_at, attempts, created_at, updated_at, batch_id, alert`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -166,7 +168,7 @@ func scanPayment(s scanner) (*Payment, error) {
 		&p.AmountMinor, &p.TipMinor, &p.CashbackMinor, &p.OrigMerchantOrderNo, &p.Description, &p.Route,
 		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
 		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
-		&nextCheck, &attempt, &created, &updated, &batchID)
+		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert)
 	if err != nil {
 		return nil, err
 	}
@@ -284,12 +286,12 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 			return fmt.Errorf("assign queue_seq: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
 			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
 			np.RequestHash, np.OptionsJSON, np.QueueSeq, boolInt(np.CreateSent), np.TransNo, np.TransStatus, np.AuthCode,
 			np.RefNo, np.CardBrand, np.MaskedPAN, np.EntryMode, np.ErrorCode, np.ErrorMessage, toMS(np.ExpiresAt),
-			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID))
+			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID), np.Alert)
 		if err != nil {
 			return fmt.Errorf("insert row: %w", err)
 		}
@@ -366,14 +368,14 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
 			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
 			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
-			updated_at = ?, batch_id = ?
+			updated_at = ?, batch_id = ?, alert = ?
 			WHERE id = ?`,
 			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
 			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
 			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
 			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
 			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
-			toMS(next.UpdatedAt), nullID(next.BatchID),
+			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert,
 			next.ID)
 		if err != nil {
 			return fmt.Errorf("update row: %w", err)
