@@ -498,3 +498,9 @@ func (a *Agent) SetAlert(ctx context.Context, orderNo, alert string) (Payment, e
 	a.log.Warn("payment alert", "merchant_order_no", orderNo, "alert", alert)
 	return a.view(p), nil
 }
+
+// NextCounter returns the next value of a durable named counter (1, 2, …,
+// wrapping after wrap when wrap > 0), e.g. ZVT trace and receipt numbers.
+func (a *Agent) NextCounter(ctx context.Context, name string, wrap int64) (int64, error) {
+	return a.db.NextCounter(ctx, name, wrap)
+}

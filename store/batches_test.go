@@ -87,3 +87,19 @@ func TestAbortBatchClose(t *testing.T) {
 		t.Fatalf("after abort current = %+v", cur)
 	}
 }
+
+func TestNextCounter(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	for want := int64(1); want <= 3; want++ {
+		if got, err := db.NextCounter(ctx, "zvt.trace", 3); err != nil || got != want {
+			t.Fatalf("NextCounter = %d, %v; want %d", got, err, want)
+		}
+	}
+	if got, _ := db.NextCounter(ctx, "zvt.trace", 3); got != 1 {
+		t.Fatalf("wrapped counter = %d, want 1", got)
+	}
+	if got, _ := db.NextCounter(ctx, "other", 0); got != 1 {
+		t.Fatalf("independent counter = %d", got)
+	}
+}

@@ -44,3 +44,37 @@ func upsertSetting(ctx context.Context, tx *sql.Tx, key, value string, now time.
 	}
 	return nil
 }
+
+// NextCounter increments the named counter (kept in settings under
+// "counter."+name) and returns its new value, starting at 1; when the value
+// would exceed wrap (if wrap > 0) it starts again at 1. Used for ZVT trace and
+// receipt numbers, which must survive restarts.
+func (db *DB) NextCounter(ctx context.Context, name string, wrap int64) (int64, error) {
+	if name == "" {
+		return 0, fmt.Errorf("next counter: empty name: %w", ErrInvalid)
+	}
+	key := "counter." + name
+	var next int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT v FROM settings WHERE k = ?`, key).Scan(&cur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var n int64
+		if cur != "" {
+			if _, err := fmt.Sscan(cur, &n); err != nil {
+				return fmt.Errorf("counter %q holds %q: %w", name, cur, ErrInvalid)
+			}
+		}
+		next = n + 1
+		if wrap > 0 && next > wrap {
+			next = 1
+		}
+		return upsertSetting(ctx, tx, key, fmt.Sprint(next), db.now())
+	})
+	if err != nil {
+		return 0, fmt.Errorf("next counter %q: %w", name, err)
+	}
+	return next, nil
+}
