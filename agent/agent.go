@@ -47,6 +47,15 @@ type CodePay interface {
 
 var _ CodePay = (*codepay.Client)(nil)
 
+// Metrics receives lifecycle counts; nil means none.
+type Metrics interface {
+	// PaymentState is called after every committed transition into state.
+	PaymentState(state, route string)
+	// Reconciliation is called when a payment's outcome has to be
+	// established by query (unknown create outcome, or found unfinished at start).
+	Reconciliation()
+}
+
 // Clock tells the time; tests inject a fake.
 type Clock interface{ Now() time.Time }
 
@@ -68,6 +77,8 @@ type Config struct {
 	// unknown keeps being queried before CodePay's definite "no such order"
 	// fails the payment as never received (default 60s).
 	UnknownGiveUp time.Duration
+	// Metrics, when set, is told about transitions and reconciliations.
+	Metrics Metrics
 	// NotifyURL, when set, is sent with every create order.
 	NotifyURL string
 	Clock     Clock
@@ -175,6 +186,11 @@ func (a *Agent) Serve(ctx context.Context) error {
 	}
 	if len(nonFinal) > 0 {
 		a.log.Info("reconciling unfinished payments from the journal", "count", len(nonFinal))
+		if a.cfg.Metrics != nil {
+			for range nonFinal {
+				a.cfg.Metrics.Reconciliation()
+			}
+		}
 	}
 	var wg sync.WaitGroup
 	for _, w := range a.workers {

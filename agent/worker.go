@@ -461,6 +461,12 @@ func (a *Agent) transition(ctx context.Context, orderNo string, from []string, m
 		return p, err
 	}
 	a.log.Info("payment", "merchant_order_no", orderNo, "state", p.State, "detail", detail)
+	if m := a.cfg.Metrics; m != nil {
+		m.PaymentState(p.State, p.Route)
+		if p.State == StateUnknown {
+			m.Reconciliation()
+		}
+	}
 	a.publishPayment(p)
 	return p, nil
 }

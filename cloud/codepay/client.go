@@ -75,6 +75,9 @@ type Config struct {
 	// Logger receives one record per call (method, merchant_order_no, code,
 	// duration, psn); nil means slog.Default(). Keys are never logged.
 	Logger *slog.Logger
+	// Observe, when set, is called after every call with the method, its
+	// duration and its error (nil on success), e.g. for latency metrics.
+	Observe func(method string, d time.Duration, err error)
 }
 
 // Client talks to the CodePay Cloud Open API. It is safe for concurrent use.
@@ -89,6 +92,7 @@ type Client struct {
 	hc         *http.Client
 	now        func() time.Time
 	log        *slog.Logger
+	observe    func(method string, d time.Duration, err error)
 }
 
 // New validates cfg and returns a Client. Validation errors are
@@ -149,6 +153,7 @@ func New(cfg Config) (*Client, error) {
 		hc:         hc,
 		now:        now,
 		log:        log,
+		observe:    cfg.Observe,
 	}
 	switch {
 	case c.basic != nil:

@@ -60,6 +60,9 @@ func (c *Client) call(ctx context.Context, method, orderNo string, p Params) (*e
 	}
 	env, variant, err := c.roundTrip(ctx, method, psn, body.Bytes())
 	elapsed := c.now().Sub(start)
+	if c.observe != nil {
+		c.observe(method, elapsed, err)
+	}
 	attrs := []any{"duration", elapsed}
 	if env != nil {
 		attrs = append(attrs, "code", env.Code, "psn", env.PSN)

@@ -27,6 +27,7 @@ type Config struct {
 	Fallback  Fallback   `toml:"fallback"`
 	Terminals []Terminal `toml:"terminal"`
 	ECRs      []ECR      `toml:"ecr"`
+	Log       Log        `toml:"log"`
 
 	// Path is the absolute path the configuration was read from.
 	Path string `toml:"-"`
@@ -67,6 +68,20 @@ type Bindo struct {
 	ClientID          string `toml:"client_id"`
 	ClientSecret      string `toml:"client_secret"`
 	WebhookSecretFile string `toml:"webhook_secret_file"`
+}
+
+// Log is the optional [log] table.
+type Log struct {
+	// Level is the default level: debug, info, warn or error (default info).
+	Level string `toml:"level"`
+	// Levels overrides the level per component (agent, codepay, codepaysim,
+	// wsapi, rpc, ecr, store ...).
+	Levels map[string]string `toml:"levels"`
+	// Dir is where posbridge.log rotates (default: data_dir/logs; "-" = no file).
+	Dir string `toml:"dir"`
+	// MaxSizeMB and MaxFiles bound the log files (defaults 10 and 5).
+	MaxSizeMB int `toml:"max_size_mb"`
+	MaxFiles  int `toml:"max_files"`
 }
 
 // Fallback is the [fallback] table.
@@ -176,6 +191,21 @@ func (c *Config) applyDefaults() {
 	if c.Agent.Listen == "" {
 		c.Agent.Listen = DefaultListen
 	}
+	if c.Agent.DataDir == "" {
+		c.Agent.DataDir = DefaultDataDir()
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Dir == "" {
+		c.Log.Dir = filepath.Join(c.Agent.DataDir, "logs")
+	}
+	if c.Log.MaxSizeMB == 0 {
+		c.Log.MaxSizeMB = 10
+	}
+	if c.Log.MaxFiles == 0 {
+		c.Log.MaxFiles = 5
+	}
 	if c.CodePay.OrderExpires.Duration == 0 {
 		c.CodePay.OrderExpires.Duration = DefaultOrderExpires
 	}
@@ -233,9 +263,6 @@ func (c *Config) validate() error {
 	if !IsLoopbackHost(host) && !c.Agent.AllowRemote {
 		return bad("agent.listen", "%q is not a loopback address; use 127.0.0.1 or set agent.allow_remote = true", c.Agent.Listen)
 	}
-	if c.Agent.DataDir == "" {
-		return bad("agent.data_dir", "required: the directory for the SQLite database")
-	}
 	if !filepath.IsAbs(c.Agent.DataDir) {
 		return bad("agent.data_dir", "must be an absolute path, got %q", c.Agent.DataDir)
 	}
@@ -291,6 +318,17 @@ func (c *Config) validate() error {
 		if err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" || nu.RawQuery != "" || len(cp.NotifyURL) > 256 {
 			return bad("codepay.notify_url", "want an absolute http(s) URL without query, at most 256 characters, got %q", cp.NotifyURL)
 		}
+	}
+	// [log]
+	for _, l := range append([]string{c.Log.Level}, mapValues(c.Log.Levels)...) {
+		switch strings.ToLower(l) {
+		case "debug", "info", "warn", "error":
+		default:
+			return bad("log.level", "want debug, info, warn or error, got %q", l)
+		}
+	}
+	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 1024 || c.Log.MaxFiles < 1 || c.Log.MaxFiles > 100 {
+		return bad("log.max_size_mb", "want max_size_mb 1-1024 and max_files 1-100")
 	}
 	// [fallback]
 	if c.Fallback.Mode != "auto" && c.Fallback.Mode != "never" {
@@ -372,4 +410,12 @@ func ReadTokens(path string) ([]string, error) {
 		return nil, fmt.Errorf("read token file %s: no token in the file", path)
 	}
 	return toks, nil
+}
+
+func mapValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -1,0 +1,185 @@
+package console
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+)
+
+// csvPaymentHeader names the columns of the payment rows.
+var csvPaymentHeader = []string{
+	"merchant_order_no", "type", "state", "amount", "tip_amount", "currency",
+	"auth_code", "ref_no", "card_brand", "masked_pan", "entry_mode", "created_at",
+}
+
+// serveCSV answers GET /console/batches/{sn}/{batch_no}.csv.
+func (h *handler) serveCSV(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.CheckToken == nil || !h.cfg.CheckToken(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="posbridge"`)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte("unauthorized: missing or invalid token\n"))
+		return
+	}
+	sn := r.PathValue("sn")
+	numText, ok := strings.CutSuffix(r.PathValue("file"), ".csv")
+	batchNo, err := strconv.ParseInt(numText, 10, 64)
+	if !ok || err != nil || batchNo < 1 || !safeName(sn) {
+		notFound(w, "not found: want /console/batches/SN/BATCH_NO.csv")
+		return
+	}
+	body, err := h.batchCSV(r, sn, batchNo)
+	if err != nil {
+		if errors.Is(err, agent.ErrNotFound) || errors.Is(err, agent.ErrInvalidParams) {
+			if !h.terminalKnown(sn) {
+				notFound(w, fmt.Sprintf("terminal %s does not exist", sn))
+				return
+			}
+			notFound(w, fmt.Sprintf("batch %d of %s does not exist", batchNo, sn))
+			return
+		}
+		h.log.Error("export batch csv", "terminal_sn", sn, "batch_no", batchNo, "err", err)
+		http.Error(w, "internal error: the batch could not be exported (details in the agent's log)", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/csv; charset=utf-8")
+	hd.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="posbridge-batch-%s-%d.csv"`, sn, batchNo))
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// terminalKnown reports whether sn is a configured terminal.
+func (h *handler) terminalKnown(sn string) bool {
+	for _, t := range h.cfg.Agent.Terminals() {
+		if t.SN == sn {
+			return true
+		}
+	}
+	return false
+}
+
+// batchCSV renders one batch: a header section of "field,value" rows, an
+// empty row, then one row per payment under csvPaymentHeader.
+func (h *handler) batchCSV(r *http.Request, sn string, batchNo int64) ([]byte, error) {
+	rep, err := h.cfg.Agent.BatchReportOf(r.Context(), sn, batchNo)
+	if err != nil {
+		return nil, fmt.Errorf("get batch report: %w", err)
+	}
+	ps, err := h.cfg.Agent.BatchPayments(r.Context(), sn, batchNo)
+	if err != nil {
+		return nil, fmt.Errorf("get batch payments: %w", err)
+	}
+	return renderCSV(rep, ps)
+}
+
+// renderCSV writes a batch report and its payments as CSV.
+func renderCSV(rep agent.BatchReport, ps []agent.Payment) ([]byte, error) {
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	row := func(cells ...string) {
+		for i, c := range cells {
+			cells[i] = csvSafe(c)
+		}
+		_ = cw.Write(cells)
+	}
+	closedAt := ""
+	if rep.ClosedAt != nil {
+		closedAt = timeText(*rep.ClosedAt)
+	}
+	row("terminal", rep.TerminalSN)
+	row("batch_no", strconv.FormatInt(rep.BatchNo, 10))
+	row("state", rep.State)
+	row("opened_at", timeText(rep.OpenedAt))
+	row("closed_at", closedAt)
+	row("closed_by", rep.ClosedBy)
+	row("currency", rep.Local.Currency)
+	row("local_count", strconv.Itoa(rep.Local.Count))
+	row("local_total", rep.Local.TotalAmount)
+	row("local_tips", rep.Local.Tips)
+	for _, typ := range []string{agent.TypeSale, agent.TypeRefund, agent.TypeVoid, agent.TypePreAuth, agent.TypeCompletion, agent.TypeCashback} {
+		if t, ok := rep.Local.ByType[typ]; ok {
+			row("local_"+typ, strconv.Itoa(t.Count), t.Amount)
+		}
+	}
+	cloudCount, cloudTotal := "", ""
+	if rep.Cloud != nil {
+		if rep.Cloud.Count != nil {
+			cloudCount = strconv.FormatInt(*rep.Cloud.Count, 10)
+		}
+		cloudTotal = rep.Cloud.TotalAmount
+	}
+	row("cloud_count", cloudCount)
+	row("cloud_total", cloudTotal)
+	switch {
+	case len(rep.Differences) > 0:
+		for _, d := range rep.Differences {
+			row("difference", d)
+		}
+	case rep.State != "closed":
+		row("differences", "batch still open; compared when it closes")
+	case rep.Cloud == nil:
+		row("differences", "CodePay returned no totals to compare")
+	default:
+		row("differences", "none: local and CodePay totals agree")
+	}
+	_ = cw.Write(nil)
+	row(append([]string(nil), csvPaymentHeader...)...)
+	for _, p := range ps {
+		var brand, pan, entry string
+		if p.Card != nil {
+			brand, pan, entry = p.Card.Brand, p.Card.MaskedPAN, p.Card.EntryMode
+		}
+		row(p.MerchantOrderNo, p.Type, p.State, p.Amount, p.TipAmount, p.Currency,
+			p.AuthCode, p.RefNo, brand, pan, entry, timeText(p.CreatedAt))
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return nil, fmt.Errorf("write csv: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// csvSafe defuses spreadsheet formula injection: a cell starting with
+// = + - @ (or a tab or carriage return) is prefixed with a single quote.
+func csvSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// safeName reports whether s can be a terminal SN in a file name: 1–64 of
+// letters, digits, '-' and '_'.
+func safeName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,814 @@
+// posbridge store console: terminals, payments, batches, over the agent's
+// JSON-RPC WebSocket API. No framework: plain DOM, state in one object.
+
+import { RpcClient, tokenSendable, wsURL } from "./rpc.js";
+import {
+  $, h, replaceChildrenKeepFocus, isFinal, stateBadge, badge, typeLabel, money, countText,
+  when, whenText, errorText, stateLabel,
+} from "./ui.js";
+
+const TOKEN_KEY = "posbridge.token";
+const PAYMENT_LIMIT = 100;
+const HISTORY_LIMIT = 50;
+const CLOSE_TIMEOUT_MS = 120000;
+
+const state = {
+  token: null,
+  info: { demo: false },
+  gen: 0, // bumps on sign-out: stale loops and answers drop out
+  client: null,
+  retryNow: null,
+  terminals: new Map(), // sn -> terminal status
+  batches: new Map(), // sn -> open batch report
+  payments: new Map(), // merchant_order_no -> payment
+  history: [],
+  paymentsReq: 0,
+  historyReq: 0,
+  closeSN: null,
+  closeBusy: false,
+  report: null,
+  lastSale: null,
+};
+
+const cardViews = new Map(); // sn -> {root, ...elements}
+const batchTimers = new Map();
+
+// ---------------------------------------------------------------- helpers
+
+function announce(text) {
+  const a = $("announcer");
+  a.textContent = "";
+  requestAnimationFrame(() => {
+    a.textContent = text;
+  });
+}
+
+function setConn(kind, text) {
+  const c = $("conn");
+  c.dataset.state = kind;
+  $("conn-text").textContent = text;
+  $("conn-retry").hidden = kind !== "reconnecting";
+}
+
+function terminalName(sn) {
+  const t = state.terminals.get(sn);
+  return t && t.name ? t.name : sn;
+}
+
+function call(method, params, timeoutMs) {
+  if (!state.client) return Promise.reject(new Error("not connected to the agent"));
+  return state.client.call(method, params, timeoutMs);
+}
+
+// ---------------------------------------------------------------- sign-in
+
+async function probe(token) {
+  try {
+    const res = await fetch("/console/info", {
+      headers: { Authorization: "Bearer " + token },
+      cache: "no-store",
+    });
+    if (!res.ok) return { reachable: false };
+    const info = await res.json();
+    return { reachable: true, authorized: info.authorized !== false, info };
+  } catch {
+    return { reachable: false };
+  }
+}
+
+async function signIn(token) {
+  const err = $("signin-error");
+  const btn = $("signin-btn");
+  err.textContent = "";
+  if (!token) {
+    err.textContent = "Enter the access token.";
+    $("token").focus();
+    return;
+  }
+  if (!tokenSendable(token)) {
+    err.textContent = "Token refused: it contains spaces or characters a browser cannot send.";
+    $("token").focus();
+    return;
+  }
+  btn.disabled = true;
+  btn.textContent = "Signing in…";
+  const p = await probe(token);
+  btn.disabled = false;
+  btn.textContent = "Sign in";
+  if (!p.reachable) {
+    err.textContent = "The agent did not answer. Check that posbridge is running, then try again.";
+    return;
+  }
+  if (!p.authorized) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    err.textContent = "Token refused";
+    $("token").select();
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  startSession(token, p.info);
+}
+
+function startSession(token, info) {
+  state.token = token;
+  state.info = info || { demo: false };
+  const gen = ++state.gen;
+  $("token").value = "";
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("signout").hidden = false;
+  $("test-sale").hidden = !state.info.demo;
+  $("nav-test-sale").hidden = !state.info.demo;
+  $("version").textContent = state.info.version ? state.info.version : "";
+  $("main").focus({ preventScroll: true });
+  connectLoop(gen);
+}
+
+function signOut(message) {
+  state.gen++;
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (state.client) state.client.close();
+  if (state.retryNow) state.retryNow();
+  state.client = null;
+  state.token = null;
+  state.terminals.clear();
+  state.batches.clear();
+  state.payments.clear();
+  state.history = [];
+  state.lastSale = null;
+  cardViews.clear();
+  for (const t of batchTimers.values()) clearTimeout(t);
+  batchTimers.clear();
+  for (const d of [$("close-dialog"), $("report-dialog")]) if (d.open) d.close();
+  state.closeBusy = false;
+  $("terminal-list").replaceChildren(h("p", { class: "empty" }, "Loading terminals…"));
+  $("payment-rows").replaceChildren();
+  $("history-rows").replaceChildren();
+  $("sale-status").textContent = "";
+  $("app").hidden = true;
+  $("signout").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message || "";
+  setConn("signed-out", "Signed out");
+  $("token").focus();
+}
+
+// ---------------------------------------------------------------- connection
+
+async function connectLoop(gen) {
+  let attempt = 0;
+  while (gen === state.gen) {
+    setConn("connecting", attempt === 0 ? "Connecting…" : "Reconnecting…");
+    const client = new RpcClient(wsURL(), state.token);
+    client.addEventListener("notify", (e) => {
+      if (client === state.client) onNotify(e.detail.method, e.detail.params);
+    });
+    const closed = new Promise((resolve) => client.addEventListener("close", resolve));
+    let opened = false;
+    try {
+      await client.connect();
+      opened = true;
+    } catch {
+      // Told apart below: refused token or agent away.
+    }
+    if (gen !== state.gen) {
+      client.close();
+      return;
+    }
+    if (opened) {
+      state.client = client;
+      attempt = 0;
+      setConn("connected", "Connected");
+      refreshAll().catch((e) => console.warn("refresh:", e));
+      await closed;
+      if (gen !== state.gen) return;
+      state.client = null;
+    }
+    const p = await probe(state.token);
+    if (gen !== state.gen) return;
+    if (p.reachable && !p.authorized) {
+      signOut("Token refused");
+      return;
+    }
+    const delay = Math.min(30000, 1000 * 2 ** attempt) * (0.8 + Math.random() * 0.4);
+    attempt++;
+    await waitRetry(delay, gen);
+  }
+}
+
+function waitRetry(delay, gen) {
+  return new Promise((resolve) => {
+    const until = Date.now() + delay;
+    const tick = () => {
+      const s = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+      setConn("reconnecting", `Connection lost. Reconnecting in ${s} s`);
+    };
+    tick();
+    const iv = setInterval(tick, 1000);
+    const done = () => {
+      clearInterval(iv);
+      clearTimeout(to);
+      state.retryNow = null;
+      resolve();
+    };
+    const to = setTimeout(done, delay);
+    state.retryNow = done;
+    if (gen !== state.gen) done();
+  });
+}
+
+async function refreshAll() {
+  await call("events.subscribe", {});
+  const [tl] = await Promise.all([call("terminal.list", {}), loadPayments(), loadHistory()]);
+  setTerminals(tl.terminals || []);
+  await Promise.all([...state.terminals.keys()].map((sn) => loadBatch(sn)));
+}
+
+function onNotify(method, params) {
+  switch (method) {
+    case "payment.updated":
+      onPayment(params);
+      break;
+    case "terminal.updated":
+      if (params && params.sn) {
+        const before = state.terminals.get(params.sn);
+        state.terminals.set(params.sn, params);
+        updateCard(params.sn);
+        if (before && before.online_known && params.online_known && before.online !== params.online) {
+          announce(`${terminalName(params.sn)} is ${params.online ? "online" : "offline"}`);
+        }
+      }
+      break;
+    case "batch.closed":
+      if (params && params.terminal_sn) {
+        loadBatch(params.terminal_sn);
+        loadHistory();
+        announce(`Batch ${params.batch_no} of ${params.terminal_sn} closed`);
+      }
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- terminals and open batches
+
+function setTerminals(list) {
+  const sns = list.map((t) => t.sn).join(",");
+  const same = sns === [...state.terminals.keys()].join(",") && cardViews.size === list.length;
+  state.terminals = new Map(list.map((t) => [t.sn, t]));
+  if (!same) {
+    cardViews.clear();
+    const cards = list.map((t) => buildCard(t.sn));
+    $("terminal-list").replaceChildren(
+      ...(cards.length ? cards : [h("p", { class: "empty" }, "No terminals are configured.")]),
+    );
+  }
+  for (const sn of state.terminals.keys()) updateCard(sn);
+  fillTerminalSelects();
+}
+
+function buildCard(sn) {
+  const id = "t-" + sn;
+  const v = {};
+  v.name = h("h3", { id: id + "-name" });
+  v.meta = h("p", { class: "meta" });
+  v.online = h("span");
+  v.activity = h("dd");
+  v.queue = h("dd");
+  v.current = h("dd");
+  v.batchTitle = h("h4", { id: id + "-batch" }, "Open batch");
+  v.batchBody = h("div", { class: "batch-body" }, h("p", { class: "muted" }, "Loading…"));
+  v.closeBtn = h(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-secondary close-batch",
+      "aria-describedby": id + "-name",
+      onclick: () => openCloseDialog(sn, v.closeBtn),
+    },
+    "Close batch",
+  );
+  v.root = h(
+    "article",
+    { class: "card terminal", "aria-labelledby": id + "-name", dataset: { sn } },
+    h("div", { class: "card-head" }, h("div", {}, v.name, v.meta), v.online),
+    h(
+      "dl",
+      { class: "facts" },
+      h("div", {}, h("dt", {}, "Activity"), v.activity),
+      h("div", {}, h("dt", {}, "Queue"), v.queue),
+      h("div", { class: "wide" }, h("dt", {}, "Current payment"), v.current),
+    ),
+    h(
+      "section",
+      { class: "batch", "aria-labelledby": id + "-batch" },
+      h("div", { class: "batch-head" }, v.batchTitle, v.closeBtn),
+      v.batchBody,
+    ),
+  );
+  cardViews.set(sn, v);
+  return v.root;
+}
+
+function updateCard(sn) {
+  const v = cardViews.get(sn);
+  const t = state.terminals.get(sn);
+  if (!v || !t) return;
+  v.name.textContent = t.name || t.sn;
+  v.meta.replaceChildren(
+    h("span", { class: "mono" }, t.sn),
+    h("span", { "aria-hidden": "true" }, " · "),
+    `lane ${t.lane || "—"}`,
+    t.currency ? h("span", { "aria-hidden": "true" }, " · ") : null,
+    t.currency || null,
+  );
+  let online;
+  if (!t.online_known) online = badge("Status unknown", "neutral", "online-state");
+  else if (t.online) online = badge("Online", "ok", "online-state");
+  else online = badge("Offline", "bad", "online-state");
+  v.online.replaceChildren(online);
+  v.activity.replaceChildren(t.busy ? badge("Busy", "progress") : h("span", {}, "Idle"));
+  v.queue.textContent = t.queue_depth ? `${t.queue_depth} waiting` : "Empty";
+  v.current.replaceChildren(t.current_order_no ? h("span", { class: "mono" }, t.current_order_no) : h("span", { class: "muted" }, "None"));
+  renderBatch(sn);
+}
+
+async function loadBatch(sn) {
+  const gen = state.gen;
+  try {
+    const b = await call("batch.get", { terminal_sn: sn });
+    if (gen !== state.gen) return;
+    state.batches.set(sn, b);
+  } catch (e) {
+    if (gen !== state.gen) return;
+    state.batches.set(sn, { error: errorText(e) });
+  }
+  renderBatch(sn);
+  if (state.closeSN === sn && $("close-dialog").open && !state.closeBusy) renderCloseDialog();
+}
+
+function scheduleBatch(sn) {
+  clearTimeout(batchTimers.get(sn));
+  batchTimers.set(
+    sn,
+    setTimeout(() => {
+      batchTimers.delete(sn);
+      loadBatch(sn);
+    }, 200),
+  );
+}
+
+function byTypeTable(byType, currency, caption) {
+  const types = Object.keys(byType || {}).sort();
+  if (!types.length) return null;
+  return h(
+    "table",
+    { class: "bytype" },
+    h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num" }, "Count"), h("th", { scope: "col", class: "num" }, "Amount"))),
+    h(
+      "tbody",
+      {},
+      types.map((ty) =>
+        h("tr", {}, h("th", { scope: "row" }, typeLabel(ty)), h("td", { class: "num" }, byType[ty].count), h("td", { class: "num" }, money(byType[ty].amount, currency))),
+      ),
+    ),
+  );
+}
+
+function renderBatch(sn) {
+  const v = cardViews.get(sn);
+  if (!v) return;
+  const b = state.batches.get(sn);
+  if (!b) return;
+  if (b.error) {
+    v.batchTitle.textContent = "Open batch";
+    v.batchBody.replaceChildren(h("p", { class: "form-error" }, b.error));
+    return;
+  }
+  const cur = b.local.currency;
+  v.batchTitle.textContent = b.state === "closing" ? `Batch ${b.batch_no} (closing)` : `Open batch ${b.batch_no}`;
+  v.batchBody.replaceChildren(
+    h(
+      "dl",
+      { class: "batch-totals" },
+      h("div", {}, h("dt", {}, "Transactions"), h("dd", { class: "batch-count" }, b.local.count)),
+      h("div", {}, h("dt", {}, "Total"), h("dd", { class: "batch-total" }, money(b.local.total_amount, cur))),
+      h("div", {}, h("dt", {}, "Tips"), h("dd", {}, money(b.local.tips, cur))),
+    ),
+    byTypeTable(b.local.by_type, cur, `Open batch ${b.batch_no} of ${sn} by type`) ||
+      h("p", { class: "muted small" }, `No approved payments since ${whenText(b.opened_at)}.`),
+  );
+}
+
+function fillTerminalSelects() {
+  const list = [...state.terminals.values()];
+  for (const [id, withAll] of [["sale-terminal", false], ["filter-terminal", true], ["history-terminal", true]]) {
+    const sel = $(id);
+    const prev = sel.value;
+    const opts = list.map((t) => h("option", { value: t.sn }, `${t.name || t.sn} (${t.sn})`));
+    if (withAll) opts.unshift(h("option", { value: "" }, "All terminals"));
+    sel.replaceChildren(...opts);
+    if ([...sel.options].some((o) => o.value === prev)) sel.value = prev;
+  }
+  updateSaleCurrency();
+}
+
+// ---------------------------------------------------------------- payments
+
+function paymentFilter() {
+  return { terminal: $("filter-terminal").value, state: $("filter-state").value };
+}
+
+async function loadPayments() {
+  const req = ++state.paymentsReq;
+  const f = paymentFilter();
+  const params = { limit: PAYMENT_LIMIT };
+  if (f.terminal) params.terminal_sn = f.terminal;
+  if (f.state) params.state = f.state;
+  const res = await call("payment.list", params);
+  if (req !== state.paymentsReq) return;
+  state.payments = new Map((res.payments || []).map((p) => [p.merchant_order_no, p]));
+  renderPayments();
+}
+
+function onPayment(p) {
+  if (!p || !p.merchant_order_no) return;
+  const before = state.payments.get(p.merchant_order_no);
+  state.payments.set(p.merchant_order_no, p);
+  renderPaymentsSoon();
+  if (isFinal(p.state)) scheduleBatch(p.terminal_sn);
+  if (isFinal(p.state) && (!before || !isFinal(before.state))) {
+    announce(`Payment ${p.merchant_order_no}: ${stateLabel(p.state)}, ${money(p.amount, p.currency)}`);
+  }
+  if (state.lastSale === p.merchant_order_no) showSaleProgress(p);
+}
+
+let renderPending = false;
+function renderPaymentsSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    renderPayments();
+  });
+}
+
+function renderPayments() {
+  const f = paymentFilter();
+  const rows = [...state.payments.values()]
+    .filter((p) => (!f.terminal || p.terminal_sn === f.terminal) && (!f.state || p.state === f.state))
+    .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0))
+    .slice(0, PAYMENT_LIMIT);
+  // Keep the map bounded on a long-running page.
+  if (state.payments.size > 4 * PAYMENT_LIMIT) {
+    const keep = new Set(rows.map((p) => p.merchant_order_no));
+    for (const k of state.payments.keys()) if (!keep.has(k)) state.payments.delete(k);
+  }
+  $("payment-rows").replaceChildren(...rows.map(paymentRow));
+  $("payments-empty").hidden = rows.length > 0;
+  $("payments-empty").textContent = f.terminal || f.state ? "No payments match these filters." : "No payments yet.";
+}
+
+function paymentRow(p) {
+  const card = p.card
+    ? h("span", {}, p.card.brand ? p.card.brand + " " : "", h("span", { class: "mono" }, p.card.masked_pan || ""))
+    : h("span", { class: "muted" }, "—");
+  const detail = p.notice || (p.error && p.state !== "approved" ? p.error.message || p.error.code : "");
+  return h(
+    "tr",
+    { dataset: { order: p.merchant_order_no, state: p.state } },
+    h("td", {}, when(p.created_at)),
+    h("td", { class: "mono" }, p.merchant_order_no),
+    h("td", { class: "mono" }, p.terminal_sn),
+    h("td", {}, typeLabel(p.type)),
+    h("td", { class: "num amount" }, money(p.amount, p.currency)),
+    h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
+    h("td", { class: "state-cell" }, stateBadge(p.state), detail ? h("span", { class: "detail" }, detail) : null),
+    h("td", {}, card),
+    h("td", { class: "mono" }, p.auth_code || h("span", { class: "muted" }, "—")),
+    h("td", {}, p.source || "—"),
+  );
+}
+
+// ---------------------------------------------------------------- test sale (demo)
+
+function updateSaleCurrency() {
+  const t = state.terminals.get($("sale-terminal").value);
+  $("sale-currency").textContent = t && t.currency ? t.currency : "";
+}
+
+async function submitSale(ev) {
+  ev.preventDefault();
+  const status = $("sale-status");
+  const btn = $("sale-submit");
+  const sn = $("sale-terminal").value;
+  const amount = $("sale-amount").value.trim();
+  const t = state.terminals.get(sn);
+  status.className = "form-status";
+  if (!t) {
+    status.textContent = "Choose a terminal.";
+    return;
+  }
+  if (!/^\d+(\.\d+)?$/.test(amount)) {
+    status.className = "form-status form-error";
+    status.textContent = "Enter the amount as a number such as 12.34.";
+    $("sale-amount").focus();
+    return;
+  }
+  const orderNo = "CONSOLE" + Date.now();
+  btn.disabled = true;
+  try {
+    state.lastSale = orderNo;
+    const p = await call("payment.create", {
+      merchant_order_no: orderNo,
+      type: "sale",
+      terminal_sn: sn,
+      amount,
+      currency: t.currency,
+      description: "posbridge console test sale",
+    });
+    onPayment(p);
+  } catch (e) {
+    state.lastSale = null;
+    status.className = "form-status form-error";
+    status.textContent = "Test sale refused: " + errorText(e);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function showSaleProgress(p) {
+  const status = $("sale-status");
+  status.className = "form-status" + (p.state === "approved" ? " form-ok" : isFinal(p.state) ? " form-error" : "");
+  let text = `Test sale ${p.merchant_order_no} of ${money(p.amount, p.currency)} on ${p.terminal_sn}: ${stateLabel(p.state)}`;
+  if (p.state === "approved" && p.auth_code) text += ` (auth code ${p.auth_code})`;
+  else if (p.error && isFinal(p.state) && p.state !== "approved") text += ` (${p.error.message || p.error.code})`;
+  else if (p.notice) text += ` (${p.notice})`;
+  status.textContent = text + ".";
+}
+
+// ---------------------------------------------------------------- close batch
+
+function openCloseDialog(sn, opener) {
+  const d = $("close-dialog");
+  state.closeSN = sn;
+  state.closeOpener = opener;
+  $("close-error").textContent = "";
+  $("close-progress").textContent = "";
+  renderCloseDialog();
+  d.showModal();
+  $("close-cancel").focus();
+  loadBatch(sn);
+}
+
+function renderCloseDialog() {
+  const sn = state.closeSN;
+  const b = state.batches.get(sn);
+  const confirm = $("close-confirm");
+  if (!b || b.error) {
+    $("close-h").textContent = `Close the batch of ${terminalName(sn)}?`;
+    $("close-desc").textContent = sn;
+    $("close-totals").replaceChildren(h("div", {}, h("dt", {}, "Totals"), h("dd", {}, b && b.error ? b.error : "Loading…")));
+    $("close-bytype").replaceChildren();
+    confirm.disabled = !b || !!b.error;
+    return;
+  }
+  const cur = b.local.currency;
+  $("close-h").textContent = `Close batch ${b.batch_no} of ${terminalName(sn)}?`;
+  $("close-desc").textContent = `Terminal ${sn}, open since ${whenText(b.opened_at)}.`;
+  $("close-totals").replaceChildren(
+    h("div", {}, h("dt", {}, "Transactions"), h("dd", { id: "close-count" }, countText(b.local.count))),
+    h("div", {}, h("dt", {}, "Total"), h("dd", { id: "close-total" }, money(b.local.total_amount, cur))),
+    h("div", {}, h("dt", {}, "Tips"), h("dd", {}, money(b.local.tips, cur))),
+  );
+  $("close-bytype").replaceChildren(byTypeTable(b.local.by_type, cur, "Totals by type") || "");
+  confirm.disabled = state.closeBusy;
+}
+
+async function confirmClose() {
+  if (state.closeBusy) return;
+  const sn = state.closeSN;
+  const gen = state.gen;
+  const confirm = $("close-confirm");
+  const cancel = $("close-cancel");
+  state.closeBusy = true;
+  confirm.disabled = true;
+  cancel.disabled = true;
+  $("close-dialog").setAttribute("aria-busy", "true");
+  $("close-error").textContent = "";
+  $("close-progress").textContent = "Closing the batch at CodePay…";
+  try {
+    const rep = await call("batch.close", { terminal_sn: sn }, CLOSE_TIMEOUT_MS);
+    if (gen !== state.gen) return;
+    state.closeBusy = false;
+    $("close-dialog").close();
+    loadBatch(sn);
+    loadHistory();
+    openReport(rep, true, state.closeOpener);
+  } catch (e) {
+    if (gen !== state.gen) return;
+    let msg = errorText(e);
+    if (e && e.code === 0) msg += ". The batch may or may not have closed: check Batch history before trying again.";
+    $("close-error").textContent = msg;
+  } finally {
+    state.closeBusy = false;
+    confirm.disabled = false;
+    cancel.disabled = false;
+    $("close-dialog").removeAttribute("aria-busy");
+    $("close-progress").textContent = "";
+  }
+}
+
+// ---------------------------------------------------------------- reports and history
+
+async function loadHistory() {
+  const req = ++state.historyReq;
+  const sn = $("history-terminal").value;
+  const params = { limit: HISTORY_LIMIT };
+  if (sn) params.terminal_sn = sn;
+  const res = await call("batch.list", params);
+  if (req !== state.historyReq) return;
+  state.history = res.batches || [];
+  renderHistory();
+}
+
+function verdict(r) {
+  if (r.state !== "closed") return { tone: "progress", short: r.state === "closing" ? "Closing" : "Open", long: "" };
+  if (r.differences && r.differences.length) {
+    const n = r.differences.length;
+    return { tone: "warn", short: `${n} ${n === 1 ? "difference" : "differences"}`, long: "" };
+  }
+  if (!r.cloud) return { tone: "neutral", short: "No CodePay totals", long: "CodePay returned no totals to compare." };
+  return { tone: "ok", short: "Totals agree", long: "Local and CodePay totals agree." };
+}
+
+function renderHistory() {
+  const rows = state.history.map((r) => {
+    const key = `hist-${r.terminal_sn}-${r.batch_no}`;
+    const v = verdict(r);
+    return h(
+      "tr",
+      { dataset: { sn: r.terminal_sn, batch: r.batch_no } },
+      h(
+        "td",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            class: "link-btn view-batch",
+            dataset: { focusKey: key },
+            "aria-label": `Batch ${r.batch_no} of ${r.terminal_sn}: view report`,
+            onclick: (ev) => openReport(r, false, ev.currentTarget),
+          },
+          `Batch ${r.batch_no}`,
+        ),
+      ),
+      h("td", { class: "mono" }, r.terminal_sn),
+      h("td", {}, when(r.opened_at)),
+      h("td", {}, when(r.closed_at)),
+      h("td", {}, r.closed_by || h("span", { class: "muted" }, "—")),
+      h("td", { class: "num" }, r.local.count),
+      h("td", { class: "num" }, money(r.local.total_amount, r.local.currency)),
+      h("td", {}, badge(v.short, v.tone)),
+    );
+  });
+  replaceChildrenKeepFocus($("history-rows"), rows);
+  $("history-empty").hidden = rows.length > 0;
+}
+
+function openReport(r, justClosed, opener) {
+  state.report = r;
+  state.reportOpener = opener || null;
+  const cur = r.local.currency;
+  const v = verdict(r);
+  $("report-h").textContent = justClosed
+    ? `Batch ${r.batch_no} of ${r.terminal_sn} closed`
+    : `Batch ${r.batch_no} of ${r.terminal_sn}`;
+  $("report-sub").textContent =
+    r.state === "closed"
+      ? `${terminalName(r.terminal_sn)}. Opened ${whenText(r.opened_at)}, closed ${whenText(r.closed_at)}${r.closed_by ? " from " + r.closed_by : ""}.`
+      : `${terminalName(r.terminal_sn)}. Open since ${whenText(r.opened_at)}; totals so far.`;
+  const cloud = r.cloud;
+  const cloudCount = cloud && cloud.count !== null && cloud.count !== undefined ? String(cloud.count) : "—";
+  const cloudTotal = cloud && cloud.total_amount ? money(cloud.total_amount, cur) : "—";
+  let verdictBox;
+  if (r.state !== "closed") {
+    verdictBox = h("p", { class: "verdict tone-neutral" }, "The batch is still open: it is compared with CodePay when it closes.");
+  } else if (r.differences && r.differences.length) {
+    verdictBox = h(
+      "div",
+      { class: "verdict tone-warn", id: "report-verdict" },
+      h("p", {}, h("strong", {}, "Local and CodePay totals differ:")),
+      h("ul", {}, r.differences.map((d) => h("li", {}, d))),
+    );
+  } else {
+    verdictBox = h("p", { class: `verdict tone-${v.tone}`, id: "report-verdict" }, v.long);
+  }
+  $("report-body").replaceChildren(
+    verdictBox,
+    h(
+      "table",
+      { class: "data compare" },
+      h("caption", { class: "visually-hidden" }, "Totals: posbridge and CodePay"),
+      h("thead", {}, h("tr", {}, h("td", {}), h("th", { scope: "col", class: "num" }, "posbridge"), h("th", { scope: "col", class: "num" }, "CodePay"))),
+      h(
+        "tbody",
+        {},
+        h("tr", {}, h("th", { scope: "row" }, "Transactions"), h("td", { class: "num", id: "report-local-count" }, r.local.count), h("td", { class: "num" }, cloudCount)),
+        h("tr", {}, h("th", { scope: "row" }, "Total"), h("td", { class: "num", id: "report-local-total" }, money(r.local.total_amount, cur)), h("td", { class: "num" }, cloudTotal)),
+        h("tr", {}, h("th", { scope: "row" }, "Tips"), h("td", { class: "num" }, money(r.local.tips, cur)), h("td", { class: "num muted" }, "—")),
+      ),
+    ),
+    byTypeTable(r.local.by_type, cur, "Totals by type")
+      ? h("div", { class: "report-bytype" }, h("h3", {}, "By type"), byTypeTable(r.local.by_type, cur, "Totals by type"))
+      : null,
+  );
+  $("report-error").textContent = "";
+  const dl = $("report-download");
+  dl.disabled = false;
+  dl.textContent = "Download CSV";
+  const d = $("report-dialog");
+  if (!d.open) d.showModal();
+  $("report-done").focus();
+}
+
+async function downloadCSV() {
+  const r = state.report;
+  if (!r) return;
+  const btn = $("report-download");
+  const err = $("report-error");
+  err.textContent = "";
+  btn.disabled = true;
+  btn.textContent = "Downloading…";
+  const name = `posbridge-batch-${r.terminal_sn}-${r.batch_no}.csv`;
+  try {
+    const res = await fetch(`/console/batches/${encodeURIComponent(r.terminal_sn)}/${r.batch_no}.csv`, {
+      headers: { Authorization: "Bearer " + state.token },
+      cache: "no-store",
+    });
+    if (res.status === 401) {
+      signOut("Token refused");
+      return;
+    }
+    if (!res.ok) {
+      err.textContent = `Download failed: ${(await res.text()).trim() || res.statusText}`;
+      return;
+    }
+    const blob = await res.blob();
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    btn.textContent = "Downloaded";
+    announce(`Saved ${name}`);
+  } catch (e) {
+    err.textContent = "Download failed: " + errorText(e);
+  } finally {
+    btn.disabled = false;
+    if (btn.textContent !== "Downloaded") btn.textContent = "Download CSV";
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function init() {
+  $("signin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    signIn($("token").value.trim());
+  });
+  $("signout").addEventListener("click", () => signOut(""));
+  $("conn-retry").addEventListener("click", () => state.retryNow && state.retryNow());
+  $("filter-terminal").addEventListener("change", () => loadPayments().catch(() => {}));
+  $("filter-state").addEventListener("change", () => loadPayments().catch(() => {}));
+  $("payment-filters").addEventListener("submit", (ev) => ev.preventDefault());
+  $("history-terminal").addEventListener("change", () => loadHistory().catch(() => {}));
+  $("history-filters").addEventListener("submit", (ev) => ev.preventDefault());
+  $("sale-form").addEventListener("submit", submitSale);
+  $("sale-terminal").addEventListener("change", updateSaleCurrency);
+  $("close-confirm").addEventListener("click", confirmClose);
+  $("close-cancel").addEventListener("click", () => $("close-dialog").close());
+  $("close-dialog").addEventListener("cancel", (ev) => {
+    if (state.closeBusy) ev.preventDefault();
+  });
+  $("close-dialog").addEventListener("close", () => {
+    const o = state.closeOpener;
+    if (o && o.isConnected && !$("report-dialog").open) o.focus();
+  });
+  $("report-download").addEventListener("click", downloadCSV);
+  $("report-dialog").addEventListener("close", () => {
+    const o = state.reportOpener;
+    if (o && o.isConnected) o.focus();
+  });
+
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) {
+    signIn(saved);
+  } else {
+    $("token").focus();
+  }
+}
+
+init();

@@ -1,0 +1,137 @@
+// Small DOM and formatting helpers. Everything from the agent is inserted
+// as text (textContent), never as HTML.
+
+/** Creates an element: h("p", {class: "x"}, "text", child). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+/** document.getElementById, failing loudly when the page and script disagree. */
+export function $(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from the page`);
+  return el;
+}
+
+/**
+ * Replaces the children of parent, keeping keyboard focus on the element
+ * with the same data-focus-key when it is re-created.
+ */
+export function replaceChildrenKeepFocus(parent, children) {
+  const active = document.activeElement;
+  const key = active && parent.contains(active) ? active.dataset.focusKey : undefined;
+  parent.replaceChildren(...children);
+  if (key) {
+    const again = parent.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+    if (again) again.focus();
+  }
+}
+
+const STATE_LABELS = {
+  queued: "Queued",
+  sending: "Sending",
+  on_terminal: "On terminal",
+  unknown: "Unknown",
+  approved: "Approved",
+  declined: "Declined",
+  cancelled: "Cancelled",
+  expired: "Expired",
+  failed: "Failed",
+};
+
+const STATE_TONES = {
+  queued: "progress",
+  sending: "progress",
+  on_terminal: "progress",
+  unknown: "warn",
+  approved: "ok",
+  declined: "bad",
+  failed: "bad",
+  cancelled: "neutral",
+  expired: "neutral",
+};
+
+const FINAL = new Set(["approved", "declined", "cancelled", "expired", "failed"]);
+
+/** Reports whether a payment state is final. */
+export function isFinal(state) {
+  return FINAL.has(state);
+}
+
+/** A payment state as words. */
+export function stateLabel(state) {
+  return STATE_LABELS[state] || state;
+}
+
+/** A badge: coloured and labelled, never colour alone. */
+export function badge(text, tone, extraClass) {
+  return h("span", { class: `badge tone-${tone}${extraClass ? " " + extraClass : ""}` }, text);
+}
+
+/** The state badge of a payment. */
+export function stateBadge(state) {
+  return badge(stateLabel(state), STATE_TONES[state] || "neutral", "state-" + state);
+}
+
+const TYPE_LABELS = {
+  sale: "Sale",
+  refund: "Refund",
+  void: "Void",
+  preauth: "Pre-auth",
+  completion: "Completion",
+  cashback: "Cashback",
+};
+
+/** A payment type as words. */
+export function typeLabel(type) {
+  return TYPE_LABELS[type] || type;
+}
+
+/** An amount as received from the agent (a decimal string) with its currency. */
+export function money(amount, currency) {
+  if (amount === undefined || amount === null || amount === "") return "—";
+  return currency ? `${amount} ${currency}` : String(amount);
+}
+
+/** "1 transaction", "3 transactions". */
+export function countText(n) {
+  return `${n} ${n === 1 ? "transaction" : "transactions"}`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+
+/** A <time> element: the time alone for today, date and time otherwise. */
+export function when(iso) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return h("span", {}, iso);
+  const today = d.toDateString() === new Date().toDateString();
+  return h("time", { datetime: iso, title: fullFmt.format(d) }, today ? timeFmt.format(d) : dateTimeFmt.format(d));
+}
+
+/** Date and time as text. */
+export function whenText(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : dateTimeFmt.format(d);
+}
+
+/** A readable sentence from an RpcError or any error. */
+export function errorText(err) {
+  const msg = (err && err.message) || String(err);
+  return msg.charAt(0).toUpperCase() + msg.slice(1);
+}
