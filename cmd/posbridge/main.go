@@ -23,6 +23,9 @@ const usage = `posbridge — bridges POS software to CodePay card terminals
 Usage:
   posbridge demo [--listen ADDR] [--data DIR]     sandbox with an embedded CodePay emulator
   posbridge run --config FILE                     run the agent in the foreground
+  posbridge check --config FILE [--offline]       validate config, keys, database, ports, credentials
+  posbridge install --config FILE [--user NAME]   install as a service (Windows SCM, systemd)
+  posbridge uninstall | start | stop | restart | status
   posbridge pay --amount 12.34 [flags]            take a test payment through a running agent
   posbridge batch show [--terminal SN]            the open batch of each terminal
   posbridge batch close --terminal SN             close a terminal's batch
@@ -51,6 +54,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "pay":
 		return cmdPay(ctx, args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		return cmdService(ctx, args[0], args[1:], stdout, stderr)
 	case "batch":
 		return cmdBatch(ctx, args[1:], stdout, stderr)
 	case "payments":

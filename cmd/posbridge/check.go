@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.bug.st/serial"
+
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/store"
+)
+
+// checkResult is one line of `posbridge check`.
+type checkResult struct {
+	name string
+	err  error
+	ok   string
+}
+
+// cmdCheck validates a configuration and its surroundings, one line per check.
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (required)")
+	offline := fs.Bool("offline", false, "skip the signed call that proves the CodePay credentials")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "posbridge check: --config FILE is required")
+		return exitUsage
+	}
+	results := runChecks(ctx, *cfgPath, *offline, true)
+	failed := 0
+	for _, r := range results {
+		if r.err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %-18s %v\n", r.name, r.err)
+		} else {
+			fmt.Fprintf(stdout, "ok    %-18s %s\n", r.name, r.ok)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%d of %d checks failed\n", failed, len(results))
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "all %d checks passed\n", len(results))
+	return exitOK
+}
+
+// runChecks runs the checks in order; later checks that need an earlier
+// result are skipped when it failed. listenFree is false when the agent is
+// expected to be running (so its port is in use).
+func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []checkResult {
+	var out []checkResult
+	add := func(name, ok string, err error) bool {
+		out = append(out, checkResult{name: name, ok: ok, err: err})
+		return err == nil
+	}
+	cfg, err := config.Load(cfgPath)
+	if !add("config", fmt.Sprintf("%s (%d terminals, %d ECRs)", cfgPath, len(cfg0(cfg).Terminals), len(cfg0(cfg).ECRs)), err) {
+		return out
+	}
+	if toks, err := config.ReadTokens(cfg.Agent.TokenFile); err != nil {
+		add("token file", "", err)
+	} else if err := codepay.CheckKeyFilePerm(cfg.Agent.TokenFile); err != nil {
+		add("token file", "", err)
+	} else {
+		add("token file", fmt.Sprintf("%s (%d tokens)", cfg.Agent.TokenFile, len(toks)), nil)
+	}
+	keysOK := true
+	if err := codepay.CheckKeyFilePerm(cfg.CodePay.PrivateKeyFile); err != nil {
+		keysOK = add("private key", "", err)
+	} else if b, err := os.ReadFile(cfg.CodePay.PrivateKeyFile); err != nil {
+		keysOK = add("private key", "", fmt.Errorf("codepay.private_key_file: %w", err))
+	} else if k, err := codepay.ParsePrivateKey(b); err != nil {
+		keysOK = add("private key", "", fmt.Errorf("codepay.private_key_file %s: %w", cfg.CodePay.PrivateKeyFile, err))
+	} else {
+		add("private key", fmt.Sprintf("RSA %d bits, %s", k.N.BitLen(), cfg.CodePay.PrivateKeyFile), nil)
+	}
+	if b, err := os.ReadFile(cfg.CodePay.GatewayPublicKeyFile); err != nil {
+		keysOK = add("gateway key", "", fmt.Errorf("codepay.gateway_public_key_file: %w", err)) && keysOK
+	} else if k, err := codepay.ParsePublicKey(b); err != nil {
+		keysOK = add("gateway key", "", fmt.Errorf("codepay.gateway_public_key_file %s: %w", cfg.CodePay.GatewayPublicKeyFile, err)) && keysOK
+	} else {
+		add("gateway key", fmt.Sprintf("RSA %d bits", k.N.BitLen()), nil)
+	}
+	add("database", "", nil)
+	out[len(out)-1] = checkDatabase(ctx, cfg.Agent.DataDir)
+	for i, e := range cfg.ECRs {
+		if e.Serial == "" {
+			continue
+		}
+		add(fmt.Sprintf("ecr[%d] port", i), e.Serial, serialPresent(e.Serial))
+	}
+	if listenFree {
+		ln, err := net.Listen("tcp", cfg.Agent.Listen)
+		if err != nil {
+			add("listen address", "", fmt.Errorf("agent.listen %s is not free: %w (is posbridge already running? stop it or choose another port)", cfg.Agent.Listen, err))
+		} else {
+			ln.Close()
+			add("listen address", cfg.Agent.Listen+" is free", nil)
+		}
+	}
+	switch {
+	case offline:
+		add("codepay", "skipped (--offline)", nil)
+	case !keysOK:
+		add("codepay", "", errors.New("skipped: the keys above must be fixed first"))
+	default:
+		add("codepay", "", nil)
+		out[len(out)-1] = checkCodePay(ctx, cfg)
+	}
+	return out
+}
+
+func cfg0(c *config.Config) *config.Config {
+	if c == nil {
+		return &config.Config{}
+	}
+	return c
+}
+
+func checkDatabase(ctx context.Context, dir string) checkResult {
+	r := checkResult{name: "database"}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		r.err = fmt.Errorf("agent.data_dir %s cannot be created: %w", dir, err)
+		return r
+	}
+	path := filepath.Join(dir, "posbridge.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		if errors.Is(err, store.ErrNewerSchema) {
+			r.err = fmt.Errorf("%s was written by a newer posbridge: %w; install that version or newer", path, err)
+		} else {
+			r.err = fmt.Errorf("%s: %w", path, err)
+		}
+		return r
+	}
+	defer db.Close()
+	if err := db.Ping(ctx); err != nil {
+		r.err = fmt.Errorf("%s is not writable: %w", path, err)
+		return r
+	}
+	r.ok = path + " is writable"
+	return r
+}
+
+func serialPresent(name string) error {
+	if runtime.GOOS == "windows" {
+		ports, err := serial.GetPortsList()
+		if err != nil {
+			return fmt.Errorf("list serial ports: %w", err)
+		}
+		for _, p := range ports {
+			if strings.EqualFold(p, name) {
+				return nil
+			}
+		}
+		return fmt.Errorf("serial port %s not found (present: %s)", name, strings.Join(ports, ", "))
+	}
+	if _, err := os.Stat(name); err != nil {
+		return fmt.Errorf("serial port %s not found: %w (is the USB adapter plugged in?)", name, err)
+	}
+	return nil
+}
+
+// checkCodePay proves the credentials with one harmless signed call: a query
+// for an order that does not exist. A verified gateway answer that is not an
+// authentication or signature refusal proves app_id, merchant_no and both keys.
+func checkCodePay(ctx context.Context, cfg *config.Config) checkResult {
+	r := checkResult{name: "codepay"}
+	priv, pub, err := codepay.LoadKeys(cfg.CodePay.PrivateKeyFile, cfg.CodePay.GatewayPublicKeyFile)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	c, err := codepay.New(codepay.Config{
+		GatewayURL: cfg.CodePay.GatewayURL, AppID: cfg.CodePay.AppID, MerchantNo: cfg.CodePay.MerchantNo, StoreNo: cfg.CodePay.StoreNo,
+		PrivateKey: priv, GatewayPublicKey: pub, AllowInsecureHTTP: cfg.CodePay.AllowInsecureHTTP,
+		Logger: newLogger(io.Discard, false),
+	})
+	if err != nil {
+		r.err = err
+		return r
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	probe := "PBCHECK" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+	_, err = c.QueryOrder(ctx, probe, "")
+	var ge *codepay.GatewayError
+	switch {
+	case err == nil:
+		r.ok = "credentials accepted by " + cfg.CodePay.GatewayURL
+	case errors.As(err, &ge) && !authRefusal(ge):
+		r.ok = fmt.Sprintf("credentials accepted by %s (signed answer %s: %s)", cfg.CodePay.GatewayURL, ge.Code, ge.Msg)
+	case errors.As(err, &ge):
+		r.err = fmt.Errorf("CodePay refused the credentials (%s: %s): check app_id, merchant_no and that the app public key uploaded to CodePay matches private_key_file", ge.Code, ge.Msg)
+	case errors.Is(err, codepay.ErrBadSignature):
+		r.err = fmt.Errorf("the answer's signature does not verify with gateway_public_key_file: is it the key of %s? (%v)", cfg.CodePay.GatewayURL, err)
+	default:
+		r.err = fmt.Errorf("CodePay could not be reached at %s: %w", cfg.CodePay.GatewayURL, err)
+	}
+	return r
+}
+
+// authRefusal reports whether a refusal is about who is calling rather than
+// the (deliberately unknown) order.
+func authRefusal(ge *codepay.GatewayError) bool {
+	msg := strings.ToLower(ge.Msg)
+	for _, w := range []string{"sign", "auth", "app_id", "merchant_no", "permission", "forbidden", "timestamp"} {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return ge.Code == "HTTP_401" || ge.Code == "HTTP_403"
+}
