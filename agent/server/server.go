@@ -35,6 +35,8 @@ type Config struct {
 	// Console, when non-nil, is the web console served at / (behind the
 	// Host/Origin guard; it authenticates its API calls with the token).
 	Console http.Handler
+	// Metrics, when non-nil, is served at /metrics (behind the guard).
+	Metrics http.Handler
 	// Ready reports why the agent is not ready (nil when it is).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -65,6 +67,9 @@ func Handler(cfg Config) http.Handler {
 		}
 		io.WriteString(w, "ready\n")
 	})))
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.RPC.Guard(cfg.Metrics))
+	}
 	if cfg.Console != nil {
 		mux.Handle("/", cfg.RPC.Guard(cfg.Console))
 	}
