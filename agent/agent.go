@@ -18,6 +18,7 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/device/card"
 	"github.com/posbridge/posbridge/internal/money"
 	"github.com/posbridge/posbridge/store"
 )
@@ -77,6 +78,19 @@ type Config struct {
 	// unknown keeps being queried before CodePay's definite "no such order"
 	// fails the payment as never received (default 60s).
 	UnknownGiveUp time.Duration
+	// Bindo, when set, enables the native card-present route and fallback.
+	Bindo Bindo
+	// FallbackMode is "auto" (default when Bindo is set) or "never".
+	FallbackMode string
+	// UnreachableGrace is how long CodePay may stay unreachable (nothing
+	// sent) before a payment that may fall back fails with
+	// codepay_unavailable (default 30s). Without a fallback the payment keeps
+	// trying until it expires.
+	UnreachableGrace time.Duration
+	// OfflineGrace is how long an order may wait for an offline terminal
+	// before, when a fallback is possible, it is withdrawn at CodePay and
+	// fails with codepay_unavailable (default 60s).
+	OfflineGrace time.Duration
 	// Metrics, when set, is told about transitions and reconciliations.
 	Metrics Metrics
 	// NotifyURL, when set, is sent with every create order.
@@ -105,6 +119,10 @@ type Agent struct {
 
 	workers map[string]*worker
 
+	bindoCtx    context.Context
+	bindoCancel context.CancelFunc
+	bindoWG     sync.WaitGroup
+
 	runMu    sync.Mutex
 	running  bool
 	stopping bool
@@ -120,6 +138,15 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.UnreachableGrace <= 0 {
+		cfg.UnreachableGrace = 30 * time.Second
+	}
+	if cfg.OfflineGrace <= 0 {
+		cfg.OfflineGrace = 60 * time.Second
+	}
+	if cfg.FallbackMode == "" {
+		cfg.FallbackMode = "auto"
 	}
 	if cfg.UnknownGiveUp <= 0 {
 		cfg.UnknownGiveUp = 60 * time.Second
@@ -144,6 +171,7 @@ func New(cfg Config) (*Agent, error) {
 	for _, t := range cfg.Terminals {
 		a.workers[t.SN] = newWorker(a, t)
 	}
+	a.bindoCtx, a.bindoCancel = context.WithCancel(context.Background())
 	return a, nil
 }
 
@@ -192,6 +220,7 @@ func (a *Agent) Serve(ctx context.Context) error {
 			}
 		}
 	}
+	a.resumeBindo(ctx, nonFinal)
 	var wg sync.WaitGroup
 	for _, w := range a.workers {
 		wg.Add(1)
@@ -204,7 +233,9 @@ func (a *Agent) Serve(ctx context.Context) error {
 	a.runMu.Lock()
 	a.stopping = true
 	a.runMu.Unlock()
+	a.bindoCancel()
 	wg.Wait()
+	a.bindoWG.Wait()
 	return nil
 }
 
@@ -223,12 +254,19 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 		return Payment{}, ErrStopping
 	}
 	if existing, err := a.db.GetPayment(ctx, n.orderNo); err == nil {
+		if r.Card != nil {
+			return a.fallbackExisting(ctx, existing, n, r.Card)
+		}
 		return a.sameOrReused(existing, n)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Payment{}, fmt.Errorf("create payment: %w", err)
 	}
-	if err := a.checkOriginal(ctx, n); err != nil {
+	route, err := a.checkOriginal(ctx, n)
+	if err != nil {
 		return Payment{}, err
+	}
+	if r.Card != nil {
+		route = RouteBindo
 	}
 	now := a.clock.Now()
 	row := &store.Payment{
@@ -243,7 +281,7 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 		CashbackMinor:       n.cashback,
 		OrigMerchantOrderNo: n.orig,
 		Description:         n.description,
-		Route:               RouteCodePay,
+		Route:               route,
 		RequestHash:         n.hash(),
 		OptionsJSON:         optionsJSON(n.options),
 		ExpiresAt:           now.Add(a.cfg.OrderExpires),
@@ -262,10 +300,46 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 	if err != nil {
 		return Payment{}, fmt.Errorf("create payment: %w", err)
 	}
-	a.log.Info("payment accepted", "merchant_order_no", n.orderNo, "type", n.typ, "terminal_sn", n.terminalSN, "source", n.source)
+	a.log.Info("payment accepted", "merchant_order_no", n.orderNo, "type", n.typ, "terminal_sn", n.terminalSN, "source", n.source, "route", route)
+	if route == RouteBindo {
+		a.startBindo(saved, r.Card)
+		return a.view(saved), nil
+	}
 	a.wake(n.terminalSN)
 	a.publishTerminal(n.terminalSN)
 	return a.view(saved), nil
+}
+
+// fallbackExisting handles payment.create with card for an order number that
+// exists: the same request again is idempotent; a payment that failed having
+// provably charged nothing goes through Bindo; anything else is refused.
+func (a *Agent) fallbackExisting(ctx context.Context, existing *store.Payment, n *normalized, c *card.Card) (Payment, error) {
+	if existing.RequestHash != n.hash() {
+		c.Wipe()
+		return Payment{}, fmt.Errorf("%w: %s", ErrOrderNoReused, n.orderNo)
+	}
+	if existing.Route == RouteBindo && !retryableWithCard(existing) {
+		c.Wipe()
+		return a.view(existing), nil
+	}
+	if !retryableWithCard(existing) {
+		c.Wipe()
+		if !IsFinal(existing.State) {
+			return Payment{}, fmt.Errorf("%w: %s is still %s at CodePay; wait for its result", ErrFallbackRefused, n.orderNo, existing.State)
+		}
+		return Payment{}, fmt.Errorf("%w: %s ended %s; only a payment that failed with %s (nothing charged) can be sent again with card", ErrFallbackRefused, n.orderNo, existing.State, CodeCodePayUnavailable)
+	}
+	if !a.fallbackAllowed(n.options) {
+		c.Wipe()
+		return Payment{}, fieldErr("card", "the Bindo fallback is not available for this payment (fallback never, or [bindo] not configured)")
+	}
+	a.log.Info("payment falls back to Bindo", "merchant_order_no", n.orderNo)
+	a.startBindo(existing, c)
+	p, err := a.Get(ctx, n.orderNo)
+	if err != nil {
+		return Payment{}, err
+	}
+	return p, nil
 }
 
 func (a *Agent) sameOrReused(existing *store.Payment, n *normalized) (Payment, error) {
@@ -276,54 +350,64 @@ func (a *Agent) sameOrReused(existing *store.Payment, n *normalized) (Payment, e
 }
 
 // checkOriginal validates void, refund and completion against the local record
-// of the original payment when there is one (the cloud checks the rest).
-func (a *Agent) checkOriginal(ctx context.Context, n *normalized) error {
+// of the original payment when there is one (the cloud checks the rest), and
+// returns the route the new payment takes: that of its original.
+func (a *Agent) checkOriginal(ctx context.Context, n *normalized) (string, error) {
 	if n.orig == "" {
-		return nil
+		return RouteCodePay, nil
 	}
 	orig, err := a.db.GetPayment(ctx, n.orig)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // made outside posbridge; CodePay decides
+		return RouteCodePay, nil // made outside posbridge; CodePay decides
 	}
 	if err != nil {
-		return fmt.Errorf("check original payment: %w", err)
+		return "", fmt.Errorf("check original payment: %w", err)
+	}
+	route := orig.Route
+	if route == RouteBindo {
+		if a.cfg.Bindo == nil {
+			return "", fieldErr("orig_merchant_order_no", "%s went through Bindo, which is not configured on this agent", n.orig)
+		}
+		if n.typ == TypeCompletion {
+			return "", fieldErr("orig_merchant_order_no", "completions are not supported on the Bindo route")
+		}
 	}
 	const f = "orig_merchant_order_no"
 	if orig.State != StateApproved {
-		return fieldErr(f, "original payment %s is %s, not approved", n.orig, orig.State)
+		return "", fieldErr(f, "original payment %s is %s, not approved", n.orig, orig.State)
 	}
 	if orig.Currency != n.currency.Code {
-		return fieldErr(f, "original payment %s is in %s, not %s", n.orig, orig.Currency, n.currency.Code)
+		return "", fieldErr(f, "original payment %s is in %s, not %s", n.orig, orig.Currency, n.currency.Code)
 	}
 	switch n.typ {
 	case TypeVoid:
 		if orig.Type == TypeVoid || orig.Type == TypeRefund {
-			return fieldErr(f, "a %s cannot be voided", orig.Type)
+			return "", fieldErr(f, "a %s cannot be voided", orig.Type)
 		}
 		if orig.BatchID != 0 {
 			if b, err := a.db.CurrentBatch(ctx, orig.TerminalSN); err == nil && b.ID != orig.BatchID {
-				return fieldErr(f, "the batch of %s is closed: refund it instead of voiding", n.orig)
+				return "", fieldErr(f, "the batch of %s is closed: refund it instead of voiding", n.orig)
 			}
 		}
 		if orig.TerminalSN != n.terminalSN {
-			return fieldErr(f, "original payment %s was made on terminal %s; void it there", n.orig, orig.TerminalSN)
+			return "", fieldErr(f, "original payment %s was made on terminal %s; void it there", n.orig, orig.TerminalSN)
 		}
 		if n.amount != orig.AmountMinor {
-			return fieldErr("amount", "a void must be for the original amount %s", view(orig, "").Amount)
+			return "", fieldErr("amount", "a void must be for the original amount %s", view(orig, "").Amount)
 		}
 	case TypeRefund:
 		if orig.Type != TypeSale && orig.Type != TypeCompletion && orig.Type != TypeCashback {
-			return fieldErr(f, "a %s cannot be refunded", orig.Type)
+			return "", fieldErr(f, "a %s cannot be refunded", orig.Type)
 		}
 		if n.amount > orig.AmountMinor {
-			return fieldErr("amount", "refund exceeds the original amount %s", view(orig, "").Amount)
+			return "", fieldErr("amount", "refund exceeds the original amount %s", view(orig, "").Amount)
 		}
 	case TypeCompletion:
 		if orig.Type != TypePreAuth {
-			return fieldErr(f, "a completion needs an approved preauth, %s is a %s", n.orig, orig.Type)
+			return "", fieldErr(f, "a completion needs an approved preauth, %s is a %s", n.orig, orig.Type)
 		}
 	}
-	return nil
+	return route, nil
 }
 
 // Get returns a payment by merchant_order_no.

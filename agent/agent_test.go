@@ -10,6 +10,7 @@ import (
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
+	"github.com/posbridge/posbridge/device/card"
 	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
@@ -264,7 +265,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"no terminal", func(r *agent.CreateRequest) { r.TerminalSN = "" }, "terminal_sn"},
 		{"wrong currency", func(r *agent.CreateRequest) { r.Currency = "EUR" }, "currency"},
 		{"bad type", func(r *agent.CreateRequest) { r.Type = "gift" }, "type"},
-		{"card without bindo", func(r *agent.CreateRequest) { r.HasCard = true }, "card"},
+		{"card without bindo", func(r *agent.CreateRequest) { r.Card = testCard(t) }, "card"},
 		{"cashback on sale", func(r *agent.CreateRequest) { r.CashbackAmount = "1.00" }, "cashback_amount"},
 	}
 	for _, tc := range tests {
@@ -322,4 +323,14 @@ func TestAlertAndNote(t *testing.T) {
 	if _, err := e.Agent.SetAlert(ctx, "NOPE", "x"); !errors.Is(err, agent.ErrNotFound) {
 		t.Fatalf("SetAlert(unknown) = %v", err)
 	}
+}
+
+// testCard is a Bindo test card read by swipe.
+func testCard(t *testing.T) *card.Card {
+	t.Helper()
+	c, err := card.Parse(card.Input{ReaderMode: "swipe", Track2: "4111111111111111=30122011758928889"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

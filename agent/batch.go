@@ -354,11 +354,15 @@ func (a *Agent) TipAdjust(ctx context.Context, orderNo, tip string) (Payment, er
 		return Payment{}, fmt.Errorf("%w: the batch of %s is closed (settled)", ErrNotAdjustable, orderNo)
 	}
 	if p.Route == RouteBindo {
-		return Payment{}, fmt.Errorf("%w: tips of Bindo payments are adjusted with the Bindo fallback", ErrNotAdjustable)
+		if a.cfg.Bindo == nil {
+			return Payment{}, fmt.Errorf("%w: %s went through Bindo, which is not configured", ErrNotAdjustable, orderNo)
+		}
+		err = a.bindoTip(ctx, p, minor, cur)
+	} else {
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+		err = a.cp.AdjustTip(callCtx, orderNo, money.Amount{Minor: minor, Currency: cur})
+		cancel()
 	}
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
-	err = a.cp.AdjustTip(callCtx, orderNo, money.Amount{Minor: minor, Currency: cur})
-	cancel()
 	if err != nil {
 		var ge *codepay.GatewayError
 		if errors.As(err, &ge) {

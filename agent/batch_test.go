@@ -43,7 +43,7 @@ func TestBatchCloseTotalsMatchCloud(t *testing.T) {
 	}
 	// 10.00 + (5.50 + 1.25 tip) - 1.00 refund; the voided 2.00 sale and the void are out.
 	wantLocal := agent.BatchTotals{Count: 3, TotalAmount: "15.75", Currency: "USD", Tips: "1.25",
-		ByType: map[string]agent.TypeTotal{"sale": {3, "17.50"}, "refund": {1, "1.00"}, "void": {1, "2.00"}},
+		ByType:  map[string]agent.TypeTotal{"sale": {3, "17.50"}, "refund": {1, "1.00"}, "void": {1, "2.00"}},
 		ByRoute: map[string]agent.TypeTotal{"codepay": {3, "15.75"}}}
 	if !reflect.DeepEqual(open.Local, wantLocal) {
 		t.Fatalf("open batch totals = %+v, want %+v", open.Local, wantLocal)

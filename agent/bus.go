@@ -84,7 +84,17 @@ func (a *Agent) view(p *store.Payment) Payment {
 			notice = "terminal " + p.TerminalSN + " is offline: the payment waits until it is back, is cancelled, or expires"
 		}
 	}
-	return view(p, notice)
+	v := view(p, notice)
+	if v.Error != nil && retryableWithCard(p) {
+		var opts Options
+		if p.OptionsJSON != "" {
+			_ = jsonUnmarshal([]byte(p.OptionsJSON), &opts)
+		}
+		if a.fallbackAllowed(opts) {
+			v.Error.Fallback = HintNative
+		}
+	}
+	return v
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

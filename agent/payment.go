@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/device/card"
 	"github.com/posbridge/posbridge/internal/config"
 	"github.com/posbridge/posbridge/internal/money"
 	"github.com/posbridge/posbridge/store"
@@ -84,8 +85,9 @@ type CreateRequest struct {
 	Description         string
 	Options             Options
 	Source              string
-	// HasCard is true when the request carried card-present data.
-	HasCard bool
+	// Card is card-present data for the Bindo route (nil for none). It is
+	// held in memory only and wiped once the sale has been sent.
+	Card *card.Card
 }
 
 // FieldError is a request field that failed validation; the WebSocket API
@@ -115,6 +117,9 @@ type Card struct {
 type PaymentError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Fallback is "native" when the payment may be sent again with the same
+	// merchant_order_no plus card to go through the Bindo fallback.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Payment is the payment object of the public API (design/contract.md).
@@ -333,11 +338,18 @@ func (a *Agent) validate(r CreateRequest) (*normalized, error) {
 	if o.Route != "" && o.Route != "auto" && o.Route != "native" {
 		return nil, fieldErr("options.route", "want auto or native, got %q", o.Route)
 	}
-	if o.Route == "native" && !r.HasCard {
+	if o.Route == "native" && r.Card == nil {
 		return nil, fieldErr("options.route", "route native needs card data")
 	}
-	if r.HasCard {
-		return nil, fieldErr("card", "card-present data needs the Bindo fallback, which is not configured on this agent")
+	if r.Card != nil {
+		switch {
+		case a.cfg.Bindo == nil:
+			return nil, fieldErr("card", "card-present data needs the Bindo fallback, which is not configured on this agent")
+		case r.Type != TypeSale:
+			return nil, fieldErr("card", "card data is accepted for sales only; voids and refunds of Bindo payments need none")
+		case !a.fallbackAllowed(o):
+			return nil, fieldErr("card", "the Bindo route is disabled for this payment (fallback never)")
+		}
 	}
 	switch r.Source {
 	case SourceWS, SourceECR, SourceConsole, SourceCLI:

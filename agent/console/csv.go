@@ -28,10 +28,13 @@ func (h *handler) serveCSV(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("unauthorized: missing or invalid token\n"))
 		return
 	}
+	if h.cfg.Agent == nil {
+		http.Error(w, "service unavailable: batches are not available", http.StatusServiceUnavailable)
+		return
+	}
 	sn := r.PathValue("sn")
-	numText, ok := strings.CutSuffix(r.PathValue("file"), ".csv")
-	batchNo, err := strconv.ParseInt(numText, 10, 64)
-	if !ok || err != nil || batchNo < 1 || !safeName(sn) {
+	batchNo, ok := parseBatchPath(sn, r.PathValue("file"))
+	if !ok {
 		notFound(w, "not found: want /console/batches/SN/BATCH_NO.csv")
 		return
 	}
@@ -166,6 +169,25 @@ func timeText(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// parseBatchPath checks the {sn} and {file} segments of a CSV URL and
+// returns the batch number of "NO.csv": 1 or more, decimal digits only.
+func parseBatchPath(sn, file string) (int64, bool) {
+	numText, ok := strings.CutSuffix(file, ".csv")
+	if !ok || numText == "" || !safeName(sn) {
+		return 0, false
+	}
+	for _, c := range numText {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(numText, 10, 64)
+	if err != nil || n < 1 {
+		return 0, false
+	}
+	return n, true
 }
 
 // safeName reports whether s can be a terminal SN in a file name: 1–64 of

@@ -17,6 +17,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/device/card"
 )
 
 // Application error codes of the WebSocket API (docs/websocket-api.md).
@@ -30,6 +31,7 @@ const (
 	CodeBatchRefused    = -32007
 	CodeBatchUnknown    = -32008
 	CodeNotAdjustable   = -32009
+	CodeFallbackRefused = -32010
 	CodeInternal        = -32603
 	maxWait             = 5 * time.Minute
 	defaultWait         = 30 * time.Second
@@ -328,7 +330,11 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		OrigMerchantOrderNo: p.OrigMerchantOrderNo,
 		Description:         p.Description,
 		Source:              agent.SourceWS,
-		HasCard:             len(p.Card) > 0 && string(p.Card) != "null",
+	}
+	if c, err := parseCard(p.Card); err != nil {
+		return nil, err
+	} else if c != nil {
+		req.Card = c
 	}
 	if p.Options != nil {
 		req.Options = *p.Options
@@ -361,6 +367,40 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		return nil, appError(err)
 	}
 	return pay, nil
+}
+
+// parseCard decodes and validates the card object. Errors name the field
+// under "card" and never contain the card data.
+func parseCard(raw json.RawMessage) (*card.Card, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, rpc.InvalidParams("card", "must be an object with reader_mode and track2")
+	}
+	var in card.Input
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, rpc.InvalidParams("card."+te.Field, "wrong type: want "+te.Type.String())
+		}
+		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+			return nil, rpc.InvalidParams("card."+strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`), "unknown field")
+		}
+		return nil, rpc.InvalidParams("card", "malformed card object")
+	}
+	c, err := card.Parse(in, time.Now())
+	if err != nil {
+		var fe *card.FieldError
+		if errors.As(err, &fe) {
+			return nil, rpc.InvalidParams(fe.Field, fe.Reason)
+		}
+		return nil, rpc.InvalidParams("card", "invalid card data")
+	}
+	return c, nil
 }
 
 // moneyString insists on a JSON string: a JSON number could already have lost digits.
@@ -436,6 +476,8 @@ func appError(err error) error {
 		return &rpc.Error{Code: CodeBatchUnknown, Message: err.Error()}
 	case errors.Is(err, agent.ErrNotAdjustable):
 		return &rpc.Error{Code: CodeNotAdjustable, Message: err.Error()}
+	case errors.Is(err, agent.ErrFallbackRefused):
+		return &rpc.Error{Code: CodeFallbackRefused, Message: err.Error()}
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/console"
 	"github.com/posbridge/posbridge/agent/rpc"
 	"github.com/posbridge/posbridge/agent/server"
 	"github.com/posbridge/posbridge/agent/wsapi"
@@ -38,8 +39,9 @@ type app struct {
 }
 
 // newApp opens the journal, loads keys and wires the parts; it listens but
-// serves nothing until serve. ln may be nil to listen on cfg.Agent.Listen.
-func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) (*app, error) {
+// serves nothing until serve. ln may be nil to listen on cfg.Agent.Listen;
+// demo shows the console's test-sale form.
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, demo bool) (*app, error) {
 	tokens, err := config.ReadTokens(cfg.Agent.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("agent.token_file: %w", err)
@@ -109,6 +111,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	handler := server.Handler(server.Config{
 		Agent: ag, RPC: a.rpc, Notifications: hooks, Logger: log,
+		Console: console.New(console.Config{Agent: ag, CheckToken: a.rpc.CheckToken, Demo: demo, Version: version, Logger: log}),
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("database not writable: %w", err)

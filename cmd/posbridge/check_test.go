@@ -94,7 +94,9 @@ func TestCheckBrokenConfigs(t *testing.T) {
 		setup func(t *testing.T, e *checkEnv) []string
 		want  string
 	}{
-		{"missing config", func(t *testing.T, e *checkEnv) []string { return []string{"--config", filepath.Join(e.dir, "nope.toml")} }, "FAIL  config"},
+		{"missing config", func(t *testing.T, e *checkEnv) []string {
+			return []string{"--config", filepath.Join(e.dir, "nope.toml")}
+		}, "FAIL  config"},
 		{"key readable by others", func(t *testing.T, e *checkEnv) []string {
 			os.Chmod(filepath.Join(e.keys.Dir, "app_private_key.pem"), 0o644)
 			return []string{"--config", e.cfg, "--offline"}

@@ -113,7 +113,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
 			{SN: demoOffline, Lane: "2", Name: "Demo back office (offline)", Currency: "USD"},
 		},
 	}
-	a, err := newApp(ctx, cfg, log, nil)
+	a, err := newApp(ctx, cfg, log, nil, true)
 	if err != nil {
 		var addrErr *net.OpError
 		if errors.As(err, &addrErr) {
@@ -123,6 +123,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
 	}
 	fmt.Fprintf(stdout, `posbridge demo is running (Ctrl-C stops it)
 
+  Console        %s
   WebSocket API  %s
   Token          %s
   Health         %shealthz
@@ -133,7 +134,7 @@ Take a test payment from another terminal:
   go run ./cmd/posbridge pay --url %s --token %s --amount 12.34
 
 Amounts ending in .51 are declined by the emulator. See docs/websocket-api.md for the API.
-`, a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, dataDir, a.wsURL(), token)
+`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, dataDir, a.wsURL(), token)
 	return a.serve(ctx)
 }
 

@@ -29,7 +29,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	log := newLogger(stderr, *debug)
-	a, err := newApp(ctx, cfg, log, nil)
+	a, err := newApp(ctx, cfg, log, nil, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "posbridge run: %v\n", err)
 		return exitFailure

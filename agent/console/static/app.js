@@ -46,6 +46,7 @@ function announce(text) {
 function setConn(kind, text) {
   const c = $("conn");
   c.dataset.state = kind;
+  $("app").dataset.conn = kind;
   $("conn-text").textContent = text;
   $("conn-retry").hidden = kind !== "reconnecting";
 }
@@ -218,10 +219,17 @@ function waitRetry(delay, gen) {
 }
 
 async function refreshAll() {
+  state.historyLoaded = false;
   await call("events.subscribe", {});
-  const [tl] = await Promise.all([call("terminal.list", {}), loadPayments(), loadHistory()]);
-  setTerminals(tl.terminals || []);
-  await Promise.all([...state.terminals.keys()].map((sn) => loadBatch(sn)));
+  const loadTerminals = async () => {
+    const tl = await call("terminal.list", {});
+    setTerminals(tl.terminals || []);
+    await Promise.all([...state.terminals.keys()].map((sn) => loadBatch(sn)));
+  };
+  await Promise.all([loadTerminals(), loadPayments()]);
+  // After batch.get, so every terminal's open batch is in the list.
+  await loadHistory();
+  state.historyLoaded = true;
 }
 
 function onNotify(method, params) {
@@ -338,12 +346,25 @@ async function loadBatch(sn) {
     const b = await call("batch.get", { terminal_sn: sn });
     if (gen !== state.gen) return;
     state.batches.set(sn, b);
+    updateHistoryRow(b);
   } catch (e) {
     if (gen !== state.gen) return;
     state.batches.set(sn, { error: errorText(e) });
   }
   renderBatch(sn);
   if (state.closeSN === sn && $("close-dialog").open && !state.closeBusy) renderCloseDialog();
+}
+
+// updateHistoryRow keeps the open batch's row in Batch history current.
+function updateHistoryRow(b) {
+  const i = state.history.findIndex((r) => r.terminal_sn === b.terminal_sn && r.batch_no === b.batch_no);
+  if (i >= 0) {
+    state.history[i] = b;
+    renderHistory();
+  } else if (state.historyLoaded) {
+    const f = $("history-terminal").value;
+    if (!f || f === b.terminal_sn) loadHistory().catch(() => {});
+  }
 }
 
 function scheduleBatch(sn) {
@@ -482,8 +503,8 @@ function paymentRow(p) {
     h("td", { class: "mono" }, p.terminal_sn),
     h("td", {}, typeLabel(p.type)),
     h("td", { class: "num amount" }, money(p.amount, p.currency)),
-    h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
     h("td", { class: "state-cell" }, stateBadge(p.state), detail ? h("span", { class: "detail" }, detail) : null),
+    h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
     h("td", {}, card),
     h("td", { class: "mono" }, p.auth_code || h("span", { class: "muted" }, "—")),
     h("td", {}, p.source || "—"),
@@ -632,14 +653,20 @@ async function loadHistory() {
   renderHistory();
 }
 
+const CLOSED_BY = { ws: "WebSocket API", cli: "command line", console: "console", ecr: "ECR" };
+
+function closedByText(by) {
+  return CLOSED_BY[by] || by;
+}
+
 function verdict(r) {
   if (r.state !== "closed") return { tone: "progress", short: r.state === "closing" ? "Closing" : "Open", long: "" };
   if (r.differences && r.differences.length) {
     const n = r.differences.length;
     return { tone: "warn", short: `${n} ${n === 1 ? "difference" : "differences"}`, long: "" };
   }
-  if (!r.cloud) return { tone: "neutral", short: "No CodePay totals", long: "CodePay returned no totals to compare." };
-  return { tone: "ok", short: "Totals agree", long: "Local and CodePay totals agree." };
+  if (!r.cloud) return { tone: "neutral", short: "No CodePay totals", long: "CodePay returned no totals to compare" };
+  return { tone: "ok", short: "Totals agree", long: "Local and CodePay totals agree" };
 }
 
 function renderHistory() {
@@ -648,7 +675,7 @@ function renderHistory() {
     const v = verdict(r);
     return h(
       "tr",
-      { dataset: { sn: r.terminal_sn, batch: r.batch_no } },
+      { dataset: { sn: r.terminal_sn, batch: r.batch_no, state: r.state } },
       h(
         "td",
         {},
@@ -665,12 +692,12 @@ function renderHistory() {
         ),
       ),
       h("td", { class: "mono" }, r.terminal_sn),
-      h("td", {}, when(r.opened_at)),
-      h("td", {}, when(r.closed_at)),
-      h("td", {}, r.closed_by || h("span", { class: "muted" }, "—")),
       h("td", { class: "num" }, r.local.count),
       h("td", { class: "num" }, money(r.local.total_amount, r.local.currency)),
       h("td", {}, badge(v.short, v.tone)),
+      h("td", {}, when(r.opened_at)),
+      h("td", {}, when(r.closed_at)),
+      h("td", {}, r.closed_by ? closedByText(r.closed_by) : h("span", { class: "muted" }, "—")),
     );
   });
   replaceChildrenKeepFocus($("history-rows"), rows);
@@ -687,7 +714,7 @@ function openReport(r, justClosed, opener) {
     : `Batch ${r.batch_no} of ${r.terminal_sn}`;
   $("report-sub").textContent =
     r.state === "closed"
-      ? `${terminalName(r.terminal_sn)}. Opened ${whenText(r.opened_at)}, closed ${whenText(r.closed_at)}${r.closed_by ? " from " + r.closed_by : ""}.`
+      ? `${terminalName(r.terminal_sn)}. Opened ${whenText(r.opened_at)}, closed ${whenText(r.closed_at)}${r.closed_by ? " through the " + closedByText(r.closed_by) : ""}.`
       : `${terminalName(r.terminal_sn)}. Open since ${whenText(r.opened_at)}; totals so far.`;
   const cloud = r.cloud;
   const cloudCount = cloud && cloud.count !== null && cloud.count !== undefined ? String(cloud.count) : "—";
@@ -725,6 +752,7 @@ function openReport(r, justClosed, opener) {
       : null,
   );
   $("report-error").textContent = "";
+  $("report-status").textContent = "";
   const dl = $("report-download");
   dl.disabled = false;
   dl.textContent = "Download CSV";
@@ -738,7 +766,9 @@ async function downloadCSV() {
   if (!r) return;
   const btn = $("report-download");
   const err = $("report-error");
+  const status = $("report-status");
   err.textContent = "";
+  status.textContent = "";
   btn.disabled = true;
   btn.textContent = "Downloading…";
   const name = `posbridge-batch-${r.terminal_sn}-${r.batch_no}.csv`;
@@ -762,13 +792,12 @@ async function downloadCSV() {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
-    btn.textContent = "Downloaded";
-    announce(`Saved ${name}`);
+    status.textContent = `Saved ${name} to your downloads.`;
   } catch (e) {
     err.textContent = "Download failed: " + errorText(e);
   } finally {
     btn.disabled = false;
-    if (btn.textContent !== "Downloaded") btn.textContent = "Download CSV";
+    btn.textContent = "Download CSV";
   }
 }
 
@@ -802,6 +831,13 @@ function init() {
     const o = state.reportOpener;
     if (o && o.isConnected) o.focus();
   });
+
+  fetch("/console/info", { cache: "no-store" })
+    .then((res) => (res.ok ? res.json() : null))
+    .then((info) => {
+      if (info && info.version && !$("version").textContent) $("version").textContent = info.version;
+    })
+    .catch(() => {});
 
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) {

@@ -1,0 +1,304 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/posbridge/posbridge/cloud/bindo"
+	"github.com/posbridge/posbridge/device/card"
+	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/store"
+)
+
+// Bindo is the part of the Bindo V3 gateway client the agent uses for the
+// native card-present fallback.
+type Bindo interface {
+	UUIDFor(merchantOrderNo string) string
+	Sale(ctx context.Context, r bindo.SaleRequest) (*bindo.Transaction, error)
+	Query(ctx context.Context, uuid, brn string) (*bindo.Transaction, error)
+	Void(ctx context.Context, r bindo.VoidRequest) (*bindo.Transaction, error)
+	Refund(ctx context.Context, r bindo.RefundRequest) (*bindo.Transaction, error)
+	AdjustTip(ctx context.Context, r bindo.TipRequest) (*bindo.Transaction, error)
+}
+
+var _ Bindo = (*bindo.Client)(nil)
+
+// Fallback error codes and hints.
+const (
+	// CodeCodePayUnavailable: CodePay could not serve the payment and nothing was charged.
+	CodeCodePayUnavailable = "codepay_unavailable"
+	// CodeCardNotSent: a native payment lost its card data (restart) before
+	// anything reached Bindo; nothing was charged.
+	CodeCardNotSent = "card_not_sent"
+	// HintNative is the error's fallback hint: send payment.create again with
+	// the same merchant_order_no plus card to take it through Bindo.
+	HintNative = "native"
+)
+
+// ErrFallbackRefused means a payment.create with card for an existing order
+// cannot go through Bindo (the earlier attempt may have charged, or is not over).
+var ErrFallbackRefused = errors.New("fallback refused")
+
+// bindoCard adapts *card.Card to the Bindo client's Card.
+type bindoCard struct{ *card.Card }
+
+func (c bindoCard) Mode() string { return string(c.ReaderMode()) }
+
+// fallbackAllowed reports whether this payment may be offered the Bindo fallback.
+func (a *Agent) fallbackAllowed(opts Options) bool {
+	if a.cfg.Bindo == nil || a.cfg.FallbackMode == "never" {
+		return false
+	}
+	return opts.Fallback != "never"
+}
+
+// retryableWithCard reports whether a failed payment provably charged nothing,
+// so it may be sent again with the same number through Bindo.
+func retryableWithCard(p *store.Payment) bool {
+	return p.State == StateFailed && (p.ErrorCode == CodeCodePayUnavailable || p.ErrorCode == CodeCardNotSent)
+}
+
+// startBindo takes a journaled payment through Bindo in the background. c is
+// the card for a sale (nil for voids and refunds of Bindo payments); it is
+// wiped as soon as the sale call returns.
+func (a *Agent) startBindo(p *store.Payment, c *card.Card) {
+	a.bindoWG.Add(1)
+	go func() {
+		defer a.bindoWG.Done()
+		if c != nil {
+			defer c.Wipe()
+		}
+		a.runBindo(a.bindoCtx, p, c)
+	}()
+}
+
+// runBindo sends the payment to Bindo once (the uuid, derived from the order
+// number, is journaled before the call) and follows it to a final state by
+// query. An unknown outcome is resolved by query, never by a second sale.
+func (a *Agent) runBindo(ctx context.Context, p *store.Payment, c *card.Card) {
+	uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
+	if p.State == StateQueued || p.State == StateFailed {
+		from := p.State
+		np, err := a.transition(ctx, p.MerchantOrderNo, []string{from}, func(p *store.Payment) error {
+			p.State, p.Route, p.CreateSent, p.TransNo = StateSending, RouteBindo, true, uuid
+			p.ErrorCode, p.ErrorMessage, p.TransStatus = "", "", ""
+			p.ExpiresAt = a.clock.Now().Add(a.cfg.OrderExpires)
+			return nil
+		}, "sending to Bindo (native card-present), uuid "+uuid)
+		if err != nil {
+			return
+		}
+		p = np
+		tx, err := a.bindoSend(ctx, p, c, uuid)
+		if c != nil {
+			c.Wipe()
+		}
+		if done := a.bindoAfterSend(ctx, p, tx, err); done {
+			return
+		}
+	}
+	a.bindoFollow(ctx, p.MerchantOrderNo, uuid)
+}
+
+func (a *Agent) bindoSend(ctx context.Context, p *store.Payment, c *card.Card, uuid string) (*bindo.Transaction, error) {
+	cur, err := a.terminalCurrency(p.TerminalSN)
+	if err != nil {
+		return nil, err
+	}
+	amount := money.Amount{Minor: p.AmountMinor, Currency: cur}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	switch p.Type {
+	case TypeSale:
+		if c == nil {
+			return nil, fmt.Errorf("%w: no card data", bindo.ErrInvalidRequest)
+		}
+		req := bindo.SaleRequest{UUID: uuid, MerchantOrderNo: p.MerchantOrderNo, TerminalSN: p.TerminalSN, Amount: amount, Description: p.Description, Card: bindoCard{c}}
+		if p.TipMinor > 0 {
+			tip := p.TipMinor
+			req.Tip = &tip
+		}
+		return a.cfg.Bindo.Sale(callCtx, req)
+	case TypeVoid:
+		orig, err := a.db.GetPayment(ctx, p.OrigMerchantOrderNo)
+		if err != nil {
+			return nil, err
+		}
+		return a.cfg.Bindo.Void(callCtx, bindo.VoidRequest{UUID: uuid, OrigUUID: orig.TransNo, TerminalSN: p.TerminalSN, Amount: &amount})
+	case TypeRefund:
+		orig, err := a.db.GetPayment(ctx, p.OrigMerchantOrderNo)
+		if err != nil {
+			return nil, err
+		}
+		return a.cfg.Bindo.Refund(callCtx, bindo.RefundRequest{UUID: uuid, OrigUUID: orig.TransNo, Amount: amount, TerminalSN: p.TerminalSN})
+	}
+	return nil, fmt.Errorf("%w: %s is not supported on the Bindo route", bindo.ErrInvalidRequest, p.Type)
+}
+
+// bindoAfterSend records the answer to the one send; it reports whether the
+// payment is settled (final) without following it by query.
+func (a *Agent) bindoAfterSend(ctx context.Context, p *store.Payment, tx *bindo.Transaction, err error) bool {
+	from := []string{StateSending}
+	var ge *bindo.GatewayError
+	switch {
+	case err == nil:
+		np, _ := a.applyBindo(ctx, p, tx)
+		return np != nil && IsFinal(np.State)
+	case errors.Is(err, bindo.ErrNotSent) || errors.Is(err, bindo.ErrInvalidRequest):
+		a.fail(ctx, p, from, CodeCardNotSent, "the payment did not reach Bindo ("+err.Error()+"); nothing was charged")
+		return true
+	case errors.As(err, &ge):
+		a.fail(ctx, p, from, "bindo_refused", fmt.Sprintf("Bindo refused the payment: %s (code %s)", ge.Message, ge.Code))
+		return true
+	default:
+		a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
+			p.State = StateUnknown
+			return nil
+		}, "outcome at Bindo unknown ("+err.Error()+"); reconciling by query")
+		return false
+	}
+}
+
+// bindoFollow queries the Bindo transaction until the payment is final.
+func (a *Agent) bindoFollow(ctx context.Context, orderNo, uuid string) {
+	interval := a.cfg.PollInterval
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.after(interval):
+		}
+		interval = min(interval*5/4, maxPoll)
+		p, err := a.db.GetPayment(ctx, orderNo)
+		if err != nil || IsFinal(p.State) {
+			return
+		}
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+		tx, err := a.cfg.Bindo.Query(callCtx, uuid, "")
+		cancel()
+		if errors.Is(err, bindo.ErrNotFound) && p.State == StateUnknown && a.clock.Now().After(p.ExpiresAt.Add(a.cfg.UnknownGiveUp)) {
+			a.fail(ctx, p, []string{StateUnknown}, CodeCardNotSent, "Bindo has no record of this payment; nothing was charged")
+			return
+		}
+		if err != nil {
+			a.event(ctx, orderNo, "error", "Bindo query failed: "+err.Error())
+			continue
+		}
+		if np, _ := a.applyBindo(ctx, p, tx); np != nil && IsFinal(np.State) {
+			return
+		}
+	}
+}
+
+// applyBindo maps a Bindo transaction (answer, query or webhook) onto the
+// payment; a final state never regresses.
+func (a *Agent) applyBindo(ctx context.Context, p *store.Payment, tx *bindo.Transaction) (*store.Payment, error) {
+	from := []string{StateSending, StateOnTerminal, StateUnknown}
+	fill := func(p *store.Payment) {
+		p.TransStatus = ""
+		if tx.AuthCode != "" {
+			p.AuthCode = tx.AuthCode
+		}
+		if tx.RefNo != "" {
+			p.RefNo = tx.RefNo
+		}
+		if tx.MaskedPAN != "" {
+			p.MaskedPAN = maskPAN(tx.MaskedPAN)
+		}
+		if tx.Brand != "" {
+			p.CardBrand = tx.Brand
+		}
+		if tx.EntryMode != "" {
+			p.EntryMode = tx.EntryMode
+		}
+	}
+	switch {
+	case !tx.Final:
+		if p.State == StateOnTerminal {
+			return p, nil
+		}
+		return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
+			p.State = StateOnTerminal
+			fill(p)
+			return nil
+		}, "pending at Bindo")
+	case tx.Approved || tx.Status == bindo.StatusVoided || tx.Status == bindo.StatusRefunded || tx.Status == bindo.StatusPartiallyRefunded:
+		return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
+			p.State = StateApproved
+			fill(p)
+			return nil
+		}, "approved by Bindo")
+	default:
+		return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
+			p.State = StateDeclined
+			fill(p)
+			p.ErrorCode, p.ErrorMessage = tx.ErrorCode, tx.Message
+			if p.ErrorCode == "" {
+				p.ErrorCode = "declined"
+			}
+			return nil
+		}, "declined by Bindo")
+	}
+}
+
+// ApplyBindoWebhook updates a payment from a verified Bindo webhook, like a query would.
+func (a *Agent) ApplyBindoWebhook(ctx context.Context, tx *bindo.Transaction) error {
+	p, err := a.db.GetPaymentByTransNo(ctx, RouteBindo, tx.UUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: Bindo uuid %s", ErrNotFound, tx.UUID)
+	}
+	if err != nil {
+		return fmt.Errorf("apply bindo webhook: %w", err)
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", "Bindo webhook: "+string(tx.Status))
+	if IsFinal(p.State) {
+		return nil
+	}
+	_, err = a.applyBindo(ctx, p, tx)
+	return err
+}
+
+// resumeBindo, at start, settles Bindo payments the journal holds unfinished:
+// those whose card data was lost before sending fail (nothing charged, may be
+// sent again with the card); the others are followed by query.
+func (a *Agent) resumeBindo(ctx context.Context, ps []store.Payment) {
+	for i := range ps {
+		p := &ps[i]
+		if p.Route != RouteBindo {
+			continue
+		}
+		if !p.CreateSent && (p.State == StateQueued || p.State == StateSending) {
+			if p.Type == TypeSale {
+				a.fail(ctx, p, []string{p.State}, CodeCardNotSent, "posbridge restarted before the card data reached Bindo (card data is never stored); nothing was charged: send the payment again with the card")
+				continue
+			}
+			a.startBindo(p, nil)
+			continue
+		}
+		if a.cfg.Bindo == nil {
+			a.log.Error("unfinished Bindo payment but [bindo] is not configured", "merchant_order_no", p.MerchantOrderNo)
+			continue
+		}
+		uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
+		a.bindoWG.Add(1)
+		go func() {
+			defer a.bindoWG.Done()
+			a.bindoFollow(a.bindoCtx, p.MerchantOrderNo, uuid)
+		}()
+	}
+}
+
+// bindoTip adjusts the tip of an approved Bindo sale.
+func (a *Agent) bindoTip(ctx context.Context, p *store.Payment, minor int64, cur money.Currency) error {
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	_, err := a.cfg.Bindo.AdjustTip(callCtx, bindo.TipRequest{OrigUUID: p.TransNo, Tip: money.Amount{Minor: minor, Currency: cur}, TerminalSN: p.TerminalSN})
+	return err
+}
+
+// sinceSent is how long ago the create order of p was sent (from its expiry).
+func (a *Agent) sinceSent(p *store.Payment) time.Duration {
+	return a.clock.Now().Sub(p.ExpiresAt.Add(-a.cfg.OrderExpires))
+}

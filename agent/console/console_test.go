@@ -1,0 +1,535 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/internal/testenv"
+)
+
+const testToken = "console-test-token"
+
+// newServer serves the console over real HTTP with the real token check.
+func newServer(t *testing.T, a *agent.Agent, demo bool) *httptest.Server {
+	t.Helper()
+	rs, err := rpc.NewServer(rpc.Config{
+		Handler: rpc.HandlerFunc(nil),
+		Tokens:  func() []string { return []string{testToken} },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{Agent: a, CheckToken: rs.CheckToken, Demo: demo, Version: "v9.8.7", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+func TestAssets(t *testing.T) {
+	srv := newServer(t, nil, false)
+	tests := []struct {
+		name, method, path string
+		status             int
+		contentType        string
+		contains           string
+	}{
+		{"index", "GET", "/", 200, "text/html; charset=utf-8", `<script type="module" src="/static/app.js">`},
+		{"index by HEAD", "HEAD", "/", 200, "text/html; charset=utf-8", ""},
+		{"app module", "GET", "/static/app.js", 200, "text/javascript; charset=utf-8", `from "./rpc.js"`},
+		{"rpc module", "GET", "/static/rpc.js", 200, "text/javascript; charset=utf-8", `"posbridge.v1"`},
+		{"ui module", "GET", "/static/ui.js", 200, "text/javascript; charset=utf-8", "export function h("},
+		{"stylesheet", "GET", "/static/console.css", 200, "text/css; charset=utf-8", ":focus-visible"},
+		{"icon", "GET", "/static/icon.svg", 200, "image/svg+xml", "<svg"},
+		{"index only at /", "GET", "/static/index.html", 404, "text/plain; charset=utf-8", "not found"},
+		{"no directory listing", "GET", "/static/", 404, "text/plain; charset=utf-8", "not found"},
+		{"unknown asset", "GET", "/static/nope.js", 404, "text/plain; charset=utf-8", "not found"},
+		{"path traversal", "GET", "/static/../console.go", 404, "text/plain; charset=utf-8", "not found"},
+		{"unknown path", "GET", "/favicon.ico", 404, "text/plain; charset=utf-8", "not found"},
+		{"unknown console path", "GET", "/console/nope", 404, "text/plain; charset=utf-8", "not found"},
+		{"POST to the page", "POST", "/", 404, "text/plain; charset=utf-8", "not found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status = %d, want %d (%s)", resp.StatusCode, tc.status, body)
+			}
+			if got := resp.Header.Get("Content-Type"); got != tc.contentType {
+				t.Errorf("Content-Type = %q, want %q", got, tc.contentType)
+			}
+			if got := resp.Header.Get("Content-Security-Policy"); got != CSP {
+				t.Errorf("Content-Security-Policy = %q, want %q", got, CSP)
+			}
+			if !strings.Contains(string(body), tc.contains) {
+				t.Errorf("body lacks %q:\n%.300s", tc.contains, body)
+			}
+			if tc.method == "HEAD" && len(body) != 0 {
+				t.Errorf("HEAD answered a body of %d bytes", len(body))
+			}
+		})
+	}
+}
+
+func TestCSPValue(t *testing.T) {
+	want := "default-src 'self'; connect-src 'self' ws: ; img-src 'self' data:; style-src 'self'; script-src 'self'"
+	if CSP != want {
+		t.Fatalf("CSP = %q, want %q", CSP, want)
+	}
+}
+
+func TestAssetRevalidation(t *testing.T) {
+	srv := newServer(t, nil, false)
+	resp, _ := get(t, srv.URL+"/static/app.js", nil)
+	etag := resp.Header.Get("ETag")
+	if etag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("ETag %q, Cache-Control %q; want an ETag and no-cache", etag, resp.Header.Get("Cache-Control"))
+	}
+	tests := []struct {
+		name, inm string
+		want      int
+	}{
+		{"same", etag, http.StatusNotModified},
+		{"weak form", "W/" + etag, http.StatusNotModified},
+		{"in a list", `"x", ` + etag, http.StatusNotModified},
+		{"other", `"0000"`, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, srv.URL+"/static/app.js", http.Header{"If-None-Match": {tc.inm}})
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status = %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == http.StatusNotModified && body != "" {
+				t.Errorf("304 with a body of %d bytes", len(body))
+			}
+		})
+	}
+}
+
+// TestPageFitsCSP checks the page needs nothing the CSP forbids: no inline
+// script or style, no event-handler attributes, no external URLs, and that
+// every asset it names is embedded. The scripts never write HTML strings.
+func TestPageFitsCSP(t *testing.T) {
+	index, err := staticFS.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(index)
+	forbidden := []*regexp.Regexp{
+		regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`), // inline script body
+		regexp.MustCompile(`<style`),
+		regexp.MustCompile(`\sstyle=`),
+		regexp.MustCompile(`\son[a-z]+=`),
+		regexp.MustCompile(`(?:src|href)="(?:https?:)?//`),
+	}
+	for _, re := range forbidden {
+		if m := re.FindString(page); m != "" {
+			t.Errorf("index.html has %q, which the CSP blocks or which leaves the agent", m)
+		}
+	}
+	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1) {
+		if !strings.Contains(tag, ` src="/static/`) {
+			t.Errorf("index.html has the script tag %q without an embedded src", tag)
+		}
+	}
+	refs := regexp.MustCompile(`(?:src|href)="(/static/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(refs) < 3 {
+		t.Fatalf("index.html names only %d assets", len(refs))
+	}
+	for _, r := range refs {
+		if _, err := fs.Stat(staticFS, strings.TrimPrefix(r[1], "/")); err != nil {
+			t.Errorf("index.html names %s, which is not embedded", r[1])
+		}
+	}
+	scripts, _ := fs.Glob(staticFS, "static/*.js")
+	importRE := regexp.MustCompile(`from "\./([^"]+)"`)
+	for _, name := range scripts {
+		src, _ := staticFS.ReadFile(name)
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "http://", "https://", ".style."} {
+			if strings.Contains(string(src), bad) {
+				t.Errorf("%s uses %q", name, bad)
+			}
+		}
+		for _, m := range importRE.FindAllStringSubmatch(string(src), -1) {
+			if _, err := fs.Stat(staticFS, "static/"+m[1]); err != nil {
+				t.Errorf("%s imports ./%s, which is not embedded", name, m[1])
+			}
+		}
+	}
+}
+
+func TestInfo(t *testing.T) {
+	tests := []struct {
+		name     string
+		demo     bool
+		header   http.Header
+		wantJSON string
+	}{
+		{"demo, no token", true, nil, `{"demo":true,"version":"v9.8.7"}`},
+		{"not demo", false, nil, `{"demo":false,"version":"v9.8.7"}`},
+		{"valid token", true, bearer(testToken), `{"demo":true,"version":"v9.8.7","authorized":true}`},
+		{"wrong token", true, bearer("nope"), `{"demo":true,"version":"v9.8.7","authorized":false}`},
+		{"not a bearer header", false, http.Header{"Authorization": {"Basic eDp5"}}, `{"demo":false,"version":"v9.8.7","authorized":false}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, nil, tc.demo)
+			resp, body := get(t, srv.URL+"/console/info", tc.header)
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if strings.TrimSpace(body) != tc.wantJSON {
+				t.Errorf("body = %s, want %s", body, tc.wantJSON)
+			}
+		})
+	}
+}
+
+// closedBatch makes two payments on TermA (one approved, one declined by
+// the emulator's .51 rule) and closes the batch.
+func closedBatch(t *testing.T) (*testenv.Env, agent.BatchReport, agent.Payment) {
+	t.Helper()
+	e := testenv.New(t, testenv.Opts{})
+	e.MustCreate(e.Sale("CSV1", testenv.TermA, "12.34"))
+	p := e.WaitFinal("CSV1")
+	if p.State != agent.StateApproved {
+		t.Fatalf("CSV1 is %s, want approved", p.State)
+	}
+	e.MustCreate(e.Sale("CSV2", testenv.TermA, "3.51"))
+	if p2 := e.WaitFinal("CSV2"); p2.State != agent.StateDeclined {
+		t.Fatalf("CSV2 is %s, want declined", p2.State)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := e.Agent.BatchClose(ctx, testenv.TermA, agent.SourceConsole)
+	if err != nil {
+		t.Fatalf("BatchClose: %v", err)
+	}
+	return e, rep, p
+}
+
+func TestBatchCSV(t *testing.T) {
+	e, rep, paid := closedBatch(t)
+	srv := newServer(t, e.Agent, false)
+	url := srv.URL + "/console/batches/" + testenv.TermA + "/1.csv"
+
+	errTests := []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+		body   string
+	}{
+		{"no token", "/console/batches/" + testenv.TermA + "/1.csv", nil, 401, "unauthorized: missing or invalid token\n"},
+		{"wrong token", "/console/batches/" + testenv.TermA + "/1.csv", bearer("nope"), 401, "unauthorized: missing or invalid token\n"},
+		{"token in the query is not a token", "/console/batches/" + testenv.TermA + "/1.csv?token=" + testToken, nil, 401, "unauthorized: missing or invalid token\n"},
+		{"no token, unknown batch", "/console/batches/" + testenv.TermA + "/7.csv", nil, 401, "unauthorized: missing or invalid token\n"},
+		{"unknown batch", "/console/batches/" + testenv.TermA + "/7.csv", bearer(testToken), 404, "batch 7 of " + testenv.TermA + " does not exist\n"},
+		{"unknown terminal", "/console/batches/NOPE0001/1.csv", bearer(testToken), 404, "terminal NOPE0001 does not exist\n"},
+		{"terminal without batches", "/console/batches/" + testenv.TermOff + "/1.csv", bearer(testToken), 404, "batch 1 of " + testenv.TermOff + " does not exist\n"},
+		{"not csv", "/console/batches/" + testenv.TermA + "/1.json", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+		{"batch zero", "/console/batches/" + testenv.TermA + "/0.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+		{"signed batch", "/console/batches/" + testenv.TermA + "/+1.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+		{"odd SN", "/console/batches/a.b/1.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+	}
+	for _, tc := range errTests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, srv.URL+tc.path, tc.header)
+			if resp.StatusCode != tc.status || body != tc.body {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			if resp.Header.Get("Content-Disposition") != "" {
+				t.Errorf("an error answer carries Content-Disposition %q", resp.Header.Get("Content-Disposition"))
+			}
+		})
+	}
+
+	t.Run("closed batch", func(t *testing.T) {
+		resp, body := get(t, url, bearer(testToken))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		for k, want := range map[string]string{
+			"Content-Type":            "text/csv; charset=utf-8",
+			"Content-Disposition":     `attachment; filename="posbridge-batch-` + testenv.TermA + `-1.csv"`,
+			"Cache-Control":           "no-store",
+			"Content-Security-Policy": CSP,
+		} {
+			if got := resp.Header.Get(k); got != want {
+				t.Errorf("%s = %q, want %q", k, got, want)
+			}
+		}
+		r := csv.NewReader(strings.NewReader(body))
+		r.FieldsPerRecord = -1
+		rows, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("the answer is not CSV: %v\n%s", err, body)
+		}
+		fields := map[string][]string{}
+		var header []string
+		var payRows [][]string
+		for _, row := range rows {
+			switch {
+			case header != nil:
+				payRows = append(payRows, row)
+			case row[0] == "merchant_order_no":
+				header = row
+			default:
+				fields[row[0]] = row[1:]
+			}
+		}
+		want := map[string]string{
+			"terminal": testenv.TermA, "batch_no": "1", "state": "closed",
+			"opened_at": rep.OpenedAt.UTC().Format(time.RFC3339), "closed_at": rep.ClosedAt.UTC().Format(time.RFC3339),
+			"closed_by": "console", "currency": "USD", "local_count": "1", "local_total": "12.34", "local_tips": "0.00",
+			"cloud_count": "1", "cloud_total": "12.34", "differences": "none: local and CodePay totals agree",
+		}
+		for k, v := range want {
+			if got := fields[k]; len(got) != 1 || got[0] != v {
+				t.Errorf("%s = %q, want %q", k, got, v)
+			}
+		}
+		if got := fields["local_sale"]; len(got) != 2 || got[0] != "1" || got[1] != "12.34" {
+			t.Errorf("local_sale = %q, want [1 12.34]", got)
+		}
+		if strings.Join(header, ",") != strings.Join(csvPaymentHeader, ",") {
+			t.Errorf("payment header = %q", header)
+		}
+		// BatchPayments lists the batch's approved payments: the declined one is not settled.
+		if len(payRows) != 1 {
+			t.Fatalf("%d payment rows, want 1: %q", len(payRows), payRows)
+		}
+		row := payRows[0]
+		if paid.Card == nil {
+			t.Fatal("the emulator returned no card for CSV1")
+		}
+		wantRow := []string{"CSV1", "sale", "approved", "12.34", "0.00", "USD", paid.AuthCode, paid.RefNo,
+			paid.Card.Brand, paid.Card.MaskedPAN, paid.Card.EntryMode, paid.CreatedAt.UTC().Format(time.RFC3339)}
+		if strings.Join(row, "|") != strings.Join(wantRow, "|") {
+			t.Errorf("payment row = %q\nwant            %q", row, wantRow)
+		}
+		if !regexp.MustCompile(`^\d{6}\*+\d{4}$`).MatchString(paid.Card.MaskedPAN) {
+			t.Errorf("masked PAN %q is not masked", paid.Card.MaskedPAN)
+		}
+	})
+
+	t.Run("open batch", func(t *testing.T) {
+		e.MustCreate(e.Sale("CSV3", testenv.TermA, "5.00"))
+		e.WaitFinal("CSV3")
+		resp, body := get(t, srv.URL+"/console/batches/"+testenv.TermA+"/2.csv", bearer(testToken))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		for _, want := range []string{"state,open\n", "closed_at,\n", "local_total,5.00\n", "cloud_total,\n",
+			"differences,batch still open; compared when it closes\n", "\nCSV3,sale,approved,5.00,"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("open batch CSV lacks %q:\n%s", want, body)
+			}
+		}
+	})
+}
+
+func TestCSVSafe(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"12.34", "12.34"},
+		{"=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"},
+		{"+1+2", "'+1+2"},
+		{"-5.00", "'-5.00"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\t=1", "'\t=1"},
+		{"\r=1", "'\r=1"},
+		{"a=b", "a=b"},
+		{"'already", "'already"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := csvSafe(tc.in); got != tc.want {
+				t.Errorf("csvSafe(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCSVInjection renders a batch whose text fields carry formulas, as a
+// hostile CodePay answer or a crafted order number could, and checks that no
+// cell of the file starts a formula.
+func TestCSVInjection(t *testing.T) {
+	count := int64(1)
+	closed := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	rep := agent.BatchReport{
+		TerminalSN: "T1", BatchNo: 3, State: "closed", OpenedAt: closed.Add(-time.Hour), ClosedAt: &closed, ClosedBy: "@console",
+		Local:       agent.BatchTotals{Count: 1, TotalAmount: "-1.00", Currency: "USD", Tips: "0.00", ByType: map[string]agent.TypeTotal{"refund": {Count: 1, Amount: "1.00"}}},
+		Cloud:       &agent.CloudTotals{Count: &count, TotalAmount: "=1+1"},
+		Differences: []string{"=cmd|' /C calc'!A0", "total: fine"},
+	}
+	ps := []agent.Payment{{
+		MerchantOrderNo: "@evil", Type: "refund", State: "approved", Amount: "1.00", TipAmount: "0.00", Currency: "USD",
+		AuthCode: "+123", RefNo: "-456", Card: &agent.Card{Brand: "=Visa", MaskedPAN: "476173******0119", EntryMode: "\tcontact"},
+		CreatedAt: closed,
+	}}
+	out, err := renderCSV(rep, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := csv.NewReader(bytes.NewReader(out))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, row := range rows {
+		for _, cell := range row {
+			seen[cell] = true
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("cell %q starts a formula", cell)
+			}
+		}
+	}
+	for _, want := range []string{"'@console", "'-1.00", "'=1+1", "'=cmd|' /C calc'!A0", "total: fine", "'@evil", "'+123", "'-456", "'=Visa", "'\tcontact", "476173******0119"} {
+		if !seen[want] {
+			t.Errorf("no cell %q in:\n%s", want, out)
+		}
+	}
+}
+
+func TestParseBatchPath(t *testing.T) {
+	tests := []struct {
+		sn, file string
+		want     int64
+		ok       bool
+	}{
+		{"DEMO000001", "1.csv", 1, true},
+		{"a-b_C", "42.csv", 42, true},
+		{"DEMO000001", "007.csv", 7, true},
+		{"DEMO000001", "0.csv", 0, false},
+		{"DEMO000001", ".csv", 0, false},
+		{"DEMO000001", "1.CSV", 0, false},
+		{"DEMO000001", "1", 0, false},
+		{"DEMO000001", "-1.csv", 0, false},
+		{"DEMO000001", "+1.csv", 0, false},
+		{"DEMO000001", "1e3.csv", 0, false},
+		{"DEMO000001", "99999999999999999999.csv", 0, false},
+		{"", "1.csv", 0, false},
+		{"a/b", "1.csv", 0, false},
+		{"a b", "1.csv", 0, false},
+		{"a\"b", "1.csv", 0, false},
+		{strings.Repeat("A", 65), "1.csv", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.sn+"/"+tc.file, func(t *testing.T) {
+			got, ok := parseBatchPath(tc.sn, tc.file)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("parseBatchPath(%q, %q) = %d, %v; want %d, %v", tc.sn, tc.file, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func FuzzParseBatchPath(f *testing.F) {
+	for _, s := range [][2]string{{"DEMO000001", "1.csv"}, {"x", "007.csv"}, {"a/b", "1.csv"}, {"T", "-1.csv"}, {"T", "1e9.csv"}, {"T\"", "1.csv"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, sn, file string) {
+		n, ok := parseBatchPath(sn, file)
+		if !ok {
+			if n != 0 {
+				t.Fatalf("refused path with batch %d", n)
+			}
+			return
+		}
+		if n < 1 || !safeName(sn) || strings.ContainsAny(sn, "\"\\/;\r\n ") {
+			t.Fatalf("accepted sn %q file %q as batch %d", sn, file, n)
+		}
+		if strings.TrimLeft(strings.TrimSuffix(file, ".csv"), "0") != strconv.FormatInt(n, 10) {
+			t.Fatalf("file %q parsed as batch %d", file, n)
+		}
+	})
+}
+
+// FuzzRenderCSV checks, for any text in any field, that the CSV parses back,
+// that no cell starts a formula, and that each value survives (after the
+// defusing quote).
+func FuzzRenderCSV(f *testing.F) {
+	for _, s := range []string{"CSV1", "=1+1", "+", "-5.00", "@x", "a,b", "quote\"d", "line\nbreak", "\r\n", "\t", ""} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, orderNo, diff string) {
+		rep := agent.BatchReport{TerminalSN: "T1", BatchNo: 1, State: "closed", Differences: []string{diff},
+			Local: agent.BatchTotals{Currency: "USD", TotalAmount: "0.00", Tips: "0.00"}}
+		ps := []agent.Payment{{MerchantOrderNo: orderNo, Type: "sale", State: "approved", Amount: "1.00", Currency: "USD"}}
+		out, err := renderCSV(rep, ps)
+		if err != nil {
+			t.Fatalf("renderCSV: %v", err)
+		}
+		r := csv.NewReader(bytes.NewReader(out))
+		r.FieldsPerRecord = -1
+		rows, err := r.ReadAll()
+		if err != nil {
+			t.Fatalf("output does not parse: %v\n%q", err, out)
+		}
+		for _, row := range rows {
+			for _, cell := range row {
+				if cell != "" && strings.ContainsRune("=+-@\t", rune(cell[0])) {
+					t.Fatalf("cell %q starts a formula", cell)
+				}
+			}
+		}
+		last := rows[len(rows)-1]
+		if want := strings.ReplaceAll(csvSafe(orderNo), "\r\n", "\n"); last[0] != want && last[0] != strings.ReplaceAll(want, "\r", "\n") {
+			t.Fatalf("order number %q came back as %q", orderNo, last[0])
+		}
+	})
+}
+
+func TestCSVWithoutAgent(t *testing.T) {
+	srv := newServer(t, nil, false)
+	resp, body := get(t, srv.URL+"/console/batches/T1/1.csv", bearer(testToken))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "batches are not available") {
+		t.Fatalf("got %d %q, want 503", resp.StatusCode, body)
+	}
+}
