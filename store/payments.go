@@ -114,7 +114,7 @@ type Payment struct {
 	// Alert is a note a person must see (never card data); "" when none.
 	Alert     string
 	CreatedAt time.Time
-	UpdatedAt           time.Time
+	UpdatedAt time.Time
 }
 
 // Event is one entry of a payment's append-only history.
@@ -556,9 +556,10 @@ func (db *DB) NonFinal(ctx context.Context) ([]Payment, error) {
 }
 
 // NextQueued returns the terminal's queued payment with the lowest QueueSeq,
-// or ErrNotFound when its queue is empty.
+// or ErrNotFound when its queue is empty. The terminal queue holds CodePay
+// payments only: Bindo-routed payments never occupy the terminal.
 func (db *DB) NextQueued(ctx context.Context, terminalSN string) (*Payment, error) {
-	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state = ? ORDER BY queue_seq LIMIT 1`,
+	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state = ? AND route <> 'bindo' ORDER BY queue_seq LIMIT 1`,
 		terminalSN, StateQueued)
 	if err != nil {
 		return nil, fmt.Errorf("next queued payment for %q: %w", terminalSN, err)
@@ -571,10 +572,11 @@ func (db *DB) NextQueued(ctx context.Context, terminalSN string) (*Payment, erro
 
 // Active returns the payment the terminal is working on (sending,
 // on_terminal or unknown), or ErrNotFound. Should there be more than one, it
-// returns the one with the lowest QueueSeq.
+// returns the one with the lowest QueueSeq. Bindo-routed payments are not
+// terminal work and are not returned.
 func (db *DB) Active(ctx context.Context, terminalSN string) (*Payment, error) {
 	ph, args := placeholders(activeStates)
-	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state IN (`+ph+`) ORDER BY queue_seq LIMIT 1`,
+	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state IN (`+ph+`) AND route <> 'bindo' ORDER BY queue_seq LIMIT 1`,
 		append([]any{terminalSN}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, err)
@@ -585,11 +587,11 @@ func (db *DB) Active(ctx context.Context, terminalSN string) (*Payment, error) {
 	return &ps[0], nil
 }
 
-// QueueDepth returns the number of queued payments for the terminal.
+// QueueDepth returns the number of queued CodePay payments for the terminal.
 func (db *DB) QueueDepth(ctx context.Context, terminalSN string) (int, error) {
 	var n int
 	err := db.reader.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM payments WHERE terminal_sn = ? AND state = ?`, terminalSN, StateQueued).Scan(&n)
+		`SELECT COUNT(*) FROM payments WHERE terminal_sn = ? AND state = ? AND route <> 'bindo'`, terminalSN, StateQueued).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count queue of %q: %w", terminalSN, err)
 	}
@@ -630,4 +632,17 @@ func (db *DB) Events(ctx context.Context, merchantOrderNo string) ([]Event, erro
 		return nil, fmt.Errorf("list events of %q: %w", merchantOrderNo, err)
 	}
 	return out, nil
+}
+
+// GetPaymentByTransNo returns the payment whose provider transaction number
+// (CodePay trans_no, Bindo uuid) is transNo, or ErrNotFound.
+func (db *DB) GetPaymentByTransNo(ctx context.Context, route, transNo string) (*Payment, error) {
+	ps, err := db.queryPayments(ctx, `WHERE route = ? AND trans_no = ? ORDER BY id LIMIT 1`, route, transNo)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("payment with trans_no %q: %w", transNo, ErrNotFound)
+	}
+	return &ps[0], nil
 }

@@ -138,4 +138,6 @@ func (h redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return redactHandler{h.next.WithAttrs(clean)}
 }
 
-func (h redactHandler) WithGroup(name string) slog.Handler { return redactHandler{h.next.WithGroup(name)} }
+func (h redactHandler) WithGroup(name string) slog.Handler {
+	return redactHandler{h.next.WithGroup(name)}
+}

@@ -9,12 +9,12 @@ import (
 // Rotating is an append-only log file that rotates by size: posbridge.log,
 // posbridge.log.1 (newest old) … posbridge.log.N.
 type Rotating struct {
-	mu       sync.Mutex
-	path     string
-	max      int64
-	keep     int
-	f        *os.File
-	size     int64
+	mu   sync.Mutex
+	path string
+	max  int64
+	keep int
+	f    *os.File
+	size int64
 }
 
 // OpenRotating opens (creating, mode 0600) the log file at path.

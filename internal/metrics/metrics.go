@@ -59,7 +59,9 @@ func New(src Source) *Metrics {
 }
 
 // PaymentState counts a committed transition (agent.Metrics).
-func (m *Metrics) PaymentState(state, route string) { m.transitions.WithLabelValues(state, route).Inc() }
+func (m *Metrics) PaymentState(state, route string) {
+	m.transitions.WithLabelValues(state, route).Inc()
+}
 
 // Reconciliation counts a reconciliation (agent.Metrics).
 func (m *Metrics) Reconciliation() { m.reconciliations.Inc() }
@@ -76,7 +78,9 @@ func (m *Metrics) ObserveCloud(provider string) func(method string, d time.Durat
 }
 
 // ECRFrameError counts one ECR link error.
-func (m *Metrics) ECRFrameError(port, kind string) { m.ecrFrameErrors.WithLabelValues(port, kind).Inc() }
+func (m *Metrics) ECRFrameError(port, kind string) {
+	m.ecrFrameErrors.WithLabelValues(port, kind).Inc()
+}
 
 // Handler serves the metrics in Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
