@@ -302,8 +302,11 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 	}
 	a.log.Info("payment accepted", "merchant_order_no", n.orderNo, "type", n.typ, "terminal_sn", n.terminalSN, "source", n.source, "route", route)
 	if route == RouteBindo {
-		a.startBindo(saved, r.Card)
-		return a.view(saved), nil
+		np, err := a.startBindo(saved, r.Card)
+		if err != nil {
+			return Payment{}, fmt.Errorf("create payment: %w", err)
+		}
+		return a.view(np), nil
 	}
 	a.wake(n.terminalSN)
 	a.publishTerminal(n.terminalSN)
@@ -334,12 +337,11 @@ func (a *Agent) fallbackExisting(ctx context.Context, existing *store.Payment, n
 		return Payment{}, fieldErr("card", "the Bindo fallback is not available for this payment (fallback never, or [bindo] not configured)")
 	}
 	a.log.Info("payment falls back to Bindo", "merchant_order_no", n.orderNo)
-	a.startBindo(existing, c)
-	p, err := a.Get(ctx, n.orderNo)
+	np, err := a.startBindo(existing, c)
 	if err != nil {
-		return Payment{}, err
+		return Payment{}, fmt.Errorf("fall back to Bindo: %w", err)
 	}
-	return p, nil
+	return a.view(np), nil
 }
 
 func (a *Agent) sameOrReused(existing *store.Payment, n *normalized) (Payment, error) {

@@ -60,46 +60,40 @@ func retryableWithCard(p *store.Payment) bool {
 	return p.State == StateFailed && (p.ErrorCode == CodeCodePayUnavailable || p.ErrorCode == CodeCardNotSent)
 }
 
-// startBindo takes a journaled payment through Bindo in the background. c is
-// the card for a sale (nil for voids and refunds of Bindo payments); it is
+// startBindo takes a journaled payment through Bindo: it records "sending"
+// with the derived uuid before returning (so the caller's answer already shows
+// the Bindo route), then sends once and follows the payment in the background.
+// c is the card for a sale (nil for voids and refunds of Bindo payments); it is
 // wiped as soon as the sale call returns.
-func (a *Agent) startBindo(p *store.Payment, c *card.Card) {
-	a.bindoWG.Add(1)
-	go func() {
-		defer a.bindoWG.Done()
-		if c != nil {
-			defer c.Wipe()
-		}
-		a.runBindo(a.bindoCtx, p, c)
-	}()
-}
-
-// runBindo sends the payment to Bindo once (the uuid, derived from the order
-// number, is journaled before the call) and follows it to a final state by
-// query. An unknown outcome is resolved by query, never by a second sale.
-func (a *Agent) runBindo(ctx context.Context, p *store.Payment, c *card.Card) {
+func (a *Agent) startBindo(p *store.Payment, c *card.Card) (*store.Payment, error) {
 	uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
-	if p.State == StateQueued || p.State == StateFailed {
-		from := p.State
-		np, err := a.transition(ctx, p.MerchantOrderNo, []string{from}, func(p *store.Payment) error {
-			p.State, p.Route, p.CreateSent, p.TransNo = StateSending, RouteBindo, true, uuid
-			p.ErrorCode, p.ErrorMessage, p.TransStatus = "", "", ""
-			p.ExpiresAt = a.clock.Now().Add(a.cfg.OrderExpires)
-			return nil
-		}, "sending to Bindo (native card-present), uuid "+uuid)
-		if err != nil {
-			return
-		}
-		p = np
-		tx, err := a.bindoSend(ctx, p, c, uuid)
+	from := p.State
+	np, err := a.transition(a.bindoCtx, p.MerchantOrderNo, []string{from}, func(p *store.Payment) error {
+		p.State, p.Route, p.CreateSent, p.TransNo = StateSending, RouteBindo, true, uuid
+		p.ErrorCode, p.ErrorMessage, p.TransStatus = "", "", ""
+		p.ExpiresAt = a.clock.Now().Add(a.cfg.OrderExpires)
+		return nil
+	}, "sending to Bindo (native card-present), uuid "+uuid)
+	if err != nil {
 		if c != nil {
 			c.Wipe()
 		}
-		if done := a.bindoAfterSend(ctx, p, tx, err); done {
+		return nil, err
+	}
+	a.bindoWG.Add(1)
+	go func() {
+		defer a.bindoWG.Done()
+		ctx := a.bindoCtx
+		tx, err := a.bindoSend(ctx, np, c, uuid)
+		if c != nil {
+			c.Wipe()
+		}
+		if done := a.bindoAfterSend(ctx, np, tx, err); done {
 			return
 		}
-	}
-	a.bindoFollow(ctx, p.MerchantOrderNo, uuid)
+		a.bindoFollow(ctx, np.MerchantOrderNo, uuid)
+	}()
+	return np, nil
 }
 
 func (a *Agent) bindoSend(ctx context.Context, p *store.Payment, c *card.Card, uuid string) (*bindo.Transaction, error) {

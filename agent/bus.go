@@ -86,11 +86,7 @@ func (a *Agent) view(p *store.Payment) Payment {
 	}
 	v := view(p, notice)
 	if v.Error != nil && retryableWithCard(p) {
-		var opts Options
-		if p.OptionsJSON != "" {
-			_ = jsonUnmarshal([]byte(p.OptionsJSON), &opts)
-		}
-		if a.fallbackAllowed(opts) {
+		if a.fallbackAllowed(optionsOf(p)) {
 			v.Error.Fallback = HintNative
 		}
 	}

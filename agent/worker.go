@@ -218,6 +218,10 @@ func (w *worker) send(ctx context.Context, p *store.Payment) {
 		// Nothing left this machine: safe to send again after a pause,
 		// until the payment expires.
 		a.event(ctx, p.MerchantOrderNo, "error", "CodePay unreachable, create not sent: "+err.Error())
+		if a.fallbackAllowed(optionsOf(p)) && a.sinceSent(p) >= a.cfg.UnreachableGrace {
+			a.fail(ctx, p, []string{StateSending}, CodeCodePayUnavailable, "CodePay could not be reached; nothing was charged")
+			return
+		}
 		if !a.clock.Now().Before(p.ExpiresAt) {
 			a.fail(ctx, p, []string{StateSending}, "codepay_unavailable", "CodePay could not be reached before the payment expired; nothing was charged")
 			return
@@ -315,6 +319,26 @@ func (w *worker) poll(ctx context.Context, p *store.Payment) {
 	np, err := a.applyOrder(ctx, p, o)
 	if err != nil || np == nil || IsFinal(np.State) {
 		return
+	}
+	// Waiting for an offline terminal while a fallback is possible: withdraw
+	// the order so the POS can take the card through Bindo.
+	if np.TransStatus == "9" && a.fallbackAllowed(optionsOf(np)) && a.sinceSent(np) >= a.cfg.OfflineGrace {
+		if st, err := a.reg.Status(np.TerminalSN); err == nil && st.OnlineKnown && !st.Online {
+			callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+			_, err := a.cp.CloseOrder(callCtx, codepay.CloseOrderRequest{TerminalSN: np.TerminalSN, MerchantOrderNo: np.MerchantOrderNo, Description: "terminal offline"})
+			cancel()
+			if err != nil {
+				a.event(ctx, np.MerchantOrderNo, "error", "withdrawing the order from the offline terminal failed: "+err.Error())
+				return
+			}
+			a.transition(ctx, np.MerchantOrderNo, []string{StateOnTerminal}, func(p *store.Payment) error {
+				p.State, p.TransStatus = StateFailed, "3"
+				p.ErrorCode = CodeCodePayUnavailable
+				p.ErrorMessage = "terminal " + p.TerminalSN + " stayed offline; the order was withdrawn at CodePay and nothing was charged"
+				return nil
+			}, "withdrawn from the offline terminal")
+			return
+		}
 	}
 	// Still waiting on the terminal long past expires: take it back.
 	if np.TransStatus == "9" && now.After(np.ExpiresAt.Add(closeGrace)) {
@@ -484,4 +508,13 @@ func (a *Agent) event(ctx context.Context, orderNo, kind, detail string) {
 	if err := a.db.AppendEvent(context.WithoutCancel(ctx), orderNo, store.Event{Kind: kind, Detail: detail, At: a.clock.Now()}); err != nil {
 		a.log.Error("journal event", "merchant_order_no", orderNo, "err", err)
 	}
+}
+
+// optionsOf decodes a payment's stored options.
+func optionsOf(p *store.Payment) Options {
+	var o Options
+	if p.OptionsJSON != "" {
+		_ = jsonUnmarshal([]byte(p.OptionsJSON), &o)
+	}
+	return o
 }

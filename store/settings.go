@@ -78,3 +78,24 @@ func (db *DB) NextCounter(ctx context.Context, name string, wrap int64) (int64, 
 	}
 	return next, nil
 }
+
+// SettingToken keeps one secret token (e.g. a provider's access token) in
+// settings, so it survives restarts. It satisfies the Bindo client's TokenStore.
+type SettingToken struct {
+	DB  *DB
+	Key string
+}
+
+// LoadToken returns the stored token, or "" when there is none.
+func (t SettingToken) LoadToken(ctx context.Context) (string, error) {
+	v, err := t.DB.Setting(ctx, t.Key)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SaveToken stores the token.
+func (t SettingToken) SaveToken(ctx context.Context, token string) error {
+	return t.DB.SetSetting(ctx, t.Key, token)
+}

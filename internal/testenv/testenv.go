@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/cloud/bindo"
+	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/device"
@@ -71,6 +73,9 @@ type Env struct {
 	t      testing.TB
 	keys   Keys
 	Sim    *codepaysim.Sim
+	// BindoSim and BindoSrv are set with Opts.Bindo.
+	BindoSim *bindosim.Sim
+	BindoSrv *httptest.Server
 	Srv    *httptest.Server
 	dbPath string
 	DB     *store.DB
@@ -91,6 +96,14 @@ type Opts struct {
 	Process       time.Duration
 	UnknownGiveUp time.Duration
 	NotifyURL     string
+	// Bindo starts the Bindo gateway emulator and gives the agent the
+	// native route and fallback.
+	Bindo bool
+	// OfflineGrace and UnreachableGrace are the agent's fallback graces.
+	OfflineGrace, UnreachableGrace time.Duration
+	// Logs, when non-nil, receives every log line of the agent and the
+	// provider clients (for PCI tests).
+	Logs io.Writer
 	// Terminals adds that many extra online terminals, BenchSN(0..n-1), for benchmarks.
 	Terminals int
 }
@@ -114,7 +127,7 @@ func New(t testing.TB, o Opts) *Env {
 		AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
 		AppPublicKey: k.appPub, GatewayKey: k.gwPriv,
 		Terminals:   simTerminals(o.Terminals),
-		PickupDelay: o.Pickup, ProcessDelay: o.Process, Logger: testLogger(),
+		PickupDelay: o.Pickup, ProcessDelay: o.Process, Logger: logger(o),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +138,19 @@ func New(t testing.TB, o Opts) *Env {
 	go func() { sim.Serve(simCtx); close(simDone) }()
 	t.Cleanup(func() { simCancel(); <-simDone; srv.Close() })
 
-	e := &Env{t: t, keys: k, Sim: sim, Srv: srv, dbPath: filepath.Join(t.TempDir(), "posbridge.DB")}
+	e := &Env{t: t, keys: k, Sim: sim, Srv: srv, dbPath: filepath.Join(t.TempDir(), "posbridge.db")}
+	if o.Bindo {
+		bs, err := bindosim.New(bindosim.Config{StoreID: BindoStoreID, Username: "demo@store", Password: "bindo-pass",
+			ClientID: "bindo-client", ClientSecret: "bindo-secret", PendingDelay: 20 * time.Millisecond, Logger: logger(o)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.BindoSim, e.BindoSrv = bs, httptest.NewServer(bs)
+		bctx, bcancel := context.WithCancel(context.Background())
+		bdone := make(chan struct{})
+		go func() { bs.Serve(bctx); close(bdone) }()
+		t.Cleanup(func() { bcancel(); <-bdone; e.BindoSrv.Close() })
+	}
 	e.opts = o
 	e.start(o)
 	return e
@@ -136,7 +161,7 @@ func (e *Env) start(o Opts) {
 	t.Helper()
 	client, err := codepay.New(codepay.Config{
 		GatewayURL: e.Srv.URL, AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
-		PrivateKey: e.keys.appPriv, GatewayPublicKey: e.keys.gwPub, Logger: testLogger(),
+		PrivateKey: e.keys.appPriv, GatewayPublicKey: e.keys.gwPub, Logger: logger(o),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -146,11 +171,22 @@ func (e *Env) start(o Opts) {
 		t.Fatal(err)
 	}
 	usd := money.MustCurrency("USD")
+	var bc agent.Bindo
+	if e.BindoSrv != nil {
+		c, err := bindo.New(bindo.Config{GatewayURL: e.BindoSrv.URL, LoginURL: e.BindoSrv.URL, StoreID: BindoStoreID,
+			Username: "demo@store", Password: "bindo-pass", ClientID: "bindo-client", ClientSecret: "bindo-secret",
+			Tokens: store.SettingToken{DB: db, Key: "bindo.token"}, Logger: logger(o)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc = c
+	}
 	a, err := agent.New(agent.Config{
+		Bindo: bc, OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace,
 		Store: db, CodePay: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
-		Logger: testLogger(),
+		Logger: logger(o),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +290,17 @@ func (e *Env) WaitState(orderNo, state string) {
 	case <-time.After(20 * time.Second):
 		e.t.Fatalf("payment %s never reached %s (events %v)", orderNo, state, e.States(orderNo))
 	}
+}
+
+// BindoStoreID is the emulated Bindo store.
+const BindoStoreID = "8527"
+
+// logger writes to Opts.Logs when set, else discards unless POSBRIDGE_TEST_LOG is set.
+func logger(o Opts) *slog.Logger {
+	if o.Logs != nil {
+		return slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return testLogger()
 }
 
 // testLogger discards logs unless POSBRIDGE_TEST_LOG is set.

@@ -1,0 +1,185 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/device/card"
+	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/store"
+)
+
+func swipe(t *testing.T, track2 string) *card.Card {
+	t.Helper()
+	c, err := card.Parse(card.Input{ReaderMode: "swipe", Track2: track2}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const visaTrack2 = "4111111111111111=30122011758928889"
+
+func nativeSale(e *testenv.Env, no, sn, amount string, c *card.Card) agent.CreateRequest {
+	r := e.Sale(no, sn, amount)
+	r.Card = c
+	r.Options.Route = "native"
+	return r
+}
+
+func TestNativeSaleVoidRefundTip(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Bindo: true})
+	ctx := context.Background()
+	c := swipe(t, visaTrack2)
+	p := e.MustCreate(nativeSale(e, "NAT1", testenv.TermA, "25.00", c))
+	if p.Route != agent.RouteBindo {
+		t.Fatalf("route = %s, want bindo", p.Route)
+	}
+	got := e.WaitFinal("NAT1")
+	if got.State != agent.StateApproved || got.Card == nil || got.Card.MaskedPAN != "411111******1111" || got.Card.Brand == "" {
+		t.Fatalf("native sale = %+v card %+v", got, got.Card)
+	}
+	if c.PAN() != "" {
+		t.Error("card data not wiped after the sale was sent")
+	}
+	if n := e.Sim.Count("", "NAT1"); n != 0 {
+		t.Errorf("CodePay saw %d requests for a native payment", n)
+	}
+	uuid := got.TransNo
+	if n := e.BindoSim.Count(bindosim.OpSale, uuid); n != 1 {
+		t.Errorf("Bindo saw %d sales, want 1", n)
+	}
+	// Resending the same request is idempotent: no second sale.
+	again := nativeSale(e, "NAT1", testenv.TermA, "25.00", swipe(t, visaTrack2))
+	if p, err := e.Agent.Create(ctx, again); err != nil || p.State != agent.StateApproved {
+		t.Fatalf("resend = %+v, %v", p, err)
+	}
+	if n := e.BindoSim.Count(bindosim.OpSale, uuid); n != 1 {
+		t.Errorf("Bindo saw %d sales after a resend, want 1", n)
+	}
+	if _, err := e.Agent.TipAdjust(ctx, "NAT1", "3.00"); err != nil {
+		t.Fatalf("Bindo tip adjust: %v", err)
+	}
+	ref := agent.CreateRequest{MerchantOrderNo: "NATR1", Type: agent.TypeRefund, TerminalSN: testenv.TermA, Amount: "5.00", Currency: "USD", OrigMerchantOrderNo: "NAT1", Source: agent.SourceWS}
+	if p := e.MustCreate(ref); p.Route != agent.RouteBindo {
+		t.Fatalf("refund of a Bindo payment has route %s", p.Route)
+	}
+	if p := e.WaitFinal("NATR1"); p.State != agent.StateApproved {
+		t.Fatalf("Bindo refund = %+v", p)
+	}
+	e.MustCreate(nativeSale(e, "NAT2", testenv.TermA, "9.00", swipe(t, visaTrack2)))
+	e.WaitFinal("NAT2")
+	void := agent.CreateRequest{MerchantOrderNo: "NATV2", Type: agent.TypeVoid, TerminalSN: testenv.TermA, Amount: "9.00", Currency: "USD", OrigMerchantOrderNo: "NAT2", Source: agent.SourceWS}
+	e.MustCreate(void)
+	if p := e.WaitFinal("NATV2"); p.State != agent.StateApproved || p.Route != agent.RouteBindo {
+		t.Fatalf("Bindo void = %+v", p)
+	}
+	if n := e.BindoSim.Count(bindosim.OpVoid, ""); n != 1 {
+		t.Errorf("Bindo saw %d voids", n)
+	}
+	// Batch totals include and mark the Bindo payments.
+	b, err := e.Agent.BatchGet(ctx, testenv.TermA)
+	if err != nil || b.Local.ByRoute["bindo"].Count != 2 {
+		t.Fatalf("batch = %+v, %v", b.Local, err)
+	}
+}
+
+func TestFallbackAfterOfflineTerminal(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Bindo: true, OfflineGrace: 300 * time.Millisecond})
+	ctx := context.Background()
+	e.MustCreate(e.Sale("FB1", testenv.TermOff, "12.00"))
+	p := e.WaitFinal("FB1")
+	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable || p.Error.Fallback != "native" {
+		t.Fatalf("offline payment = %+v error %+v", p, p.Error)
+	}
+	if n := e.Sim.Count(codepay.MethodPayClose, "FB1"); n != 1 {
+		t.Fatalf("CodePay saw %d closes; the order must be withdrawn before falling back", n)
+	}
+	// A different request under the same number is still refused.
+	other := e.Sale("FB1", testenv.TermOff, "13.00")
+	other.Card = swipe(t, visaTrack2)
+	if _, err := e.Agent.Create(ctx, other); !errors.Is(err, agent.ErrOrderNoReused) {
+		t.Fatalf("fallback with other parameters: %v", err)
+	}
+	retry := e.Sale("FB1", testenv.TermOff, "12.00")
+	retry.Card = swipe(t, visaTrack2)
+	if _, err := e.Agent.Create(ctx, retry); err != nil {
+		t.Fatalf("fallback: %v", err)
+	}
+	got := e.WaitFinal("FB1")
+	if got.State != agent.StateApproved || got.Route != agent.RouteBindo {
+		t.Fatalf("after fallback = %+v", got)
+	}
+	if n := e.Sim.Count(codepay.MethodPayOrder, "FB1"); n != 1 {
+		t.Fatalf("CodePay saw %d creates", n)
+	}
+}
+
+func TestFallbackRefusedWhenCharged(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Bindo: true})
+	e.MustCreate(e.Sale("FBX", testenv.TermA, "10.51")) // declined at CodePay
+	e.WaitFinal("FBX")
+	retry := e.Sale("FBX", testenv.TermA, "10.51")
+	retry.Card = swipe(t, visaTrack2)
+	if _, err := e.Agent.Create(context.Background(), retry); !errors.Is(err, agent.ErrFallbackRefused) {
+		t.Fatalf("fallback of a declined payment: %v", err)
+	}
+	if n := e.BindoSim.Count(bindosim.OpSale, ""); n != 0 {
+		t.Fatalf("Bindo saw %d sales", n)
+	}
+}
+
+func TestFallbackWhenCodePayUnreachable(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Bindo: true, UnreachableGrace: 200 * time.Millisecond})
+	e.Srv.Close() // CodePay unreachable: connections are refused, nothing is sent
+	e.MustCreate(e.Sale("UNR1", testenv.TermA, "4.00"))
+	p := e.WaitFinal("UNR1")
+	if p.State != agent.StateFailed || p.Error.Code != agent.CodeCodePayUnavailable || p.Error.Fallback != "native" {
+		t.Fatalf("unreachable = %+v %+v", p, p.Error)
+	}
+	retry := e.Sale("UNR1", testenv.TermA, "4.00")
+	retry.Card = swipe(t, visaTrack2)
+	e.MustCreate(retry)
+	if p := e.WaitFinal("UNR1"); p.State != agent.StateApproved || p.Route != agent.RouteBindo {
+		t.Fatalf("after fallback = %+v", p)
+	}
+}
+
+func TestNativeUnknownOutcomeResolvedByQuery(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Bindo: true})
+	e.BindoSim.InjectFault(bindosim.Fault{Op: bindosim.OpSale, Kind: bindosim.FaultDropAfterProcess, Count: 1})
+	e.MustCreate(nativeSale(e, "NDROP", testenv.TermA, "7.00", swipe(t, visaTrack2)))
+	p := e.WaitFinal("NDROP")
+	if p.State != agent.StateApproved {
+		t.Fatalf("after dropped connection = %+v (states %v)", p, e.States("NDROP"))
+	}
+	if n := e.BindoSim.Count(bindosim.OpSale, p.TransNo); n != 1 {
+		t.Fatalf("Bindo saw %d sales, want 1", n)
+	}
+}
+
+func TestNativeSaleInterruptedBeforeSendingFailsSafely(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Bindo: true})
+	ctx := context.Background()
+	now := time.Now()
+	// As if posbridge died between accepting a native sale and sending it.
+	_, err := e.DB.InsertPayment(ctx, &store.Payment{MerchantOrderNo: "NINT", Type: "sale", State: "queued", Source: "ws",
+		TerminalSN: testenv.TermA, Currency: "USD", AmountMinor: 500, Route: "bindo", RequestHash: "x", ExpiresAt: now.Add(time.Minute),
+		CreatedAt: now, UpdatedAt: now}, store.Event{Kind: "created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Restart(testenv.Opts{})
+	p := e.WaitFinal("NINT")
+	if p.State != agent.StateFailed || p.Error.Code != agent.CodeCardNotSent {
+		t.Fatalf("interrupted native sale = %+v %+v", p, p.Error)
+	}
+	if n := e.BindoSim.Count(bindosim.OpSale, ""); n != 0 {
+		t.Fatalf("Bindo saw %d sales", n)
+	}
+}
