@@ -15,6 +15,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	RPC   *rpc.Server
 	// Notifications, when non-nil, enables POST /hooks/codepay.
 	Notifications NotificationParser
+	// BindoWebhookSecret, when set, enables POST /hooks/bindo: Bindo webhooks
+	// checked by their X-SIGNATURE HMAC-SHA256 over the raw body.
+	BindoWebhookSecret []byte
 	// Console, when non-nil, is the web console served at / (behind the
 	// Host/Origin guard; it authenticates its API calls with the token).
 	Console http.Handler
@@ -91,6 +95,35 @@ func Handler(cfg Config) http.Handler {
 			defer cancel()
 			if err := cfg.Agent.ApplyNotification(ctx, o); err != nil && !errors.Is(err, agent.ErrNotFound) {
 				log.Error("apply codepay notification", "merchant_order_no", o.MerchantOrderNo, "err", err)
+				http.Error(w, "retry later", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, "success")
+		})
+	}
+	if len(cfg.BindoWebhookSecret) > 0 {
+		mux.HandleFunc("POST /hooks/bindo", func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+			if err != nil {
+				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			if err := bindo.VerifyWebhook(cfg.BindoWebhookSecret, body, r.Header.Get("X-SIGNATURE")); err != nil {
+				log.Warn("bindo webhook refused", "err", err, "remote", r.RemoteAddr)
+				http.Error(w, "invalid signature", http.StatusUnauthorized)
+				return
+			}
+			tx, err := bindo.ParseWebhook(body)
+			if err != nil {
+				log.Warn("bindo webhook unreadable", "err", err)
+				http.Error(w, "invalid webhook", http.StatusBadRequest)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+			defer cancel()
+			if err := cfg.Agent.ApplyBindoWebhook(ctx, tx); err != nil && !errors.Is(err, agent.ErrNotFound) {
+				log.Error("apply bindo webhook", "err", err)
 				http.Error(w, "retry later", http.StatusServiceUnavailable)
 				return
 			}

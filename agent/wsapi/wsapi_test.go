@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +28,11 @@ type wsEnv struct {
 	url string
 }
 
-func newWSEnv(t *testing.T) *wsEnv {
+func newWSEnv(t *testing.T) *wsEnv { return newWSEnvOpts(t, testenv.Opts{}) }
+
+func newWSEnvOpts(t *testing.T, o testenv.Opts) *wsEnv {
 	t.Helper()
-	e := testenv.New(t, testenv.Opts{})
+	e := testenv.New(t, o)
 	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{token} }})
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +52,16 @@ type client struct {
 	conn *websocket.Conn
 	msgs chan map[string]json.RawMessage
 	id   int
+
+	mu  sync.Mutex
+	raw [][]byte // every message received, as received
+}
+
+// received returns every message received so far.
+func (c *client) received() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.raw...)
 }
 
 func (e *wsEnv) dial(t *testing.T) *client {
@@ -65,6 +78,9 @@ func (e *wsEnv) dial(t *testing.T) *client {
 			if err != nil {
 				return
 			}
+			c.mu.Lock()
+			c.raw = append(c.raw, data)
+			c.mu.Unlock()
 			var m map[string]json.RawMessage
 			if json.Unmarshal(data, &m) == nil {
 				c.msgs <- m

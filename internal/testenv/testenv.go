@@ -346,3 +346,6 @@ func agentTerminals(extra int, cur money.Currency) []device.Terminal {
 	}
 	return ts
 }
+
+// DBPath is the journal's file (its -wal and -shm files sit beside it).
+func (e *Env) DBPath() string { return e.dbPath }
