@@ -606,3 +606,6 @@ func (a *Agent) SetAlert(ctx context.Context, orderNo, alert string) (Payment, e
 func (a *Agent) NextCounter(ctx context.Context, name string, wrap int64) (int64, error) {
 	return a.db.NextCounter(ctx, name, wrap)
 }
+
+// SetMetrics sets the metrics hook; call it before Serve.
+func (a *Agent) SetMetrics(m Metrics) { a.cfg.Metrics = m }

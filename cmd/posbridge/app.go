@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,9 +19,11 @@ import (
 	"github.com/posbridge/posbridge/agent/rpc"
 	"github.com/posbridge/posbridge/agent/server"
 	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/internal/metrics"
 	"github.com/posbridge/posbridge/internal/money"
 	"github.com/posbridge/posbridge/store"
 )
@@ -58,6 +61,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	if err != nil {
 		return nil, err
 	}
+	var mets *metrics.Metrics // created below; the hook reads it lazily
 	client, err := codepay.New(codepay.Config{
 		GatewayURL:        cfg.CodePay.GatewayURL,
 		AppID:             cfg.CodePay.AppID,
@@ -66,7 +70,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		PrivateKey:        priv,
 		GatewayPublicKey:  pub,
 		AllowInsecureHTTP: cfg.CodePay.AllowInsecureHTTP,
-		Logger:            log,
+		Logger:            log.With("component", "codepay"),
+		Observe: func(method string, d time.Duration, err error) {
+			if mets != nil {
+				mets.ObserveCloud("codepay")(method, d, err)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -83,11 +92,23 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		terms[i] = device.Terminal{SN: t.SN, Lane: t.Lane, Name: t.Name, Currency: money.MustCurrency(t.Currency)}
 	}
 	notifyURL := cfg.CodePay.NotifyURL
-	ag, err := agent.New(agent.Config{
+	bindoClient, webhookSecret, err := newBindo(cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	var bc agent.Bindo
+	if bindoClient != nil {
+		bc = bindoClient
+	}
+	acfg := agent.Config{
 		Store: db, CodePay: client, Terminals: terms,
 		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
-		NotifyURL: notifyURL, Logger: log,
-	})
+		NotifyURL: notifyURL, Logger: log.With("component", "agent"),
+		Bindo: bc, FallbackMode: cfg.Fallback.Mode,
+		OfflineGrace: cfg.Fallback.OfflineGrace.Duration, UnreachableGrace: cfg.Fallback.UnreachableGrace.Duration,
+	}
+	ag, err := agent.New(acfg)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -95,15 +116,17 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	a := &app{cfg: cfg, log: log, db: db, agent: ag, tokens: tokens, cpClient: client}
 	var mu sync.Mutex
 	a.rpc, err = rpc.NewServer(rpc.Config{
-		Handler:        wsapi.New(ag, log),
+		Handler:        wsapi.New(ag, log.With("component", "wsapi")),
 		Tokens:         func() []string { mu.Lock(); defer mu.Unlock(); return a.tokens },
 		AllowedOrigins: cfg.Agent.AllowedOrigins,
-		Logger:         log,
+		Logger:         log.With("component", "rpc"),
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	mets = metrics.New(metrics.Source{Terminals: ag.Terminals, CountPayments: db.CountPayments, WSConns: a.rpc.Conns})
+	ag.SetMetrics(mets)
 	reach := &server.Reachability{TTL: 10 * time.Second, Check: gatewayReachable(cfg.CodePay.GatewayURL)}
 	var hooks server.NotificationParser
 	if notifyURL != "" {
@@ -111,6 +134,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	handler := server.Handler(server.Config{
 		Agent: ag, RPC: a.rpc, Notifications: hooks, Logger: log,
+		Metrics: mets.Handler(), BindoWebhookSecret: webhookSecret,
 		Console: console.New(console.Config{Agent: ag, CheckToken: a.rpc.CheckToken, Demo: demo, Version: version, Logger: log}),
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
@@ -203,3 +227,50 @@ func (a *app) wsURL() string { return "ws://" + a.ln.Addr().String() + "/v1/ws" 
 
 // httpURL is the base URL of the listener.
 func (a *app) httpURL() string { return "http://" + a.ln.Addr().String() + "/" }
+
+// newBindo builds the Bindo client from [bindo] (nil when absent) and reads
+// the webhook secret (nil when not configured). Secret files must not be
+// readable by others.
+func newBindo(cfg *config.Config, db *store.DB, log *slog.Logger) (*bindo.Client, []byte, error) {
+	b := cfg.Bindo
+	if b == nil {
+		return nil, nil, nil
+	}
+	password, err := readSecret("bindo.password_file", b.PasswordFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	var secret []byte
+	if b.WebhookSecretFile != "" {
+		s, err := readSecret("bindo.webhook_secret_file", b.WebhookSecretFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		secret = []byte(s)
+	}
+	c, err := bindo.New(bindo.Config{
+		GatewayURL: b.GatewayURL, LoginURL: b.LoginURL, StoreID: b.StoreID, Username: b.Username, Password: password,
+		ClientID: b.ClientID, ClientSecret: b.ClientSecret, NotifyURL: b.NotifyURL, AllowInsecureHTTP: b.AllowInsecureHTTP,
+		Tokens: store.SettingToken{DB: db, Key: "bindo.access_token"}, Logger: log.With("component", "bindo"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, secret, nil
+}
+
+// readSecret reads a one-line secret file after checking its permissions.
+func readSecret(field, path string) (string, error) {
+	if err := codepay.CheckKeyFilePerm(path); err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s: %s is empty", field, path)
+	}
+	return v, nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -153,7 +154,13 @@ func dialWS(t *testing.T, addr, token string) *websocket.Conn {
 	return conn
 }
 
-func TestKillDuringPaymentThenRestart(t *testing.T) {
+func TestKillDuringPaymentThenRestart(t *testing.T) { stopDuringPayment(t, syscall.SIGKILL) }
+
+// TestSigtermDuringPayment: a clean stop while a payment is on the terminal
+// exits 0 promptly, and the next start reconciles the payment.
+func TestSigtermDuringPayment(t *testing.T) { stopDuringPayment(t, syscall.SIGTERM) }
+
+func stopDuringPayment(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
 	simAddr, agentAddr := freePort(t), freePort(t)
 	simURL := "http://" + simAddr
@@ -209,10 +216,19 @@ currency = "USD"
 			break
 		}
 	}
-	if err := agent1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := agent1.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	agent1.cmd.Wait()
+	exited := make(chan error, 1)
+	go func() { exited <- agent1.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if sig == syscall.SIGTERM && err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("posbridge did not exit within 30s of %v", sig)
+	}
 
 	start(t, "agent2", "run", "--config", cfgFile)
 	waitHTTP(t, "http://"+agentAddr+"/healthz")
@@ -225,6 +241,21 @@ currency = "USD"
 	}
 	if n := simCreates(t, simURL, "KILL1"); n != 1 {
 		t.Fatalf("emulator saw %d creates for KILL1, want exactly 1", n)
+	}
+	// Operations surface: metrics and the JSON log file.
+	resp, err := http.Get("http://" + agentAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `posbridge_payments{route="codepay",state="approved"} 1`) ||
+		!strings.Contains(string(body), "posbridge_reconciliations_total 1") {
+		t.Fatalf("/metrics:\n%s", body)
+	}
+	logBytes, err := os.ReadFile(filepath.Join(dir, "data", "logs", "posbridge.log"))
+	if err != nil || !strings.Contains(string(logBytes), `"merchant_order_no":"KILL1"`) {
+		t.Fatalf("log file: %v\n%.2000s", err, logBytes)
 	}
 }
 

@@ -68,6 +68,11 @@ type Bindo struct {
 	ClientID          string `toml:"client_id"`
 	ClientSecret      string `toml:"client_secret"`
 	WebhookSecretFile string `toml:"webhook_secret_file"`
+	// NotifyURL, optional: a public URL reaching /hooks/bindo, sent with each
+	// native payment so Bindo posts results (polling stays on).
+	NotifyURL string `toml:"notify_url"`
+	// AllowInsecureHTTP permits plain-http URLs on non-loopback hosts.
+	AllowInsecureHTTP bool `toml:"allow_insecure_http"`
 }
 
 // Log is the optional [log] table.
@@ -87,6 +92,13 @@ type Log struct {
 // Fallback is the [fallback] table.
 type Fallback struct {
 	Mode string `toml:"mode"`
+	// OfflineGrace is how long a payment waits for an offline terminal before
+	// it is withdrawn and fails with codepay_unavailable, so the POS can take
+	// the card through Bindo (default 60s; only with [bindo] and mode auto).
+	OfflineGrace Duration `toml:"offline_grace"`
+	// UnreachableGrace is how long CodePay may be unreachable before such a
+	// payment fails with codepay_unavailable (default 30s).
+	UnreachableGrace Duration `toml:"unreachable_grace"`
 }
 
 // Terminal is one [[terminal]] entry.
@@ -330,9 +342,38 @@ func (c *Config) validate() error {
 	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 1024 || c.Log.MaxFiles < 1 || c.Log.MaxFiles > 100 {
 		return bad("log.max_size_mb", "want max_size_mb 1-1024 and max_files 1-100")
 	}
+	// [bindo]
+	if b := c.Bindo; b != nil {
+		for _, f := range []struct{ name, v string }{{"bindo.gateway_url", b.GatewayURL}, {"bindo.login_url", b.LoginURL}} {
+			u, err := url.Parse(f.v)
+			if f.v == "" || err != nil || u.Host == "" {
+				return bad(f.name, "want an https URL, got %q", f.v)
+			}
+			if u.Scheme != "https" && !(u.Scheme == "http" && (IsLoopbackHost(u.Hostname()) || b.AllowInsecureHTTP)) {
+				return bad(f.name, "https required (plain http only for loopback emulators or with bindo.allow_insecure_http = true)")
+			}
+		}
+		for _, f := range []struct{ name, v string }{{"bindo.store_id", b.StoreID}, {"bindo.username", b.Username},
+			{"bindo.password_file", b.PasswordFile}, {"bindo.client_id", b.ClientID}, {"bindo.client_secret", b.ClientSecret}} {
+			if f.v == "" {
+				return bad(f.name, "required when [bindo] is configured")
+			}
+		}
+	}
 	// [fallback]
 	if c.Fallback.Mode != "auto" && c.Fallback.Mode != "never" {
 		return bad("fallback.mode", "want \"auto\" or \"never\", got %q", c.Fallback.Mode)
+	}
+	if c.Fallback.Mode == "auto" && c.Bindo == nil && c.Fallback.OfflineGrace.Duration > 0 {
+		return bad("fallback.offline_grace", "needs a [bindo] table to fall back to")
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"fallback.offline_grace", c.Fallback.OfflineGrace.Duration}, {"fallback.unreachable_grace", c.Fallback.UnreachableGrace.Duration}} {
+		if f.d != 0 && (f.d < time.Second || f.d > time.Hour) {
+			return bad(f.name, "want between 1s and 1h, got %s", f.d)
+		}
 	}
 	// [[terminal]]
 	if len(c.Terminals) == 0 {

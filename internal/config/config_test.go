@@ -112,3 +112,42 @@ func TestReadTokens(t *testing.T) {
 		t.Fatalf("Load(missing) = %v, want a read error", err)
 	}
 }
+
+func TestBindoTable(t *testing.T) {
+	withBindo := good + `
+[bindo]
+gateway_url = "https://stg-payment.bindo.co"
+login_url = "https://stg.bindo.co"
+store_id = "8527"
+username = "pos@store"
+password_file = "/etc/posbridge/bindo_password"
+client_id = "cid"
+client_secret = "csecret"
+
+[fallback]
+offline_grace = "45s"
+`
+	c, err := Parse("c.toml", []byte(withBindo))
+	if err != nil {
+		t.Fatalf("Parse(with bindo) = %v", err)
+	}
+	if c.Fallback.Mode != "auto" || c.Fallback.OfflineGrace.Duration != 45*time.Second {
+		t.Errorf("fallback = %+v", c.Fallback)
+	}
+	for old, field := range map[string]string{
+		`gateway_url = "https://stg-payment.bindo.co"`: "bindo.gateway_url",
+		`store_id = "8527"`:                            "bindo.store_id",
+		`offline_grace = "45s"`:                        "fallback.offline_grace",
+	} {
+		repl := ""
+		if field == "fallback.offline_grace" {
+			repl = `offline_grace = "1ms"`
+		} else if field == "bindo.gateway_url" {
+			repl = `gateway_url = "http://stg-payment.bindo.co"`
+		}
+		_, err := Parse("c.toml", []byte(strings.Replace(withBindo, old, repl, 1)))
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("without %s: error = %v", field, err)
+		}
+	}
+}
