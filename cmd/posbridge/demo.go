@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/internal/config"
 )
@@ -94,6 +96,17 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
 	if err != nil {
 		return err
 	}
+	// The agent's listener comes first: the Bindo emulator posts its webhooks to it.
+	agentLn, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("agent.listen: %w; choose another address with --listen 127.0.0.1:PORT", err)
+	}
+	bindoCfg, stopBindo, err := startDemoBindo(ctx, dataDir, "http://"+agentLn.Addr().String()+"/hooks/bindo", log)
+	if err != nil {
+		agentLn.Close()
+		return err
+	}
+	defer stopBindo()
 	cfg := &config.Config{
 		Path: "(demo)",
 		Agent: config.Agent{
@@ -107,13 +120,14 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
 			OrderExpires:         config.Duration{Duration: 180 * time.Second},
 			PollInterval:         config.Duration{Duration: 500 * time.Millisecond},
 		},
-		Fallback: config.Fallback{Mode: "never"},
+		Bindo:    bindoCfg,
+		Fallback: config.Fallback{Mode: "auto", OfflineGrace: config.Duration{Duration: 20 * time.Second}, UnreachableGrace: config.Duration{Duration: 15 * time.Second}},
 		Terminals: []config.Terminal{
 			{SN: demoOnline, Lane: "1", Name: "Demo counter (online)", Currency: "USD"},
 			{SN: demoOffline, Lane: "2", Name: "Demo back office (offline)", Currency: "USD"},
 		},
 	}
-	a, err := newApp(ctx, cfg, log, nil, true)
+	a, err := newApp(ctx, cfg, log, agentLn, true)
 	if err != nil {
 		var addrErr *net.OpError
 		if errors.As(err, &addrErr) {
@@ -128,13 +142,17 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
   Token          %s
   Health         %shealthz
   CodePay cloud  http://%s  (emulator; terminals %s online, %s offline)
+  Bindo gateway  %s  (emulator for the native card-present fallback; test card 4111111111111111)
   Data           %s
 
 Take a test payment from another terminal:
   go run ./cmd/posbridge pay --url %s --token %s --amount 12.34
 
-Amounts ending in .51 are declined by the emulator. See docs/websocket-api.md for the API.
-`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, dataDir, a.wsURL(), token)
+Amounts ending in .51 are declined by the emulator. A payment on lane 2 (offline terminal)
+fails after 20 s with codepay_unavailable; send it again with the same --order and
+--track2 4111111111111111=30122011758928889 to take it through the Bindo fallback.
+See docs/websocket-api.md for the API and docs/fallback.md for the fallback.
+`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, a.wsURL(), token)
 	return a.serve(ctx)
 }
 
@@ -152,4 +170,35 @@ func ensureToken(path string) (string, error) {
 		return "", fmt.Errorf("write token file: %w", err)
 	}
 	return tok, nil
+}
+
+// startDemoBindo runs the Bindo gateway emulator on a loopback port and
+// returns the [bindo] configuration that points the agent at it.
+func startDemoBindo(ctx context.Context, dataDir, webhookURL string, log *slog.Logger) (*config.Bindo, func(), error) {
+	const user, pass, clientID, clientSecret, secret = "demo@posbridge.local", "demo-password", "demo-client", "demo-client-secret", "demo-webhook-secret"
+	sim, err := bindosim.New(bindosim.Config{StoreID: "8527", Username: user, Password: pass, ClientID: clientID, ClientSecret: clientSecret,
+		WebhookURL: webhookURL, WebhookSecret: secret, Logger: log.With("component", "bindosim")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start Bindo emulator: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("Bindo emulator listener: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	simCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go sim.Serve(simCtx)
+	go srv.Serve(ln)
+	passFile, secretFile := filepath.Join(dataDir, "bindo_password"), filepath.Join(dataDir, "bindo_webhook_secret")
+	for f, v := range map[string]string{passFile: pass, secretFile: secret} {
+		if err := os.WriteFile(f, []byte(v+"\n"), 0o600); err != nil {
+			stop()
+			srv.Close()
+			return nil, nil, fmt.Errorf("write %s: %w", f, err)
+		}
+	}
+	url := "http://" + ln.Addr().String()
+	return &config.Bindo{GatewayURL: url, LoginURL: url, StoreID: "8527", Username: user, PasswordFile: passFile,
+			ClientID: clientID, ClientSecret: clientSecret, WebhookSecretFile: secretFile},
+		func() { stop(); srv.Close() }, nil
 }

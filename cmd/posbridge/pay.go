@@ -28,6 +28,10 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	typ := fs.String("type", "sale", "sale, refund, void, preauth, completion or cashback")
 	orig := fs.String("orig", "", "original merchant_order_no for void, refund and completion")
 	orderNo := fs.String("order", "", "merchant_order_no (default: generated)")
+	track2 := fs.String("track2", "", "card-present track 2 data for the Bindo route (test cards only!)")
+	readerMode := fs.String("reader-mode", "swipe", "with --track2: swipe, contact or contactless")
+	icc := fs.String("icc", "", "with --track2: EMV ICC data as hex (contact, contactless)")
+	native := fs.Bool("native", false, "with --track2: go to Bindo directly (options.route native)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for a final state")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -63,6 +67,16 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *orig != "" {
 		params["orig_merchant_order_no"] = *orig
+	}
+	if *track2 != "" {
+		c := map[string]any{"reader_mode": *readerMode, "track2": *track2}
+		if *icc != "" {
+			c["icc"] = *icc
+		}
+		params["card"] = c
+		if *native {
+			params["options"] = map[string]any{"route": "native"}
+		}
 	}
 	if err := conn.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "payment.create", "params": params}); err != nil {
 		fmt.Fprintf(stderr, "posbridge pay: send: %v\n", err)
@@ -100,15 +114,19 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Amount string `json:"amount"`
 			Cur    string `json:"currency"`
 			Notice string `json:"notice"`
-			Error  *struct{ Code, Message string }
+			Route  string `json:"route"`
+			Error  *struct{ Code, Message, Fallback string }
 		}
 		json.Unmarshal(msg.Params, &p)
-		line := fmt.Sprintf("%s  %s %s  %s", p.No, p.Amount, p.Cur, p.State)
+		line := fmt.Sprintf("%s  %s %s  %s (%s)", p.No, p.Amount, p.Cur, p.State, p.Route)
 		if p.Notice != "" {
 			line += "  (" + p.Notice + ")"
 		}
 		if p.Error != nil {
 			line += "  " + p.Error.Code + ": " + p.Error.Message
+			if p.Error.Fallback != "" {
+				line += "\n  → nothing was charged; to use the Bindo fallback, send it again: --order " + p.No + " --track2 …"
+			}
 		}
 		fmt.Fprintln(stdout, line)
 		switch p.State {
