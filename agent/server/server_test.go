@@ -16,6 +16,7 @@ import (
 	"github.com/posbridge/posbridge/agent/server"
 	"github.com/posbridge/posbridge/agent/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/device/card"
 	"github.com/posbridge/posbridge/internal/testenv"
 )
 
@@ -160,3 +161,60 @@ func TestHealthAndReady(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestBindoWebhook(t *testing.T) {
+	ts, h := hookServer(t)
+	const secret = "hook-secret-0123"
+	e := testenv.New(t, testenv.Opts{Bindo: true, Poll: 30 * time.Second, BindoWebhookURL: ts.URL + "/hooks/bindo", BindoWebhookSecret: secret})
+	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
+	delivered := make(chan []byte, 10)
+	inner := server.Handler(server.Config{Agent: e.Agent, RPC: rs, BindoWebhookSecret: []byte(secret)})
+	h.Store(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sig := r.Header.Get("X-SIGNATURE")
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+		inner.ServeHTTP(w, r)
+		select {
+		case delivered <- append([]byte(sig+"\n"), b...):
+		default:
+		}
+	}))
+	c, err := card.Parse(card.Input{ReaderMode: "swipe", Track2: "4111111111111111=30122011758928889"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.Sale("BHOOK", testenv.TermA, "8.00")
+	r.Card, r.Options.Route = c, "native"
+	e.MustCreate(r)
+	// Polling is 30 s: only the webhook can settle it this fast.
+	p, err := e.Agent.Wait(context.Background(), "BHOOK", 10*time.Second)
+	if err != nil || p.State != agent.StateApproved {
+		t.Fatalf("after webhook = %+v, %v", p, err)
+	}
+	var got []byte
+	select {
+	case got = <-delivered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no webhook delivered")
+	}
+	sig, body, _ := strings.Cut(string(got), "\n")
+	post := func(sig, body string) int {
+		req, _ := http.NewRequest("POST", ts.URL+"/hooks/bindo", strings.NewReader(body))
+		req.Header.Set("X-SIGNATURE", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(sig, body); code != 200 {
+		t.Fatalf("replayed webhook → %d, want 200", code)
+	}
+	if code := post("00"+sig[2:], body); code != http.StatusUnauthorized {
+		t.Fatalf("bad signature → %d, want 401", code)
+	}
+	if code := post(sig, strings.Replace(body, "8.00", "9.00", 1)+" "); code != http.StatusUnauthorized {
+		t.Fatalf("tampered body → %d, want 401", code)
+	}
+}

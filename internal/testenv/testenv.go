@@ -99,6 +99,9 @@ type Opts struct {
 	// Bindo starts the Bindo gateway emulator and gives the agent the
 	// native route and fallback.
 	Bindo bool
+	// BindoWebhookURL and BindoWebhookSecret make the Bindo emulator post
+	// webhooks of final transactions.
+	BindoWebhookURL, BindoWebhookSecret string
 	// OfflineGrace and UnreachableGrace are the agent's fallback graces.
 	OfflineGrace, UnreachableGrace time.Duration
 	// Logs, when non-nil, receives every log line of the agent and the
@@ -141,7 +144,8 @@ func New(t testing.TB, o Opts) *Env {
 	e := &Env{t: t, keys: k, Sim: sim, Srv: srv, dbPath: filepath.Join(t.TempDir(), "posbridge.db")}
 	if o.Bindo {
 		bs, err := bindosim.New(bindosim.Config{StoreID: BindoStoreID, Username: "demo@store", Password: "bindo-pass",
-			ClientID: "bindo-client", ClientSecret: "bindo-secret", PendingDelay: 20 * time.Millisecond, Logger: logger(o)})
+			ClientID: "bindo-client", ClientSecret: "bindo-secret", PendingDelay: 20 * time.Millisecond, Logger: logger(o),
+			WebhookURL: o.BindoWebhookURL, WebhookSecret: o.BindoWebhookSecret})
 		if err != nil {
 			t.Fatal(err)
 		}
