@@ -70,19 +70,19 @@ func testKeys(t testing.TB) Keys {
 
 // env is a real agent against the emulator over real HTTP and a real SQLite file.
 type Env struct {
-	t      testing.TB
-	keys   Keys
-	Sim    *codepaysim.Sim
+	t    testing.TB
+	keys Keys
+	Sim  *codepaysim.Sim
 	// BindoSim and BindoSrv are set with Opts.Bindo.
 	BindoSim *bindosim.Sim
 	BindoSrv *httptest.Server
-	Srv    *httptest.Server
-	dbPath string
-	DB     *store.DB
-	Client *codepay.Client
-	Agent  *agent.Agent
-	cancel context.CancelFunc
-	done   chan error
+	Srv      *httptest.Server
+	dbPath   string
+	DB       *store.DB
+	Client   *codepay.Client
+	Agent    *agent.Agent
+	cancel   context.CancelFunc
+	done     chan error
 
 	opts   Opts
 	mu     sync.Mutex
