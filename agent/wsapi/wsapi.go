@@ -250,19 +250,23 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 	case "batch.get", "batch.close":
 		var p struct {
 			TerminalSN string `json:"terminal_sn"`
+			Source     string `json:"source"`
 		}
 		if err := decode(params, &p); err != nil {
+			return nil, err
+		}
+		by, err := sourceParam(p.Source)
+		if err != nil {
 			return nil, err
 		}
 		if p.TerminalSN == "" {
 			return nil, rpc.InvalidParams("terminal_sn", "required")
 		}
 		var r agent.BatchReport
-		var err error
 		if method == "batch.get" {
 			r, err = api.a.BatchGet(ctx, p.TerminalSN)
 		} else {
-			r, err = api.a.BatchClose(ctx, p.TerminalSN, agent.SourceWS)
+			r, err = api.a.BatchClose(ctx, p.TerminalSN, by)
 		}
 		if err != nil {
 			return nil, appError(err)
@@ -314,6 +318,19 @@ type createParams struct {
 	Description         string          `json:"description"`
 	Card                json.RawMessage `json:"card"`
 	Options             *agent.Options  `json:"options"`
+	Source              string          `json:"source"`
+}
+
+// sourceParam reads the optional "source" of a call: which front end speaks
+// over the WebSocket (ws by default; the console and the CLI say so).
+func sourceParam(s string) (string, error) {
+	switch s {
+	case "":
+		return agent.SourceWS, nil
+	case agent.SourceWS, agent.SourceConsole, agent.SourceCLI:
+		return s, nil
+	}
+	return "", rpc.InvalidParams("source", fmt.Sprintf("want ws, console or cli, got %q", s))
 }
 
 func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
@@ -329,8 +346,12 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		Currency:            p.Currency,
 		OrigMerchantOrderNo: p.OrigMerchantOrderNo,
 		Description:         p.Description,
-		Source:              agent.SourceWS,
 	}
+	src, err := sourceParam(p.Source)
+	if err != nil {
+		return nil, err
+	}
+	req.Source = src
 	if c, err := parseCard(p.Card); err != nil {
 		return nil, err
 	} else if c != nil {
@@ -339,7 +360,6 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 	if p.Options != nil {
 		req.Options = *p.Options
 	}
-	var err error
 	if req.Amount, err = moneyString("amount", p.Amount); err != nil {
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var reports []json.RawMessage
 	switch {
 	case sub == "close":
-		res, err := c.call("batch.close", map[string]any{"terminal_sn": *terminal})
+		res, err := c.call("batch.close", map[string]any{"terminal_sn": *terminal, "source": "cli"})
 		if err != nil {
 			return cliError(stderr, "batch close", err)
 		}

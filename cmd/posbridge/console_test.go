@@ -389,7 +389,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("%s = %q, want %q", sel, got, want)
 		}
 	}
-	if sub := b.text("#report-sub"); !strings.Contains(sub, "Demo counter (online). Opened ") || !strings.Contains(sub, "through the WebSocket API") {
+	if sub := b.text("#report-sub"); !strings.Contains(sub, "Demo counter (online). Opened ") || !strings.Contains(sub, "through the console") {
 		t.Errorf("report subtitle = %q", sub)
 	}
 	if eval[bool](b, `document.getElementById("close-dialog").open`) {

@@ -59,7 +59,7 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer conn.Close()
-	params := map[string]any{"merchant_order_no": *orderNo, "type": *typ, "amount": *amount, "currency": *currency}
+	params := map[string]any{"merchant_order_no": *orderNo, "type": *typ, "amount": *amount, "currency": *currency, "source": "cli"}
 	if *terminal != "" {
 		params["terminal_sn"] = *terminal
 	} else {

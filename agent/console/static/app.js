@@ -541,6 +541,7 @@ async function submitSale(ev) {
   try {
     state.lastSale = orderNo;
     const p = await call("payment.create", {
+      source: "console",
       merchant_order_no: orderNo,
       type: "sale",
       terminal_sn: sn,
@@ -619,7 +620,7 @@ async function confirmClose() {
   $("close-error").textContent = "";
   $("close-progress").textContent = "Closing the batch at CodePay…";
   try {
-    const rep = await call("batch.close", { terminal_sn: sn }, CLOSE_TIMEOUT_MS);
+    const rep = await call("batch.close", { terminal_sn: sn, source: "console" }, CLOSE_TIMEOUT_MS);
     if (gen !== state.gen) return;
     state.closeBusy = false;
     $("close-dialog").close();
