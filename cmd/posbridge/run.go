@@ -67,8 +67,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// fatal error exits non-zero so the manager's restart policy applies.
 	exe, _ := os.Executable()
 	abs, _ := filepath.Abs(*cfgPath)
+	var sysLog service.Logger // Windows Event Log / journald: start, stop, fatal
 	prg := &installer.Program{Serve: serve, Logger: log, Fatal: func(err error) {
 		log.Error("posbridge failed", "err", err)
+		if sysLog != nil {
+			sysLog.Error("posbridge failed: " + err.Error())
+		}
 		closeLog.Close()
 		os.Exit(exitFailure)
 	}}
@@ -78,6 +82,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	if sl, err := s.Logger(nil); err == nil {
+		sysLog = sl
 		sl.Info("posbridge starting, config " + abs)
 		defer sl.Info("posbridge stopped")
 	}
