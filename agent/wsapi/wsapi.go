@@ -115,27 +115,24 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 	switch method {
 	case "payment.create":
 		return api.create(ctx, c, params)
-	case "payment.get":
+	case "payment.get", "payment.cancel":
 		var p struct {
 			MerchantOrderNo string `json:"merchant_order_no"`
 		}
-		if err := decode(params, &p); err != nil {
+		if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
 			return nil, err
 		}
-		if p.MerchantOrderNo == "" {
-			return nil, rpc.InvalidParams("merchant_order_no", "required")
+		if method == "payment.get" {
+			return wrap(api.a.Get(ctx, p.MerchantOrderNo))
 		}
-		return wrap(api.a.Get(ctx, p.MerchantOrderNo))
+		return wrap(api.a.Cancel(ctx, p.MerchantOrderNo))
 	case "payment.wait":
 		var p struct {
 			MerchantOrderNo string `json:"merchant_order_no"`
 			TimeoutMS       *int64 `json:"timeout_ms"`
 		}
-		if err := decode(params, &p); err != nil {
+		if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
 			return nil, err
-		}
-		if p.MerchantOrderNo == "" {
-			return nil, rpc.InvalidParams("merchant_order_no", "required")
 		}
 		timeout := defaultWait
 		if p.TimeoutMS != nil {
@@ -145,17 +142,6 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 			timeout = time.Duration(*p.TimeoutMS) * time.Millisecond
 		}
 		return wrap(api.a.Wait(ctx, p.MerchantOrderNo, timeout))
-	case "payment.cancel":
-		var p struct {
-			MerchantOrderNo string `json:"merchant_order_no"`
-		}
-		if err := decode(params, &p); err != nil {
-			return nil, err
-		}
-		if p.MerchantOrderNo == "" {
-			return nil, rpc.InvalidParams("merchant_order_no", "required")
-		}
-		return wrap(api.a.Cancel(ctx, p.MerchantOrderNo))
 	case "payment.list":
 		var p struct {
 			TerminalSN string `json:"terminal_sn"`
@@ -233,11 +219,8 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 			MerchantOrderNo string          `json:"merchant_order_no"`
 			TipAmount       json.RawMessage `json:"tip_amount"`
 		}
-		if err := decode(params, &p); err != nil {
+		if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
 			return nil, err
-		}
-		if p.MerchantOrderNo == "" {
-			return nil, rpc.InvalidParams("merchant_order_no", "required")
 		}
 		tip, err := moneyString("tip_amount", p.TipAmount)
 		if err != nil {
@@ -440,6 +423,17 @@ func moneyString(field string, raw json.RawMessage) (string, error) {
 		return "", rpc.InvalidParams(field, "must not be empty")
 	}
 	return s, nil
+}
+
+// decodeOrder is decode for params that must name a merchant_order_no.
+func decodeOrder(params json.RawMessage, v any, orderNo *string) error {
+	if err := decode(params, v); err != nil {
+		return err
+	}
+	if *orderNo == "" {
+		return rpc.InvalidParams("merchant_order_no", "required")
+	}
+	return nil
 }
 
 // decode reads params strictly: an object with known fields of the right types.
