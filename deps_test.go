@@ -26,6 +26,9 @@ func TestPackageBoundaries(t *testing.T) {
 		{"device", []string{"agent", "cloud", "ecr", "store", "installer"}},
 		{"agent/rpc", []string{"agent", "cloud", "store", "ecr", "device"}},
 		{"internal/money", []string{"agent", "cloud", "store", "ecr", "device"}},
+		{"agent", []string{"installer", "ecr", "cmd"}},
+		{"installer", []string{"agent", "cloud", "store", "ecr", "device"}},
+		{"internal/logging", []string{"agent", "cloud", "store", "ecr", "device", "installer"}},
 	}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

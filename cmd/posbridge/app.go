@@ -22,6 +22,7 @@ import (
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/ecr"
 	"github.com/posbridge/posbridge/internal/config"
 	"github.com/posbridge/posbridge/internal/metrics"
 	"github.com/posbridge/posbridge/internal/money"
@@ -39,6 +40,7 @@ type app struct {
 	httpSrv  *http.Server
 	tokens   []string
 	cpClient *codepay.Client
+	ecr      *ecr.Service // legacy ECRs ([[ecr]]), ZVT
 }
 
 // newApp opens the journal, loads keys and wires the parts; it listens but
@@ -154,6 +156,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		}
 	}
 	a.ln = ln
+	// Legacy ECRs: bind their TCP listeners now (a busy port fails the start)
+	// and find ECR payments left running, before the agent reconciles them.
+	if a.ecr, err = ecr.New(ecr.Config{Agent: ag, ECRs: cfg.ECRs, Logger: log}); err == nil {
+		err = a.ecr.Prepare(ctx)
+	}
+	if err != nil {
+		ln.Close()
+		db.Close()
+		return nil, fmt.Errorf("[[ecr]]: %w", err)
+	}
 	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return a, nil
 }
@@ -191,6 +203,10 @@ func (a *app) serve(ctx context.Context) error {
 	go func() { agentDone <- a.agent.Serve(agentCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- a.httpSrv.Serve(a.ln) }()
+	ecrCtx, stopECR := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopECR()
+	ecrDone := make(chan error, 1)
+	go func() { ecrDone <- a.ecr.Serve(ecrCtx) }()
 
 	var err error
 	select {
@@ -204,6 +220,11 @@ func (a *app) serve(ctx context.Context) error {
 	defer cancel()
 	_ = a.rpc.Shutdown(shutCtx)
 	_ = a.httpSrv.Shutdown(shutCtx)
+	stopECR()
+	select {
+	case <-ecrDone:
+	case <-shutCtx.Done():
+	}
 	stopAgent()
 	select {
 	case aerr := <-agentDone:

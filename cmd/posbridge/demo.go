@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
@@ -35,21 +36,25 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8765", "address of the agent's HTTP and WebSocket listener")
 	dataDir := fs.String("data", "", "data directory (default: a new temporary directory)")
 	debug := fs.Bool("debug", false, "log at debug level")
+	var zvt demoZVT
+	fs.StringVar(&zvt.tcp, "zvt-tcp", defaultZVTTCP, `address of the ZVT TCP listener for ECRs ("" or "off" disables it)`)
+	fs.StringVar(&zvt.serial, "zvt-serial", "", "serial port of a ZVT ECR, e.g. /dev/ttyUSB0 or COM3 (9600 8N2)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
+	fs.Visit(func(f *flag.Flag) { zvt.tcpSet = zvt.tcpSet || f.Name == "zvt-tcp" })
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "posbridge demo: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	if err := runDemo(ctx, *listen, *dataDir, *debug, stdout, stderr); err != nil {
+	if err := runDemo(ctx, *listen, *dataDir, *debug, zvt, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "posbridge demo: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZVT, stdout, stderr io.Writer) error {
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "posbridge-demo-")
 		if err != nil {
@@ -127,6 +132,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
 			{SN: demoOffline, Lane: "2", Name: "Demo back office (offline)", Currency: "USD"},
 		},
 	}
+	cfg.ECRs = zvt.ecrs(log)
 	a, err := newApp(ctx, cfg, log, agentLn, true)
 	if err != nil {
 		var addrErr *net.OpError
@@ -144,7 +150,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, stdout, st
   CodePay cloud  http://%s  (emulator; terminals %s online, %s offline)
   Bindo gateway  %s  (emulator for the native card-present fallback; test card 4111111111111111)
   Data           %s
-
+%s
 Take a test payment from another terminal:
   go run ./cmd/posbridge pay --url %s --token %s --amount 12.34
 
@@ -152,7 +158,7 @@ Amounts ending in .51 are declined by the emulator. A payment on lane 2 (offline
 fails after 20 s with codepay_unavailable; send it again with the same --order and
 --track2 4111111111111111=30122011758928889 to take it through the Bindo fallback.
 See docs/websocket-api.md for the API and docs/fallback.md for the fallback.
-`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, a.wsURL(), token)
+`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token)
 	return a.serve(ctx)
 }
 
@@ -201,4 +207,50 @@ func startDemoBindo(ctx context.Context, dataDir, webhookURL string, log *slog.L
 	return &config.Bindo{GatewayURL: url, LoginURL: url, StoreID: "8527", Username: user, PasswordFile: passFile,
 			ClientID: clientID, ClientSecret: clientSecret, WebhookSecretFile: secretFile},
 		func() { stop(); srv.Close() }, nil
+}
+
+// defaultZVTTCP is the demo's ZVT listener (PA00P016's port 20007, loopback).
+const defaultZVTTCP = "127.0.0.1:20007"
+
+// demoZVT is the demo's legacy-ECR side: a ZVT TCP listener and optionally
+// a serial port, both paying on the online demo terminal.
+type demoZVT struct {
+	tcp, serial string
+	tcpSet      bool // --zvt-tcp given explicitly
+}
+
+// ecrs returns the [[ecr]] entries. The default TCP address is skipped with
+// a warning when another program holds it; an explicit one must work.
+func (z demoZVT) ecrs(log *slog.Logger) []config.ECR {
+	var out []config.ECR
+	if z.tcp != "" && z.tcp != "off" {
+		ok := true
+		if !z.tcpSet {
+			if ln, err := net.Listen("tcp", z.tcp); err != nil {
+				log.Warn("ZVT TCP listener disabled: the default address is in use; choose one with --zvt-tcp", "addr", z.tcp, "err", err)
+				ok = false
+			} else {
+				ln.Close()
+			}
+		}
+		if ok {
+			out = append(out, config.ECR{Protocol: "zvt", TCPListen: z.tcp, TerminalSN: demoOnline})
+		}
+	}
+	if z.serial != "" {
+		out = append(out, config.ECR{Protocol: "zvt", Serial: z.serial, Baud: 9600, DataBits: 8, Parity: "none", StopBits: 2, TerminalSN: demoOnline})
+	}
+	return out
+}
+
+// banner lists the ZVT endpoints for the start-up text.
+func (z demoZVT) banner(a *app) string {
+	var b strings.Builder
+	for _, addr := range a.ecr.TCPAddrs() {
+		fmt.Fprintf(&b, "  ZVT (TCP)      %s  (ECRs pay on %s; see docs/zvt.md)\n", addr, demoOnline)
+	}
+	if z.serial != "" {
+		fmt.Fprintf(&b, "  ZVT (serial)   %s  9600 8N2  (ECR pays on %s)\n", z.serial, demoOnline)
+	}
+	return b.String()
 }
