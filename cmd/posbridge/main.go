@@ -21,7 +21,8 @@ const (
 const usage = `posbridge — bridges POS software to CodePay card terminals
 
 Usage:
-  posbridge demo [--listen ADDR] [--data DIR]     sandbox with an embedded CodePay emulator
+  posbridge demo [--listen ADDR] [--data DIR] [--zvt-tcp ADDR] [--zvt-serial PORT]
+                                                  sandbox: CodePay and Bindo emulators, console, ZVT
   posbridge run --config FILE                     run the agent in the foreground
   posbridge check --config FILE [--offline]       validate config, keys, database, ports, credentials
   posbridge install --config FILE [--user NAME]   install as a service (Windows SCM, systemd)

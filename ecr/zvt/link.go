@@ -279,6 +279,13 @@ func (l *Link) isDuplicate(raw []byte) bool {
 func (l *Link) deliverAck(b byte) {
 	l.mu.Lock()
 	w := l.waiter
+	if w != nil && b == ACK {
+		// The ECR acknowledged a message of ours: it has moved on, so an
+		// identical next message from it (typically its next 80 00 00) is
+		// new. Forget the last one here, in the receiving goroutine, before
+		// any following frame is parsed.
+		l.lastRx = nil
+	}
 	l.mu.Unlock()
 	if w == nil {
 		l.log.Debug("acknowledgement byte while no message is outstanding; ignored", "byte", b)

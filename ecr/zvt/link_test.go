@@ -659,3 +659,30 @@ func TestLinkAnswersBytesReadWithAnError(t *testing.T) {
 		t.Errorf("ReadAPDU = %v, %v", a, err)
 	}
 }
+
+// TestLinkAckAndIdenticalAnswerInOneWrite: ECRs send their ACK and their next
+// message back to back (USB adapters deliver both in one read). The answer is
+// byte-identical to the ECR's previous message; it must be delivered, not
+// dropped as a repeat, whichever goroutine runs first.
+func TestLinkAckAndIdenticalAnswerInOneWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startLink(t, LinkConfig{}, nil)
+		answer := EncodeFrame(hx(t, "80 00 00"))
+		h.ecr.send(answer)
+		if got := h.ecr.received(); !bytes.Equal(got, []byte{ACK}) {
+			t.Fatalf("first answer acknowledged with % X", got)
+		}
+		h.delivered(t, hx(t, "80 00 00"))
+		writeDone := make(chan error, 1)
+		go func() { writeDone <- h.link.WriteAPDU(t.Context(), Ack()) }()
+		h.ecr.received()
+		h.ecr.send(append([]byte{ACK}, answer...))
+		if err := <-writeDone; err != nil {
+			t.Fatalf("WriteAPDU: %v", err)
+		}
+		if got := h.ecr.received(); !bytes.Equal(got, []byte{ACK}) {
+			t.Fatalf("second answer acknowledged with % X", got)
+		}
+		h.delivered(t, hx(t, "80 00 00"))
+	})
+}

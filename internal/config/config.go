@@ -243,7 +243,7 @@ func (c *Config) applyDefaults() {
 			e.Parity = "none"
 		}
 		if e.StopBits == 0 {
-			e.StopBits = 1
+			e.StopBits = 2
 		}
 	}
 }
