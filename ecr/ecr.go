@@ -160,6 +160,9 @@ type Config struct {
 	PT   pt.Config // Name, TerminalSN, Agent, Logger and Clock are set per entry
 	// Open replaces the serial opener (tests).
 	Open OpenFunc
+	// FrameError, when set, counts serial line errors per port (metrics):
+	// kinds as zvt.LinkConfig.OnError.
+	FrameError func(port, kind string)
 }
 
 // Service is every configured ECR: one PT per [[ecr]] entry (named "ecr0",
@@ -195,9 +198,14 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.pts = append(s.pts, p)
 		if e.Serial != "" {
+			lc := cfg.Link
+			if cfg.FrameError != nil {
+				port, count := e.Serial, cfg.FrameError
+				lc.OnError = func(kind string) { count(port, kind) }
+			}
 			s.serials = append(s.serials, &SerialPort{
 				Path: e.Serial, Mode: SerialMode{Baud: e.Baud, DataBits: e.DataBits, Parity: e.Parity, StopBits: e.StopBits},
-				PT: p, Link: cfg.Link, Clock: cfg.Clock, Open: cfg.Open, After: cfg.After,
+				PT: p, Link: lc, Clock: cfg.Clock, Open: cfg.Open, After: cfg.After,
 				Logger: log.With("component", "zvt-serial", "ecr", pc.Name),
 			})
 			continue

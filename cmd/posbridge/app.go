@@ -158,7 +158,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	a.ln = ln
 	// Legacy ECRs: bind their TCP listeners now (a busy port fails the start)
 	// and find ECR payments left running, before the agent reconciles them.
-	if a.ecr, err = ecr.New(ecr.Config{Agent: ag, ECRs: cfg.ECRs, Logger: log}); err == nil {
+	if a.ecr, err = ecr.New(ecr.Config{Agent: ag, ECRs: cfg.ECRs, Logger: log.With("component", "ecr"), FrameError: mets.ECRFrameError}); err == nil {
 		err = a.ecr.Prepare(ctx)
 	}
 	if err != nil {

@@ -29,6 +29,10 @@ type LinkConfig struct {
 	// message. Default: (1+Repeats)·T2, the sender's whole repeat cycle.
 	DuplicateWindow time.Duration
 	MaxAPDU         int // largest APDU accepted; default MaxAPDULen
+	// OnError, when set, is told about each line error: "nak_sent" (a bad
+	// or incomplete frame from the ECR), "nak_received", "t2_timeout" and
+	// "transmission_failed" (all repeats used up). For metrics.
+	OnError func(kind string)
 }
 
 func (c LinkConfig) withDefaults() LinkConfig {
@@ -211,7 +215,7 @@ func (l *Link) loop(ctx context.Context, chunks <-chan []byte, readErr <-chan er
 			t1, t1C = nil, nil
 			if dec.Abort() {
 				l.log.Warn("serial message incomplete after T1; sending NAK", "t1", l.cfg.T1)
-				if err := l.writeByte(NAK); err != nil {
+				if err := l.nak(); err != nil {
 					return err
 				}
 			}
@@ -236,7 +240,7 @@ func (l *Link) handleByte(dec *FrameDecoder, b byte) error {
 	raw, err := dec.Feed(b)
 	if err != nil {
 		l.log.Warn("rejecting serial message; sending NAK", "err", err)
-		return l.writeByte(NAK)
+		return l.nak()
 	}
 	if raw == nil {
 		return nil
@@ -244,13 +248,13 @@ func (l *Link) handleByte(dec *FrameDecoder, b byte) error {
 	a, err := DecodeAPDU(raw)
 	if err != nil {
 		l.log.Warn("rejecting malformed APDU; sending NAK", "err", err)
-		return l.writeByte(NAK)
+		return l.nak()
 	}
 	if len(l.rx) == cap(l.rx) {
 		// Only this goroutine sends on rx, so the check cannot go stale: the
 		// receiver never blocks, and the ECR repeats the message later.
 		l.log.Warn("too many unread messages; sending NAK", "apdu", a.String())
-		return l.writeByte(NAK)
+		return l.nak()
 	}
 	if err := l.writeByte(ACK); err != nil {
 		return err
@@ -302,6 +306,18 @@ func (l *Link) write(p []byte) error {
 	defer l.wmu.Unlock()
 	_, err := l.rw.Write(p)
 	return err
+}
+
+// nak answers a bad frame and counts it.
+func (l *Link) nak() error {
+	l.report("nak_sent")
+	return l.writeByte(NAK)
+}
+
+func (l *Link) report(kind string) {
+	if l.cfg.OnError != nil {
+		l.cfg.OnError(kind)
+	}
 }
 
 func (l *Link) writeByte(b byte) error {
@@ -362,8 +378,10 @@ func (l *Link) WriteAPDU(ctx context.Context, a APDU) error {
 				return nil
 			}
 			last = "NAK"
+			l.report("nak_received")
 		case <-t.C():
 			last = "T2 time-out"
+			l.report("t2_timeout")
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
@@ -373,6 +391,7 @@ func (l *Link) WriteAPDU(ctx context.Context, a APDU) error {
 		}
 		l.log.Warn("serial message not acknowledged", "msg", name, "attempt", i+1, "reason", last)
 	}
+	l.report("transmission_failed")
 	return &TransmissionError{Attempts: attempts, Last: last}
 }
 

@@ -686,3 +686,32 @@ func TestLinkAckAndIdenticalAnswerInOneWrite(t *testing.T) {
 		h.delivered(t, hx(t, "80 00 00"))
 	})
 }
+
+func TestLinkReportsLineErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		kinds := map[string]int{}
+		h := startLink(t, LinkConfig{OnError: func(k string) { mu.Lock(); kinds[k]++; mu.Unlock() }}, nil)
+		bad := EncodeFrame(regAPDU)
+		bad[len(bad)-1] ^= 0xFF // wrong CRC
+		h.ecr.send(bad)
+		if got := h.ecr.received(); !bytes.Equal(got, []byte{NAK}) {
+			t.Fatalf("bad CRC answered % X", got)
+		}
+		writeDone := make(chan error, 1)
+		go func() { writeDone <- h.link.WriteAPDU(t.Context(), Ack()) }()
+		h.ecr.received()
+		h.ecr.send([]byte{NAK})
+		for range DefaultRepeats {
+			advance(DefaultT2)
+		}
+		if err := <-writeDone; !errors.Is(err, ErrTransmission) {
+			t.Fatalf("WriteAPDU = %v, want ErrTransmission", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if kinds["nak_sent"] != 1 || kinds["nak_received"] != 1 || kinds["t2_timeout"] < 1 || kinds["transmission_failed"] != 1 {
+			t.Fatalf("reported %v", kinds)
+		}
+	})
+}
