@@ -609,3 +609,19 @@ func (a *Agent) NextCounter(ctx context.Context, name string, wrap int64) (int64
 
 // SetMetrics sets the metrics hook; call it before Serve.
 func (a *Agent) SetMetrics(m Metrics) { a.cfg.Metrics = m }
+
+// Notes returns the details of a payment's journal events of one kind, oldest
+// first (front ends read back the protocol facts they noted).
+func (a *Agent) Notes(ctx context.Context, orderNo, kind string) ([]string, error) {
+	evs, err := a.db.Events(ctx, orderNo)
+	if err != nil {
+		return nil, fmt.Errorf("read notes: %w", err)
+	}
+	var out []string
+	for _, e := range evs {
+		if e.Kind == kind {
+			out = append(out, e.Detail)
+		}
+	}
+	return out, nil
+}

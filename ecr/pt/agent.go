@@ -26,6 +26,7 @@ type Agent interface {
 	BatchPayments(ctx context.Context, sn string, batchNo int64) ([]agent.Payment, error)
 	// Note appends a protocol fact to a payment's journal.
 	Note(ctx context.Context, orderNo, kind, detail string) error
+	Notes(ctx context.Context, orderNo, kind string) ([]string, error)
 	// SetAlert records something a person must see on a payment.
 	SetAlert(ctx context.Context, orderNo, alert string) (agent.Payment, error)
 	// NextCounter returns the next value of a durable named counter.

@@ -1,6 +1,7 @@
 package pt
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"fmt"
@@ -225,6 +226,18 @@ func (f *fakeAgent) Note(_ context.Context, no, kind, detail string) error {
 	}
 	f.notes[no] = append(f.notes[no], kind+": "+detail)
 	return nil
+}
+
+func (f *fakeAgent) Notes(_ context.Context, no, kind string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, n := range f.notes[no] {
+		if d, ok := strings.CutPrefix(n, kind+": "); ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeAgent) SetAlert(_ context.Context, no, alert string) (agent.Payment, error) {

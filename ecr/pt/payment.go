@@ -429,7 +429,7 @@ func (p *PT) acknowledged(ctx context.Context, pay agent.Payment, pj *payJob, co
 		p.mu.Unlock()
 	}
 	p.log.Info("ECR acknowledged the result", "merchant_order_no", pay.MerchantOrderNo, "result", fmt.Sprintf("%02X", code))
-	p.note(ctx, pay.MerchantOrderNo, fmt.Sprintf("the ECR acknowledged the status information (result %02X)%s", code, how))
+	p.note(ctx, pay.MerchantOrderNo, fmt.Sprintf(ackNotePrefix+" (result %02X)%s", code, how))
 	if code == zvt.ResultOK && strings.HasPrefix(pay.Alert, alertReversalFailed) {
 		p.alert(ctx, pay.MerchantOrderNo, "the ECR received the approval later"+how+" and acknowledged it: the payment stands, no manual reversal is needed")
 	}

@@ -57,6 +57,9 @@ const (
 	counterWrap = 0
 	// noteKind is the journal event kind of the PT's protocol notes.
 	noteKind = "ecr"
+	// ackNotePrefix starts the note recording that the ECR acknowledged a
+	// result; Recover reverses approved sales that lack it.
+	ackNotePrefix = "the ECR acknowledged the status information"
 )
 
 // Sentinel errors.
@@ -211,7 +214,10 @@ func (p *PT) recover(ctx context.Context) error {
 	}
 	var found []string
 	for _, pay := range list {
-		if !pay.Final() && p.mine(pay.MerchantOrderNo) {
+		if !p.mine(pay.MerchantOrderNo) {
+			continue
+		}
+		if !pay.Final() || p.resultUndelivered(ctx, pay) {
 			found = append(found, pay.MerchantOrderNo)
 		}
 	}
@@ -229,6 +235,26 @@ func (p *PT) recover(ctx context.Context) error {
 	}
 	p.orphans = append(p.orphans, found...)
 	return nil
+}
+
+// resultUndelivered reports an approved ECR sale whose result the ECR never
+// acknowledged and that was not reversed yet: posbridge stopped between the
+// payment ending and the ECR's acknowledgement of its status information
+// (PA00P015 §2.2.8–2.2.9), so the ECR treats it as failed and it must be reversed.
+func (p *PT) resultUndelivered(ctx context.Context, pay agent.Payment) bool {
+	if pay.State != agent.StateApproved || pay.Type != agent.TypeSale || strings.HasPrefix(pay.MerchantOrderNo, reversalPrefix) {
+		return false
+	}
+	notes, err := p.ag.Notes(ctx, pay.MerchantOrderNo, noteKind)
+	if err != nil {
+		return false
+	}
+	for _, n := range notes {
+		if strings.HasPrefix(n, ackNotePrefix) || strings.HasPrefix(n, "auto-reversal") {
+			return false
+		}
+	}
+	return true
 }
 
 // Serve runs the PT's background work (payments found by Recover) until ctx

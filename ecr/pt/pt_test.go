@@ -837,3 +837,63 @@ func TestPleaseWaitRepeatsStatusInformation(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverReversesApprovedResultNeverAcknowledged: posbridge stopped after
+// an ECR sale was approved and its status information sent, but before the
+// ECR acknowledged it. At the next start the sale is reversed; an acknowledged
+// sale is left alone.
+func TestRecoverReversesApprovedResultNeverAcknowledged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ag := newFakeAgent(t)
+		ctx := context.Background()
+		sale := func(seq int64, amount string) agent.Payment {
+			p, err := ag.Create(ctx, agent.CreateRequest{MerchantOrderNo: orderNo("ecr0", seq, time.Now()), Type: agent.TypeSale,
+				TerminalSN: termEUR, Amount: amount, Currency: "EUR", Source: agent.SourceECR})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := ag.Wait(ctx, p.MerchantOrderNo, time.Hour); err != nil || got.State != agent.StateApproved {
+				t.Fatalf("sale %+v, %v", got, err)
+			}
+			return p
+		}
+		unacked, acked := sale(11, "7.00"), sale(12, "8.00")
+		ag.Note(ctx, unacked.MerchantOrderNo, noteKind, "status information to the ECR: result 00")
+		ag.Note(ctx, acked.MerchantOrderNo, noteKind, "status information to the ECR: result 00")
+		ag.Note(ctx, acked.MerchantOrderNo, noteKind, ackNotePrefix+" (result 00)")
+		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alerted := make(chan struct{}, 1)
+		unsub := ag.Subscribe(func(e agent.Event) {
+			if e.Payment != nil && e.Payment.MerchantOrderNo == unacked.MerchantOrderNo && e.Payment.Alert != "" {
+				select {
+				case alerted <- struct{}{}:
+				default:
+				}
+			}
+		})
+		defer unsub()
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = p.Serve(sctx); close(done) }()
+		select {
+		case <-alerted:
+		case <-time.After(time.Hour):
+			t.Fatal("the unacknowledged sale got no alert")
+		}
+		synctest.Wait()
+		if v, err := ag.Get(ctx, reversalOrderNo(unacked.MerchantOrderNo)); err != nil || v.State != agent.StateApproved {
+			t.Fatalf("reversal of the unacknowledged sale: %+v, %v", v, err)
+		}
+		cancel()
+		<-done
+		if got, _ := ag.Get(ctx, unacked.MerchantOrderNo); !strings.HasPrefix(got.Alert, "auto-reversed") {
+			t.Fatalf("alert %q, want auto-reversed", got.Alert)
+		}
+		if _, err := ag.Get(ctx, reversalOrderNo(acked.MerchantOrderNo)); err == nil {
+			t.Fatal("an acknowledged sale was reversed")
+		}
+	})
+}
