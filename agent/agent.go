@@ -625,3 +625,17 @@ func (a *Agent) Notes(ctx context.Context, orderNo, kind string) ([]string, erro
 	}
 	return out, nil
 }
+
+// Setting returns a front end's durable setting ("" when unset).
+func (a *Agent) Setting(ctx context.Context, key string) (string, error) {
+	v, err := a.db.Setting(ctx, "frontend."+key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetSetting stores a front end's durable setting (e.g. an ECR's registration).
+func (a *Agent) SetSetting(ctx context.Context, key, value string) error {
+	return a.db.SetSetting(ctx, "frontend."+key, value)
+}

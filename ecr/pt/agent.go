@@ -27,6 +27,8 @@ type Agent interface {
 	// Note appends a protocol fact to a payment's journal.
 	Note(ctx context.Context, orderNo, kind, detail string) error
 	Notes(ctx context.Context, orderNo, kind string) ([]string, error)
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
 	// SetAlert records something a person must see on a payment.
 	SetAlert(ctx context.Context, orderNo, alert string) (agent.Payment, error)
 	// NextCounter returns the next value of a durable named counter.

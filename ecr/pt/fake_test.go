@@ -32,6 +32,7 @@ type fakeAgent struct {
 	subs     map[int]func(agent.Event)
 	nextSub  int
 	creates  map[string]int
+	settings map[string]string
 
 	// Delay is how long a payment takes on the terminal (default 3 s).
 	Delay time.Duration
@@ -225,6 +226,22 @@ func (f *fakeAgent) Note(_ context.Context, no, kind, detail string) error {
 		return agent.ErrNotFound
 	}
 	f.notes[no] = append(f.notes[no], kind+": "+detail)
+	return nil
+}
+
+func (f *fakeAgent) Setting(_ context.Context, key string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settings[key], nil
+}
+
+func (f *fakeAgent) SetSetting(_ context.Context, key, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.settings == nil {
+		f.settings = map[string]string{}
+	}
+	f.settings[key] = value
 	return nil
 }
 

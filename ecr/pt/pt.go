@@ -207,7 +207,34 @@ func (p *PT) Recover(ctx context.Context) error {
 	return p.recoverErr
 }
 
+// registrationKey is where the ECR's registration survives restarts, so an
+// ECR that asked for intermediate status keeps getting 04 FF without
+// registering again.
+func (p *PT) registrationKey() string { return "zvt." + p.cfg.Name + ".registration" }
+
+func (p *PT) saveRegistration(ctx context.Context, v string) {
+	if err := p.ag.SetSetting(context.WithoutCancel(ctx), p.registrationKey(), v); err != nil {
+		p.log.Warn("saving the ECR registration failed", "err", err)
+	}
+}
+
+func (p *PT) loadRegistration(ctx context.Context) {
+	v, err := p.ag.Setting(ctx, p.registrationKey())
+	if err != nil || v == "" {
+		return
+	}
+	var b byte
+	if _, err := fmt.Sscanf(v, "%02x", &b); err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.registered, p.configByte = true, b
+	p.mu.Unlock()
+	p.log.Info("ECR registration restored", "config_byte", b)
+}
+
 func (p *PT) recover(ctx context.Context) error {
+	p.loadRegistration(ctx)
 	list, err := p.ag.List(ctx, agent.ListFilter{TerminalSN: p.term.SN, Limit: listLimit})
 	if err != nil {
 		return fmt.Errorf("recover ECR %s payments: %w", p.cfg.Name, err)
@@ -430,6 +457,7 @@ func (p *PT) handle(ctx context.Context, s *session, a zvt.APDU) {
 		p.mu.Lock()
 		p.registered, p.configByte = false, zvt.ConfigAfterLogOff
 		p.mu.Unlock()
+		p.saveRegistration(ctx, "")
 		p.reply(ctx, s, zvt.Ack())
 		return
 	case zvt.Authorization:
@@ -471,7 +499,10 @@ func (p *PT) handle(ctx context.Context, s *session, a zvt.APDU) {
 	switch c := cmd.(type) {
 	case zvt.Registration:
 		p.registered, p.configByte = true, c.ConfigByte
-		p.startJob(s, "registration", nil, func(ctx context.Context, j *job) { j.runRegistration(ctx, c) })
+		p.startJob(s, "registration", nil, func(ctx context.Context, j *job) {
+			p.saveRegistration(ctx, fmt.Sprintf("%02x", c.ConfigByte))
+			j.runRegistration(ctx, c)
+		})
 	case zvt.StatusEnquiry:
 		p.startJob(s, "status enquiry", nil, func(ctx context.Context, j *job) { j.runStatusEnquiry(ctx, c) })
 	case zvt.EndOfDay:

@@ -2,6 +2,7 @@ package pt
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -896,4 +897,35 @@ func TestRecoverReversesApprovedResultNeverAcknowledged(t *testing.T) {
 			t.Fatal("an acknowledged sale was reversed")
 		}
 	})
+}
+
+// TestRegistrationSurvivesRestart: an ECR that registered asking for
+// intermediate status keeps getting 04 FF from a new PT (after a restart).
+func TestRegistrationSurvivesRestart(t *testing.T) {
+	ag := newFakeAgent(t)
+	ctx := context.Background()
+	p1, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.saveRegistration(ctx, fmt.Sprintf("%02x", zvt.ConfigIntermediateStatus|zvt.ConfigAfterLogOff))
+	p2, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.wantStatus() {
+		t.Fatal("registered before Recover")
+	}
+	if err := p2.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !p2.wantStatus() {
+		t.Fatal("registration not restored after a restart")
+	}
+	p2.saveRegistration(ctx, "") // log-off
+	p3, _ := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+	p3.Recover(ctx)
+	if p3.wantStatus() {
+		t.Fatal("registration restored after a log-off")
+	}
 }
