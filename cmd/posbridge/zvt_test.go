@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/gorilla/websocket"
 
 	"github.com/posbridge/posbridge/ecr/ecrsim"
@@ -23,7 +24,47 @@ import (
 func TestDemoZVTSaleOverTCP(t *testing.T) {
 	addr, zvtAddr := freePort(t), freePort(t)
 	demo := start(t, "demo", "demo", "--listen", addr, "--zvt-tcp", zvtAddr, "--data", filepath.Join(t.TempDir(), "demo"))
-	var token, banner string
+	token, banner := demoBanner(t, demo, "ZVT (TCP)")
+	if token == "" || !strings.Contains(banner, zvtAddr) {
+		t.Fatalf("demo banner: token %q, ZVT line %q (want %s)", token, banner, zvtAddr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ecr, err := ecrsim.DialTCP(ctx, zvtAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ecr.Close()
+	ecrSaleShowsOnWebSocket(t, ctx, ecr, addr, token)
+	stopDemo(t, demo)
+}
+
+// TestDemoZVTSaleOverSerialPTY: an ECR simulator on a real pseudo-terminal,
+// the demo on the other end with --zvt-serial; the sale is approved on the
+// WebSocket API.
+func TestDemoZVTSaleOverSerialPTY(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatalf("pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close() // kept open so the line stays up until the demo opens it
+	addr := freePort(t)
+	demo := start(t, "demo", "demo", "--listen", addr, "--zvt-tcp", "off", "--zvt-serial", tty.Name(), "--data", filepath.Join(t.TempDir(), "demo"))
+	token, banner := demoBanner(t, demo, "ZVT (serial)")
+	if token == "" || !strings.Contains(banner, tty.Name()) {
+		t.Fatalf("demo banner: token %q, ZVT line %q (want %s)", token, banner, tty.Name())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ecr := ecrsim.NewSerial(ptmx)
+	ecrSaleShowsOnWebSocket(t, ctx, ecr, addr, token)
+	stopDemo(t, demo)
+}
+
+// demoBanner reads the demo's banner: the token and the line containing want.
+func demoBanner(t *testing.T, demo *proc, want string) (token, banner string) {
+	t.Helper()
 	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && demo.stdout.Scan() {
@@ -31,7 +72,7 @@ func TestDemoZVTSaleOverTCP(t *testing.T) {
 		if m := tokRE.FindStringSubmatch(line); m != nil {
 			token = m[1]
 		}
-		if strings.Contains(line, "ZVT (TCP)") {
+		if strings.Contains(line, want) {
 			banner = line
 		}
 		if strings.HasPrefix(line, "Take a test payment") {
@@ -42,17 +83,13 @@ func TestDemoZVTSaleOverTCP(t *testing.T) {
 		for demo.stdout.Scan() {
 		}
 	}()
-	if token == "" || !strings.Contains(banner, zvtAddr) {
-		t.Fatalf("demo banner: token %q, ZVT line %q (want %s)", token, banner, zvtAddr)
-	}
+	return token, banner
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ecr, err := ecrsim.DialTCP(ctx, zvtAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ecr.Close()
+// ecrSaleShowsOnWebSocket registers, pays 42.50 over ZVT and finds the
+// payment approved, with source ecr, through the WebSocket API.
+func ecrSaleShowsOnWebSocket(t *testing.T, ctx context.Context, ecr ecrsim.Line, addr, token string) {
+	t.Helper()
 	reg, err := ecrsim.Do(ctx, ecr, ecrsim.Registration(0xBA, 840), ecrsim.Options{})
 	if err != nil || !reg.Accepted() {
 		t.Fatalf("registration: %s, %v", reg, err)
@@ -96,19 +133,8 @@ func TestDemoZVTSaleOverTCP(t *testing.T) {
 	if !found {
 		t.Fatalf("payment.list has no ECR payment: %s", res)
 	}
-
-	demo.cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- demo.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("demo exit: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("demo did not stop after Ctrl-C")
-	}
 }
+
 
 func TestDemoZVTFlags(t *testing.T) {
 	tests := []struct {
