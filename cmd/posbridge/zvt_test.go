@@ -135,7 +135,6 @@ func ecrSaleShowsOnWebSocket(t *testing.T, ctx context.Context, ecr ecrsim.Line,
 	}
 }
 
-
 func TestDemoZVTFlags(t *testing.T) {
 	tests := []struct {
 		name string
