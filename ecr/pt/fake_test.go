@@ -1,13 +1,13 @@
 package pt
 
 import (
-	"strings"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
