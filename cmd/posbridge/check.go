@@ -96,6 +96,18 @@ func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []
 	} else {
 		add("gateway key", fmt.Sprintf("RSA %d bits", k.N.BitLen()), nil)
 	}
+	if b := cfg.Bindo; b != nil {
+		for _, f := range []struct{ field, path string }{{"bindo.password_file", b.PasswordFile}, {"bindo.webhook_secret_file", b.WebhookSecretFile}} {
+			if f.path == "" {
+				continue
+			}
+			if _, err := readSecret(f.field, f.path); err != nil {
+				add("bindo secrets", "", err)
+			} else {
+				add("bindo secrets", f.path, nil)
+			}
+		}
+	}
 	add("database", "", nil)
 	out[len(out)-1] = checkDatabase(ctx, cfg.Agent.DataDir)
 	for i, e := range cfg.ECRs {
