@@ -112,6 +112,14 @@ func TestCheckBrokenConfigs(t *testing.T) {
 			e.write(t, e.simURL, filepath.Join(other.Dir, "app_private_key.pem"), freePort(t))
 			return []string{"--config", e.cfg}
 		}, "refused the credentials"},
+		{"bindo password readable by others", func(t *testing.T, e *checkEnv) []string {
+			pw := filepath.Join(e.dir, "bindo_password")
+			os.WriteFile(pw, []byte("secret\n"), 0o644)
+			f, _ := os.OpenFile(e.cfg, os.O_APPEND|os.O_WRONLY, 0)
+			fmt.Fprintf(f, "\n[bindo]\ngateway_url = \"https://stg-payment.bindo.co\"\nlogin_url = \"https://stg.bindo.co\"\nstore_id = \"8527\"\nusername = \"u\"\npassword_file = %q\nclient_id = \"c\"\nclient_secret = \"s\"\n", pw)
+			f.Close()
+			return []string{"--config", e.cfg, "--offline"}
+		}, "FAIL  bindo secrets"},
 		{"port in use", func(t *testing.T, e *checkEnv) []string {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
