@@ -112,6 +112,7 @@ type Agent struct {
 	after func(time.Duration) <-chan time.Time
 
 	writeMu sync.Mutex // orders journal writes with their publication
+	termMu  sync.Mutex // makes publishTerminal's read-and-update atomic
 
 	busMu   sync.RWMutex
 	subs    map[uint64]func(Event)

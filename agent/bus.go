@@ -47,6 +47,10 @@ func (a *Agent) publishPayment(p *store.Payment) {
 // publishTerminal refreshes the terminal's busy/queue state from the journal
 // and publishes it when it changed.
 func (a *Agent) publishTerminal(sn string) {
+	// Reading the journal and updating the registry is one step, so a slower
+	// caller never publishes a view older than one already published.
+	a.termMu.Lock()
+	defer a.termMu.Unlock()
 	ctx := context.Background()
 	depth, err := a.db.QueueDepth(ctx, sn)
 	if err != nil {

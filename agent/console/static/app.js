@@ -452,9 +452,23 @@ async function loadPayments() {
   renderPayments();
 }
 
+// A call's answer can arrive after the notifications of later changes: keep
+// the newest view of a payment (by updated_at, then by how far it got).
+const STATE_RANK = { queued: 0, sending: 1, unknown: 2, on_terminal: 2 };
+function rank(s) {
+  return isFinal(s) ? 3 : (STATE_RANK[s] ?? 0);
+}
+function olderThan(p, before) {
+  if (isFinal(before.state) && !isFinal(p.state)) return true;
+  const a = Date.parse(p.updated_at), b = Date.parse(before.updated_at);
+  if (a !== b) return a < b;
+  return rank(p.state) < rank(before.state);
+}
+
 function onPayment(p) {
   if (!p || !p.merchant_order_no) return;
   const before = state.payments.get(p.merchant_order_no);
+  if (before && olderThan(p, before)) return;
   state.payments.set(p.merchant_order_no, p);
   renderPaymentsSoon();
   if (isFinal(p.state)) scheduleBatch(p.terminal_sn);
