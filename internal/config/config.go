@@ -171,8 +171,13 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("resolve config path %s: %w", path, err)
 	}
 	b, err := os.ReadFile(abs)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("config file %s does not exist: pass the path of your posbridge.toml with --config: %w", abs, err)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("config file %s cannot be read by this user: run posbridge as the service user or fix the file's owner: %w", abs, err)
+	case err != nil:
+		return nil, fmt.Errorf("read config %s: %w", abs, err)
 	}
 	return Parse(abs, b)
 }
