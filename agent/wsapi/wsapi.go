@@ -26,7 +26,6 @@ const (
 	CodeNotFound        = -32002
 	CodeNotCancellable  = -32003
 	CodeStopping        = -32004
-	CodeNotAvailable    = -32005
 	CodeTerminalBusy    = -32006
 	CodeBatchRefused    = -32007
 	CodeBatchUnknown    = -32008
