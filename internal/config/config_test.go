@@ -151,3 +151,15 @@ offline_grace = "45s"
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add(good)
+	f.Add("[agent]\nlisten = 1\n")
+	f.Add("[[terminal]]\nsn = \"\"\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := Parse("/f.toml", []byte(text))
+		if err == nil && (c.Agent.Listen == "" || len(c.Terminals) == 0) {
+			t.Fatalf("accepted a config without listen or terminals: %+v", c)
+		}
+	})
+}
