@@ -150,12 +150,9 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 		if err := decode(params, &p); err != nil {
 			return nil, err
 		}
-		limit := defaultListLimit
-		if p.Limit != nil {
-			if *p.Limit < 1 || *p.Limit > maxListLimit {
-				return nil, rpc.InvalidParams("limit", fmt.Sprintf("want 1 to %d", maxListLimit))
-			}
-			limit = *p.Limit
+		limit, err := limitParam(p.Limit)
+		if err != nil {
+			return nil, err
 		}
 		if p.TerminalSN != "" {
 			if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
@@ -262,12 +259,9 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 		if err := decode(params, &p); err != nil {
 			return nil, err
 		}
-		limit := defaultListLimit
-		if p.Limit != nil {
-			if *p.Limit < 1 || *p.Limit > maxListLimit {
-				return nil, rpc.InvalidParams("limit", fmt.Sprintf("want 1 to %d", maxListLimit))
-			}
-			limit = *p.Limit
+		limit, err := limitParam(p.Limit)
+		if err != nil {
+			return nil, err
 		}
 		list, err := api.a.BatchList(ctx, p.TerminalSN, limit)
 		if err != nil {
@@ -422,6 +416,17 @@ func moneyString(field string, raw json.RawMessage) (string, error) {
 		return "", rpc.InvalidParams(field, "must not be empty")
 	}
 	return s, nil
+}
+
+// limitParam reads an optional list limit.
+func limitParam(l *int) (int, error) {
+	if l == nil {
+		return defaultListLimit, nil
+	}
+	if *l < 1 || *l > maxListLimit {
+		return 0, rpc.InvalidParams("limit", fmt.Sprintf("want 1 to %d", maxListLimit))
+	}
+	return *l, nil
 }
 
 // decodeOrder is decode for params that must name a merchant_order_no.
