@@ -284,6 +284,16 @@ func TestWebSocketBadInput(t *testing.T) {
 			}
 		})
 	}
+	for _, m := range []string{"payment.list", "batch.list"} {
+		_, errObj, _ = c.call(m, map[string]any{"limit": 0})
+		if e := decodeErr(t, errObj); e.Code != -32602 || e.Data.Field != "limit" {
+			t.Fatalf("%s limit 0 → %+v", m, e)
+		}
+	}
+	_, errObj, _ = c.call("payment.list", map[string]any{"state": "paid"})
+	if e := decodeErr(t, errObj); e.Code != -32602 || e.Data.Field != "state" {
+		t.Fatalf("unknown state → %+v", e)
+	}
 	_, errObj, _ = c.call("payment.create", []any{1, 2})
 	if e := decodeErr(t, errObj); e.Code != -32602 {
 		t.Fatalf("positional params → %d, want -32602", e.Code)
