@@ -4,9 +4,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/posbridge/posbridge/internal/netutil"
 )
 
 // Guard wraps next with the Host and Origin checks and sets restrictive
@@ -56,7 +57,7 @@ func (s *Server) hostAllowed(hostport string) bool {
 	if host == "" {
 		return false
 	}
-	if isLoopback(host) {
+	if netutil.IsLoopbackHost(host) {
 		return true
 	}
 	for _, a := range s.cfg.AllowedHosts {
@@ -93,7 +94,7 @@ func sameLoopbackOrigin(r *http.Request, origin string) bool {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if !strings.EqualFold(u.Scheme, scheme) || !isLoopback(u.Hostname()) || !strings.EqualFold(u.Host, r.Host) {
+	if !strings.EqualFold(u.Scheme, scheme) || !netutil.IsLoopbackHost(u.Hostname()) || !strings.EqualFold(u.Host, r.Host) {
 		return false
 	}
 	port := u.Port()
@@ -115,15 +116,6 @@ func splitHostPort(hostport string) (host, port string) {
 		return h, p
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), ""
-}
-
-// isLoopback reports whether host is "localhost" or a loopback address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.IsLoopback()
 }
 
 // validateOrigin checks that o has the form scheme://host[:port].

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/posbridge/posbridge/internal/netutil"
 )
 
 func readBody(t *testing.T, resp *http.Response) string {
@@ -424,7 +426,7 @@ func FuzzGuard(f *testing.F) {
 			return
 		}
 		name, _ := splitHostPort(host)
-		if !isLoopback(name) {
+		if !netutil.IsLoopbackHost(name) {
 			t.Fatalf("Host %q admitted but not loopback", host)
 		}
 		if origin != "" && !strings.EqualFold(origin, "http://localhost:3000") && !strings.EqualFold(origin, "http://"+host) {

@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,6 +24,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/posbridge/posbridge/internal/netutil"
 )
 
 // DefaultHTTPTimeout is the whole-request timeout of the HTTP client New
@@ -236,7 +237,7 @@ func baseURL(field, raw string, allowInsecure bool) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !allowInsecure && !isLoopbackHost(u.Hostname()) {
+		if !allowInsecure && !netutil.IsLoopbackHost(u.Hostname()) {
 			return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must use https (plain http is allowed only for loopback hosts)", raw)}
 		}
 	default:
@@ -245,15 +246,6 @@ func baseURL(field, raw string, allowInsecure bool) (string, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
-}
-
-// isLoopbackHost reports whether host is localhost, 127.0.0.0/8 or ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // storePath is the gateway URL of a path under /gateway/v3/stores/{store_id}.

@@ -13,13 +13,14 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/posbridge/posbridge/internal/netutil"
 )
 
 // DefaultHTTPTimeout is the whole-request timeout of the HTTP client New
@@ -186,7 +187,7 @@ func gatewayEndpoint(raw string, allowInsecure bool) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !allowInsecure && !isLoopbackHost(u.Hostname()) {
+		if !allowInsecure && !netutil.IsLoopbackHost(u.Hostname()) {
 			return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must use https (plain http is allowed only for loopback hosts)", raw)}
 		}
 	default:
@@ -199,15 +200,6 @@ func gatewayEndpoint(raw string, allowInsecure bool) (string, error) {
 	u.Path = path
 	u.RawPath = ""
 	return u.String(), nil
-}
-
-// isLoopbackHost reports whether host is localhost, 127.0.0.0/8 or ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkID validates one identifier of the configuration.

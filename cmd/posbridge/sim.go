@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
+	"github.com/posbridge/posbridge/internal/netutil"
 )
 
 // Identities the standalone emulator accepts (docs/codepay-sim.md).
@@ -130,11 +131,7 @@ func simLoopback(addr string) bool {
 	if err != nil {
 		return false
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return host != "" && netutil.IsLoopbackHost(host)
 }
 
 func runSim(ctx context.Context, listen, dir string, terms simTerminals, pickup, process time.Duration, debug bool, stdout, stderr io.Writer) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/internal/netutil"
 )
 
 // Config is the whole configuration file.
@@ -259,14 +260,7 @@ var (
 )
 
 // IsLoopbackHost reports whether host (no port) is localhost or a loopback address.
-func IsLoopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopbackHost(host string) bool { return netutil.IsLoopbackHost(host) }
 
 func (c *Config) validate() error {
 	bad := func(field, format string, args ...any) error {
