@@ -179,21 +179,22 @@ func Parse(in Input, now time.Time) (_ *Card, err error) {
 	if in.Fallback {
 		entry = "fallback_swipe"
 	}
+	r := &raw{
+		pan:    []byte(t2.pan),
+		expiry: []byte(t2.expiry),
+		track2: []byte(t2.normalised()),
+		icc:    icc,
+		cardSN: []byte(sn),
+	}
 	c := &Card{
 		mode:   mode,
 		entry:  entry,
 		brand:  BrandOf(t2.pan),
 		masked: Mask(t2.pan),
-		raw: &raw{
-			pan:    []byte(t2.pan),
-			expiry: []byte(t2.expiry),
-			track2: []byte(t2.normalised()),
-			icc:    icc,
-			cardSN: []byte(sn),
-		},
+		raw:    func() *raw { return r },
 	}
 	if in.Track1 != "" {
-		c.raw.track1 = []byte(t1.norm)
+		c.raw().track1 = []byte(t1.norm)
 	}
 	return c, nil
 }
@@ -294,7 +295,10 @@ type Card struct {
 	entry  string
 	brand  string
 	masked string
-	raw    *raw
+	// raw is reached through a function: fmt prints a func field as an
+	// address, so even a Card value inside a struct's unexported field (where
+	// fmt cannot call the String methods) never prints the raw bytes.
+	raw func() *raw
 }
 
 // raw is the sensitive part of a Card, in byte slices Wipe can zero.
@@ -376,9 +380,10 @@ func (c *Card) Wiped() bool {
 	if c == nil || c.raw == nil {
 		return true
 	}
-	c.raw.mu.Lock()
-	defer c.raw.mu.Unlock()
-	return c.raw.wiped
+	r := c.raw()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.wiped
 }
 
 // Wipe overwrites every raw byte the Card holds with zeros and drops them;
@@ -390,7 +395,7 @@ func (c *Card) Wipe() {
 	if c == nil || c.raw == nil {
 		return
 	}
-	r := c.raw
+	r := c.raw()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, b := range []*[]byte{&r.pan, &r.expiry, &r.track2, &r.track1, &r.icc, &r.cardSN} {
@@ -404,7 +409,8 @@ func (c *Card) get(f func(*raw) []byte) string {
 	if c == nil || c.raw == nil {
 		return ""
 	}
-	c.raw.mu.Lock()
-	defer c.raw.mu.Unlock()
-	return string(f(c.raw))
+	r := c.raw()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return string(f(r))
 }

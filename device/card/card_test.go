@@ -234,7 +234,7 @@ func TestWipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.raw
+	r := c.raw()
 	held := [][]byte{r.pan, r.expiry, r.track2, r.track1, r.icc, r.cardSN}
 	for i, b := range held {
 		if len(b) == 0 {
