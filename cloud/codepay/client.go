@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -79,7 +80,17 @@ type Config struct {
 	// Observe, when set, is called after every call with the method, its
 	// duration and its error (nil on success), e.g. for latency metrics.
 	Observe func(method string, d time.Duration, err error)
+	// OrderNotFoundCodes are the gateway codes that, on a signed refusal of
+	// order.query, mean "no such order" (GatewayError.NotFound). CodePay's
+	// code list is not public: nil means DefaultOrderNotFoundCodes, and a
+	// signed refusal whose message says the order does not exist counts too.
+	OrderNotFoundCodes []string
 }
+
+// DefaultOrderNotFoundCodes are the "order not found" codes known to
+// posbridge: the emulator's 40005 (docs/codepay-sim.md). Confirm the real
+// gateway's code during sandbox certification and configure it.
+var DefaultOrderNotFoundCodes = []string{"40005"}
 
 // Client talks to the CodePay Cloud Open API. It is safe for concurrent use.
 type Client struct {
@@ -94,6 +105,7 @@ type Client struct {
 	now        func() time.Time
 	log        *slog.Logger
 	observe    func(method string, d time.Duration, err error)
+	notFound   []string
 }
 
 // New validates cfg and returns a Client. Validation errors are
@@ -155,6 +167,10 @@ func New(cfg Config) (*Client, error) {
 		now:        now,
 		log:        log,
 		observe:    cfg.Observe,
+		notFound:   cfg.OrderNotFoundCodes,
+	}
+	if c.notFound == nil {
+		c.notFound = DefaultOrderNotFoundCodes
 	}
 	switch {
 	case c.basic != nil:
@@ -226,4 +242,21 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// orderNotFound reports whether a signed refusal of a query says the order
+// does not exist: its code is one of the configured codes, or its message
+// says that an order (trade, transaction) does not exist.
+func (c *Client) orderNotFound(code, msg string) bool {
+	if slices.Contains(c.notFound, code) {
+		return true
+	}
+	m := strings.ToLower(msg)
+	if strings.Contains(m, "不存在") && (strings.Contains(m, "订单") || strings.Contains(m, "交易")) {
+		return true
+	}
+	absent := strings.Contains(m, "not found") || strings.Contains(m, "not exist") || strings.Contains(m, "no such") ||
+		strings.Contains(m, "does not exist") || strings.Contains(m, "doesn't exist")
+	subject := strings.Contains(m, "order") || strings.Contains(m, "trade") || strings.Contains(m, "transaction")
+	return absent && subject && !strings.Contains(m, "original")
 }

@@ -86,11 +86,56 @@ func TestCreateOrderErrorClasses(t *testing.T) {
 			want: classGateway, wantCode: "40002",
 		},
 		{
+			// A proxy's error page is not the gateway's answer: the create
+			// may have been processed behind it.
 			name: "HTTP 404 without envelope",
 			respond: func(_ *fakeGateway, w http.ResponseWriter, _ *http.Request) {
 				http.Error(w, "no such route", http.StatusNotFound)
 			},
-			want: classGateway, wantCode: "HTTP_404", wantInErr: []string{"no such route"},
+			want: classUnknown, wantInErr: []string{"404", "no such route"},
+		},
+		{
+			name: "HTTP 429 without envelope",
+			respond: func(_ *fakeGateway, w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "slow down", http.StatusTooManyRequests)
+			},
+			want: classUnknown, wantInErr: []string{"429", "slow down"},
+		},
+		{
+			name: "HTTP 429 even with a signed refusal",
+			respond: func(g *fakeGateway, w http.ResponseWriter, _ *http.Request) {
+				g.writeSigned(w, http.StatusTooManyRequests, "40029", "rate limited", "")
+			},
+			want: classUnknown, wantInErr: []string{"429"},
+		},
+		{
+			name: "HTTP 408 with a signed refusal",
+			respond: func(g *fakeGateway, w http.ResponseWriter, _ *http.Request) {
+				g.writeSigned(w, http.StatusRequestTimeout, "40001", "timeout", "")
+			},
+			want: classUnknown, wantInErr: []string{"408"},
+		},
+		{
+			name: "HTTP 401 without envelope",
+			respond: func(_ *fakeGateway, w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+			},
+			want: classUnknown, wantInErr: []string{"401"},
+		},
+		{
+			name: "HTTP 400 with a signed success is not a success",
+			respond: func(g *fakeGateway, w http.ResponseWriter, _ *http.Request) {
+				g.writeSigned(w, http.StatusBadRequest, "0", "success", `{"trans_no":"1"}`)
+			},
+			want: classUnknown, wantInErr: []string{"400"},
+		},
+		{
+			name: "HTTP 400 with an unsigned refusal",
+			respond: func(_ *fakeGateway, w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write(envelopeJSON("40001", "bad", testPSN, "", ""))
+			},
+			want: classUnknown,
 		},
 		{
 			name: "HTTP 500",
@@ -391,5 +436,81 @@ func TestUnsignedResponsesWithoutVerification(t *testing.T) {
 				t.Errorf("password appears in logs")
 			}
 		})
+	}
+}
+
+// TestQueryNotFoundClassification: only a signed refusal of order.query that
+// names a configured code, or says the order does not exist, is "not found";
+// everything else is either another refusal or no answer at all.
+func TestQueryNotFoundClassification(t *testing.T) {
+	tests := []struct {
+		name         string
+		codes        []string
+		respond      func(g *fakeGateway, w http.ResponseWriter)
+		wantNotFound bool
+		wantClass    errClass
+	}{
+		{"default code 40005", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "40005", "order not found: X", "")
+		}, true, classGateway},
+		{"configured code", []string{"E1001"}, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "E1001", "query failed", "")
+		}, true, classGateway},
+		{"configured codes replace the default", []string{"E1001"}, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "40005", "query failed", "")
+		}, false, classGateway},
+		{"message: order does not exist", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "ORDER_NOT_EXIST", "The order does not exist", "")
+		}, true, classGateway},
+		{"message in Chinese", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "20001", "订单不存在", "")
+		}, true, classGateway},
+		{"timestamp refusal is not 'not found'", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "40003", "timestamp outside the 15 minute window", "")
+		}, false, classGateway},
+		{"merchant not found is not 'order not found'", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusOK, "40010", "merchant not found", "")
+		}, false, classGateway},
+		{"unsigned not-found is no answer", nil, func(_ *fakeGateway, w http.ResponseWriter) {
+			_, _ = w.Write(envelopeJSON("40005", "order not found", testPSN, "", ""))
+		}, false, classUnknown},
+		{"HTTP 404 page is no answer", nil, func(_ *fakeGateway, w http.ResponseWriter) {
+			http.Error(w, "order not found", http.StatusNotFound)
+		}, false, classUnknown},
+		{"HTTP 404 with a signed not-found envelope", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusNotFound, "40005", "order not found", "")
+		}, true, classGateway},
+		{"HTTP 429 is no answer", nil, func(g *fakeGateway, w http.ResponseWriter) {
+			g.writeSigned(w, http.StatusTooManyRequests, "40005", "order not found", "")
+		}, false, classUnknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newFakeGateway(t)
+			g.setRespond(func(w http.ResponseWriter, _ *http.Request, _ received) { tc.respond(g, w) })
+			cfg := testConfig(t, g)
+			cfg.OrderNotFoundCodes = tc.codes
+			c := newTestClient(t, cfg)
+			_, err := c.QueryOrder(context.Background(), "ORDER-NF", "")
+			checkClass(t, err, tc.wantClass)
+			if got := IsOrderNotFound(err); got != tc.wantNotFound {
+				t.Errorf("IsOrderNotFound(%v) = %v, want %v", err, got, tc.wantNotFound)
+			}
+			var he *HTTPError
+			if errors.As(err, &he) && !errors.Is(err, ErrUnknownOutcome) {
+				t.Errorf("HTTPError %v does not match ErrUnknownOutcome", err)
+			}
+		})
+	}
+	// A refusal of a create is never "not found", whatever it says: only a
+	// query can tell that CodePay has no order.
+	g := newFakeGateway(t)
+	g.setRespond(func(w http.ResponseWriter, _ *http.Request, _ received) {
+		g.writeSigned(w, http.StatusOK, "40005", "original order not found", "")
+	})
+	c := newTestClient(t, testConfig(t, g))
+	_, err := c.CreateOrder(context.Background(), saleRequest("ORDER-NF2"))
+	if IsOrderNotFound(err) {
+		t.Errorf("create refusal %v classified as order not found", err)
 	}
 }

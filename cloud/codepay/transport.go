@@ -154,16 +154,33 @@ func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte)
 		return nil, "", fmt.Errorf("read %s response: %w: body larger than %d bytes", method, ErrUnknownOutcome, maxResponseBytes)
 	}
 
+	// Classify the HTTP exchange once, here. Only a 2xx or 4xx carrying a
+	// gateway envelope can be an answer; a 4xx envelope can only be a
+	// refusal (never a success). 408, 429 and every 5xx are "no answer" even
+	// with an envelope: they describe the moment, not the order.
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
-	case resp.StatusCode >= 400 && resp.StatusCode <= 499:
-		if !looksLikeEnvelope(raw) {
-			return nil, "", &GatewayError{Method: method, Code: fmt.Sprintf("HTTP_%d", resp.StatusCode), Msg: httpErrorText(resp.StatusCode, raw)}
+	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests,
+		resp.StatusCode < 400 || resp.StatusCode > 499, !looksLikeEnvelope(raw):
+		return nil, "", &HTTPError{Method: method, Status: resp.StatusCode, Text: httpErrorText(resp.StatusCode, raw)}
+	default:
+		_, variant, err := decodeEnvelope(method, raw, c.verifyKey())
+		if err == nil {
+			return nil, variant, fmt.Errorf("decode %s response: %w: success envelope with HTTP status %d", method, ErrUnknownOutcome, resp.StatusCode)
 		}
-	default: // 5xx, or a 1xx/3xx we never asked for
-		return nil, "", fmt.Errorf("call %s: %w: HTTP status %d", method, ErrUnknownOutcome, resp.StatusCode)
+		return nil, variant, c.classify(method, err)
 	}
-	return decodeEnvelope(method, raw, c.verifyKey())
+	env, variant, err := decodeEnvelope(method, raw, c.verifyKey())
+	return env, variant, c.classify(method, err)
+}
+
+// classify marks a query's trusted refusal that says the order does not exist.
+func (c *Client) classify(method string, err error) error {
+	var ge *GatewayError
+	if errors.As(err, &ge) && (method == MethodOrderQuery || method == MethodRefundQuery) {
+		ge.NotFound = c.orderNotFound(ge.Code, ge.Msg)
+	}
+	return err
 }
 
 // verifyKey returns the key responses are verified with, or nil when

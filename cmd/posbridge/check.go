@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -211,7 +212,10 @@ func checkCodePay(ctx context.Context, cfg *config.Config) checkResult {
 	defer cancel()
 	probe := "PBCHECK" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 	_, err = c.QueryOrder(ctx, probe, "")
-	var ge *codepay.GatewayError
+	var (
+		ge *codepay.GatewayError
+		he *codepay.HTTPError
+	)
 	switch {
 	case err == nil:
 		r.ok = "credentials accepted by " + cfg.CodePay.GatewayURL
@@ -219,6 +223,8 @@ func checkCodePay(ctx context.Context, cfg *config.Config) checkResult {
 		r.ok = fmt.Sprintf("credentials accepted by %s (signed answer %s: %s)", cfg.CodePay.GatewayURL, ge.Code, ge.Msg)
 	case errors.As(err, &ge):
 		r.err = fmt.Errorf("CodePay refused the credentials (%s: %s): check app_id, merchant_no and that the app public key uploaded to CodePay matches private_key_file", ge.Code, ge.Msg)
+	case errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden):
+		r.err = fmt.Errorf("CodePay refused the call with HTTP %d (%s): check app_id, merchant_no and the gateway_url's environment", he.Status, he.Text)
 	case errors.Is(err, codepay.ErrBadSignature):
 		r.err = fmt.Errorf("the answer's signature does not verify with gateway_public_key_file: is it the key of %s? (%v)", cfg.CodePay.GatewayURL, err)
 	default:
@@ -236,5 +242,5 @@ func authRefusal(ge *codepay.GatewayError) bool {
 			return true
 		}
 	}
-	return ge.Code == "HTTP_401" || ge.Code == "HTTP_403"
+	return false
 }

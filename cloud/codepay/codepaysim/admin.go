@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
@@ -162,7 +163,11 @@ func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !body.Kind.valid() {
-		adminError(w, http.StatusBadRequest, "kind must be one of http500, slow, drop_after_process, bad_signature, unsigned, data_as_string")
+		kinds := make([]string, 0, len(FaultKinds()))
+		for _, k := range FaultKinds() {
+			kinds = append(kinds, string(k))
+		}
+		adminError(w, http.StatusBadRequest, "kind must be one of "+strings.Join(kinds, ", "))
 		return
 	}
 	if body.Count < 0 || body.DelayMS < 0 {

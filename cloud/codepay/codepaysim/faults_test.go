@@ -58,6 +58,55 @@ func TestResponseEnvelope(t *testing.T) {
 	}
 }
 
+// TestHTTPFaultsProcessedOrNot: each HTTP-level fault either processed the
+// request (the order exists behind the error) or did not, as documented.
+func TestHTTPFaultsProcessedOrNot(t *testing.T) {
+	tests := []struct {
+		kind       FaultKind
+		wantStatus int // 0: no response at all
+		processed  bool
+	}{
+		{FaultHTTP500, http.StatusInternalServerError, false},
+		{FaultHTTP500AfterProcess, http.StatusInternalServerError, true},
+		{FaultHTTP429, http.StatusTooManyRequests, false},
+		{FaultHTTP429AfterProcess, http.StatusTooManyRequests, true},
+		{FaultDrop, 0, false},
+		{FaultDropAfterProcess, 0, true},
+		{FaultHang, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.sim.InjectFault(Fault{Method: codepay.MethodPayOrder, Kind: tc.kind, Delay: 50 * time.Millisecond})
+			no := "HF-" + strings.ReplaceAll(string(tc.kind), "_", "-")
+			p := e.cl.params(codepay.MethodPayOrder, createFields(no, "1.00"))
+			resp, body, err := e.cl.postRaw(e.cl.signedBody(p), "application/json", nil)
+			switch {
+			case tc.wantStatus == 0 && err == nil:
+				t.Fatalf("got HTTP %d %s, want the connection closed without a response", resp.StatusCode, body)
+			case tc.wantStatus != 0 && err != nil:
+				t.Fatalf("error %v, want HTTP %d", err, tc.wantStatus)
+			case tc.wantStatus != 0 && resp.StatusCode != tc.wantStatus:
+				t.Fatalf("HTTP %d, want %d", resp.StatusCode, tc.wantStatus)
+			}
+			if _, ok := e.sim.Order(no); ok != tc.processed {
+				t.Fatalf("order exists = %v, want %v", ok, tc.processed)
+			}
+			reqs := e.sim.Requests(codepay.MethodPayOrder, no)
+			if len(reqs) != 1 || reqs[0].Fault != tc.kind || (reqs[0].Code == CodeOK) != tc.processed {
+				t.Fatalf("recorded = %+v", reqs)
+			}
+			// The fault is used up: the same create again is processed (or,
+			// if the first was, refused as a duplicate — never a second order).
+			want := CodeOK
+			if tc.processed {
+				want = CodeDuplicateOrder
+			}
+			wantCode(t, e.create(createFields(no, "1.00")), want)
+		})
+	}
+}
+
 func TestFaults(t *testing.T) {
 	t.Run("http500 does not process", func(t *testing.T) {
 		e := newEnv(t, nil)

@@ -34,11 +34,34 @@ const (
 	// FaultDataAsString sends "data" as a JSON string holding the object
 	// (correctly signed over the string's contents).
 	FaultDataAsString FaultKind = "data_as_string"
+	// FaultHTTP500AfterProcess processes the request, then answers HTTP 500
+	// with a plain-text body: the gateway did the work, the client sees an error.
+	FaultHTTP500AfterProcess FaultKind = "http500_after_process"
+	// FaultHTTP429 answers HTTP 429 (rate limited) without processing the request.
+	FaultHTTP429 FaultKind = "http429"
+	// FaultHTTP429AfterProcess processes the request, then answers HTTP 429.
+	FaultHTTP429AfterProcess FaultKind = "http429_after_process"
+	// FaultDrop closes the connection without processing the request.
+	FaultDrop FaultKind = "drop"
+	// FaultHang does not process the request and never answers: it holds the
+	// connection until the client gives up or Fault.Delay passes, then
+	// closes it (a frozen gateway).
+	FaultHang FaultKind = "hang"
 )
 
 // FaultKinds lists every kind.
 func FaultKinds() []FaultKind {
-	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultBadSignature, FaultUnsigned, FaultDataAsString}
+	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultBadSignature, FaultUnsigned, FaultDataAsString,
+		FaultHTTP500AfterProcess, FaultHTTP429, FaultHTTP429AfterProcess, FaultDrop, FaultHang}
+}
+
+// processes reports whether the gateway processes a request that gets k.
+func (k FaultKind) processes() bool {
+	switch k {
+	case FaultHTTP500, FaultHTTP429, FaultDrop, FaultHang:
+		return false
+	}
+	return true
 }
 
 func (k FaultKind) valid() bool { return slices.Contains(FaultKinds(), k) }
@@ -53,7 +76,7 @@ type Fault struct {
 	Method string        `json:"method"`
 	Kind   FaultKind     `json:"kind"`
 	Count  int           `json:"count"`
-	Delay  time.Duration `json:"-"` // FaultSlow only; ≤ 0 means 30s
+	Delay  time.Duration `json:"-"` // FaultSlow and FaultHang; ≤ 0 means 30s
 }
 
 // InjectFault queues f. Faults apply in the order they were injected; a
@@ -66,7 +89,7 @@ func (s *Sim) InjectFault(f Fault) {
 	if f.Count <= 0 {
 		f.Count = 1
 	}
-	if f.Kind == FaultSlow && f.Delay <= 0 {
+	if (f.Kind == FaultSlow || f.Kind == FaultHang) && f.Delay <= 0 {
 		f.Delay = defaultSlowDelay
 	}
 	s.mu.Lock()
@@ -152,10 +175,10 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 		s.requests = slices.Delete(s.requests, 0, maxRecorded/10)
 	}
 	s.requests = append(s.requests, rec)
-	if fault.Kind == FaultHTTP500 {
+	if !fault.Kind.processes() {
 		s.mu.Unlock()
-		s.log.Info("codepaysim: injected HTTP 500", "method", method, "merchant_order_no", rec.MerchantOrderNo)
-		http.Error(w, "internal server error (injected fault)", http.StatusInternalServerError)
+		s.log.Info("codepaysim: injected fault, request not processed", "fault", string(fault.Kind), "method", method, "merchant_order_no", rec.MerchantOrderNo)
+		s.failUnprocessed(w, r, fault)
 		return
 	}
 	var (
@@ -187,25 +210,58 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	switch fault.Kind {
 	case FaultSlow:
-		t := time.NewTimer(fault.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
+		if !waitOrGone(r, fault.Delay) {
 			return
 		}
 	case FaultDropAfterProcess:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+		dropConn(w)
+		return
+	case FaultHTTP500AfterProcess:
+		http.Error(w, "internal server error (injected fault, request processed)", http.StatusInternalServerError)
+		return
+	case FaultHTTP429AfterProcess:
+		http.Error(w, "too many requests (injected fault, request processed)", http.StatusTooManyRequests)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	w.Header().Set("Content-Length", fmt.Sprint(len(out)))
 	_, _ = w.Write(out)
+}
+
+// failUnprocessed answers a request the emulator did not process.
+func (s *Sim) failUnprocessed(w http.ResponseWriter, r *http.Request, f Fault) {
+	switch f.Kind {
+	case FaultHTTP500:
+		http.Error(w, "internal server error (injected fault)", http.StatusInternalServerError)
+	case FaultHTTP429:
+		http.Error(w, "too many requests (injected fault)", http.StatusTooManyRequests)
+	case FaultDrop:
+		dropConn(w)
+	case FaultHang:
+		waitOrGone(r, f.Delay)
+		dropConn(w)
+	}
+}
+
+// waitOrGone waits d, or until the client goes away (false).
+func waitOrGone(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// dropConn closes the connection without a response.
+func dropConn(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // encodeResponse builds {"code","msg","psn","data"} and adds "sign":
