@@ -74,10 +74,22 @@ type Config struct {
 	OrderExpires time.Duration
 	// PollInterval is the first interval between order.query calls.
 	PollInterval time.Duration
-	// UnknownGiveUp is how long past expires a create whose outcome is
-	// unknown keeps being queried before CodePay's definite "no such order"
-	// fails the payment as never received (default 60s).
+	// UnknownGiveUp is how long past expires a Bindo payment whose outcome is
+	// unknown keeps being queried before Bindo's definite "no such
+	// transaction" fails it as never received (default 60s).
 	UnknownGiveUp time.Duration
+	// QueueTimeout is how long a payment may wait in its terminal's queue
+	// before it expires there, unsent (default 10m). It is independent of
+	// OrderExpires: a payment never expires because the one before it was slow.
+	QueueTimeout time.Duration
+	// CreateSettle is how long after a create order's HTTP exchange ended a
+	// definitive "order not found" is trusted to mean CodePay did not take
+	// the order (default 5s). Then the same create is sent again.
+	CreateSettle time.Duration
+	// MaxResends bounds how often the same create is sent again after
+	// "order not found" (default 3); after that the payment fails, nothing
+	// charged.
+	MaxResends int
 	// Bindo, when set, enables the native card-present route and fallback.
 	Bindo Bindo
 	// FallbackMode is "auto" (default when Bindo is set) or "never".
@@ -101,6 +113,13 @@ type Config struct {
 	After func(d time.Duration) <-chan time.Time
 }
 
+// Defaults of the reconciliation settings (docs/reliability.md).
+const (
+	DefaultQueueTimeout = 10 * time.Minute
+	DefaultCreateSettle = 5 * time.Second
+	DefaultMaxResends   = 3
+)
+
 // Agent runs the payment lifecycle. Create it with New, run it with Serve.
 type Agent struct {
 	cfg   Config
@@ -119,6 +138,8 @@ type Agent struct {
 	nextSub uint64
 
 	workers map[string]*worker
+	// reconcileWake wakes the background reconciler of parked payments.
+	reconcileWake chan struct{}
 
 	bindoCtx    context.Context
 	bindoCancel context.CancelFunc
@@ -152,6 +173,15 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.UnknownGiveUp <= 0 {
 		cfg.UnknownGiveUp = 60 * time.Second
 	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = DefaultQueueTimeout
+	}
+	if cfg.CreateSettle <= 0 {
+		cfg.CreateSettle = DefaultCreateSettle
+	}
+	if cfg.MaxResends <= 0 {
+		cfg.MaxResends = DefaultMaxResends
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
@@ -168,6 +198,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, db: cfg.Store, cp: cfg.CodePay, reg: reg, log: cfg.Logger.With("component", "agent"),
 		clock: cfg.Clock, after: cfg.After, subs: map[uint64]func(Event){}, workers: map[string]*worker{},
+		reconcileWake: make(chan struct{}, 1),
 	}
 	for _, t := range cfg.Terminals {
 		a.workers[t.SN] = newWorker(a, t)
@@ -223,6 +254,11 @@ func (a *Agent) Serve(ctx context.Context) error {
 	}
 	a.resumeBindo(ctx, nonFinal)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.runReconciler(ctx)
+	}()
 	for _, w := range a.workers {
 		wg.Add(1)
 		go func() {
@@ -285,7 +321,7 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 		Route:               route,
 		RequestHash:         n.hash(),
 		OptionsJSON:         optionsJSON(n.options),
-		ExpiresAt:           now.Add(a.cfg.OrderExpires),
+		ExpiresAt:           now.Add(a.cfg.QueueTimeout), // until sent: the queue deadline
 		CreatedAt:           now,
 		UpdatedAt:           now,
 	}
@@ -544,24 +580,60 @@ func (a *Agent) Events(ctx context.Context, orderNo string) ([]store.Event, erro
 	return a.db.Events(ctx, orderNo)
 }
 
-// ApplyNotification updates a payment from a verified CodePay notification,
-// exactly as a query result would; a final state never regresses.
+// ErrNotificationRejected means a verified notification does not belong to
+// this installation or disagrees with the journal; nothing was changed.
+var ErrNotificationRejected = errors.New("notification rejected")
+
+// ApplyNotification takes a verified CodePay notification as a hint, never as
+// evidence: it must name a CodePay payment of this journal, with the same
+// trans_no (once known), currency and amount; then the payment's worker (or
+// the background reconciler) queries CodePay at once, and only that signed
+// answer moves the payment. A final payment is left alone.
 func (a *Agent) ApplyNotification(ctx context.Context, o *codepay.Order) error {
+	if o.MerchantOrderNo == "" {
+		return fmt.Errorf("%w: no merchant_order_no", ErrNotificationRejected)
+	}
 	p, err := a.db.GetPayment(ctx, o.MerchantOrderNo)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %s", ErrNotFound, o.MerchantOrderNo)
+		return fmt.Errorf("%w: %s is not a payment of this agent", ErrNotificationRejected, o.MerchantOrderNo)
 	}
 	if err != nil {
 		return fmt.Errorf("apply notification: %w", err)
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", fmt.Sprintf("trans_status %d", o.TransStatus))
+	if err := notificationMatches(p, o); err != nil {
+		a.log.Warn("codepay notification disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
+		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", fmt.Sprintf("signed notification says trans_status %d; confirming by query", o.TransStatus))
 	if IsFinal(p.State) {
 		return nil
 	}
-	if _, err := a.applyOrder(ctx, p, o); err != nil {
-		return err
+	if !p.NextCheckAt.IsZero() {
+		if err := a.db.Reschedule(ctx, p.MerchantOrderNo, a.clock.Now(), p.Attempts); err != nil && !errors.Is(err, store.ErrStateChanged) {
+			return fmt.Errorf("apply notification: %w", err)
+		}
+		a.wakeReconciler()
+		return nil
 	}
 	a.wake(p.TerminalSN)
+	return nil
+}
+
+// notificationMatches checks a notification against the journaled payment.
+func notificationMatches(p *store.Payment, o *codepay.Order) error {
+	switch {
+	case p.Route != RouteCodePay:
+		return fmt.Errorf("the payment went through %s, not CodePay", p.Route)
+	case p.TransNo != "" && o.TransNo != p.TransNo:
+		return fmt.Errorf("trans_no %q, the journal has %q", o.TransNo, p.TransNo)
+	case o.Currency != p.Currency:
+		return fmt.Errorf("price_currency %q, the payment is in %s", o.Currency, p.Currency)
+	case o.OrderAmount == nil:
+		return errors.New("no order_amount")
+	case *o.OrderAmount != p.AmountMinor:
+		cur, _ := money.LookupCurrency(p.Currency)
+		return fmt.Errorf("order_amount %s, the payment is for %s", money.Format(*o.OrderAmount, cur), money.Format(p.AmountMinor, cur))
+	}
 	return nil
 }
 

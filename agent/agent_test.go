@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,19 +151,40 @@ func TestDecline(t *testing.T) {
 	}
 }
 
-func TestHTTP500OnCreateNeverResends(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Expires: 2 * time.Second, UnknownGiveUp: 200 * time.Millisecond})
+// TestLostCreateIsSentAgain: a create that never reached CodePay (HTTP 500
+// before processing) is found "not found" by query after the settle time and
+// sent again with the same merchant_order_no; the customer pays.
+func TestLostCreateIsSentAgain(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: 1})
 	e.MustCreate(e.Sale("H500", testenv.TermA, "3.00"))
 	p := e.WaitFinal("H500")
-	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != "codepay_unavailable" {
+	if p.State != agent.StateApproved {
 		t.Fatalf("payment after HTTP 500 = %+v (states %v)", p, e.States("H500"))
 	}
-	if n := e.Sim.Count(codepay.MethodPayOrder, "H500"); n != 1 {
-		t.Errorf("emulator saw %d creates, want exactly 1", n)
+	if n := e.Sim.Count(codepay.MethodPayOrder, "H500"); n != 2 {
+		t.Errorf("emulator saw %d creates, want 2 (the lost one and the re-send)", n)
+	}
+	if n := e.AcceptedCreates("H500"); n != 1 {
+		t.Errorf("emulator accepted %d creates, want exactly 1", n)
 	}
 	if s := e.States("H500"); !contains(s, agent.StateUnknown) {
 		t.Errorf("states %v never went through unknown", s)
+	}
+}
+
+// TestLostCreateTooLateFails: when too little time is left to send the
+// create again, CodePay's "not found" ends the payment failed, nothing charged.
+func TestLostCreateTooLateFails(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{Expires: 2 * time.Second})
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: 1})
+	e.MustCreate(e.Sale("H500LATE", testenv.TermA, "3.00"))
+	p := e.WaitFinal("H500LATE")
+	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != "codepay_unavailable" || !strings.Contains(p.Error.Message, "nothing was charged") {
+		t.Fatalf("payment = %+v (states %v)", p, e.States("H500LATE"))
+	}
+	if n := e.Sim.Count(codepay.MethodPayOrder, "H500LATE"); n != 1 {
+		t.Errorf("emulator saw %d creates, want 1", n)
 	}
 }
 

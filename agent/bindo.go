@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/bindo"
@@ -237,21 +238,48 @@ func (a *Agent) applyBindo(ctx context.Context, p *store.Payment, tx *bindo.Tran
 	}
 }
 
-// ApplyBindoWebhook updates a payment from a verified Bindo webhook, like a query would.
+// ApplyBindoWebhook takes a verified Bindo webhook as a hint: it must name a
+// Bindo payment of this journal with the same currency and amount; then the
+// transaction is queried at Bindo and only that answer is applied. When the
+// query gets no answer, the payment's own follow-up keeps querying.
 func (a *Agent) ApplyBindoWebhook(ctx context.Context, tx *bindo.Transaction) error {
 	p, err := a.db.GetPaymentByTransNo(ctx, RouteBindo, tx.UUID)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: Bindo uuid %s", ErrNotFound, tx.UUID)
+		return fmt.Errorf("%w: Bindo uuid %s is not a payment of this agent", ErrNotificationRejected, tx.UUID)
 	}
 	if err != nil {
 		return fmt.Errorf("apply bindo webhook: %w", err)
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", "Bindo webhook: "+string(tx.Status))
-	if IsFinal(p.State) {
+	if err := webhookMatches(p, tx); err != nil {
+		a.log.Warn("bindo webhook disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
+		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", "Bindo webhook says "+string(tx.Status)+"; confirming by query")
+	if IsFinal(p.State) || a.cfg.Bindo == nil {
 		return nil
 	}
-	_, err = a.applyBindo(ctx, p, tx)
+	callCtx, cancel := context.WithTimeout(ctx, callTimeout) // the caller bounds it to answer in time
+	q, err := a.cfg.Bindo.Query(callCtx, tx.UUID, "")
+	cancel()
+	if err != nil {
+		a.event(ctx, p.MerchantOrderNo, "error", "Bindo query after the webhook failed: "+err.Error())
+		return nil
+	}
+	_, err = a.applyBindo(ctx, p, q)
 	return err
+}
+
+// webhookMatches checks a Bindo webhook against the journaled payment.
+func webhookMatches(p *store.Payment, tx *bindo.Transaction) error {
+	switch {
+	case tx.Currency != "" && !strings.EqualFold(tx.Currency, p.Currency):
+		return fmt.Errorf("currency %q, the payment is in %s", tx.Currency, p.Currency)
+	case tx.Amount == nil:
+		return errors.New("no amount")
+	case *tx.Amount != p.AmountMinor:
+		return fmt.Errorf("amount %d minor units, the payment is for %d", *tx.Amount, p.AmountMinor)
+	}
+	return nil
 }
 
 // resumeBindo, at start, settles Bindo payments the journal holds unfinished:

@@ -21,6 +21,12 @@ const (
 	closeGrace = 5 * time.Second
 	// maxPoll bounds the back-off between queries.
 	maxPoll = 15 * time.Second
+	// minResendWindow is the least time a re-sent create must leave the
+	// customer to pay; with less, "not found" fails the payment instead.
+	minResendWindow = 15 * time.Second
+	// journalRetry is the pause after the journal refused a write (disk
+	// full, read-only): nothing moves until it takes writes again.
+	journalRetry = time.Second
 )
 
 // worker drives one terminal's payments, one at a time, in FIFO order.
@@ -87,7 +93,7 @@ func (w *worker) run(ctx context.Context) {
 		if err != nil {
 			w.unlock()
 			log.Error("read journal", "err", err)
-			w.sleep(ctx, time.Second)
+			w.sleep(ctx, journalRetry)
 			continue
 		}
 		w.drive(ctx, p)
@@ -118,88 +124,124 @@ func (w *worker) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// drive moves one payment forward until it is final or ctx ends.
+// follow is what the worker remembers about the payment it drives, beyond
+// the journal: how often it polls and what it last reported.
+type follow struct {
+	interval time.Duration
+	lastErr  string // the last query error journaled, to journal changes only
+	failures int    // queries without an answer in a row
+}
+
+// drive moves one payment forward until it is final, parked for the
+// background reconciler, or ctx ends.
 func (w *worker) drive(ctx context.Context, p *store.Payment) {
 	a := w.a
-	interval := a.cfg.PollInterval
+	f := &follow{interval: a.cfg.PollInterval}
 	for ctx.Err() == nil {
 		cur, err := a.db.GetPayment(ctx, p.MerchantOrderNo)
 		if err != nil {
 			a.log.Error("read payment", "merchant_order_no", p.MerchantOrderNo, "err", err)
-			w.sleep(ctx, time.Second)
+			w.sleep(ctx, journalRetry)
 			continue
 		}
 		p = cur
-		if IsFinal(p.State) {
+		if IsFinal(p.State) || !p.NextCheckAt.IsZero() {
 			return
 		}
 		switch p.State {
-		case StateQueued:
-			w.send(ctx, p)
-			interval = a.cfg.PollInterval
-		case StateSending:
-			if p.CreateSent {
-				// A create may have left before a crash: find out, never resend.
-				a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
-					p.State = StateUnknown
-					return nil
-				}, "create order may have been sent before a restart; reconciling by query")
-				continue
+		case StateQueued, StateSending:
+			if p.State == StateSending && p.CreateSent {
+				// A create may have left before a crash: find out by query.
+				err = a.toUnknown(ctx, p, "create order may have been sent before a restart; reconciling by query")
+			} else {
+				err = w.send(ctx, p)
 			}
-			w.send(ctx, p)
+			f.interval = a.cfg.PollInterval
 		case StateOnTerminal, StateUnknown:
-			w.sleep(ctx, interval)
+			w.sleep(ctx, w.pollDelay(p, f))
 			if ctx.Err() != nil {
 				return
 			}
-			w.poll(ctx, p)
-			if interval = interval * 5 / 4; interval > maxPoll {
-				interval = maxPoll
-			}
-			if limit := 4 * a.cfg.PollInterval; interval > limit && a.clock.Now().Before(p.ExpiresAt) {
-				interval = limit
-			}
+			err = w.poll(ctx, p, f)
 		default:
 			a.log.Error("payment in unexpected state", "merchant_order_no", p.MerchantOrderNo, "state", p.State)
 			return
 		}
+		if err != nil && !errors.Is(err, store.ErrStateChanged) {
+			// The journal refused a write: nothing may move until it takes
+			// writes again (never a provider call whose intent is not written).
+			w.sleep(ctx, journalRetry)
+		}
 	}
+}
+
+// pollDelay is the wait before the next query: poll_interval growing by 25%
+// per query, up to 4× the interval while the order can still be paid and up
+// to 15 s after. While a "not found" is waiting for its settle time, the
+// wait ends when the settle time does.
+func (w *worker) pollDelay(p *store.Payment, f *follow) time.Duration {
+	a := w.a
+	d := f.interval
+	if f.interval = f.interval * 5 / 4; f.interval > maxPoll {
+		f.interval = maxPoll
+	}
+	if limit := 4 * a.cfg.PollInterval; f.interval > limit && a.clock.Now().Before(p.ExpiresAt) {
+		f.interval = limit
+	}
+	return d
+}
+
+// toUnknown moves a payment whose create may have reached CodePay to unknown,
+// recording when the create's exchange ended (now).
+func (a *Agent) toUnknown(ctx context.Context, p *store.Payment, detail string) error {
+	now := a.clock.Now()
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateSending, StateOnTerminal}, func(p *store.Payment) error {
+		p.State = StateUnknown
+		p.CreateEndedAt = now
+		return nil
+	}, detail)
+	return err
 }
 
 // send pushes the create order to CodePay. The journal says "sending, create
 // may have been sent" before the call, so a crash at any point leads to a
-// query, never to a second create.
-func (w *worker) send(ctx context.Context, p *store.Payment) {
+// query first. A create is sent again only after CodePay definitively
+// answered that it has no such order (poll), and always with the same
+// merchant_order_no: CodePay keeps it unique, so a second order is impossible.
+func (w *worker) send(ctx context.Context, p *store.Payment) error {
 	a := w.a
 	now := a.clock.Now()
 	if p.State == StateQueued && !now.Before(p.ExpiresAt) {
-		a.transition(ctx, p.MerchantOrderNo, []string{StateQueued}, func(p *store.Payment) error {
+		_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateQueued}, func(p *store.Payment) error {
 			p.State = StateExpired
-			p.ErrorCode, p.ErrorMessage = "expired", "expired in the queue before the terminal was free"
+			p.ErrorCode = "expired"
+			p.ErrorMessage = fmt.Sprintf("expired in the queue after waiting %s for the terminal; nothing was charged", a.cfg.QueueTimeout)
 			return nil
 		}, "expired in the queue")
-		return
+		return err
 	}
 	p, err := a.transition(ctx, p.MerchantOrderNo, []string{StateQueued, StateSending}, func(p *store.Payment) error {
 		p.State = StateSending
 		p.CreateSent = true
-		if p.TransNo == "" && p.Attempts == 0 {
+		if p.TransNo == "" && p.Attempts == 0 && p.Resends == 0 {
 			p.ExpiresAt = now.Add(a.cfg.OrderExpires)
 		}
 		return nil
 	}, "sending create order")
 	if err != nil {
-		return
+		return err
 	}
 	a.publishTerminal(p.TerminalSN)
-	req, err := w.createRequest(p)
+	req, err := w.createRequest(p, now)
 	if err != nil {
-		a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error())
-		return
+		_, err = a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error())
+		return err
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	resp, err := a.cp.CreateOrder(callCtx, req)
 	cancel()
+	ended := a.clock.Now()
+	var ge *codepay.GatewayError
 	switch {
 	case err == nil:
 		online := resp.TerminalOnlineStatus != codepay.TerminalOffline
@@ -208,43 +250,88 @@ func (w *worker) send(ctx context.Context, p *store.Payment) {
 		if !online {
 			detail = "queued at CodePay; terminal is offline, waiting for it"
 		}
-		a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+		_, err = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
 			p.State = StateOnTerminal
 			p.TransNo = resp.TransNo
 			p.TransStatus = "9"
+			p.CreateEndedAt = ended
 			return nil
 		}, detail)
+		return err
 	case errors.Is(err, codepay.ErrNotSent):
-		// Nothing left this machine: safe to send again after a pause,
-		// until the payment expires.
-		a.event(ctx, p.MerchantOrderNo, "error", "CodePay unreachable, create not sent: "+err.Error())
-		if a.fallbackAllowed(optionsOf(p)) && a.sinceSent(p) >= a.cfg.UnreachableGrace {
-			a.fail(ctx, p, []string{StateSending}, CodeCodePayUnavailable, "CodePay could not be reached; nothing was charged")
-			return
-		}
-		if !a.clock.Now().Before(p.ExpiresAt) {
-			a.fail(ctx, p, []string{StateSending}, "codepay_unavailable", "CodePay could not be reached before the payment expired; nothing was charged")
-			return
-		}
-		a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
-			p.CreateSent = false
-			p.Attempts++
-			return nil
-		}, "will retry: nothing was sent")
-		w.sleep(ctx, backoff(a.cfg.PollInterval, p.Attempts))
+		return w.notSent(ctx, p, err)
 	case errors.Is(err, codepay.ErrInvalidRequest):
-		a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error())
+		_, err = a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error())
+		return err
+	case errors.As(err, &ge):
+		return w.refused(ctx, p, ge, ended)
 	default:
-		var ge *codepay.GatewayError
-		if errors.As(err, &ge) {
-			a.fail(ctx, p, []string{StateSending}, "codepay_refused", fmt.Sprintf("CodePay refused the order: %s (code %s)", ge.Msg, ge.Code))
-			return
-		}
 		// Unknown outcome: reconcile by query.
-		a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+		_, err = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
 			p.State = StateUnknown
+			p.CreateEndedAt = ended
 			return nil
 		}, "outcome of create order unknown ("+err.Error()+"); reconciling by query")
+		return err
+	}
+}
+
+// notSent handles a create that never left this machine: it may be sent
+// again after a pause, until the payment expires (or, when a fallback is
+// possible, until the unreachable grace has passed).
+func (w *worker) notSent(ctx context.Context, p *store.Payment, cause error) error {
+	a := w.a
+	a.event(ctx, p.MerchantOrderNo, "error", "CodePay unreachable, create not sent: "+cause.Error())
+	if p.Resends == 0 && a.fallbackAllowed(optionsOf(p)) && a.sinceSent(p) >= a.cfg.UnreachableGrace {
+		_, err := a.fail(ctx, p, []string{StateSending}, CodeCodePayUnavailable, "CodePay could not be reached; nothing was charged")
+		return err
+	}
+	if !a.clock.Now().Before(p.ExpiresAt) {
+		_, err := a.fail(ctx, p, []string{StateSending}, CodeCodePayUnavailable, "CodePay could not be reached before the payment expired; nothing was charged")
+		return err
+	}
+	np, err := a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+		p.CreateSent = false
+		p.Attempts++
+		return nil
+	}, "will retry: nothing was sent")
+	if err != nil {
+		return err
+	}
+	w.sleep(ctx, backoff(a.cfg.PollInterval, np.Attempts))
+	return nil
+}
+
+// refused handles a signed refusal of a create. A refusal answers the
+// request, not the order: if CodePay already holds an order with this number
+// (an earlier create did arrive) the refusal says "duplicate", in a code we
+// cannot know. So the refusal is confirmed by one query: "not found" means
+// nothing was charged; an order found is followed; no answer is reconciled
+// like any unknown outcome.
+func (w *worker) refused(ctx context.Context, p *store.Payment, ge *codepay.GatewayError, ended time.Time) error {
+	a := w.a
+	a.event(ctx, p.MerchantOrderNo, "error", fmt.Sprintf("CodePay refused the create: %s (code %s); confirming by query", ge.Msg, ge.Code))
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	o, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
+	cancel()
+	switch {
+	case err == nil:
+		_, err = a.applyOrder(ctx, p, o)
+		return err
+	case codepay.IsOrderNotFound(err):
+		msg := fmt.Sprintf("CodePay refused the order: %s (code %s); nothing was charged", ge.Msg, ge.Code)
+		if p.Resends > 0 {
+			msg = fmt.Sprintf("CodePay has no record of this order and refused it when sent again: %s (code %s); nothing was charged", ge.Msg, ge.Code)
+		}
+		_, err = a.fail(ctx, p, []string{StateSending}, "codepay_refused", msg)
+		return err
+	default:
+		_, err = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+			p.State = StateUnknown
+			p.CreateEndedAt = ended
+			return nil
+		}, fmt.Sprintf("create refused (%s: %s) but the query got no answer (%v); reconciling by query", ge.Code, ge.Msg, err))
+		return err
 	}
 }
 
@@ -256,7 +343,7 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return min(d, maxPoll)
 }
 
-func (w *worker) createRequest(p *store.Payment) (codepay.CreateOrderRequest, error) {
+func (w *worker) createRequest(p *store.Payment, now time.Time) (codepay.CreateOrderRequest, error) {
 	a := w.a
 	var opts Options
 	if p.OptionsJSON != "" {
@@ -265,6 +352,12 @@ func (w *worker) createRequest(p *store.Payment) (codepay.CreateOrderRequest, er
 		}
 	}
 	tt := transTypes[p.Type]
+	// The order may be paid until the payment's deadline: a re-sent create
+	// gets the time that is left, in whole seconds.
+	expires := a.cfg.OrderExpires
+	if left := p.ExpiresAt.Sub(now); left < expires {
+		expires = max(left.Truncate(time.Second), time.Second)
+	}
 	r := codepay.CreateOrderRequest{
 		TerminalSN:          p.TerminalSN,
 		MerchantOrderNo:     p.MerchantOrderNo,
@@ -273,7 +366,7 @@ func (w *worker) createRequest(p *store.Payment) (codepay.CreateOrderRequest, er
 		OrigMerchantOrderNo: p.OrigMerchantOrderNo,
 		Description:         p.Description,
 		NotifyURL:           a.cfg.NotifyURL,
-		Expires:             a.cfg.OrderExpires,
+		Expires:             expires,
 		ConfirmOnTerminal:   opts.ConfirmOnTerminal,
 	}
 	if tt.AllowsOnScreenTip() {
@@ -294,72 +387,143 @@ func (w *worker) createRequest(p *store.Payment) (codepay.CreateOrderRequest, er
 	return r, nil
 }
 
-// poll queries the order once and applies the answer.
-func (w *worker) poll(ctx context.Context, p *store.Payment) {
+// laneDeadline is when an order can no longer occupy the terminal: CodePay
+// received the create at most callTimeout after it was sent, and closes an
+// unpaid order at its expires; closeGrace covers the clocks.
+func (a *Agent) laneDeadline(p *store.Payment) time.Time {
+	return p.ExpiresAt.Add(callTimeout + closeGrace)
+}
+
+// poll queries the order once and applies the answer (the outcome rule of
+// docs/reliability.md): a signed order ends an unknown; a signed "not found"
+// after the settle time leads to the same create again, or (re-sends used
+// up, deadline passed) to failed; anything else is no answer and changes
+// nothing but the back-off — and, past the lane deadline, parks the payment
+// so the terminal's queue moves on.
+func (w *worker) poll(ctx context.Context, p *store.Payment, f *follow) error {
 	a := w.a
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	o, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
 	cancel()
 	now := a.clock.Now()
-	if err != nil {
-		var ge *codepay.GatewayError
-		if errors.As(err, &ge) && p.State == StateUnknown && now.After(p.ExpiresAt.Add(a.cfg.UnknownGiveUp)) {
-			// CodePay answers, definitely, that it knows no such order, long
-			// after it could have been paid: the create never arrived.
-			a.fail(ctx, p, []string{StateUnknown}, "codepay_unavailable",
-				fmt.Sprintf("CodePay has no record of this order (%s: %s); nothing was charged", ge.Code, ge.Msg))
-			return
-		}
-		a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
-			p.Attempts++
-			return nil
-		}, "query failed: "+err.Error())
-		return
+	switch {
+	case err == nil:
+		f.failures, f.lastErr = 0, ""
+		return w.applyAndFollow(ctx, p, o, now)
+	case codepay.IsOrderNotFound(err) && p.State == StateUnknown:
+		f.failures, f.lastErr = 0, ""
+		return w.notFound(ctx, p, err, now, f)
 	}
+	// No answer (transport, 5xx/429, signature, timestamp window, an
+	// unknown code, or "not found" for an order CodePay acknowledged).
+	f.failures++
+	if msg := err.Error(); msg != f.lastErr || f.failures%20 == 0 {
+		f.lastErr = msg
+		a.event(ctx, p.MerchantOrderNo, "error", fmt.Sprintf("query got no answer (%d in a row): %s", f.failures, msg))
+	}
+	if now.After(a.laneDeadline(p)) {
+		return a.park(ctx, p, now, "no answer from CodePay past the order's deadline: the terminal moves on; the outcome is reconciled in the background")
+	}
+	return nil
+}
+
+// notFound applies CodePay's definitive "no such order" to an unknown payment.
+func (w *worker) notFound(ctx context.Context, p *store.Payment, nf error, now time.Time, f *follow) error {
+	a := w.a
+	settled := p.CreateEndedAt.Add(a.cfg.CreateSettle)
+	if now.Before(settled) {
+		// The create may still be on its way inside CodePay: ask again once
+		// the settle time has passed.
+		f.interval = settled.Sub(now)
+		return nil
+	}
+	var ge *codepay.GatewayError
+	errors.As(nf, &ge)
+	switch {
+	case p.Resends >= a.cfg.MaxResends:
+		_, err := a.fail(ctx, p, []string{StateUnknown}, CodeCodePayUnavailable,
+			fmt.Sprintf("CodePay has no record of this order after %d re-sends (%s: %s); nothing was charged", p.Resends, ge.Code, ge.Msg))
+		return err
+	case p.ExpiresAt.Sub(now) < minResendWindow:
+		_, err := a.fail(ctx, p, []string{StateUnknown}, CodeCodePayUnavailable,
+			fmt.Sprintf("CodePay has no record of this order (%s: %s) and too little time is left to send it again; nothing was charged", ge.Code, ge.Msg))
+		return err
+	}
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateUnknown}, func(p *store.Payment) error {
+		p.State = StateSending
+		p.CreateSent = false // set again by send, before the call
+		p.Resends++
+		return nil
+	}, fmt.Sprintf("CodePay has no record of this order %s after the create ended (%s: %s): sending the same create again (re-send %d of at most %d)",
+		now.Sub(p.CreateEndedAt).Round(time.Second), ge.Code, ge.Msg, p.Resends+1, a.cfg.MaxResends))
+	return err
+}
+
+// park hands a payment whose order can no longer occupy its terminal, but
+// whose outcome is open, to the background reconciler.
+func (a *Agent) park(ctx context.Context, p *store.Payment, now time.Time, detail string) error {
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateOnTerminal, StateUnknown}, func(p *store.Payment) error {
+		p.State = StateUnknown
+		p.NextCheckAt = now.Add(a.cfg.PollInterval)
+		return nil
+	}, detail)
+	if err == nil {
+		a.wakeReconciler()
+	}
+	return err
+}
+
+// applyAndFollow applies a signed order and takes the follow-up actions that
+// depend on it: withdrawing an order from an offline terminal when a
+// fallback is possible, and closing an order still waiting past expires.
+func (w *worker) applyAndFollow(ctx context.Context, p *store.Payment, o *codepay.Order, now time.Time) error {
+	a := w.a
 	np, err := a.applyOrder(ctx, p, o)
 	if err != nil || np == nil || IsFinal(np.State) {
-		return
+		return err
 	}
 	// Waiting for an offline terminal while a fallback is possible: withdraw
 	// the order so the POS can take the card through Bindo.
 	if np.TransStatus == "9" && a.fallbackAllowed(optionsOf(np)) && a.sinceSent(np) >= a.cfg.OfflineGrace {
 		if st, err := a.reg.Status(np.TerminalSN); err == nil && st.OnlineKnown && !st.Online {
-			callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
-			_, err := a.cp.CloseOrder(callCtx, codepay.CloseOrderRequest{TerminalSN: np.TerminalSN, MerchantOrderNo: np.MerchantOrderNo, Description: "terminal offline"})
-			cancel()
-			if err != nil {
-				a.event(ctx, np.MerchantOrderNo, "error", "withdrawing the order from the offline terminal failed: "+err.Error())
-				return
-			}
-			a.transition(ctx, np.MerchantOrderNo, []string{StateOnTerminal}, func(p *store.Payment) error {
+			return a.closeAt(ctx, np, "terminal offline", func(p *store.Payment) {
 				p.State, p.TransStatus = StateFailed, "3"
 				p.ErrorCode = CodeCodePayUnavailable
 				p.ErrorMessage = "terminal " + p.TerminalSN + " stayed offline; the order was withdrawn at CodePay and nothing was charged"
-				return nil
 			}, "withdrawn from the offline terminal")
-			return
 		}
 	}
 	// Still waiting on the terminal long past expires: take it back.
 	if np.TransStatus == "9" && now.After(np.ExpiresAt.Add(closeGrace)) {
-		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
-		_, err := a.cp.CloseOrder(callCtx, codepay.CloseOrderRequest{TerminalSN: np.TerminalSN, MerchantOrderNo: np.MerchantOrderNo, Description: "expired"})
-		cancel()
-		if err != nil {
-			a.event(ctx, np.MerchantOrderNo, "error", "closing the expired order failed: "+err.Error())
-			return
-		}
-		a.transition(ctx, np.MerchantOrderNo, []string{StateOnTerminal, StateUnknown}, func(p *store.Payment) error {
+		return a.closeAt(ctx, np, "expired", func(p *store.Payment) {
 			p.State = StateExpired
 			p.TransStatus = "3"
-			p.ErrorCode, p.ErrorMessage = "expired", "the terminal did not take the payment before it expired"
-			return nil
+			p.ErrorCode, p.ErrorMessage = "expired", "the terminal did not take the payment before it expired; nothing was charged"
 		}, "expired: closed at CodePay")
 	}
+	return nil
 }
 
-// applyOrder maps a CodePay order (from a query or a notification) onto the
-// payment. Only non-final payments change, so a final state never regresses.
+// closeAt closes an order still waiting on the terminal (status 9) at
+// CodePay and, once CodePay confirmed, applies final. A refused or
+// unanswered close changes nothing: the next query tells what happened.
+func (a *Agent) closeAt(ctx context.Context, p *store.Payment, reason string, final func(*store.Payment), detail string) error {
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	_, err := a.cp.CloseOrder(callCtx, codepay.CloseOrderRequest{TerminalSN: p.TerminalSN, MerchantOrderNo: p.MerchantOrderNo, Description: reason})
+	cancel()
+	if err != nil {
+		a.event(ctx, p.MerchantOrderNo, "error", "closing the order ("+reason+") failed: "+err.Error())
+		return nil
+	}
+	_, err = a.transition(ctx, p.MerchantOrderNo, []string{StateOnTerminal, StateUnknown}, func(p *store.Payment) error {
+		final(p)
+		return nil
+	}, detail)
+	return err
+}
+
+// applyOrder maps a signed CodePay order (from a query) onto the payment.
+// Only non-final payments change, so a final state never regresses.
 func (a *Agent) applyOrder(ctx context.Context, p *store.Payment, o *codepay.Order) (*store.Payment, error) {
 	if o.MerchantOrderNo != "" && o.MerchantOrderNo != p.MerchantOrderNo {
 		return nil, fmt.Errorf("apply order: answer is for %s, not %s", o.MerchantOrderNo, p.MerchantOrderNo)
@@ -371,7 +535,7 @@ func (a *Agent) applyOrder(ctx context.Context, p *store.Payment, o *codepay.Ord
 		if o.TransStatus == codepay.StatusProcessing {
 			a.setOnline(p.TerminalSN, true)
 		}
-		if p.State == StateOnTerminal && p.TransStatus == status && p.TransNo == o.TransNo {
+		if p.State == StateOnTerminal && p.TransStatus == status && p.TransNo == o.TransNo && p.NextCheckAt.IsZero() {
 			return p, nil
 		}
 		return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
@@ -379,6 +543,10 @@ func (a *Agent) applyOrder(ctx context.Context, p *store.Payment, o *codepay.Ord
 			p.TransStatus = status
 			if o.TransNo != "" {
 				p.TransNo = o.TransNo
+			}
+			if o.TransStatus == codepay.StatusProcessing {
+				// The terminal is working on it: it occupies the lane again.
+				p.NextCheckAt = time.Time{}
 			}
 			return nil
 		}, "trans_status "+status)
@@ -398,9 +566,9 @@ func (a *Agent) applyOrder(ctx context.Context, p *store.Payment, o *codepay.Ord
 			fillResult(p, o, status)
 			if expired {
 				p.State = StateExpired
-				p.ErrorCode, p.ErrorMessage = "expired", "the payment expired before the customer paid"
+				p.ErrorCode, p.ErrorMessage = "expired", "the payment expired before the customer paid; nothing was charged"
 				if o.TransErrorMsg != "" {
-					p.ErrorMessage += ": " + o.TransErrorMsg
+					p.ErrorMessage += " (" + o.TransErrorMsg + ")"
 				}
 				return nil
 			}
@@ -495,8 +663,8 @@ func (a *Agent) transition(ctx context.Context, orderNo string, from []string, m
 	return p, nil
 }
 
-func (a *Agent) fail(ctx context.Context, p *store.Payment, from []string, code, msg string) {
-	a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
+func (a *Agent) fail(ctx context.Context, p *store.Payment, from []string, code, msg string) (*store.Payment, error) {
+	return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
 		p.State = StateFailed
 		p.ErrorCode, p.ErrorMessage = code, msg
 		return nil

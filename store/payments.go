@@ -105,8 +105,17 @@ type Payment struct {
 	ErrorCode           string
 	ErrorMessage        string
 	ExpiresAt           time.Time
-	NextCheckAt         time.Time // when the reconciler/poller should look next (zero = none)
-	Attempts            int       // queries/polls so far
+	// NextCheckAt, when not zero, parks the payment: its order can no longer
+	// occupy the terminal but its outcome is open, so the terminal's queue
+	// moves on (Active skips it) and the background reconciler looks at it
+	// at this time (ParkedDue).
+	NextCheckAt time.Time
+	Attempts    int // queries/polls so far
+	// CreateEndedAt is when the HTTP exchange of the latest create order
+	// ended (zero = none yet); Resends counts creates sent again after a
+	// definitive "order not found".
+	CreateEndedAt time.Time
+	Resends       int
 	// BatchID is the terminal batch the payment was approved into (0 = none).
 	// Transition assigns the terminal's current batch in the same transaction
 	// that makes a payment approved.
@@ -152,7 +161,7 @@ const (
 	amount_minor, tip_minor, cashback_minor, orig_merchant_order_no, description, route,
 	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
 	ref_no, card_brand, masked_pan, entry_mode, error_code, error_message, expires_at,
-	next_check_at, attempts, created_at, updated_at, batch_id, alert`
+	next_check_at, attempts, created_at, updated_at, batch_id, alert, create_ended_at, resends`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -162,13 +171,14 @@ func scanPayment(s scanner) (*Payment, error) {
 		p                                             Payment
 		createSent                                    int64
 		expires, nextCheck, created, updated, attempt int64
+		createEnded, resends                          int64
 		batchID                                       sql.NullInt64
 	)
 	err := s.Scan(&p.ID, &p.MerchantOrderNo, &p.Type, &p.State, &p.Source, &p.TerminalSN, &p.Currency,
 		&p.AmountMinor, &p.TipMinor, &p.CashbackMinor, &p.OrigMerchantOrderNo, &p.Description, &p.Route,
 		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
 		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
-		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert)
+		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert, &createEnded, &resends)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +187,8 @@ func scanPayment(s scanner) (*Payment, error) {
 	p.ExpiresAt = fromMS(expires)
 	p.NextCheckAt = fromMS(nextCheck)
 	p.Attempts = int(attempt)
+	p.CreateEndedAt = fromMS(createEnded)
+	p.Resends = int(resends)
 	p.CreatedAt = fromMS(created)
 	p.UpdatedAt = fromMS(updated)
 	return &p, nil
@@ -208,8 +220,8 @@ func validatePayment(p *Payment) error {
 	if p.AmountMinor < 0 || p.TipMinor < 0 || p.CashbackMinor < 0 {
 		bad = append(bad, "amounts must not be negative")
 	}
-	if p.Attempts < 0 {
-		bad = append(bad, "attempts must not be negative")
+	if p.Attempts < 0 || p.Resends < 0 {
+		bad = append(bad, "attempts and resends must not be negative")
 	}
 	if p.OptionsJSON != "" && !json.Valid([]byte(p.OptionsJSON)) {
 		bad = append(bad, "options_json is not valid JSON")
@@ -286,12 +298,13 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 			return fmt.Errorf("assign queue_seq: %w", err)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
 			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
 			np.RequestHash, np.OptionsJSON, np.QueueSeq, boolInt(np.CreateSent), np.TransNo, np.TransStatus, np.AuthCode,
 			np.RefNo, np.CardBrand, np.MaskedPAN, np.EntryMode, np.ErrorCode, np.ErrorMessage, toMS(np.ExpiresAt),
-			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID), np.Alert)
+			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID), np.Alert,
+			toMS(np.CreateEndedAt), np.Resends)
 		if err != nil {
 			return fmt.Errorf("insert row: %w", err)
 		}
@@ -355,6 +368,9 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 			return err
 		}
 		next.UpdatedAt = db.now()
+		if IsFinal(next.State) {
+			next.NextCheckAt = time.Time{} // only an open outcome is parked
+		}
 		if next.State == StateApproved && next.BatchID == 0 {
 			b, err := currentBatch(ctx, tx, next.TerminalSN, next.UpdatedAt)
 			if err != nil {
@@ -368,14 +384,14 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
 			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
 			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
-			updated_at = ?, batch_id = ?, alert = ?
+			updated_at = ?, batch_id = ?, alert = ?, create_ended_at = ?, resends = ?
 			WHERE id = ?`,
 			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
 			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
 			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
 			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
 			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
-			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert,
+			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert, toMS(next.CreateEndedAt), next.Resends,
 			next.ID)
 		if err != nil {
 			return fmt.Errorf("update row: %w", err)
@@ -571,12 +587,13 @@ func (db *DB) NextQueued(ctx context.Context, terminalSN string) (*Payment, erro
 }
 
 // Active returns the payment the terminal is working on (sending,
-// on_terminal or unknown), or ErrNotFound. Should there be more than one, it
-// returns the one with the lowest QueueSeq. Bindo-routed payments are not
-// terminal work and are not returned.
+// on_terminal or unknown, not parked), or ErrNotFound. Should there be more
+// than one, it returns the one with the lowest QueueSeq. Bindo-routed
+// payments are not terminal work and are not returned; nor are parked ones
+// (NextCheckAt set), whose order can no longer occupy the terminal.
 func (db *DB) Active(ctx context.Context, terminalSN string) (*Payment, error) {
 	ph, args := placeholders(activeStates)
-	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state IN (`+ph+`) AND route <> 'bindo' ORDER BY queue_seq LIMIT 1`,
+	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state IN (`+ph+`) AND route <> 'bindo' AND next_check_at = 0 ORDER BY queue_seq LIMIT 1`,
 		append([]any{terminalSN}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, err)
@@ -585,6 +602,57 @@ func (db *DB) Active(ctx context.Context, terminalSN string) (*Payment, error) {
 		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, ErrNotFound)
 	}
 	return &ps[0], nil
+}
+
+// ParkedDue returns the non-final payments parked for the background
+// reconciler (NextCheckAt set) whose time has come, earliest first, at most
+// limit (≤ 0: 100).
+func (db *DB) ParkedDue(ctx context.Context, now time.Time, limit int) ([]Payment, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ph, args := placeholders(activeStates)
+	args = append([]any{toMS(now)}, args...)
+	ps, err := db.queryPayments(ctx, `WHERE next_check_at > 0 AND next_check_at <= ? AND state IN (`+ph+`)
+		ORDER BY next_check_at LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("parked payments due: %w", err)
+	}
+	return ps, nil
+}
+
+// Reschedule sets when the background reconciler looks at a parked payment
+// next (and its attempt count), without an event: the reconciler journals
+// what it learns, not each time it asks. A payment that is no longer parked
+// or no longer open is left alone (ErrStateChanged).
+func (db *DB) Reschedule(ctx context.Context, merchantOrderNo string, next time.Time, attempts int) error {
+	ph, args := placeholders(activeStates)
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE payments SET next_check_at = ?, attempts = ?
+			WHERE merchant_order_no = ? AND next_check_at > 0 AND state IN (`+ph+`)`,
+			append([]any{toMS(next), attempts, merchantOrderNo}, args...)...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return ErrStateChanged
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reschedule payment %q: %w", merchantOrderNo, err)
+	}
+	return nil
+}
+
+// NextParked returns when the earliest parked payment is due (zero: none).
+func (db *DB) NextParked(ctx context.Context) (time.Time, error) {
+	var ms sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT MIN(next_check_at) FROM payments WHERE next_check_at > 0`).Scan(&ms)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next parked payment: %w", err)
+	}
+	return fromMS(ms.Int64), nil
 }
 
 // QueueDepth returns the number of queued CodePay payments for the terminal.

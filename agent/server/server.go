@@ -93,7 +93,12 @@ func Handler(cfg Config) http.Handler {
 			// Answer within CodePay's 5 s: apply with a bound, polling is the safety net.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
 			defer cancel()
-			if err := cfg.Agent.ApplyNotification(ctx, o); err != nil && !errors.Is(err, agent.ErrNotFound) {
+			if err := cfg.Agent.ApplyNotification(ctx, o); err != nil {
+				if errors.Is(err, agent.ErrNotificationRejected) {
+					log.Warn("codepay notification rejected", "err", err, "remote", r.RemoteAddr)
+					http.Error(w, "notification rejected: not a matching payment of this installation", http.StatusUnprocessableEntity)
+					return
+				}
 				log.Error("apply codepay notification", "merchant_order_no", o.MerchantOrderNo, "err", err)
 				http.Error(w, "retry later", http.StatusServiceUnavailable)
 				return
@@ -122,7 +127,12 @@ func Handler(cfg Config) http.Handler {
 			}
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
 			defer cancel()
-			if err := cfg.Agent.ApplyBindoWebhook(ctx, tx); err != nil && !errors.Is(err, agent.ErrNotFound) {
+			if err := cfg.Agent.ApplyBindoWebhook(ctx, tx); err != nil {
+				if errors.Is(err, agent.ErrNotificationRejected) {
+					log.Warn("bindo webhook rejected", "err", err, "remote", r.RemoteAddr)
+					http.Error(w, "webhook rejected: not a matching payment of this installation", http.StatusUnprocessableEntity)
+					return
+				}
 				log.Error("apply bindo webhook", "err", err)
 				http.Error(w, "retry later", http.StatusServiceUnavailable)
 				return

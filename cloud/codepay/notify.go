@@ -47,6 +47,15 @@ func (c *Client) ParseNotification(body []byte, contentType string) (*Order, err
 			return nil, fmt.Errorf("parse notification: %w: %w", ErrBadNotification, err)
 		}
 	}
+	// A gateway-signed notification may still be about another app or
+	// merchant (the gateway key is the same for everyone): bind it to ours.
+	for _, src := range []fields{fields(p), f} {
+		for _, id := range []struct{ key, want string }{{"app_id", c.appID}, {"merchant_no", c.merchantNo}, {"store_no", c.storeNo}} {
+			if got := src.str(id.key); got != "" && id.want != "" && got != id.want {
+				return nil, fmt.Errorf("parse notification: %w: %s %q is not this installation's", ErrBadNotification, id.key, oneLine(got))
+			}
+		}
+	}
 	o, err := decodeOrder(f, "")
 	if err != nil {
 		return nil, fmt.Errorf("parse notification: %w: %w", ErrBadNotification, err)

@@ -95,7 +95,10 @@ type Opts struct {
 	Pickup        time.Duration
 	Process       time.Duration
 	UnknownGiveUp time.Duration
-	NotifyURL     string
+	// CreateSettle is the agent's settle time after a create (default 50ms
+	// here, to keep tests fast); QueueTimeout its queue limit (agent default).
+	CreateSettle, QueueTimeout time.Duration
+	NotifyURL                  string
 	// Bindo starts the Bindo gateway emulator and gives the agent the
 	// native route and fallback.
 	Bindo bool
@@ -118,6 +121,9 @@ func New(t testing.TB, o Opts) *Env {
 	}
 	if o.Poll == 0 {
 		o.Poll = 20 * time.Millisecond
+	}
+	if o.CreateSettle == 0 {
+		o.CreateSettle = 50 * time.Millisecond
 	}
 	if o.Pickup == 0 {
 		o.Pickup = 30 * time.Millisecond
@@ -190,6 +196,7 @@ func (e *Env) start(o Opts) {
 		Store: db, CodePay: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
+		CreateSettle: o.CreateSettle, QueueTimeout: o.QueueTimeout,
 		Logger: logger(o),
 	})
 	if err != nil {
@@ -326,6 +333,18 @@ func (e *Env) Events() []agent.Payment {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]agent.Payment(nil), e.events...)
+}
+
+// AcceptedCreates counts the create orders for orderNo that the emulator
+// processed into an order (code "0"); it must never exceed one.
+func (e *Env) AcceptedCreates(orderNo string) int {
+	n := 0
+	for _, r := range e.Sim.Requests(codepay.MethodPayOrder, orderNo) {
+		if r.Code == codepaysim.CodeOK {
+			n++
+		}
+	}
+	return n
 }
 
 // BenchSN is the SN of the i-th extra terminal of Opts.Terminals.
