@@ -62,7 +62,7 @@ func TestInsertPaymentRoundTrip(t *testing.T) {
 	if got.ID <= 0 || got.QueueSeq != 1 {
 		t.Errorf("ID, QueueSeq = %d, %d; want >0, 1", got.ID, got.QueueSeq)
 	}
-	want.ID, want.QueueSeq = got.ID, got.QueueSeq
+	want.ID, want.QueueSeq, want.EventID = got.ID, got.QueueSeq, got.EventID
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("InsertPayment returned\n%+v\nwant\n%+v", *got, want)
 	}
@@ -84,6 +84,9 @@ func TestInsertPaymentRoundTrip(t *testing.T) {
 		ToState: StateQueued, Detail: "from ECR", At: want.CreatedAt}
 	if len(evs) != 1 || evs[0] != wantEv {
 		t.Errorf("Events = %+v, want [%+v]", evs, wantEv)
+	}
+	if got.EventID != evs[0].ID {
+		t.Errorf("EventID = %d, want the creation event's id %d", got.EventID, evs[0].ID)
 	}
 }
 
@@ -340,6 +343,9 @@ func TestTransitionHappyPath(t *testing.T) {
 			}
 			if last.PaymentID != got.ID || last.MerchantOrderNo != "T-1" {
 				t.Errorf("event belongs to %d/%q", last.PaymentID, last.MerchantOrderNo)
+			}
+			if got.EventID != last.ID {
+				t.Errorf("EventID = %d, want the new event's id %d", got.EventID, last.ID)
 			}
 			last.ID, last.PaymentID, last.MerchantOrderNo, last.At = 0, 0, "", time.Time{}
 			if last != s.wantEv {
