@@ -147,6 +147,11 @@ type Payment struct {
 	ExpiresAt           time.Time     `json:"expires_at"`
 	CreatedAt           time.Time     `json:"created_at"`
 	UpdatedAt           time.Time     `json:"updated_at"`
+	// Seq is the id of the journal event behind this state of the payment
+	// (store.Payment.EventID): it increases with every change, across all
+	// payments, but not by one (events that change nothing take ids too).
+	// events.since resumes after it. 0 when not known.
+	Seq int64 `json:"seq"`
 }
 
 // Final reports whether the payment is in a final state.
@@ -178,6 +183,7 @@ func view(p *store.Payment, notice string) Payment {
 		UpdatedAt:           p.UpdatedAt.UTC(),
 		Notice:              notice,
 		Alert:               p.Alert,
+		Seq:                 p.EventID,
 	}
 	if p.CashbackMinor > 0 {
 		v.CashbackAmount = money.Format(p.CashbackMinor, cur)

@@ -24,7 +24,10 @@
 //
 //   - payments: one row per payment, keyed by the unique merchant_order_no (the
 //     idempotency key). type, state, amounts and currency are CHECKed;
-//     queue_seq orders each terminal's FIFO queue (UNIQUE per terminal).
+//     queue_seq orders each terminal's FIFO queue (UNIQUE per terminal);
+//     last_event_id is the event behind the current state (Payment.EventID),
+//     indexed so that ChangedSince reads only the payments changed after a
+//     given event.
 //   - payment_events: the append-only history of each payment (kind,
 //     from_state, to_state, a short detail, time). Triggers refuse UPDATE and
 //     DELETE.

@@ -121,7 +121,13 @@ type Payment struct {
 	// that makes a payment approved.
 	BatchID int64
 	// Alert is a note a person must see (never card data); "" when none.
-	Alert     string
+	Alert string
+	// EventID is the id of the journal event behind the payment's current
+	// state: the event InsertPayment or Transition wrote last (AppendEvent
+	// leaves it alone). It grows with every change and no two payments share
+	// one, so it orders changes across payments. The store sets it; a value
+	// given to InsertPayment or set by a Transition's mutate is ignored.
+	EventID   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -154,9 +160,10 @@ const (
 )
 
 // insertCols lists the payments columns InsertPayment writes, in order;
-// paymentCols adds id in front, in the order scanPayment reads them.
+// paymentCols adds id in front and last_event_id behind, in the order
+// scanPayment reads them.
 const (
-	paymentCols = `id, ` + insertCols
+	paymentCols = `id, ` + insertCols + `, last_event_id`
 	insertCols  = `merchant_order_no, type, state, source, terminal_sn, currency,
 	amount_minor, tip_minor, cashback_minor, orig_merchant_order_no, description, route,
 	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
@@ -178,7 +185,7 @@ func scanPayment(s scanner) (*Payment, error) {
 		&p.AmountMinor, &p.TipMinor, &p.CashbackMinor, &p.OrigMerchantOrderNo, &p.Description, &p.Route,
 		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
 		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
-		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert, &createEnded, &resends)
+		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert, &createEnded, &resends, &p.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +259,8 @@ func maskedPANOK(s string) bool {
 // InsertPayment inserts p and its creation event in one transaction. It
 // assigns ID and QueueSeq (the terminal's highest QueueSeq plus one), sets
 // CreatedAt and UpdatedAt when zero, and updates *p with the stored values.
-// The event's Kind defaults to "created" and its ToState to p.State.
+// The event's Kind defaults to "created" and its ToState to p.State; its id
+// becomes the payment's EventID.
 //
 // When a payment with p.MerchantOrderNo already exists, it returns that
 // payment and ErrDuplicate and writes nothing.
@@ -312,8 +320,12 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 		if err != nil {
 			return fmt.Errorf("read row id: %w", err)
 		}
-		if err := insertEvent(ctx, tx, id, np.MerchantOrderNo, ev); err != nil {
+		evID, err := insertEvent(ctx, tx, id, np.MerchantOrderNo, ev)
+		if err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE payments SET last_event_id = ? WHERE id = ?`, evID, id); err != nil {
+			return fmt.Errorf("record event id: %w", err)
 		}
 		out, err = getPayment(ctx, tx, np.MerchantOrderNo)
 		return err
@@ -335,7 +347,8 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 // on a copy (an error from mutate aborts and is returned wrapped; nothing is
 // written), sets UpdatedAt, writes the row, and appends ev, whose FromState
 // and ToState default to the states before and after, Kind to "state" and At
-// to UpdatedAt. It returns the payment as stored.
+// to UpdatedAt; its id becomes the payment's EventID. It returns the payment
+// as stored.
 //
 // mutate runs inside the write transaction: it must only change fields, never
 // do I/O or wait. It may not change ID, MerchantOrderNo, TerminalSN, QueueSeq
@@ -378,24 +391,6 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 			}
 			next.BatchID = b.ID
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE payments SET
-			type = ?, state = ?, source = ?, currency = ?, amount_minor = ?, tip_minor = ?,
-			cashback_minor = ?, orig_merchant_order_no = ?, description = ?, route = ?,
-			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
-			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
-			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
-			updated_at = ?, batch_id = ?, alert = ?, create_ended_at = ?, resends = ?
-			WHERE id = ?`,
-			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
-			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
-			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
-			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
-			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
-			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert, toMS(next.CreateEndedAt), next.Resends,
-			next.ID)
-		if err != nil {
-			return fmt.Errorf("update row: %w", err)
-		}
 		if ev.Kind == "" {
 			ev.Kind = EventState
 		}
@@ -408,8 +403,28 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 		if ev.At.IsZero() {
 			ev.At = next.UpdatedAt
 		}
-		if err := insertEvent(ctx, tx, next.ID, next.MerchantOrderNo, ev); err != nil {
+		// The event goes first: its id is the row's last_event_id.
+		next.EventID, err = insertEvent(ctx, tx, next.ID, next.MerchantOrderNo, ev)
+		if err != nil {
 			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE payments SET
+			type = ?, state = ?, source = ?, currency = ?, amount_minor = ?, tip_minor = ?,
+			cashback_minor = ?, orig_merchant_order_no = ?, description = ?, route = ?,
+			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
+			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
+			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
+			updated_at = ?, batch_id = ?, alert = ?, create_ended_at = ?, resends = ?, last_event_id = ?
+			WHERE id = ?`,
+			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
+			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
+			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
+			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
+			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
+			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert, toMS(next.CreateEndedAt), next.Resends, next.EventID,
+			next.ID)
+		if err != nil {
+			return fmt.Errorf("update row: %w", err)
 		}
 		out, err = getPayment(ctx, tx, merchantOrderNo)
 		return err
@@ -425,7 +440,9 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 }
 
 // AppendEvent appends ev to the payment's history without changing the
-// payment. ev.Kind must be set; At defaults to now.
+// payment, so its EventID stays that of the last InsertPayment or
+// Transition: a note is not a change of the payment. ev.Kind must be set; At
+// defaults to now.
 func (db *DB) AppendEvent(ctx context.Context, merchantOrderNo string, ev Event) error {
 	if ev.Kind == "" {
 		return fmt.Errorf("append event to %q: empty kind: %w", merchantOrderNo, ErrInvalid)
@@ -442,7 +459,8 @@ func (db *DB) AppendEvent(ctx context.Context, merchantOrderNo string, ev Event)
 		if err != nil {
 			return fmt.Errorf("find payment: %w", err)
 		}
-		return insertEvent(ctx, tx, id, merchantOrderNo, ev)
+		_, err = insertEvent(ctx, tx, id, merchantOrderNo, ev)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("append event to %q: %w", merchantOrderNo, err)
@@ -450,15 +468,20 @@ func (db *DB) AppendEvent(ctx context.Context, merchantOrderNo string, ev Event)
 	return nil
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, paymentID int64, merchantOrderNo string, ev Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO payment_events
+// insertEvent appends ev and returns its id.
+func insertEvent(ctx context.Context, tx *sql.Tx, paymentID int64, merchantOrderNo string, ev Event) (int64, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO payment_events
 		(payment_id, merchant_order_no, kind, from_state, to_state, detail, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		paymentID, merchantOrderNo, ev.Kind, ev.FromState, ev.ToState, ev.Detail, toMS(ev.At))
 	if err != nil {
-		return fmt.Errorf("insert event: %w", err)
+		return 0, fmt.Errorf("insert event: %w", err)
 	}
-	return nil
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("read event id: %w", err)
+	}
+	return id, nil
 }
 
 type queryRower interface {

@@ -222,14 +222,16 @@ func (c *Conn) handleMessage(typ int, data []byte) bool {
 			c.log.Debug("rpc message rejected", "code", m.err.Code)
 			return c.enqueue(encodeError(m.req.id, m.err)) == nil
 		}
-		return c.start(m.req, func(resp []byte) {
+		return c.start(m.req, func(resp []byte, hooks *replyHooks) {
 			if resp != nil {
 				_ = c.enqueue(resp)
 			}
+			hooks.run()
 		})
 	}
 
 	results := make([][]byte, len(msgs))
+	hooks := make([]*replyHooks, len(msgs))
 	var wg sync.WaitGroup
 	ok := true
 	for i, m := range msgs {
@@ -239,8 +241,8 @@ func (c *Conn) handleMessage(typ int, data []byte) bool {
 			continue
 		}
 		wg.Add(1)
-		started := c.start(m.req, func(resp []byte) {
-			results[i] = resp
+		started := c.start(m.req, func(resp []byte, h *replyHooks) {
+			results[i], hooks[i] = resp, h
 			wg.Done()
 		})
 		if !started {
@@ -253,6 +255,15 @@ func (c *Conn) handleMessage(typ int, data []byte) bool {
 	go func() {
 		defer c.calls.Done()
 		wg.Wait()
+		// The hooks run once the batch's answer is queued, or when there is
+		// none to queue.
+		defer func() {
+			for _, h := range hooks {
+				if h != nil {
+					h.run()
+				}
+			}
+		}()
 		if !ok {
 			return
 		}
@@ -270,9 +281,11 @@ func (c *Conn) handleMessage(typ int, data []byte) bool {
 }
 
 // start runs req in a new goroutine once a call slot is free, and passes the
-// encoded response (nil for a notification) to deliver before freeing the
-// slot. It reports false, running nothing, when the connection closes first.
-func (c *Conn) start(req request, deliver func(resp []byte)) bool {
+// encoded response (nil for a notification) and the call's AfterReply hooks
+// to deliver before freeing the slot; deliver must run the hooks once the
+// response is queued. It reports false, running nothing, when the connection
+// closes first.
+func (c *Conn) start(req request, deliver func(resp []byte, hooks *replyHooks)) bool {
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.closing:
@@ -281,16 +294,18 @@ func (c *Conn) start(req request, deliver func(resp []byte)) bool {
 	c.calls.Add(1)
 	go func() {
 		defer c.calls.Done()
-		deliver(c.call(req))
+		ctx, hooks := withReplyHooks(c.ctx)
+		deliver(c.call(ctx, req), hooks)
 		<-c.sem
 	}()
 	return true
 }
 
-// call runs the handler and encodes its answer; nil for a notification.
-func (c *Conn) call(req request) []byte {
+// call runs the handler with the call's context and encodes its answer; nil
+// for a notification.
+func (c *Conn) call(ctx context.Context, req request) []byte {
 	start := time.Now()
-	result, err := c.invoke(req)
+	result, err := c.invoke(ctx, req)
 	var resp []byte
 	if err == nil && req.id != nil {
 		b, encErr := encodeResult(req.id, result)
@@ -318,7 +333,7 @@ func (c *Conn) call(req request) []byte {
 }
 
 // invoke calls the handler, turning a panic into an internal error.
-func (c *Conn) invoke(req request) (result any, err error) {
+func (c *Conn) invoke(ctx context.Context, req request) (result any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			// The panic value may carry request data: log its type only.
@@ -327,7 +342,7 @@ func (c *Conn) invoke(req request) (result any, err error) {
 			result, err = nil, internalError()
 		}
 	}()
-	return c.srv.cfg.Handler.Call(c.ctx, c, req.method, req.params)
+	return c.srv.cfg.Handler.Call(ctx, c, req.method, req.params)
 }
 
 // writeLoop is the only writer of data frames and pings.

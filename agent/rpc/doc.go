@@ -46,6 +46,9 @@
 //
 //	{"jsonrpc":"2.0","method":"payment.updated","params":{...}}
 //
+// A handler that must not let a notification overtake its answer registers
+// the sending with AfterReply: it runs once the answer is queued.
+//
 // # Connection
 //
 // Calls from one connection run concurrently, up to 16 at a time; further

@@ -159,6 +159,8 @@ func (e *testEnv) handle(ctx context.Context, c *Conn, method string, params jso
 			return nil, err
 		}
 		return "ok", nil
+	case "after": // notifies test.after once its answer is queued
+		return AfterReply(ctx, func() { _ = c.Notify("test.after", params) }), nil
 	case "fail":
 		return nil, errors.New("open journal: secret-detail")
 	case "invalid":

@@ -51,8 +51,9 @@ const (
 // Handler answers one call. Returning an *Error (possibly wrapped) sends it
 // as is; any other error becomes -32603 with a generic message, the detail
 // being logged only. Calls from one connection run concurrently, at most 16
-// at a time; ctx ends when the connection ends or the server shuts down. For
-// a notification from the client the result is discarded.
+// at a time; ctx ends when the connection ends or the server shuts down, and
+// carries the call for AfterReply. For a notification from the client the
+// result is discarded.
 type Handler interface {
 	Call(ctx context.Context, c *Conn, method string, params json.RawMessage) (any, error)
 }

@@ -1,7 +1,10 @@
 // Package wsapi implements the methods of posbridge's WebSocket API
 // (design/contract.md) on top of the JSON-RPC transport in agent/rpc: it
 // decodes and checks params, calls the agent, and routes the agent's events
-// to the connections that created a payment or subscribed.
+// to the connections that created a payment or subscribed — in publication
+// (seq) order, and on the creating connection only after the answer to
+// payment.create (hold.go). events.since and events.subscribe with since
+// replay what a client missed.
 package wsapi
 
 import (
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,12 +54,6 @@ type API struct {
 	conns map[*rpc.Conn]*connState
 }
 
-type connState struct {
-	owned    map[string]bool
-	topics   map[string]bool
-	terminal string
-}
-
 var _ rpc.Handler = (*API)(nil)
 
 // New returns the API handler and subscribes it to the agent's events.
@@ -73,7 +71,7 @@ func (api *API) state(c *rpc.Conn) *connState {
 	defer api.mu.Unlock()
 	st, ok := api.conns[c]
 	if !ok {
-		st = &connState{owned: map[string]bool{}, topics: map[string]bool{}}
+		st = &connState{owned: map[string]bool{}, topics: map[string]bool{}, creating: map[string]int{}}
 		api.conns[c] = st
 		go func() {
 			<-c.Done()
@@ -86,26 +84,14 @@ func (api *API) state(c *rpc.Conn) *connState {
 }
 
 // route delivers one agent event to the interested connections. It runs in the
-// agent's publish path and never blocks (Notify only enqueues).
+// agent's publish path and never blocks (Notify only enqueues). The agent
+// publishes payment changes in journal order, so each connection receives
+// them in ascending seq.
 func (api *API) route(e agent.Event) {
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	for c, st := range api.conns {
-		switch {
-		case e.Payment != nil:
-			p := e.Payment
-			if st.owned[p.MerchantOrderNo] || (st.topics["payment"] && (st.terminal == "" || st.terminal == p.TerminalSN)) {
-				_ = c.Notify(notifyPaymentMethod, p)
-			}
-		case e.Terminal != nil:
-			if st.topics["terminal"] && (st.terminal == "" || st.terminal == e.Terminal.SN) {
-				_ = c.Notify(notifyTermMethod, e.Terminal)
-			}
-		case e.Batch != nil:
-			if st.topics["batch"] {
-				_ = c.Notify(notifyBatchMethod, e.Batch)
-			}
-		}
+		st.offer(c, e)
 	}
 }
 
@@ -176,40 +162,24 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 		}
 		return map[string]any{"terminals": api.a.Terminals()}, nil
 	case "events.subscribe":
+		return api.subscribe(ctx, c, params)
+	case "events.since":
 		var p struct {
-			Topics     []string `json:"topics"`
-			TerminalSN string   `json:"terminal_sn"`
+			Since      *int64 `json:"since"`
+			Limit      *int   `json:"limit"`
+			TerminalSN string `json:"terminal_sn"`
 		}
 		if err := decode(params, &p); err != nil {
 			return nil, err
 		}
-		if len(p.Topics) == 0 {
-			p.Topics = []string{"payment", "terminal", "batch"}
+		if p.Since == nil {
+			return nil, rpc.InvalidParams("since", "required: 0, or the highest seq you have processed")
 		}
-		for _, t := range p.Topics {
-			if t != "payment" && t != "terminal" && t != "batch" {
-				return nil, rpc.InvalidParams("topics", fmt.Sprintf("unknown topic %q; want payment, terminal or batch", t))
-			}
+		ch, err := api.a.ChangesSince(ctx, agent.ChangesQuery{Since: *p.Since, TerminalSN: p.TerminalSN, Limit: changesLimit(p.Limit)})
+		if err != nil {
+			return nil, appError(err)
 		}
-		if p.TerminalSN != "" {
-			if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
-				return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
-			}
-		}
-		st := api.state(c)
-		api.mu.Lock()
-		for _, t := range p.Topics {
-			st.topics[t] = true
-		}
-		st.terminal = p.TerminalSN
-		subscribed := make([]string, 0, len(st.topics))
-		for _, t := range []string{"payment", "terminal", "batch"} {
-			if st.topics[t] {
-				subscribed = append(subscribed, t)
-			}
-		}
-		api.mu.Unlock()
-		return map[string]any{"subscribed": subscribed}, nil
+		return ch, nil
 	case "payment.tip_adjust":
 		var p struct {
 			MerchantOrderNo string          `json:"merchant_order_no"`
@@ -270,6 +240,85 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 		return map[string]any{"batches": list}, nil
 	}
 	return nil, rpc.MethodNotFound(method)
+}
+
+// subscribe adds topics to the connection and, with since, replays the
+// payments changed after that seq. The subscription comes first and the
+// journal is read after it, so no change falls between the two: a change
+// committed before the read is in the replay, one committed after it is
+// published to the subscription (some may come both ways; clients keep the
+// higher seq of each payment). Live events wait until the answer is queued.
+func (api *API) subscribe(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
+	var p struct {
+		Topics     []string `json:"topics"`
+		TerminalSN string   `json:"terminal_sn"`
+		Since      *int64   `json:"since"`
+		Limit      *int     `json:"limit"`
+	}
+	if err := decode(params, &p); err != nil {
+		return nil, err
+	}
+	if len(p.Topics) == 0 {
+		p.Topics = []string{"payment", "terminal", "batch"}
+	}
+	for _, t := range p.Topics {
+		if t != "payment" && t != "terminal" && t != "batch" {
+			return nil, rpc.InvalidParams("topics", fmt.Sprintf("unknown topic %q; want payment, terminal or batch", t))
+		}
+	}
+	if p.TerminalSN != "" {
+		if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
+			return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
+		}
+	}
+	var q *agent.ChangesQuery
+	switch {
+	case p.Since != nil && !slices.Contains(p.Topics, "payment"):
+		return nil, rpc.InvalidParams("since", "replays payments: subscribe to the payment topic too")
+	case p.Since != nil:
+		q = &agent.ChangesQuery{Since: *p.Since, TerminalSN: p.TerminalSN, Limit: changesLimit(p.Limit)}
+		if err := api.a.CheckChanges(ctx, *q); err != nil {
+			return nil, appError(err)
+		}
+	case p.Limit != nil:
+		return nil, rpc.InvalidParams("limit", "only with since")
+	}
+	st := api.state(c)
+	api.mu.Lock()
+	for _, t := range p.Topics {
+		st.topics[t] = true
+	}
+	st.terminal = p.TerminalSN
+	subscribed := make([]string, 0, len(st.topics))
+	for _, t := range []string{"payment", "terminal", "batch"} {
+		if st.topics[t] {
+			subscribed = append(subscribed, t)
+		}
+	}
+	if q != nil {
+		st.beginReplay()
+	}
+	api.mu.Unlock()
+	res := map[string]any{"subscribed": subscribed}
+	if q == nil {
+		return res, nil
+	}
+	defer api.afterReply(ctx, func() { st.endReplay(c) })()
+	ch, err := api.a.ChangesSince(ctx, *q)
+	if err != nil {
+		return nil, appError(err)
+	}
+	res["payments"], res["next"], res["more"] = ch.Payments, ch.Next, ch.More
+	return res, nil
+}
+
+// changesLimit reads the optional page size of a catch-up; the agent checks
+// its range.
+func changesLimit(l *int) int {
+	if l == nil {
+		return agent.DefaultChangesLimit
+	}
+	return *l
 }
 
 func validState(s string) bool {
@@ -345,14 +394,20 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 	if req.CashbackAmount, err = moneyString("cashback_amount", p.CashbackAmount); err != nil {
 		return nil, err
 	}
-	// Own the order before it exists, so this connection sees its first event.
+	// Own the order before it exists, so this connection sees its first
+	// event, and hold its events until the answer is queued.
 	st := api.state(c)
+	no := req.MerchantOrderNo
 	api.mu.Lock()
-	already := st.owned[req.MerchantOrderNo]
-	if req.MerchantOrderNo != "" {
-		st.owned[req.MerchantOrderNo] = true
+	already := st.owned[no]
+	if no != "" {
+		st.owned[no] = true
+		st.beginCreate(no)
 	}
 	api.mu.Unlock()
+	if no != "" {
+		defer api.afterReply(ctx, func() { st.endCreate(c, no) })()
+	}
 	pay, err := api.a.Create(ctx, req)
 	if err != nil {
 		if !already {
@@ -363,6 +418,22 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		return nil, appError(err)
 	}
 	return pay, nil
+}
+
+// afterReply arranges for release to run under API.mu once the answer to
+// the call with ctx is queued. The handler must defer the function it
+// returns: when ctx is not a call's (a direct call in a test), that runs
+// release as the handler returns.
+func (api *API) afterReply(ctx context.Context, release func()) (atReturn func()) {
+	locked := func() {
+		api.mu.Lock()
+		defer api.mu.Unlock()
+		release()
+	}
+	if rpc.AfterReply(ctx, locked) {
+		return func() {}
+	}
+	return locked
 }
 
 // parseCard decodes and validates the card object. Errors name the field
