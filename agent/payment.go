@@ -327,6 +327,9 @@ func (a *Agent) validate(r CreateRequest) (*normalized, error) {
 	if len(r.Description) > 128 {
 		return nil, fieldErr("description", "at most 128 characters, got %d", len(r.Description))
 	}
+	if err := config.CheckText(r.Description); err != nil {
+		return nil, fieldErr("description", "%v", err)
+	}
 	n.description = r.Description
 	if n.description == "" {
 		n.description = "posbridge " + r.Type

@@ -108,7 +108,7 @@ func TestEncode(t *testing.T) {
 		{"error", func() ([]byte, error) {
 			return encodeError(json.RawMessage(`1`), InvalidParams("amount", "bad amount")), nil
 		},
-			`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad amount","data":{"field":"amount"}}}`},
+			`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"amount: bad amount","data":{"field":"amount"}}}`},
 		{"error without data", func() ([]byte, error) { return encodeError(nil, MethodNotFound("x.y")), nil },
 			`{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"method not found: x.y"}}`},
 		{"unencodable error data", func() ([]byte, error) {
@@ -139,7 +139,7 @@ func TestEncode(t *testing.T) {
 
 func TestErrorConstructors(t *testing.T) {
 	e := InvalidParams("terminal_sn", "")
-	if e.Code != -32602 || e.Message != "invalid params" {
+	if e.Code != -32602 || e.Message != "terminal_sn: invalid params" {
 		t.Errorf("InvalidParams = %+v", e)
 	}
 	if f, _ := e.Data.(map[string]string); f["field"] != "terminal_sn" {

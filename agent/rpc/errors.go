@@ -45,10 +45,15 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("json-rpc error %d: %s", e.Code, e.Message)
 }
 
-// InvalidParams returns a -32602 error whose Data is {"field": field}.
+// InvalidParams returns a -32602 error whose Data is {"field": field} and
+// whose message names the field too ("description: contains ..."), so that
+// a client logging only the message still knows where the problem is.
 func InvalidParams(field, msg string) *Error {
 	if msg == "" {
 		msg = "invalid params"
+	}
+	if field != "" {
+		msg = field + ": " + msg
 	}
 	return &Error{Code: CodeInvalidParams, Message: msg, Data: map[string]string{"field": field}}
 }

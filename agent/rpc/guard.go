@@ -16,6 +16,8 @@ import (
 //
 // Host must be a loopback name or address (localhost, 127.0.0.0/8, [::1])
 // with any port, or be listed in AllowedHosts; this defeats DNS rebinding.
+// A port, when present, must be a decimal number up to 65535
+// ("localhost:80x", "localhost:" and "[::1]:" are refused).
 // Origin, when present, must be listed in AllowedOrigins or be the server's
 // own loopback origin: the same scheme://host:port as the Host header, with a
 // loopback host and the listener's port, so the embedded console works.
@@ -53,8 +55,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 
 // hostAllowed applies the Host rule to a Host header value.
 func (s *Server) hostAllowed(hostport string) bool {
-	host, _ := splitHostPort(hostport)
-	if host == "" {
+	host, _, ok := splitHostPort(hostport)
+	if !ok || host == "" {
 		return false
 	}
 	if netutil.IsLoopbackHost(host) {
@@ -110,12 +112,34 @@ func sameLoopbackOrigin(r *http.Request, origin string) bool {
 }
 
 // splitHostPort splits a Host header value; the port is empty when absent
-// and IPv6 brackets are removed.
-func splitHostPort(hostport string) (host, port string) {
+// and IPv6 brackets are removed. ok is false for a malformed value: a port
+// that is empty or not a decimal number up to 65535 ("localhost:80x",
+// "[::1]:"), an unclosed bracket, or an IPv6 address without brackets.
+func splitHostPort(hostport string) (host, port string, ok bool) {
 	if h, p, err := net.SplitHostPort(hostport); err == nil {
-		return h, p
+		return h, p, validPort(p)
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), ""
+	if inner, found := strings.CutPrefix(hostport, "["); found {
+		inner, found = strings.CutSuffix(inner, "]")
+		return inner, "", found && !strings.ContainsAny(inner, "[]")
+	}
+	return hostport, "", !strings.ContainsAny(hostport, ":[]")
+}
+
+// validPort reports whether p is a TCP port number: 1-5 decimal digits, at
+// most 65535.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n <= 65535
 }
 
 // validateOrigin checks that o has the form scheme://host[:port].

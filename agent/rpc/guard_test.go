@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -196,6 +197,11 @@ func TestGuardWebSocket(t *testing.T) {
 		{"private address host", "192.168.1.10:" + e.port, "", true, 403},
 		{"unspecified address host", "0.0.0.0:" + e.port, "", true, 403},
 		{"loopback-looking name", "127.0.0.1.nip.io:" + e.port, "", true, 403},
+		{"non-numeric port", "127.0.0.1:abc", "", true, 403},
+		{"port with trailing letter", "localhost:" + e.port + "x", "", true, 403},
+		{"empty port", "localhost:", "", true, 403},
+		{"empty IPv6 port", "[::1]:", "", true, 403},
+		{"empty port refused before the token", "localhost:", "", false, 403},
 		{"localhost subdomain of attacker", "localhost.evil.example:" + e.port, "", true, 403},
 	}
 	for _, tc := range tests {
@@ -338,6 +344,29 @@ func TestHostAllowed(t *testing.T) {
 		{"localhost.evil.example", false},
 		{"127.0.0.1.evil.example", false},
 		{"127.1", false},
+		// The port, when present, must be a number.
+		{"localhost:0", true},
+		{"localhost:65535", true},
+		{"127.0.0.1:abc", false},
+		{"localhost:80x", false},
+		{"localhost:x80", false},
+		{"localhost:", false},
+		{"[::1]:", false},
+		{"[::1]:abc", false},
+		{"localhost:+80", false},
+		{"localhost:-1", false},
+		{"localhost: 80", false},
+		{"localhost:65536", false},
+		{"localhost:123456", false},
+		{"localhost:8765:8765", false},
+		{"till.local:abc", false},
+		{"till.local:", false},
+		// Malformed brackets or an IPv6 address without them.
+		{"::1", false},
+		{"[::1", false},
+		{"::1]", false},
+		{"[::1]x", false},
+		{"[[::1]]", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.host, func(t *testing.T) {
@@ -403,7 +432,7 @@ func TestNewServer(t *testing.T) {
 func FuzzGuard(f *testing.F) {
 	for _, s := range [][2]string{
 		{"127.0.0.1:8765", ""}, {"localhost:8765", "http://localhost:8765"}, {"[::1]:8765", "http://[::1]:8765"},
-		{"evil.example:8765", "http://evil.example:8765"}, {"[", "http://["}, {"::1", "null"}, {"", "%zz"},
+		{"evil.example:8765", "http://evil.example:8765"}, {"[", "http://["}, {"::1", "null"}, {"localhost:80x", ""}, {"[::1]:", ""}, {"", "%zz"},
 		{"127.0.0.1:8765", "http://user@127.0.0.1:8765"}, {"[::ffff:127.0.0.1]:1", "http://127.0.0.1:1/?"},
 	} {
 		f.Add(s[0], s[1])
@@ -425,9 +454,12 @@ func FuzzGuard(f *testing.F) {
 		if w.Code != http.StatusOK {
 			return
 		}
-		name, _ := splitHostPort(host)
-		if !netutil.IsLoopbackHost(name) {
+		name, port, ok := splitHostPort(host)
+		if !ok || !netutil.IsLoopbackHost(name) {
 			t.Fatalf("Host %q admitted but not loopback", host)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); port != "" && err != nil {
+			t.Fatalf("Host %q admitted with port %q", host, port)
 		}
 		if origin != "" && !strings.EqualFold(origin, "http://localhost:3000") && !strings.EqualFold(origin, "http://"+host) {
 			t.Fatalf("Origin %q admitted for Host %q", origin, host)

@@ -19,9 +19,6 @@ import (
 	"github.com/posbridge/posbridge/cloud/codepay"
 )
 
-// maxHookBody bounds a provider notification.
-const maxHookBody = 64 << 10
-
 // NotificationParser verifies and decodes a CodePay notification.
 type NotificationParser interface {
 	ParseNotification(body []byte, contentType string) (*codepay.Order, error)
@@ -46,7 +43,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Handler returns the HTTP handler for the agent's listener.
+// Handler returns the HTTP handler for the agent's listener. Every request
+// body is capped at MaxBodyBytes; serve it with NewHTTPServer for the time
+// limits.
 func Handler(cfg Config) http.Handler {
 	log := cfg.Logger
 	if log == nil {
@@ -79,9 +78,8 @@ func Handler(cfg Config) http.Handler {
 	}
 	if cfg.Notifications != nil {
 		mux.HandleFunc("POST /hooks/codepay", func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
-			if err != nil {
-				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			body, ok := readBody(w, r, log)
+			if !ok {
 				return
 			}
 			o, err := cfg.Notifications.ParseNotification(body, r.Header.Get("Content-Type"))
@@ -109,9 +107,8 @@ func Handler(cfg Config) http.Handler {
 	}
 	if len(cfg.BindoWebhookSecret) > 0 {
 		mux.HandleFunc("POST /hooks/bindo", func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
-			if err != nil {
-				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			body, ok := readBody(w, r, log)
+			if !ok {
 				return
 			}
 			if err := bindo.VerifyWebhook(cfg.BindoWebhookSecret, body, r.Header.Get("X-SIGNATURE")); err != nil {
@@ -141,7 +138,7 @@ func Handler(cfg Config) http.Handler {
 			io.WriteString(w, "success")
 		})
 	}
-	return mux
+	return limitBodies(mux)
 }
 
 // Reachability checks that a host answers, caching the result briefly, for /readyz.

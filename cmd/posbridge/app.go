@@ -166,7 +166,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		db.Close()
 		return nil, fmt.Errorf("[[ecr]]: %w", err)
 	}
-	a.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.httpSrv = server.NewHTTPServer(handler, server.Timeouts{}, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	return a, nil
 }
 

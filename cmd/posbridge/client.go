@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -123,7 +124,7 @@ func cliError(stderr interface{ Write([]byte) (int, error) }, cmd string, err er
 		var d struct {
 			Field string `json:"field"`
 		}
-		if json.Unmarshal(re.Data, &d) == nil && d.Field != "" {
+		if json.Unmarshal(re.Data, &d) == nil && d.Field != "" && !strings.HasPrefix(re.Message, d.Field+": ") {
 			field = " (field " + d.Field + ")"
 		}
 		fmt.Fprintf(stderr, "posbridge %s: %s%s\n", cmd, re.Message, field)

@@ -388,6 +388,11 @@ func (c *Config) validate() error {
 			return bad(f+".sn", "duplicate terminal %q", t.SN)
 		}
 		sns[t.SN] = true
+		for _, tf := range []struct{ name, v string }{{"lane", t.Lane}, {"name", t.Name}} {
+			if err := CheckText(tf.v); err != nil {
+				return bad(f+"."+tf.name, "%v", err)
+			}
+		}
 		if t.Lane != "" {
 			if lanes[t.Lane] {
 				return bad(f+".lane", "lane %q is already used by another terminal", t.Lane)

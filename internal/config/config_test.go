@@ -71,6 +71,8 @@ func TestParseBad(t *testing.T) {
 		{"ecr unknown terminal", `terminal_sn = "WPYB002248000865"`, `terminal_sn = "NOPE"`, "ecr[0].terminal_sn"},
 		{"bad origin", `["http://localhost:3000"]`, `["localhost:3000/x"]`, "agent.allowed_origins[0]"},
 		{"no key", `private_key_file = "/etc/posbridge/app_private_key.pem"`, ``, "codepay.private_key_file"},
+		{"tab in terminal name", `name = "Front counter"`, `name = "Front\tcounter"`, "terminal[0].name: contains a control character (U+0009) at byte 5"},
+		{"newline in lane", `lane = "1"`, `lane = "1\n"`, "terminal[0].lane: contains a control character (U+000A) at byte 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
