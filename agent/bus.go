@@ -71,6 +71,8 @@ func (a *Agent) publishTerminal(sn string) {
 }
 
 func (a *Agent) setOnline(sn string, online bool) {
+	a.termMu.Lock() // in order with publishTerminal and publishCodePay
+	defer a.termMu.Unlock()
 	st, changed := a.reg.SetOnline(sn, online)
 	if !changed {
 		return
