@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +168,19 @@ func TestPayExitCodes(t *testing.T) {
 	}
 	if code, _, errOut := cli(t, strings.Fields(commands[1][1])...); code != 1 || !strings.Contains(errOut, "already cancelled") {
 		t.Fatalf("second cancel: exit %d %s", code, errOut)
+	}
+
+	// The operations surface reads the same reachability state.
+	for path, want := range map[string]string{"/readyz": "ready\n", "/metrics": "posbridge_codepay_reachable 1\n"} {
+		resp, err := http.Get("http://" + a.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s = %d, want %q in:\n%.1500s", path, resp.StatusCode, want, b)
+		}
 	}
 
 	// The agent goes away while pay waits: pending too, not "failed".
