@@ -103,6 +103,11 @@ type Config struct {
 	// before, when a fallback is possible, it is withdrawn at CodePay and
 	// fails with codepay_unavailable (default 60s).
 	OfflineGrace time.Duration
+	// ProbeInterval is how long the agent may make no CodePay call before it
+	// sends a light probe (an order.query for ProbeOrderNo), so the
+	// reachability state never goes stale while the store is idle (default
+	// 30s; negative disables the probe).
+	ProbeInterval time.Duration
 	// Metrics, when set, is told about transitions and reconciliations.
 	Metrics Metrics
 	// NotifyURL, when set, is sent with every create order.
@@ -140,6 +145,7 @@ type Agent struct {
 	workers map[string]*worker
 	// reconcileWake wakes the background reconciler of parked payments.
 	reconcileWake chan struct{}
+	reach         *reach
 
 	bindoCtx    context.Context
 	bindoCancel context.CancelFunc
@@ -191,15 +197,21 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.After == nil {
 		cfg.After = time.After
 	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = defaultProbeInterval
+	}
 	reg, err := device.NewRegistry(cfg.Terminals)
 	if err != nil {
 		return nil, fmt.Errorf("new agent: %w", err)
 	}
 	a := &Agent{
-		cfg: cfg, db: cfg.Store, cp: cfg.CodePay, reg: reg, log: cfg.Logger.With("component", "agent"),
+		cfg: cfg, db: cfg.Store, reg: reg, log: cfg.Logger.With("component", "agent"),
 		clock: cfg.Clock, after: cfg.After, subs: map[uint64]func(Event){}, workers: map[string]*worker{},
 		reconcileWake: make(chan struct{}, 1),
 	}
+	// Every CodePay call records whether it reached CodePay.
+	a.reach = &reach{reg: reg, now: cfg.Clock.Now, publish: a.publishCodePay, log: a.log}
+	a.cp = &reachCodePay{next: cfg.CodePay, r: a.reach}
 	for _, t := range cfg.Terminals {
 		a.workers[t.SN] = newWorker(a, t)
 	}
@@ -259,6 +271,13 @@ func (a *Agent) Serve(ctx context.Context) error {
 		defer wg.Done()
 		a.runReconciler(ctx)
 	}()
+	if a.cfg.ProbeInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.probeIdle(ctx, a.cfg.ProbeInterval)
+		}()
+	}
 	for _, w := range a.workers {
 		wg.Add(1)
 		go func() {

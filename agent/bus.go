@@ -75,6 +75,8 @@ func (a *Agent) publishTerminal(sn string) {
 }
 
 func (a *Agent) setOnline(sn string, online bool) {
+	a.termMu.Lock() // in order with publishTerminal and publishCodePay
+	defer a.termMu.Unlock()
 	st, changed := a.reg.SetOnline(sn, online)
 	if !changed {
 		return
@@ -86,13 +88,7 @@ func (a *Agent) setOnline(sn string, online bool) {
 
 // view renders a journal row with the cashier-facing notice.
 func (a *Agent) view(p *store.Payment) Payment {
-	notice := ""
-	if !IsFinal(p.State) && p.Route != RouteBindo {
-		if st, err := a.reg.Status(p.TerminalSN); err == nil && st.OnlineKnown && !st.Online {
-			notice = "terminal " + p.TerminalSN + " is offline: the payment waits until it is back, is cancelled, or expires"
-		}
-	}
-	v := view(p, notice)
+	v := view(p, a.offlineNotice(p))
 	if v.Error != nil && retryableWithCard(p) {
 		if a.fallbackAllowed(optionsOf(p)) {
 			v.Error.Fallback = HintNative

@@ -355,8 +355,8 @@ func (w *worker) createRequest(p *store.Payment, now time.Time) (codepay.CreateO
 	// The order may be paid until the payment's deadline: a re-sent create
 	// gets the time that is left, in whole seconds.
 	expires := a.cfg.OrderExpires
-	if left := p.ExpiresAt.Sub(now); left < expires {
-		expires = max(left.Truncate(time.Second), time.Second)
+	if left := p.ExpiresAt.Sub(now); p.Resends > 0 && left < expires {
+		expires = max((left + time.Second - 1).Truncate(time.Second), time.Second)
 	}
 	r := codepay.CreateOrderRequest{
 		TerminalSN:          p.TerminalSN,

@@ -1,16 +1,19 @@
 // Package device is the terminal registry: the CodePay terminals posbridge
 // drives, by serial number and lane, with their last known online state, whether
-// a payment is on them, and how many wait in their queue.
+// a payment is on them, how many wait in their queue, and whether CodePay
+// itself can be reached (the same for every terminal).
 //
 // It is a leaf package: no I/O to providers, no storage. The agent owns the
 // registry and updates it as payments move.
 package device
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/posbridge/posbridge/internal/money"
 )
@@ -40,6 +43,83 @@ type Status struct {
 	Busy           bool   `json:"busy"`
 	QueueDepth     int    `json:"queue_depth"`
 	CurrentOrderNo string `json:"current_order_no"`
+	// CodePay is whether the agent's calls reach the CodePay cloud. Every
+	// terminal shows the same value: they share one connection to CodePay.
+	CodePay CodePayLink `json:"codepay"`
+}
+
+// CodePayLink is how the agent's calls to the CodePay cloud fare. A call
+// reached CodePay when it got a trusted, signed answer (success or refusal);
+// it failed when nothing trustworthy came back (connection refused, timeout,
+// HTTP error without a signed answer, bad signature).
+type CodePayLink struct {
+	// Known is false until the first call reached CodePay or failed.
+	Known     bool
+	Reachable bool
+	// LastSuccessAt and LastFailureAt are zero until the first such call.
+	LastSuccessAt time.Time
+	LastFailureAt time.Time
+	// UnreachableSince is the first failure of the current run of failures
+	// (zero while reachable).
+	UnreachableSince    time.Time
+	ConsecutiveFailures int
+	// LastError is the last failure, one line, without card data.
+	LastError string
+}
+
+// codePayJSON is the wire form of CodePayLink: unknown values are null.
+type codePayJSON struct {
+	Reachable           *bool      `json:"reachable"`
+	LastSuccessAt       *time.Time `json:"last_success_at"`
+	LastFailureAt       *time.Time `json:"last_failure_at"`
+	UnreachableSince    *time.Time `json:"unreachable_since"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastError           string     `json:"last_error"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func timeOf(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return *p
+}
+
+// MarshalJSON writes reachable as null until it is known, and each time as
+// null until it happened.
+func (l CodePayLink) MarshalJSON() ([]byte, error) {
+	w := codePayJSON{
+		LastSuccessAt: timePtr(l.LastSuccessAt), LastFailureAt: timePtr(l.LastFailureAt),
+		UnreachableSince: timePtr(l.UnreachableSince), ConsecutiveFailures: l.ConsecutiveFailures, LastError: l.LastError,
+	}
+	if l.Known {
+		r := l.Reachable
+		w.Reachable = &r
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (l *CodePayLink) UnmarshalJSON(b []byte) error {
+	var w codePayJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("decode codepay link: %w", err)
+	}
+	*l = CodePayLink{
+		Known: w.Reachable != nil, LastSuccessAt: timeOf(w.LastSuccessAt), LastFailureAt: timeOf(w.LastFailureAt),
+		UnreachableSince: timeOf(w.UnreachableSince), ConsecutiveFailures: w.ConsecutiveFailures, LastError: w.LastError,
+	}
+	if w.Reachable != nil {
+		l.Reachable = *w.Reachable
+	}
+	return nil
 }
 
 // Registry holds the configured terminals and their live state. It is safe for
@@ -47,9 +127,10 @@ type Status struct {
 type Registry struct {
 	mu     sync.RWMutex
 	order  []string
-	bySN   map[string]*Status
+	bySN   map[string]*Status // CodePay is left zero here and filled from link on the way out
 	terms  map[string]Terminal
 	byLane map[string]string
+	link   CodePayLink
 }
 
 // NewRegistry builds a registry; SNs and lanes must be unique.
@@ -118,7 +199,24 @@ func (r *Registry) Update(sn string, fn func(*Status)) (Status, bool) {
 	}
 	before := *s
 	fn(s)
-	return *s, before != *s
+	s.CodePay = CodePayLink{}
+	return r.withLink(*s), before != *s
+}
+
+// withLink fills in the shared CodePay link; r.mu must be held.
+func (r *Registry) withLink(s Status) Status {
+	s.CodePay = r.link
+	return s
+}
+
+// SetCodePay records how calls to CodePay fare, for every terminal, and
+// reports whether that changed anything.
+func (r *Registry) SetCodePay(l CodePayLink) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := r.link != l
+	r.link = l
+	return changed
 }
 
 // SetOnline records the online state last reported by the cloud.
@@ -134,7 +232,7 @@ func (r *Registry) Status(sn string) (Status, error) {
 	if !ok {
 		return Status{}, fmt.Errorf("%w %q", ErrUnknownTerminal, sn)
 	}
-	return *s, nil
+	return r.withLink(*s), nil
 }
 
 // Statuses returns every terminal's status, sorted by lane then SN.
@@ -142,7 +240,7 @@ func (r *Registry) Statuses() []Status {
 	r.mu.RLock()
 	out := make([]Status, 0, len(r.bySN))
 	for _, sn := range r.order {
-		out = append(out, *r.bySN[sn])
+		out = append(out, r.withLink(*r.bySN[sn]))
 	}
 	r.mu.RUnlock()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Lane < out[j].Lane })

@@ -201,6 +201,38 @@ func TestPageFitsCSP(t *testing.T) {
 	}
 }
 
+// TestScriptsFindTheirElements: every element the scripts look up by id
+// ($("…")) is on the page, so a renamed element fails here, not in a store.
+func TestScriptsFindTheirElements(t *testing.T) {
+	index, err := staticFS.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(string(index), -1) {
+		ids[m[1]] = true
+	}
+	for _, want := range []string{"codepay-banner", "codepay-banner-text", "codepay-banner-detail"} {
+		if !ids[want] {
+			t.Errorf("index.html lacks #%s", want)
+		}
+	}
+	scripts, _ := fs.Glob(staticFS, "static/*.js")
+	lookups := 0
+	for _, name := range scripts {
+		src, _ := staticFS.ReadFile(name)
+		for _, m := range regexp.MustCompile(`\$\("([^"]+)"\)`).FindAllStringSubmatch(string(src), -1) {
+			lookups++
+			if !ids[m[1]] {
+				t.Errorf("%s looks up #%s, which index.html lacks", name, m[1])
+			}
+		}
+	}
+	if lookups < 20 {
+		t.Fatalf("found only %d element look-ups in the scripts", lookups)
+	}
+}
+
 func TestInfo(t *testing.T) {
 	tests := []struct {
 		name     string

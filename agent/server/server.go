@@ -7,16 +7,17 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/rpc"
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/device"
 )
 
 // NotificationParser verifies and decodes a CodePay notification.
@@ -141,24 +142,36 @@ func Handler(cfg Config) http.Handler {
 	return limitBodies(mux)
 }
 
-// Reachability checks that a host answers, caching the result briefly, for /readyz.
-type Reachability struct {
-	Check func(ctx context.Context) error
-	TTL   time.Duration
-
-	mu   sync.Mutex
-	at   time.Time
-	last error
+// CodePayReady is the CodePay part of /readyz, from the agent's own calls
+// (every call records whether it reached CodePay, and the agent probes when
+// idle, so the answer is never older than its probe interval): not ready
+// while the last call failed, with since when and why. Before the agent's
+// first call it probes once, bounded by ctx.
+func CodePayReady(ctx context.Context, a *agent.Agent) error {
+	l := a.CodePayStatus()
+	if !l.Known {
+		_ = a.ProbeCodePay(ctx) // recorded; the state below says how it went
+		l = a.CodePayStatus()
+	}
+	return codePayReadiness(l)
 }
 
-// Err returns the cached or fresh result of Check.
-func (r *Reachability) Err(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.at.IsZero() && time.Since(r.at) < r.TTL {
-		return r.last
+// codePayReadiness turns the CodePay link state into /readyz's verdict.
+func codePayReadiness(l device.CodePayLink) error {
+	if !l.Known {
+		return errors.New("CodePay not checked yet: no call has been answered since the start")
 	}
-	r.last = r.Check(ctx)
-	r.at = time.Now()
-	return r.last
+	if l.Reachable || l.ConsecutiveFailures == 0 {
+		return nil
+	}
+	last := "never"
+	if !l.LastSuccessAt.IsZero() {
+		last = l.LastSuccessAt.UTC().Format(time.RFC3339)
+	}
+	calls := "calls"
+	if l.ConsecutiveFailures == 1 {
+		calls = "call"
+	}
+	return fmt.Errorf("CodePay not reachable since %s (%d failed %s in a row, last answer %s): %s",
+		l.UnreachableSince.UTC().Format(time.RFC3339), l.ConsecutiveFailures, calls, last, l.LastError)
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,9 +126,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		db.Close()
 		return nil, err
 	}
-	mets = metrics.New(metrics.Source{Terminals: ag.Terminals, CountPayments: db.CountPayments, WSConns: a.rpc.Conns})
+	mets = metrics.New(metrics.Source{Terminals: ag.Terminals, CountPayments: db.CountPayments, WSConns: a.rpc.Conns, CodePay: ag.CodePayStatus})
 	ag.SetMetrics(mets)
-	reach := &server.Reachability{TTL: 10 * time.Second, Check: gatewayReachable(cfg.CodePay.GatewayURL)}
 	var hooks server.NotificationParser
 	if notifyURL != "" {
 		hooks = client
@@ -142,10 +140,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("database not writable: %w", err)
 			}
-			if err := reach.Err(ctx); err != nil {
-				return fmt.Errorf("CodePay gateway not reachable: %w", err)
-			}
-			return nil
+			return server.CodePayReady(ctx, ag)
 		},
 	})
 	if ln == nil {
@@ -168,29 +163,6 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	a.httpSrv = server.NewHTTPServer(handler, server.Timeouts{}, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	return a, nil
-}
-
-func gatewayReachable(gateway string) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		u, err := url.Parse(gateway)
-		if err != nil {
-			return err
-		}
-		host := u.Host
-		if u.Port() == "" {
-			if u.Scheme == "https" {
-				host = net.JoinHostPort(u.Hostname(), "443")
-			} else {
-				host = net.JoinHostPort(u.Hostname(), "80")
-			}
-		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", host)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
 }
 
 // serve runs the agent and the listener until ctx ends, then stops both:

@@ -141,10 +141,11 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// cmdPayments is `posbridge payments list [--terminal SN] [--state S] [--limit N]` and `payments show ORDER_NO`.
+// cmdPayments is `posbridge payments list [--terminal SN] [--state S] [--limit N]`,
+// `payments show ORDER_NO` and `payments cancel ORDER_NO`.
 func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show") {
-		fmt.Fprintln(stderr, "usage: posbridge payments list [--terminal SN] [--state S] [--limit N] | posbridge payments show ORDER_NO")
+	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "cancel") {
+		fmt.Fprintln(stderr, "usage: posbridge payments list [--terminal SN] [--state S] [--limit N] | posbridge payments show ORDER_NO | posbridge payments cancel ORDER_NO")
 		return exitUsage
 	}
 	sub := args[0]
@@ -154,11 +155,12 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	terminal := fs.String("terminal", "", "only this terminal")
 	state := fs.String("state", "", "only this state")
 	limit := fs.Int("limit", 50, "at most this many (1-500)")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
 		return exitUsage
 	}
-	if sub == "show" && fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "posbridge payments show: give exactly one ORDER_NO")
+	if sub != "list" && len(pos) != 1 {
+		fmt.Fprintf(stderr, "posbridge payments %s: give exactly one ORDER_NO\n", sub)
 		return exitUsage
 	}
 	c, err := af.dial(ctx)
@@ -166,10 +168,11 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return cliError(stderr, "payments "+sub, err)
 	}
 	defer c.close()
-	if sub == "show" {
-		res, err := c.call("payment.get", map[string]any{"merchant_order_no": fs.Arg(0)})
+	if sub != "list" {
+		method := map[string]string{"show": "payment.get", "cancel": "payment.cancel"}[sub]
+		res, err := c.call(method, map[string]any{"merchant_order_no": pos[0]})
 		if err != nil {
-			return cliError(stderr, "payments show", err)
+			return cliError(stderr, "payments "+sub, err)
 		}
 		out, _ := json.MarshalIndent(json.RawMessage(res), "", "  ")
 		fmt.Fprintln(stdout, string(out))
@@ -200,4 +203,22 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%-32v %-10v %-12v %-18v %10v %3v  %v\n", p["merchant_order_no"], p["type"], p["state"], p["terminal_sn"], p["amount"], p["currency"], strings.TrimSuffix(fmt.Sprint(p["created_at"]), "Z"))
 	}
 	return exitOK
+}
+
+// parseInterleaved parses flags before and after the positional arguments
+// (`payments show ORDER --url …` as well as `payments show --url … ORDER`;
+// the flag package alone stops at the first positional argument) and
+// returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -40,20 +40,25 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// startDemo starts `posbridge demo` and returns it with the token it prints.
-func startDemo(t *testing.T, name, addr, dataDir string) (*proc, string) {
+// startDemo starts `posbridge demo` and returns it with the token and the
+// CodePay emulator's URL it prints.
+func startDemo(t *testing.T, name, addr, dataDir string) (*proc, string, string) {
 	t.Helper()
 	demo := start(t, name, "demo", "--listen", addr, "--data", dataDir)
 	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
 	consoleRE := regexp.MustCompile(`Console\s+(http://\S+)`)
-	var token, consoleURL string
-	for (token == "" || consoleURL == "") && demo.stdout.Scan() {
+	simRE := regexp.MustCompile(`CodePay cloud\s+(http://\S+)`)
+	var token, consoleURL, simURL string
+	for (token == "" || consoleURL == "" || simURL == "") && demo.stdout.Scan() {
 		line := demo.stdout.Text()
 		if m := tokRE.FindStringSubmatch(line); m != nil {
 			token = m[1]
 		}
 		if m := consoleRE.FindStringSubmatch(line); m != nil {
 			consoleURL = m[1]
+		}
+		if m := simRE.FindStringSubmatch(line); m != nil {
+			simURL = m[1]
 		}
 	}
 	go func() {
@@ -64,7 +69,25 @@ func startDemo(t *testing.T, name, addr, dataDir string) (*proc, string) {
 		t.Fatalf("demo printed token %q and console URL %q, want the URL http://%s/", token, consoleURL, addr)
 	}
 	waitHTTP(t, "http://"+addr+"/healthz")
-	return demo, token
+	return demo, token, simURL
+}
+
+// simAdmin calls the CodePay emulator's admin API.
+func simAdmin(t *testing.T, method, url, body string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s = %d %s", method, url, resp.StatusCode, b)
+	}
 }
 
 // stopDemo interrupts the demo and waits until it has exited.
@@ -179,7 +202,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	addr := freePort(t)
 	dataDir := filepath.Join(t.TempDir(), "demo")
-	demo, token := startDemo(t, "demo", addr, dataDir)
+	demo, token, simURL := startDemo(t, "demo", addr, dataDir)
 	base := "http://" + addr + "/"
 
 	shots, err := filepath.Abs(filepath.Join("..", "..", "artifacts", "console"))
@@ -329,6 +352,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.querySelector('article[data-sn="DEMO000002"] h4').textContent === "Open batch 1"`, 5*time.Second),
 	)
 
+	// 3b. CodePay stops answering (HTTP 500 to every order.query): the
+	// banner says since when and that payments are kept, the terminal cards
+	// say it, and a sale being sent shows "Waiting for CodePay" rather than
+	// a bare "Sending". Then CodePay answers again and the banner goes.
+	if !eval[bool](b, `document.getElementById("codepay-banner").hidden &&
+		document.querySelector('article[data-sn="DEMO000001"] .codepay-state').textContent === "CodePay reachable"`) {
+		t.Fatal("the CodePay banner shows, or the card does not say CodePay is reachable, while it answers")
+	}
+	simAdmin(t, "POST", simURL+"/sim/faults", `{"method":"order.query","kind":"http500","count":100000}`)
+	simAdmin(t, "POST", simURL+"/sim/faults", `{"method":"wisehub.cloud.pay.order","kind":"slow","count":1,"delay_ms":5000}`)
+	b.step("CodePay unreachable", 15*time.Second,
+		poll(`!document.getElementById("codepay-banner").hidden &&
+			/^CodePay cannot be reached since \S.* \(\d+ failed calls? in a row\)\. Every payment is kept/.test(document.getElementById("codepay-banner-text").textContent) &&
+			document.getElementById("codepay-banner-detail").textContent.includes("500") &&
+			document.querySelector('article[data-sn="DEMO000001"] .codepay-state').textContent === "CodePay unreachable" &&
+			document.querySelector('article[data-sn="DEMO000002"] .online-state').textContent === "Offline (last known)"`, 10*time.Second),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("sale-amount").value = ""`),
+		chromedp.SetValue(chromedp.ID("sale-terminal"), "DEMO000001"),
+		chromedp.SendKeys(chromedp.ID("sale-amount"), "3.51"),
+		chromedp.Click(chromedp.ID("sale-submit")),
+		poll(`[...document.querySelectorAll('#payment-rows tr[data-order^=CONSOLE][data-state="sending"]')].some(r =>
+			r.querySelector(".badge").textContent === "Waiting for CodePay" && r.textContent.includes("3.51 USD"))`, 4*time.Second),
+	)
+	b.shot("codepay-unreachable")
+	simAdmin(t, "DELETE", simURL+"/sim/faults", "")
+	b.step("CodePay answers again", 30*time.Second,
+		poll(`document.getElementById("codepay-banner").hidden &&
+			document.querySelector('article[data-sn="DEMO000001"] .codepay-state').textContent === "CodePay reachable" &&
+			document.querySelector('article[data-sn="DEMO000002"] .online-state').textContent === "Offline"`, 10*time.Second),
+		// The sale sent during the outage ends (declined: .51) and frees the terminal.
+		poll(`[...document.querySelectorAll('#payment-rows tr[data-order^=CONSOLE][data-state="declined"]')].some(r => r.textContent.includes("3.51 USD")) &&
+			document.querySelector('article[data-sn="DEMO000001"] .facts dd').textContent === "Idle"`, 20*time.Second),
+	)
+
 	// 4. A test sale of 12.34 on DEMO000001, followed live to approved.
 	b.step("test sale", 45*time.Second,
 		chromedp.Evaluate[chromedp.Void](`window.__states = [];
@@ -476,14 +533,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.getElementById("conn").dataset.state === "reconnecting" &&
 			document.getElementById("conn-text").textContent.startsWith("Connection lost")`, 10*time.Second))
 	b.shot("reconnecting")
-	_, again := startDemo(t, "demo2", addr, dataDir)
+	_, again, _ := startDemo(t, "demo2", addr, dataDir)
 	if again != token {
 		t.Fatalf("the restarted demo has token %q, want the same token as before", again)
 	}
 	b.step("reconnected", 30*time.Second,
 		poll(`document.getElementById("conn").dataset.state === "connected" &&
 			document.querySelectorAll('#history-rows tr[data-state="closed"]').length === 1 &&
-			document.querySelectorAll("#payment-rows tr[data-order^=CONSOLE]").length === 2`, 25*time.Second),
+			document.querySelectorAll("#payment-rows tr[data-order^=CONSOLE]").length === 3`, 25*time.Second),
 	)
 
 	// 8. The same page on a tablet in portrait.

@@ -16,6 +16,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitPending is `posbridge pay`'s "outcome pending": it stopped waiting
+	// before the payment was final, and the payment may still charge.
+	exitPending = 3
 )
 
 const usage = `posbridge — bridges POS software to CodePay card terminals
@@ -28,10 +31,12 @@ Usage:
   posbridge install --config FILE [--user NAME]   install as a service (Windows SCM, systemd)
   posbridge uninstall | start | stop | restart | status
   posbridge pay --amount 12.34 [flags]            take a test payment through a running agent
+                                                  (exit 0 approved, 1 not approved, 3 still pending)
   posbridge batch show [--terminal SN]            the open batch of each terminal
   posbridge batch close --terminal SN             close a terminal's batch
   posbridge payments list [--terminal SN] [--state S] [--limit N]
   posbridge payments show ORDER_NO
+  posbridge payments cancel ORDER_NO              cancel a payment not yet started on the terminal
   posbridge sim codepay --listen ADDR             the CodePay cloud emulator on its own
   posbridge version                               version, commit and Go version
 `

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -15,7 +17,10 @@ import (
 )
 
 // cmdPay is a tiny WebSocket client: it sends one payment.create to a running
-// agent and prints each payment.updated until the payment is final.
+// agent and prints each payment.updated until the payment is final. Exit 0
+// approved; 1 declined, cancelled, expired, failed or refused; 3 when it
+// stopped waiting without a final state (--timeout, connection lost,
+// interrupted): the payment may still charge, and pay says how to follow it.
 func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -78,12 +83,18 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			params["options"] = map[string]any{"route": "native"}
 		}
 	}
+	// From here on the agent may have accepted the payment: without a final
+	// state, the outcome is pending, never "failed".
+	pending := func(why string, last *payView) int {
+		payPending(stderr, *orderNo, *wsURL, tokenFromFlag(fs, *token), why, last)
+		return exitPending
+	}
 	if err := conn.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "payment.create", "params": params}); err != nil {
-		fmt.Fprintf(stderr, "posbridge pay: send: %v\n", err)
-		return exitFailure
+		return pending("sending it to the agent failed ("+err.Error()+")", nil)
 	}
 	deadline := time.Now().Add(*timeout)
 	go func() { <-ctx.Done(); conn.Close() }()
+	var last *payView
 	for {
 		conn.SetReadDeadline(deadline)
 		var msg struct {
@@ -98,37 +109,33 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			} `json:"error"`
 		}
 		if err := conn.ReadJSON(&msg); err != nil {
-			fmt.Fprintf(stderr, "posbridge pay: %v\n", err)
-			return exitFailure
+			switch {
+			case ctx.Err() != nil:
+				return pending("pay was interrupted", last)
+			case isTimeout(err) || !time.Now().Before(deadline):
+				return pending(fmt.Sprintf("no final state within --timeout %s", *timeout), last)
+			}
+			return pending("the connection to the agent was lost ("+err.Error()+")", last)
 		}
 		if msg.Error != nil {
 			fmt.Fprintf(stderr, "posbridge pay: refused: %s (code %d) %s\n", msg.Error.Message, msg.Error.Code, msg.Error.Data)
 			return exitFailure
 		}
-		if msg.Method != "payment.updated" {
+		var raw json.RawMessage
+		switch {
+		case msg.Method == "payment.updated":
+			raw = msg.Params
+		case msg.Method == "" && string(msg.ID) == "1" && msg.Result != nil:
+			raw = msg.Result // the answer: final already for a repeated request
+		default:
 			continue
 		}
-		var p struct {
-			State  string `json:"state"`
-			No     string `json:"merchant_order_no"`
-			Amount string `json:"amount"`
-			Cur    string `json:"currency"`
-			Notice string `json:"notice"`
-			Route  string `json:"route"`
-			Error  *struct{ Code, Message, Fallback string }
+		var p payView
+		if json.Unmarshal(raw, &p) != nil || p.No != *orderNo {
+			continue
 		}
-		json.Unmarshal(msg.Params, &p)
-		line := fmt.Sprintf("%s  %s %s  %s (%s)", p.No, p.Amount, p.Cur, p.State, p.Route)
-		if p.Notice != "" {
-			line += "  (" + p.Notice + ")"
-		}
-		if p.Error != nil {
-			line += "  " + p.Error.Code + ": " + p.Error.Message
-			if p.Error.Fallback != "" {
-				line += "\n  → nothing was charged; to use the Bindo fallback, send it again: --order " + p.No + " --track2 …"
-			}
-		}
-		fmt.Fprintln(stdout, line)
+		last = &p
+		fmt.Fprintln(stdout, p.line())
 		switch p.State {
 		case "approved":
 			return exitOK
@@ -138,6 +145,68 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// isTimeout reports a read deadline (gorilla/websocket hides the net error's
+// type, not its Timeout method).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// payView is what pay reads of a payment.
+type payView struct {
+	State  string `json:"state"`
+	No     string `json:"merchant_order_no"`
+	Amount string `json:"amount"`
+	Cur    string `json:"currency"`
+	Notice string `json:"notice"`
+	Route  string `json:"route"`
+	Error  *struct{ Code, Message, Fallback string }
+}
+
+func (p *payView) line() string {
+	line := fmt.Sprintf("%s  %s %s  %s (%s)", p.No, p.Amount, p.Cur, p.State, p.Route)
+	if p.Notice != "" {
+		line += "  (" + p.Notice + ")"
+	}
+	if p.Error != nil {
+		line += "  " + p.Error.Code + ": " + p.Error.Message
+		if p.Error.Fallback != "" {
+			line += "\n  → nothing was charged; to use the Bindo fallback, send it again: --order " + p.No + " --track2 …"
+		}
+	}
+	return line
+}
+
+// tokenFromFlag is the token to repeat in the printed commands: the one
+// given with --token ("" when it came from POSBRIDGE_TOKEN, which the
+// commands read again).
+func tokenFromFlag(fs *flag.FlagSet, token string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "token" })
+	if !given {
+		return ""
+	}
+	return token
+}
+
+// payPending tells the user that the payment has no final state yet and may
+// still charge, with the commands to follow it up.
+func payPending(w io.Writer, orderNo, wsURL, token, why string, last *payView) {
+	flags := " --url " + wsURL
+	if token != "" {
+		flags += " --token " + token
+	}
+	state := "may or may not have been accepted by the agent"
+	if last != nil {
+		state = "is still in progress (state " + last.State + ")"
+	}
+	fmt.Fprintf(w, `posbridge pay: %s: payment %s %s and may still be charged.
+  Do not take it again under a new order number before you know its result. Check it:
+    posbridge payments show %s%s
+  Cancel it (possible while it is queued or the terminal has not started it):
+    posbridge payments cancel %s%s
+`, why, orderNo, state, orderNo, flags, orderNo, flags)
+}
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v

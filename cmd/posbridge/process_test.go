@@ -172,28 +172,13 @@ func stopDuringPayment(t *testing.T, sig syscall.Signal) {
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
 	cfgFile := filepath.Join(dir, "posbridge.toml")
-	cfg := fmt.Sprintf(`
-[agent]
-listen = %q
-data_dir = %q
-token_file = %q
-
-[codepay]
-gateway_url = %q
-app_id = "wzsim0000000001"
-merchant_no = "302300000001"
-store_no = "402300000001"
-private_key_file = %q
-gateway_public_key_file = %q
-order_expires = "60s"
-poll_interval = "200ms"
-
+	cfg := simAgentTOML(dir, agentAddr, simURL, keyDir, "60s") + `
 [[terminal]]
 sn = "DEMO000001"
 lane = "1"
 name = "Counter"
 currency = "USD"
-`, agentAddr, filepath.Join(dir, "data"), tokenFile, simURL, filepath.Join(keyDir, "app_private_key.pem"), filepath.Join(keyDir, "gateway_public_key.pem"))
+`
 	os.WriteFile(cfgFile, []byte(cfg), 0o600)
 
 	agent1 := start(t, "agent1", "run", "--config", cfgFile)

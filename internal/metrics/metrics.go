@@ -1,7 +1,7 @@
 // Package metrics exposes posbridge's Prometheus metrics at /metrics:
 // payments by state and route, per-terminal queue depth, online and busy
-// state, provider call latency by method, reconciliations, ECR frame errors
-// and WebSocket connections.
+// state, whether CodePay can be reached, provider call latency by method,
+// reconciliations, ECR frame errors and WebSocket connections.
 package metrics
 
 import (
@@ -23,6 +23,8 @@ type Source struct {
 	Terminals     func() []device.Status
 	CountPayments func(ctx context.Context) ([]store.StateRouteCount, error)
 	WSConns       func() int
+	// CodePay is whether the agent's calls reach CodePay.
+	CodePay func() device.CodePayLink
 }
 
 // Metrics holds posbridge's collectors in their own registry.
@@ -93,13 +95,17 @@ var (
 	descOnline   = prometheus.NewDesc("posbridge_terminal_online", "1 when CodePay last reported the terminal online.", []string{"terminal"}, nil)
 	descBusy     = prometheus.NewDesc("posbridge_terminal_busy", "1 while a payment is on the terminal.", []string{"terminal"}, nil)
 	descWS       = prometheus.NewDesc("posbridge_websocket_connections", "Open WebSocket API connections.", nil, nil)
+
+	descCPReachable   = prometheus.NewDesc("posbridge_codepay_reachable", "1 when the last CodePay call got a trusted answer, 0 when it failed; absent until the first call.", nil, nil)
+	descCPFailures    = prometheus.NewDesc("posbridge_codepay_consecutive_failures", "CodePay calls failed in a row since the last trusted answer.", nil, nil)
+	descCPLastSuccess = prometheus.NewDesc("posbridge_codepay_last_success_timestamp_seconds", "Unix time of the last trusted CodePay answer; 0 before the first.", nil, nil)
 )
 
 // scrape collects the values read at scrape time.
 type scrape struct{ src Source }
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPayments, descQueue, descOnline, descBusy, descWS} {
+	for _, d := range []*prometheus.Desc{descPayments, descQueue, descOnline, descBusy, descWS, descCPReachable, descCPFailures, descCPLastSuccess} {
 		ch <- d
 	}
 }
@@ -125,6 +131,18 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.src.WSConns != nil {
 		ch <- prometheus.MustNewConstMetric(descWS, prometheus.GaugeValue, float64(s.src.WSConns()))
+	}
+	if s.src.CodePay != nil {
+		l := s.src.CodePay()
+		if l.Known {
+			ch <- prometheus.MustNewConstMetric(descCPReachable, prometheus.GaugeValue, b2f(l.Reachable))
+		}
+		ch <- prometheus.MustNewConstMetric(descCPFailures, prometheus.GaugeValue, float64(l.ConsecutiveFailures))
+		last := 0.0
+		if !l.LastSuccessAt.IsZero() {
+			last = float64(l.LastSuccessAt.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(descCPLastSuccess, prometheus.GaugeValue, last)
 	}
 }
 

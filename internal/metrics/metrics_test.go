@@ -54,3 +54,43 @@ func TestScrape(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+func TestCodePayGauges(t *testing.T) {
+	scrape := func(l device.CodePayLink) string {
+		m := New(Source{CodePay: func() device.CodePayLink { return l }})
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	tests := []struct {
+		name      string
+		link      device.CodePayLink
+		want, not []string
+	}{
+		{"before the first call", device.CodePayLink{},
+			[]string{"posbridge_codepay_consecutive_failures 0", "posbridge_codepay_last_success_timestamp_seconds 0"},
+			[]string{"posbridge_codepay_reachable "}},
+		{"reachable", device.CodePayLink{Known: true, Reachable: true, LastSuccessAt: time.Unix(1700000000, 500e6)},
+			[]string{"posbridge_codepay_reachable 1", "posbridge_codepay_consecutive_failures 0", "posbridge_codepay_last_success_timestamp_seconds 1.7000000005e+09"}, nil},
+		{"unreachable", device.CodePayLink{Known: true, LastSuccessAt: time.Unix(1700000000, 0), ConsecutiveFailures: 4},
+			[]string{"posbridge_codepay_reachable 0", "posbridge_codepay_consecutive_failures 4", "posbridge_codepay_last_success_timestamp_seconds 1.7e+09"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := scrape(tc.link)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w+"\n") {
+					t.Errorf("metrics lack %q", w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out, n) {
+					t.Errorf("metrics have %q", n)
+				}
+			}
+			if t.Failed() {
+				t.Log(out)
+			}
+		})
+	}
+}

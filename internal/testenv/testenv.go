@@ -107,6 +107,9 @@ type Opts struct {
 	BindoWebhookURL, BindoWebhookSecret string
 	// OfflineGrace and UnreachableGrace are the agent's fallback graces.
 	OfflineGrace, UnreachableGrace time.Duration
+	// ProbeInterval is the agent's idle CodePay probe (0: the agent's
+	// default, negative: none).
+	ProbeInterval time.Duration
 	// Logs, when non-nil, receives every log line of the agent and the
 	// provider clients (for PCI tests).
 	Logs io.Writer
@@ -192,7 +195,7 @@ func (e *Env) start(o Opts) {
 		bc = c
 	}
 	a, err := agent.New(agent.Config{
-		Bindo: bc, OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace,
+		Bindo: bc, OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace, ProbeInterval: o.ProbeInterval,
 		Store: db, CodePay: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,

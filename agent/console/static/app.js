@@ -4,7 +4,7 @@
 import { RpcClient, tokenSendable, wsURL } from "./rpc.js";
 import {
   $, h, replaceChildrenKeepFocus, isFinal, stateBadge, badge, typeLabel, money, countText,
-  when, whenText, errorText, stateLabel,
+  when, whenText, errorText, stateLabel, clockText,
 } from "./ui.js";
 
 const TOKEN_KEY = "posbridge.token";
@@ -19,6 +19,7 @@ const state = {
   client: null,
   retryNow: null,
   terminals: new Map(), // sn -> terminal status
+  codepay: null, // the agent's view of CodePay (the same on every terminal)
   batches: new Map(), // sn -> open batch report
   payments: new Map(), // merchant_order_no -> payment
   history: [],
@@ -133,6 +134,8 @@ function signOut(message) {
   state.client = null;
   state.token = null;
   state.terminals.clear();
+  state.codepay = null;
+  $("codepay-banner").hidden = true;
   state.batches.clear();
   state.payments.clear();
   state.history = [];
@@ -220,6 +223,7 @@ function waitRetry(delay, gen) {
 
 async function refreshAll() {
   state.historyLoaded = false;
+  state.codepay = null; // the agent may have restarted: take its view afresh
   await call("events.subscribe", {});
   const loadTerminals = async () => {
     const tl = await call("terminal.list", {});
@@ -241,6 +245,7 @@ function onNotify(method, params) {
       if (params && params.sn) {
         const before = state.terminals.get(params.sn);
         state.terminals.set(params.sn, params);
+        setCodePay(params.codepay);
         updateCard(params.sn);
         if (before && before.online_known && params.online_known && before.online !== params.online) {
           announce(`${terminalName(params.sn)} is ${params.online ? "online" : "offline"}`);
@@ -257,12 +262,73 @@ function onNotify(method, params) {
   }
 }
 
+// ---------------------------------------------------------------- CodePay reachability
+
+// When each call last finished: the newer of two views wins (a call's answer
+// can arrive after notifications of later changes).
+function codepayTime(cp) {
+  return Math.max(Date.parse(cp.last_success_at || "") || 0, Date.parse(cp.last_failure_at || "") || 0);
+}
+
+function setCodePay(cp) {
+  if (!cp) return;
+  const before = state.codepay;
+  if (before && codepayTime(cp) < codepayTime(before)) return;
+  state.codepay = cp;
+  renderBanner();
+  const was = before ? before.reachable : null;
+  if (was === cp.reachable) return;
+  for (const sn of state.terminals.keys()) updateCard(sn);
+  renderPaymentsSoon();
+  const sale = state.lastSale && state.payments.get(state.lastSale);
+  if (sale) showSaleProgress(sale);
+  if (was !== null && was !== undefined) {
+    announce(cp.reachable ? "CodePay answers again" : "CodePay cannot be reached; payments are kept");
+  }
+}
+
+function codepayDown() {
+  return !!state.codepay && state.codepay.reachable === false;
+}
+
+function codepayBadge(cp) {
+  if (!cp || cp.reachable === null || cp.reachable === undefined) return badge("CodePay not checked yet", "neutral", "codepay-state");
+  if (cp.reachable) return badge("CodePay reachable", "ok", "codepay-state");
+  return badge("CodePay unreachable", "warn", "codepay-state");
+}
+
+function renderBanner() {
+  const cp = state.codepay;
+  const down = codepayDown();
+  $("codepay-banner").hidden = !down;
+  if (!down) return;
+  const n = cp.consecutive_failures;
+  $("codepay-banner-text").textContent =
+    `CodePay cannot be reached since ${clockText(cp.unreachable_since || cp.last_failure_at)} ` +
+    `(${n} failed ${n === 1 ? "call" : "calls"} in a row). Every payment is kept: those still waiting go on ` +
+    "as soon as CodePay answers, and none is charged twice.";
+  const parts = [cp.last_success_at ? `Last answer from CodePay: ${clockText(cp.last_success_at)}.` : "No answer from CodePay since the agent started."];
+  if (cp.last_error) parts.push(`Last error: ${cp.last_error}`);
+  $("codepay-banner-detail").textContent = parts.join(" ");
+}
+
+// A payment handed to CodePay, or being confirmed with it, while CodePay
+// cannot be reached waits for CodePay: say so rather than a bare "Sending".
+function waitingForCodePay(p) {
+  return codepayDown() && (p.state === "sending" || p.state === "unknown");
+}
+
+function paymentLabel(p) {
+  return waitingForCodePay(p) ? "Waiting for CodePay" : stateLabel(p.state);
+}
+
 // ---------------------------------------------------------------- terminals and open batches
 
 function setTerminals(list) {
   const sns = list.map((t) => t.sn).join(",");
   const same = sns === [...state.terminals.keys()].join(",") && cardViews.size === list.length;
   state.terminals = new Map(list.map((t) => [t.sn, t]));
+  for (const t of list) setCodePay(t.codepay);
   if (!same) {
     cardViews.clear();
     const cards = list.map((t) => buildCard(t.sn));
@@ -279,7 +345,7 @@ function buildCard(sn) {
   const v = {};
   v.name = h("h3", { id: id + "-name" });
   v.meta = h("p", { class: "meta" });
-  v.online = h("span");
+  v.online = h("div", { class: "states" });
   v.activity = h("dd");
   v.queue = h("dd");
   v.current = h("dd");
@@ -329,11 +395,13 @@ function updateCard(sn) {
     t.currency ? h("span", { "aria-hidden": "true" }, " · ") : null,
     t.currency || null,
   );
+  // While CodePay cannot be reached, the online state is only the last one it reported.
+  const stale = codepayDown() ? " (last known)" : "";
   let online;
   if (!t.online_known) online = badge("Status unknown", "neutral", "online-state");
-  else if (t.online) online = badge("Online", "ok", "online-state");
-  else online = badge("Offline", "bad", "online-state");
-  v.online.replaceChildren(online);
+  else if (t.online) online = badge("Online" + stale, "ok", "online-state");
+  else online = badge("Offline" + stale, "bad", "online-state");
+  v.online.replaceChildren(online, codepayBadge(state.codepay));
   v.activity.replaceChildren(t.busy ? badge("Busy", "progress") : h("span", {}, "Idle"));
   v.queue.textContent = t.queue_depth ? `${t.queue_depth} waiting` : "Empty";
   v.current.replaceChildren(t.current_order_no ? h("span", { class: "mono" }, t.current_order_no) : h("span", { class: "muted" }, "None"));
@@ -508,7 +576,14 @@ function paymentRow(p) {
   const card = p.card
     ? h("span", {}, p.card.brand ? p.card.brand + " " : "", h("span", { class: "mono" }, p.card.masked_pan || ""))
     : h("span", { class: "muted" }, "—");
-  const detail = p.notice || (p.error && p.state !== "approved" ? p.error.message || p.error.code : "");
+  const waiting = waitingForCodePay(p);
+  let detail = p.notice || (p.error && p.state !== "approved" ? p.error.message || p.error.code : "");
+  if (waiting && !detail) {
+    detail =
+      p.state === "sending"
+        ? "Being sent to CodePay, which does not answer; it goes on when CodePay answers."
+        : "It may already be paid: do not take it again. The result comes when CodePay answers.";
+  }
   return h(
     "tr",
     { dataset: { order: p.merchant_order_no, state: p.state } },
@@ -517,7 +592,12 @@ function paymentRow(p) {
     h("td", { class: "mono" }, p.terminal_sn),
     h("td", {}, typeLabel(p.type)),
     h("td", { class: "num amount" }, money(p.amount, p.currency)),
-    h("td", { class: "state-cell" }, stateBadge(p.state), detail ? h("span", { class: "detail" }, detail) : null),
+    h(
+      "td",
+      { class: "state-cell" },
+      waiting ? badge(paymentLabel(p), "warn", "state-" + p.state + " waiting-codepay") : stateBadge(p.state),
+      detail ? h("span", { class: "detail" }, detail) : null,
+    ),
     h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
     h("td", {}, card),
     h("td", { class: "mono" }, p.auth_code || h("span", { class: "muted" }, "—")),
@@ -576,7 +656,7 @@ async function submitSale(ev) {
 function showSaleProgress(p) {
   const status = $("sale-status");
   status.className = "form-status" + (p.state === "approved" ? " form-ok" : isFinal(p.state) ? " form-error" : "");
-  let text = `Test sale ${p.merchant_order_no} of ${money(p.amount, p.currency)} on ${p.terminal_sn}: ${stateLabel(p.state)}`;
+  let text = `Test sale ${p.merchant_order_no} of ${money(p.amount, p.currency)} on ${p.terminal_sn}: ${paymentLabel(p)}`;
   if (p.state === "approved" && p.auth_code) text += ` (auth code ${p.auth_code})`;
   else if (p.error && isFinal(p.state) && p.state !== "approved") text += ` (${p.error.message || p.error.code})`;
   else if (p.notice) text += ` (${p.notice})`;

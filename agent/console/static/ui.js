@@ -123,6 +123,14 @@ export function when(iso) {
   return h("time", { datetime: iso, title: fullFmt.format(d) }, today ? timeFmt.format(d) : dateTimeFmt.format(d));
 }
 
+/** The time of day as text for today (HH:MM:SS in the browser's locale), date and time otherwise. */
+export function clockText(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toDateString() === new Date().toDateString() ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+
 /** Date and time as text. */
 export function whenText(iso) {
   if (!iso) return "—";

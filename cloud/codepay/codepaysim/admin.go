@@ -23,6 +23,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("GET /sim/terminals", s.adminTerminals)
 	m.HandleFunc("POST /sim/terminals/{sn}", s.adminSetTerminal)
 	m.HandleFunc("POST /sim/faults", s.adminFault)
+	m.HandleFunc("DELETE /sim/faults", s.adminClearFaults)
 	m.HandleFunc("GET /sim/batches/{sn}", s.adminBatch)
 	return m
 }
@@ -63,6 +64,7 @@ var adminEndpoints = []string{
 	"GET  /sim/terminals",
 	"POST /sim/terminals/{sn} {\"online\":true|false}",
 	"POST /sim/faults {\"method\":\"\",\"kind\":\"http500|slow|drop_after_process|bad_signature|unsigned|data_as_string\",\"count\":1,\"delay_ms\":0}",
+	"DELETE /sim/faults",
 	"GET  /sim/batches/{sn}",
 }
 
@@ -177,6 +179,12 @@ func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
 	f := Fault{Method: body.Method, Kind: body.Kind, Count: body.Count, Delay: time.Duration(body.DelayMS) * time.Millisecond}
 	s.InjectFault(f)
 	writeAdminJSON(w, http.StatusOK, body)
+}
+
+// DELETE /sim/faults
+func (s *Sim) adminClearFaults(w http.ResponseWriter, _ *http.Request) {
+	s.ClearFaults()
+	writeAdminJSON(w, http.StatusOK, map[string]string{"faults": "cleared"})
 }
 
 // GET /sim/batches/{sn}

@@ -130,6 +130,14 @@ func TestAdminAPI(t *testing.T) {
 			t.Fatalf("POST slow fault = %d", status)
 		}
 		e.query("AD-1")
+		// A fault for many requests, then cleared: the next request is answered.
+		if status, _ := e.admin("POST", "/sim/faults", `{"kind":"http500","count":100}`); status != 200 {
+			t.Fatalf("POST fault = %d", status)
+		}
+		if status, b := e.admin("DELETE", "/sim/faults", ""); status != 200 {
+			t.Fatalf("DELETE faults = %d %s", status, b)
+		}
+		e.query("AD-1")
 		for _, bad := range []string{`{"kind":"explode"}`, `{"kind":"slow","delay_ms":-1}`, `{"kind":"slow","count":-2}`, `[]`} {
 			if status, _ := e.admin("POST", "/sim/faults", bad); status != 400 {
 				t.Errorf("POST fault %s = %d, want 400", bad, status)

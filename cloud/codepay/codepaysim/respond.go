@@ -97,6 +97,14 @@ func (s *Sim) InjectFault(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// ClearFaults drops every fault not yet used up: the emulator answers
+// normally again.
+func (s *Sim) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // takeFaultLocked consumes one use of the first fault matching method.
 func (s *Sim) takeFaultLocked(method string) Fault {
 	for i, f := range s.faults {
