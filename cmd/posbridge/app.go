@@ -64,14 +64,15 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	var mets *metrics.Metrics // created below; the hook reads it lazily
 	client, err := codepay.New(codepay.Config{
-		GatewayURL:        cfg.CodePay.GatewayURL,
-		AppID:             cfg.CodePay.AppID,
-		MerchantNo:        cfg.CodePay.MerchantNo,
-		StoreNo:           cfg.CodePay.StoreNo,
-		PrivateKey:        priv,
-		GatewayPublicKey:  pub,
-		AllowInsecureHTTP: cfg.CodePay.AllowInsecureHTTP,
-		Logger:            log.With("component", "codepay"),
+		GatewayURL:         cfg.CodePay.GatewayURL,
+		AppID:              cfg.CodePay.AppID,
+		MerchantNo:         cfg.CodePay.MerchantNo,
+		StoreNo:            cfg.CodePay.StoreNo,
+		PrivateKey:         priv,
+		GatewayPublicKey:   pub,
+		OrderNotFoundCodes: cfg.CodePay.OrderNotFoundCodes,
+		AllowInsecureHTTP:  cfg.CodePay.AllowInsecureHTTP,
+		Logger:             log.With("component", "codepay"),
 		Observe: func(method string, d time.Duration, err error) {
 			if mets != nil {
 				mets.ObserveCloud("codepay")(method, d, err)
@@ -105,6 +106,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	acfg := agent.Config{
 		Store: db, CodePay: client, Terminals: terms,
 		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
+		QueueTimeout: cfg.CodePay.QueueTimeout.Duration, CreateSettle: cfg.CodePay.CreateSettle.Duration,
 		NotifyURL: notifyURL, Logger: log.With("component", "agent"),
 		Bindo: bc, FallbackMode: cfg.Fallback.Mode,
 		OfflineGrace: cfg.Fallback.OfflineGrace.Duration, UnreachableGrace: cfg.Fallback.UnreachableGrace.Duration,

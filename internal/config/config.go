@@ -55,6 +55,15 @@ type CodePay struct {
 	OrderExpires         Duration `toml:"order_expires"`
 	PollInterval         Duration `toml:"poll_interval"`
 	NotifyURL            string   `toml:"notify_url"`
+	// QueueTimeout is how long a payment may wait in its terminal's queue
+	// before it expires there unsent (default 10m).
+	QueueTimeout Duration `toml:"queue_timeout"`
+	// CreateSettle is how long after a create's HTTP exchange ended a
+	// signed "order not found" is trusted (default 5s); docs/reliability.md.
+	CreateSettle Duration `toml:"create_settle"`
+	// OrderNotFoundCodes are the gateway codes that mean "no such order" on
+	// order.query (default: the emulator's 40005; see docs/codepay.md).
+	OrderNotFoundCodes []string `toml:"order_not_found_codes"`
 	// AllowInsecureHTTP permits a plain-http gateway_url on a non-loopback host.
 	AllowInsecureHTTP bool `toml:"allow_insecure_http"`
 }
@@ -163,6 +172,8 @@ const (
 	DefaultListen       = "127.0.0.1:8765"
 	DefaultOrderExpires = 180 * time.Second
 	DefaultPollInterval = 2 * time.Second
+	DefaultQueueTimeout = 10 * time.Minute
+	DefaultCreateSettle = 5 * time.Second
 )
 
 // Load reads, decodes and validates the file at path.
@@ -229,6 +240,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.CodePay.PollInterval.Duration == 0 {
 		c.CodePay.PollInterval.Duration = DefaultPollInterval
+	}
+	if c.CodePay.QueueTimeout.Duration == 0 {
+		c.CodePay.QueueTimeout.Duration = DefaultQueueTimeout
+	}
+	if c.CodePay.CreateSettle.Duration == 0 {
+		c.CodePay.CreateSettle.Duration = DefaultCreateSettle
 	}
 	if c.Fallback.Mode == "" {
 		if c.Bindo != nil {
@@ -323,6 +340,17 @@ func (c *Config) validate() error {
 	}
 	if d := cp.PollInterval.Duration; d < 200*time.Millisecond || d > time.Minute {
 		return bad("codepay.poll_interval", "want between 200ms and 1m, got %s", d)
+	}
+	if d := cp.QueueTimeout.Duration; d < 10*time.Second || d > 24*time.Hour {
+		return bad("codepay.queue_timeout", "want between 10s and 24h, got %s", d)
+	}
+	if d := cp.CreateSettle.Duration; d < time.Second || d > time.Minute {
+		return bad("codepay.create_settle", "want between 1s and 1m, got %s", d)
+	}
+	for i, code := range cp.OrderNotFoundCodes {
+		if code == "" || len(code) > 32 || strings.TrimSpace(code) != code {
+			return bad(fmt.Sprintf("codepay.order_not_found_codes[%d]", i), "want a gateway code such as \"40005\", got %q", code)
+		}
 	}
 	if cp.NotifyURL != "" {
 		nu, err := url.Parse(cp.NotifyURL)

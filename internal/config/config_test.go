@@ -45,7 +45,8 @@ func TestParseGood(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(good) error = %v", err)
 	}
-	if c.CodePay.OrderExpires.Duration != 180*time.Second || c.CodePay.PollInterval.Duration != 2*time.Second {
+	if c.CodePay.OrderExpires.Duration != 180*time.Second || c.CodePay.PollInterval.Duration != 2*time.Second ||
+		c.CodePay.QueueTimeout.Duration != 10*time.Minute || c.CodePay.CreateSettle.Duration != 5*time.Second {
 		t.Errorf("durations = %v, %v", c.CodePay.OrderExpires, c.CodePay.PollInterval)
 	}
 	if c.Fallback.Mode != "never" {
@@ -71,6 +72,9 @@ func TestParseBad(t *testing.T) {
 		{"ecr unknown terminal", `terminal_sn = "WPYB002248000865"`, `terminal_sn = "NOPE"`, "ecr[0].terminal_sn"},
 		{"bad origin", `["http://localhost:3000"]`, `["localhost:3000/x"]`, "agent.allowed_origins[0]"},
 		{"no key", `private_key_file = "/etc/posbridge/app_private_key.pem"`, ``, "codepay.private_key_file"},
+		{"short queue timeout", `poll_interval = "2s"`, "poll_interval = \"2s\"\nqueue_timeout = \"5s\"", "codepay.queue_timeout"},
+		{"long create settle", `poll_interval = "2s"`, "poll_interval = \"2s\"\ncreate_settle = \"5m\"", "codepay.create_settle"},
+		{"empty not-found code", `poll_interval = "2s"`, "poll_interval = \"2s\"\norder_not_found_codes = [\"40005\", \"\"]", "codepay.order_not_found_codes[1]"},
 		{"tab in terminal name", `name = "Front counter"`, `name = "Front\tcounter"`, "terminal[0].name: contains a control character (U+0009) at byte 5"},
 		{"newline in lane", `lane = "1"`, `lane = "1\n"`, "terminal[0].lane: contains a control character (U+000A) at byte 1"},
 	}
