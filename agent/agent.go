@@ -235,11 +235,26 @@ func (a *Agent) Serve(ctx context.Context) error {
 	a.runMu.Unlock()
 
 	for _, t := range a.reg.Terminals() {
-		if err := a.db.UpsertTerminal(ctx, store.Terminal{SN: t.SN, Lane: t.Lane, Name: t.Name, Currency: t.Currency.Code}); err != nil {
+		// A journal that refuses writes at start (full disk, read-only
+		// medium) is waited out, not a reason to stop: payments accepted
+		// before are served as soon as it takes writes again.
+		for {
+			err := a.db.UpsertTerminal(ctx, store.Terminal{SN: t.SN, Lane: t.Lane, Name: t.Name, Currency: t.Currency.Code})
+			if err == nil {
+				break
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("serve agent: %w", err)
+			if errors.Is(err, store.ErrInvalid) {
+				return fmt.Errorf("serve agent: %w", err)
+			}
+			a.log.Error("journal refused a write; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-a.after(journalRetry):
+			}
 		}
 	}
 	if ts, err := a.db.Terminals(ctx); err == nil {

@@ -152,7 +152,7 @@ func (w *worker) drive(ctx context.Context, p *store.Payment) {
 		case StateQueued, StateSending:
 			if p.State == StateSending && p.CreateSent {
 				// A create may have left before a crash: find out by query.
-				err = a.toUnknown(ctx, p, "create order may have been sent before a restart; reconciling by query")
+				err = a.toUnknown(ctx, p, "a create order may have left before its answer was journaled (restart or journal failure); reconciling by query")
 			} else {
 				err = w.send(ctx, p)
 			}

@@ -37,7 +37,7 @@ func TestInjectWriteFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	var full error
-	for i := 0; i < 2000 && full == nil; i++ {
+	for i := 0; i < 200 && full == nil; i++ {
 		_, full = db.InsertPayment(ctx, newPayment(fmt.Sprintf("FULL%d", i), "T1"), Event{Detail: strings.Repeat("d", 500)})
 	}
 	if full == nil || !strings.Contains(full.Error(), "full") {

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/internal/memnet"
 	"github.com/posbridge/posbridge/internal/money"
 	"github.com/posbridge/posbridge/store"
 )
@@ -77,12 +81,20 @@ type Env struct {
 	BindoSim *bindosim.Sim
 	BindoSrv *httptest.Server
 	Srv      *httptest.Server
-	dbPath   string
-	DB       *store.DB
-	Client   *codepay.Client
-	Agent    *agent.Agent
-	cancel   context.CancelFunc
-	done     chan error
+	// Net is the emulator's in-memory listener with Opts.InMemory (Srv is
+	// then nil): refuse connections with Net.SetRefusing.
+	Net *memnet.Listener
+	// URL is the emulator's base URL.
+	URL       string
+	transport *http.Transport
+	skew      atomic.Int64  // added to the client's clock
+	offset    time.Duration // the gateway's and client's clock minus time.Now (InMemory)
+	dbPath    string
+	DB        *store.DB
+	Client    *codepay.Client
+	Agent     *agent.Agent
+	cancel    context.CancelFunc
+	done      chan error
 
 	opts   Opts
 	mu     sync.Mutex
@@ -115,6 +127,13 @@ type Opts struct {
 	Logs io.Writer
 	// Terminals adds that many extra online terminals, BenchSN(0..n-1), for benchmarks.
 	Terminals int
+	// InMemory serves the CodePay emulator on an in-memory network
+	// (internal/memnet) instead of a TCP port, so the whole environment can
+	// run inside a testing/synctest bubble in virtual time.
+	InMemory bool
+	// Middleware, with InMemory, wraps the emulator's handler (e.g. to
+	// freeze the gateway for a while).
+	Middleware func(http.Handler) http.Handler
 }
 
 func New(t testing.TB, o Opts) *Env {
@@ -135,7 +154,17 @@ func New(t testing.TB, o Opts) *Env {
 		o.Process = 60 * time.Millisecond
 	}
 	k := testKeys(t)
+	var simClock codepaysim.Clock
+	var offset time.Duration
+	if o.InMemory {
+		// A synctest bubble starts in the year 2000, whose epoch
+		// milliseconds have 12 digits; CodePay wants 13. The gateway and
+		// its client agree on a clock moved to the present.
+		offset = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).Sub(time.Now())
+		simClock = offsetClock(offset)
+	}
 	sim, err := codepaysim.New(codepaysim.Config{
+		Clock: simClock,
 		AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
 		AppPublicKey: k.appPub, GatewayKey: k.gwPriv,
 		Terminals:   simTerminals(o.Terminals),
@@ -144,13 +173,25 @@ func New(t testing.TB, o Opts) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sim)
+	e := &Env{t: t, keys: k, Sim: sim, offset: offset, dbPath: filepath.Join(t.TempDir(), "posbridge.db")}
 	simCtx, simCancel := context.WithCancel(context.Background())
 	simDone := make(chan struct{})
 	go func() { sim.Serve(simCtx); close(simDone) }()
-	t.Cleanup(func() { simCancel(); <-simDone; srv.Close() })
-
-	e := &Env{t: t, keys: k, Sim: sim, Srv: srv, dbPath: filepath.Join(t.TempDir(), "posbridge.db")}
+	if o.InMemory {
+		e.Net, e.URL = memnet.Listen("127.0.0.1:80"), "http://127.0.0.1"
+		var h http.Handler = sim
+		if o.Middleware != nil {
+			h = o.Middleware(h)
+		}
+		hs := &http.Server{Handler: h}
+		served := make(chan struct{})
+		go func() { hs.Serve(e.Net); close(served) }()
+		t.Cleanup(func() { simCancel(); <-simDone; hs.Close(); e.Net.Close(); <-served })
+	} else {
+		e.Srv = httptest.NewServer(sim)
+		e.URL = e.Srv.URL
+		t.Cleanup(func() { simCancel(); <-simDone; e.Srv.Close() })
+	}
 	if o.Bindo {
 		bs, err := bindosim.New(bindosim.Config{StoreID: BindoStoreID, Username: "demo@store", Password: "bindo-pass",
 			ClientID: "bindo-client", ClientSecret: "bindo-secret", PendingDelay: 20 * time.Millisecond, Logger: logger(o),
@@ -172,9 +213,15 @@ func New(t testing.TB, o Opts) *Env {
 func (e *Env) start(o Opts) {
 	t := e.t
 	t.Helper()
+	var hc *http.Client
+	if e.Net != nil {
+		e.transport = &http.Transport{DialContext: e.Net.Dial}
+		hc = &http.Client{Transport: e.transport, Timeout: codepay.DefaultHTTPTimeout}
+	}
 	client, err := codepay.New(codepay.Config{
-		GatewayURL: e.Srv.URL, AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
-		PrivateKey: e.keys.appPriv, GatewayPublicKey: e.keys.gwPub, Logger: logger(o),
+		GatewayURL: e.URL, AppID: "wztest0000000001", MerchantNo: "302300000001", StoreNo: "402300000001",
+		PrivateKey: e.keys.appPriv, GatewayPublicKey: e.keys.gwPub, Logger: logger(o), HTTPClient: hc,
+		Now: func() time.Time { return time.Now().Add(e.offset + time.Duration(e.skew.Load())) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -228,13 +275,30 @@ func (e *Env) Stop() {
 		e.t.Errorf("agent.Serve() = %v", err)
 	}
 	e.DB.Close()
+	if e.transport != nil {
+		e.transport.CloseIdleConnections()
+	}
 	e.cancel = nil
 }
+
+// offsetClock is time.Now moved by a fixed duration.
+type offsetClock time.Duration
+
+func (c offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c)) }
+
+// Local converts a time read from the emulator's clock (a request's Time,
+// an order's FinalAt) to this process's clock: with InMemory they differ by
+// a fixed offset.
+func (e *Env) Local(t time.Time) time.Time { return t.Add(-e.offset) }
+
+// SkewClientClock sets the CodePay client's clock off by d (for the
+// gateway's ±15 minute timestamp window); 0 puts it right again.
+func (e *Env) SkewClientClock(d time.Duration) { e.skew.Store(int64(d)) }
 
 // Restart stops the agent and starts a new one on the same journal; a zero
 // Opts keeps the options of New.
 func (e *Env) Restart(o Opts) {
-	if o == (Opts{}) {
+	if reflect.ValueOf(o).IsZero() {
 		o = e.opts
 	}
 	e.Stop()
