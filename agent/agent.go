@@ -150,6 +150,12 @@ type Agent struct {
 	bindoCtx    context.Context
 	bindoCancel context.CancelFunc
 	bindoWG     sync.WaitGroup
+	// bindoLive holds the order numbers some goroutine of this process is
+	// taking through Bindo (creating, sending or following): resuming the
+	// journal at start skips them, so a payment created while Serve starts
+	// is neither failed as "restarted" nor followed twice.
+	bindoMu   sync.Mutex
+	bindoLive map[string]int
 
 	runMu    sync.Mutex
 	running  bool
@@ -323,6 +329,10 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 	a.runMu.Unlock()
 	if stopping {
 		return Payment{}, ErrStopping
+	}
+	if r.Card != nil {
+		a.claimBindo(n.orderNo)
+		defer a.releaseBindo(n.orderNo)
 	}
 	if existing, err := a.db.GetPayment(ctx, n.orderNo); err == nil {
 		if r.Card != nil {

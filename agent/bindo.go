@@ -81,9 +81,11 @@ func (a *Agent) startBindo(p *store.Payment, c *card.Card) (*store.Payment, erro
 		}
 		return nil, err
 	}
+	a.claimBindo(np.MerchantOrderNo)
 	a.bindoWG.Add(1)
 	go func() {
 		defer a.bindoWG.Done()
+		defer a.releaseBindo(np.MerchantOrderNo)
 		ctx := a.bindoCtx
 		tx, err := a.bindoSend(ctx, np, c, uuid)
 		if c != nil {
@@ -284,31 +286,75 @@ func webhookMatches(p *store.Payment, tx *bindo.Transaction) error {
 
 // resumeBindo, at start, settles Bindo payments the journal holds unfinished:
 // those whose card data was lost before sending fail (nothing charged, may be
-// sent again with the card); the others are followed by query.
+// sent again with the card); the others are followed by query. A payment this
+// process is already taking through Bindo (created while Serve started) is
+// left to its goroutine.
 func (a *Agent) resumeBindo(ctx context.Context, ps []store.Payment) {
 	for i := range ps {
 		p := &ps[i]
-		if p.Route != RouteBindo {
+		if p.Route != RouteBindo || !a.claimBindoIfFree(p.MerchantOrderNo) {
 			continue
 		}
-		if !p.CreateSent && (p.State == StateQueued || p.State == StateSending) {
-			if p.Type == TypeSale {
-				a.fail(ctx, p, []string{p.State}, CodeCardNotSent, "posbridge restarted before the card data reached Bindo (card data is never stored); nothing was charged: send the payment again with the card")
-				continue
-			}
-			a.startBindo(p, nil)
-			continue
+		a.resumeBindoOne(ctx, p)
+		a.releaseBindo(p.MerchantOrderNo)
+	}
+}
+
+// resumeBindoOne picks up one Bindo payment the journal held at start; the
+// caller holds its claim.
+func (a *Agent) resumeBindoOne(ctx context.Context, p *store.Payment) {
+	if !p.CreateSent && (p.State == StateQueued || p.State == StateSending) {
+		if p.Type == TypeSale {
+			a.fail(ctx, p, []string{p.State}, CodeCardNotSent, "posbridge restarted before the card data reached Bindo (card data is never stored); nothing was charged: send the payment again with the card")
+			return
 		}
-		if a.cfg.Bindo == nil {
-			a.log.Error("unfinished Bindo payment but [bindo] is not configured", "merchant_order_no", p.MerchantOrderNo)
-			continue
-		}
-		uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
-		a.bindoWG.Add(1)
-		go func() {
-			defer a.bindoWG.Done()
-			a.bindoFollow(a.bindoCtx, p.MerchantOrderNo, uuid)
-		}()
+		a.startBindo(p, nil)
+		return
+	}
+	if a.cfg.Bindo == nil {
+		a.log.Error("unfinished Bindo payment but [bindo] is not configured", "merchant_order_no", p.MerchantOrderNo)
+		return
+	}
+	uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
+	a.claimBindo(p.MerchantOrderNo)
+	a.bindoWG.Add(1)
+	go func() {
+		defer a.bindoWG.Done()
+		defer a.releaseBindo(p.MerchantOrderNo)
+		a.bindoFollow(a.bindoCtx, p.MerchantOrderNo, uuid)
+	}()
+}
+
+// claimBindo records that a goroutine of this process works on the Bindo
+// payment orderNo (claims nest; each is released once).
+func (a *Agent) claimBindo(orderNo string) {
+	a.bindoMu.Lock()
+	defer a.bindoMu.Unlock()
+	if a.bindoLive == nil {
+		a.bindoLive = map[string]int{}
+	}
+	a.bindoLive[orderNo]++
+}
+
+// claimBindoIfFree claims orderNo only if nobody works on it.
+func (a *Agent) claimBindoIfFree(orderNo string) bool {
+	a.bindoMu.Lock()
+	defer a.bindoMu.Unlock()
+	if a.bindoLive[orderNo] > 0 {
+		return false
+	}
+	if a.bindoLive == nil {
+		a.bindoLive = map[string]int{}
+	}
+	a.bindoLive[orderNo]++
+	return true
+}
+
+func (a *Agent) releaseBindo(orderNo string) {
+	a.bindoMu.Lock()
+	defer a.bindoMu.Unlock()
+	if a.bindoLive[orderNo]--; a.bindoLive[orderNo] <= 0 {
+		delete(a.bindoLive, orderNo)
 	}
 }
 
