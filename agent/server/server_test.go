@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -219,7 +222,28 @@ func TestBindoWebhook(t *testing.T) {
 	if code := post(bad, body); code != http.StatusUnauthorized {
 		t.Fatalf("bad signature → %d, want 401", code)
 	}
-	if code := post(sig, strings.Replace(body, "8.00", "9.00", 1)+" "); code != http.StatusUnauthorized {
+	if code := post(sig, strings.Replace(body, `"amount":"8"`, `"amount":"9"`, 1)); code != http.StatusUnauthorized {
 		t.Fatalf("tampered body → %d, want 401", code)
+	}
+	// Correctly signed, but not about this payment as journaled (another
+	// amount, another uuid): refused with 422, nothing changed.
+	sign := func(b string) string {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(b))
+		return hex.EncodeToString(mac.Sum(nil))
+	}
+	for name, other := range map[string]string{
+		"another amount": strings.NewReplacer(`"amount":"8"`, `"amount":"0.01"`, `"total_amount":"8"`, `"total_amount":"0.01"`).Replace(body),
+		"another uuid":   strings.Replace(body, p.TransNo, "00000000-0000-4000-8000-000000000000", 1),
+	} {
+		if other == body {
+			t.Fatalf("%s: the webhook body has nothing to replace: %s", name, body)
+		}
+		if code := post(sign(other), other); code != http.StatusUnprocessableEntity {
+			t.Errorf("signed webhook with %s → %d, want 422", name, code)
+		}
+	}
+	if got, _ := e.Agent.Get(context.Background(), "BHOOK"); got.State != agent.StateApproved || got.Amount != "8.00" {
+		t.Fatalf("refused webhooks changed the payment: %+v", got)
 	}
 }

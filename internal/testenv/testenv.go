@@ -6,6 +6,7 @@ package testenv
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -439,3 +440,24 @@ func agentTerminals(extra int, cur money.Currency) []device.Terminal {
 
 // DBPath is the journal's file (its -wal and -shm files sit beside it).
 func (e *Env) DBPath() string { return e.dbPath }
+
+// GatewayNotification is a CodePay notification body for params, signed
+// with the emulator's gateway key, as CodePay would POST it to notify_url
+// (the envelope fields app_id, sign_type, timestamp are filled in unless
+// params sets them).
+func (e *Env) GatewayNotification(params map[string]string) []byte {
+	e.t.Helper()
+	p := codepay.Params{"app_id": "wztest0000000001", "sign_type": codepay.SignTypeRSA2,
+		"timestamp": fmt.Sprint(time.Now().Add(e.offset).UnixMilli())}
+	for k, v := range params {
+		p[k] = v
+	}
+	if err := codepay.Sign(e.keys.gwPriv, p); err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := json.Marshal(map[string]string(p))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
