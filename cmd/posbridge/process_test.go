@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 )
 
 // These tests run the real posbridge binary as separate processes: the
@@ -108,38 +110,54 @@ func waitHTTP(t *testing.T, url string) {
 
 func simCreates(t *testing.T, simURL, orderNo string) int {
 	t.Helper()
-	resp, err := http.Get(simURL + "/sim/requests?method=wisehub.cloud.pay.order&merchant_order_no=" + orderNo)
+	return len(simCreateRequests(t, simURL, orderNo))
+}
+
+// simCreateRequests is the emulator's record of the create orders for orderNo.
+func simCreateRequests(t *testing.T, simURL, orderNo string) []codepaysim.Request {
+	t.Helper()
+	resp, err := http.Get(simURL + "/sim/requests?method=" + codepay.MethodPayOrder + "&merchant_order_no=" + orderNo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var reqs []json.RawMessage
+	var reqs []codepaysim.Request
 	if err := json.NewDecoder(resp.Body).Decode(&reqs); err != nil {
 		t.Fatalf("decode /sim/requests: %v", err)
 	}
-	return len(reqs)
+	return reqs
 }
 
 func wsCall(t *testing.T, conn *websocket.Conn, id int, method string, params any) json.RawMessage {
 	t.Helper()
-	if err := conn.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params}); err != nil {
+	res, err := tryCall(conn, id, method, params)
+	if err != nil {
 		t.Fatal(err)
+	}
+	return res
+}
+
+// tryCall sends one request and reads until its answer: an *rpcError (the
+// CLI's, client.go) for an error answer, another error when the connection failed.
+func tryCall(conn *websocket.Conn, id int, method string, params any) (json.RawMessage, error) {
+	if err := conn.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params}); err != nil {
+		return nil, fmt.Errorf("%s: %w", method, err)
 	}
 	for {
 		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 		var m struct {
 			ID     *int            `json:"id"`
 			Result json.RawMessage `json:"result"`
-			Error  json.RawMessage `json:"error"`
+			Error  *rpcError       `json:"error"`
 		}
 		if err := conn.ReadJSON(&m); err != nil {
-			t.Fatalf("%s: %v", method, err)
+			return nil, fmt.Errorf("%s: %w", method, err)
 		}
 		if m.ID != nil && *m.ID == id {
 			if m.Error != nil {
-				t.Fatalf("%s: error %s", method, m.Error)
+				return nil, fmt.Errorf("%s: %w", method, m.Error)
 			}
-			return m.Result
+			return m.Result, nil
 		}
 	}
 }
