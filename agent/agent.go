@@ -157,6 +157,9 @@ type Agent struct {
 	bindoMu   sync.Mutex
 	bindoLive map[string]int
 
+	refreshMu sync.Mutex
+	refresh   map[string]*termRefresh // publishTerminalLater's per terminal
+
 	runMu    sync.Mutex
 	running  bool
 	stopping bool
@@ -390,7 +393,7 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 		return a.view(np), nil
 	}
 	a.wake(n.terminalSN)
-	a.publishTerminal(n.terminalSN)
+	a.publishTerminalLater(n.terminalSN)
 	return a.view(saved), nil
 }
 
@@ -575,7 +578,7 @@ func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 		if err != nil {
 			return Payment{}, fmt.Errorf("cancel payment: %w", err)
 		}
-		a.publishTerminal(p.TerminalSN)
+		a.publishTerminalLater(p.TerminalSN)
 		return a.view(np), nil
 	case StateOnTerminal:
 		return a.cancelOnTerminal(ctx, p)

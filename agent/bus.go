@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/store"
@@ -72,6 +73,50 @@ func (a *Agent) publishTerminal(sn string) {
 	if changed {
 		a.publish(Event{Terminal: &st})
 	}
+}
+
+// termRefresh coalesces asynchronous refreshes of one terminal's state.
+type termRefresh struct {
+	mu             sync.Mutex
+	running, again bool
+}
+
+// publishTerminalLater refreshes and publishes the terminal's state off the
+// caller's path (payment.create answers as soon as the payment is durable;
+// a worker's create order is not held up). Calls while a refresh runs are
+// folded into one more refresh, which reads the journal afresh.
+func (a *Agent) publishTerminalLater(sn string) {
+	a.refreshMu.Lock()
+	r := a.refresh[sn]
+	if r == nil {
+		if a.refresh == nil {
+			a.refresh = map[string]*termRefresh{}
+		}
+		r = &termRefresh{}
+		a.refresh[sn] = r
+	}
+	a.refreshMu.Unlock()
+	r.mu.Lock()
+	if r.running {
+		r.again = true
+		r.mu.Unlock()
+		return
+	}
+	r.running = true
+	r.mu.Unlock()
+	go func() {
+		for {
+			a.publishTerminal(sn)
+			r.mu.Lock()
+			if !r.again {
+				r.running = false
+				r.mu.Unlock()
+				return
+			}
+			r.again = false
+			r.mu.Unlock()
+		}
+	}()
 }
 
 func (a *Agent) setOnline(sn string, online bool) {

@@ -231,7 +231,7 @@ func (w *worker) send(ctx context.Context, p *store.Payment) error {
 	if err != nil {
 		return err
 	}
-	a.publishTerminal(p.TerminalSN)
+	a.publishTerminalLater(p.TerminalSN)
 	req, err := w.createRequest(p, now)
 	if err != nil {
 		_, err = a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error())

@@ -542,6 +542,21 @@ func placeholders(vals []string) (string, []any) {
 
 // ListPayments returns payments matching f, newest (highest ID) first.
 func (db *DB) ListPayments(ctx context.Context, f ListFilter) ([]Payment, error) {
+	tail, args := listTail(f)
+	ps, err := db.queryPayments(ctx, tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	return ps, nil
+}
+
+// listTail is ListPayments' query after "SELECT ... FROM payments". Within
+// one terminal, queue_seq grows with the id, so a terminal's payments are
+// read newest first along (terminal_sn, queue_seq) or (terminal_sn, state,
+// queue_seq) and the LIMIT bounds the work however long the history is
+// (TestQueryPlansBounded); without a terminal, along the rowid or
+// (state, rowid).
+func listTail(f ListFilter) (string, []any) {
 	var (
 		where []string
 		args  []any
@@ -560,6 +575,11 @@ func (db *DB) ListPayments(ctx context.Context, f ListFilter) ([]Payment, error)
 		args = append(args, a...)
 	}
 	if f.BeforeID > 0 {
+		if f.TerminalSN != "" {
+			// Start the walk at the page's boundary, not at the newest.
+			where = append(where, "queue_seq < COALESCE((SELECT queue_seq FROM payments WHERE id = ?), 9223372036854775807)")
+			args = append(args, f.BeforeID)
+		}
 		where = append(where, "id < ?")
 		args = append(args, f.BeforeID)
 	}
@@ -574,13 +594,12 @@ func (db *DB) ListPayments(ctx context.Context, f ListFilter) ([]Payment, error)
 	if len(where) > 0 {
 		tail = "WHERE " + strings.Join(where, " AND ") + " "
 	}
-	tail += "ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
-	ps, err := db.queryPayments(ctx, tail, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list payments: %w", err)
+	if f.TerminalSN != "" {
+		tail += "ORDER BY queue_seq DESC LIMIT ?"
+	} else {
+		tail += "ORDER BY id DESC LIMIT ?"
 	}
-	return ps, nil
+	return tail, append(args, limit)
 }
 
 // NonFinal returns every payment in queued, sending, on_terminal or unknown,
@@ -598,8 +617,7 @@ func (db *DB) NonFinal(ctx context.Context) ([]Payment, error) {
 // or ErrNotFound when its queue is empty. The terminal queue holds CodePay
 // payments only: Bindo-routed payments never occupy the terminal.
 func (db *DB) NextQueued(ctx context.Context, terminalSN string) (*Payment, error) {
-	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state = ? AND route <> 'bindo' ORDER BY queue_seq LIMIT 1`,
-		terminalSN, StateQueued)
+	ps, err := db.queryPayments(ctx, nextQueuedTail, terminalSN)
 	if err != nil {
 		return nil, fmt.Errorf("next queued payment for %q: %w", terminalSN, err)
 	}
@@ -615,17 +633,34 @@ func (db *DB) NextQueued(ctx context.Context, terminalSN string) (*Payment, erro
 // payments are not terminal work and are not returned; nor are parked ones
 // (NextCheckAt set), whose order can no longer occupy the terminal.
 func (db *DB) Active(ctx context.Context, terminalSN string) (*Payment, error) {
-	ph, args := placeholders(activeStates)
-	ps, err := db.queryPayments(ctx, `WHERE terminal_sn = ? AND state IN (`+ph+`) AND route <> 'bindo' AND next_check_at = 0 ORDER BY queue_seq LIMIT 1`,
-		append([]any{terminalSN}, args...)...)
+	ps, err := db.queryPayments(ctx, activeTail, terminalSN)
 	if err != nil {
 		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, err)
 	}
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("active payment for %q: %w", terminalSN, ErrNotFound)
 	}
-	return &ps[0], nil
+	// Sorted here, not by SQL: an ORDER BY queue_seq makes SQLite walk the
+	// terminal's whole history along (terminal_sn, queue_seq) to avoid a sort.
+	first := &ps[0]
+	for i := range ps {
+		if ps[i].QueueSeq < first.QueueSeq {
+			first = &ps[i]
+		}
+	}
+	return first, nil
 }
+
+// The per-payment look-ups, each bounded by an index on what is active or
+// asked for, never by the length of the history (TestQueryPlansBounded).
+const (
+	activeTail     = `WHERE terminal_sn = ? AND state IN ('sending', 'on_terminal', 'unknown') AND route <> 'bindo' AND next_check_at = 0`
+	nextQueuedTail = `WHERE terminal_sn = ? AND state = 'queued' AND route <> 'bindo' ORDER BY queue_seq LIMIT 1`
+	queueDepthSQL  = `SELECT COUNT(*) FROM payments WHERE terminal_sn = ? AND state = 'queued' AND route <> 'bindo'`
+	byTransNoTail  = `WHERE route = ? AND trans_no = ? ORDER BY id LIMIT 1`
+	nextParkedSQL  = `SELECT MIN(next_check_at) FROM payments WHERE next_check_at > 0`
+	countsSQL      = `SELECT state, route, n FROM payment_counts WHERE n > 0 ORDER BY state, route`
+)
 
 // ParkedDue returns the non-final payments parked for the background
 // reconciler (NextCheckAt set) whose time has come, earliest first, at most
@@ -671,7 +706,7 @@ func (db *DB) Reschedule(ctx context.Context, merchantOrderNo string, next time.
 // NextParked returns when the earliest parked payment is due (zero: none).
 func (db *DB) NextParked(ctx context.Context) (time.Time, error) {
 	var ms sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT MIN(next_check_at) FROM payments WHERE next_check_at > 0`).Scan(&ms)
+	err := db.reader.QueryRowContext(ctx, nextParkedSQL).Scan(&ms)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next parked payment: %w", err)
 	}
@@ -681,8 +716,7 @@ func (db *DB) NextParked(ctx context.Context) (time.Time, error) {
 // QueueDepth returns the number of queued CodePay payments for the terminal.
 func (db *DB) QueueDepth(ctx context.Context, terminalSN string) (int, error) {
 	var n int
-	err := db.reader.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM payments WHERE terminal_sn = ? AND state = ? AND route <> 'bindo'`, terminalSN, StateQueued).Scan(&n)
+	err := db.reader.QueryRowContext(ctx, queueDepthSQL, terminalSN).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count queue of %q: %w", terminalSN, err)
 	}
@@ -728,7 +762,7 @@ func (db *DB) Events(ctx context.Context, merchantOrderNo string) ([]Event, erro
 // GetPaymentByTransNo returns the payment whose provider transaction number
 // (CodePay trans_no, Bindo uuid) is transNo, or ErrNotFound.
 func (db *DB) GetPaymentByTransNo(ctx context.Context, route, transNo string) (*Payment, error) {
-	ps, err := db.queryPayments(ctx, `WHERE route = ? AND trans_no = ? ORDER BY id LIMIT 1`, route, transNo)
+	ps, err := db.queryPayments(ctx, byTransNoTail, route, transNo)
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,9 @@ type Opts struct {
 	Logs io.Writer
 	// Terminals adds that many extra online terminals, BenchSN(0..n-1), for benchmarks.
 	Terminals int
+	// History prefills the journal with that many final payments on every
+	// terminal before the agent starts (benchmarks of a journal's age).
+	History int
 	// InMemory serves the CodePay emulator on an in-memory network
 	// (internal/memnet) instead of a TCP port, so the whole environment can
 	// run inside a testing/synctest bubble in virtual time.
@@ -207,8 +210,59 @@ func New(t testing.TB, o Opts) *Env {
 		t.Cleanup(func() { bcancel(); <-bdone; e.BindoSrv.Close() })
 	}
 	e.opts = o
+	if o.History > 0 {
+		e.copyHistory(o)
+	}
 	e.start(o)
 	return e
+}
+
+// copyHistory puts a journal with o.History final payments per terminal at
+// the environment's journal path. Building one takes about 20 µs per
+// payment, so it is built once per (terminals, history) and kept in the
+// temporary directory for later runs.
+func (e *Env) copyHistory(o Opts) {
+	t := e.t
+	t.Helper()
+	cache := filepath.Join(os.TempDir(), fmt.Sprintf("posbridge-history-v1-%d-%d.db", o.Terminals, o.History))
+	if _, err := os.Stat(cache); err != nil {
+		tmp := cache + ".building"
+		os.Remove(tmp)
+		db, err := store.Open(context.Background(), tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sns []string
+		for _, term := range agentTerminals(o.Terminals, money.MustCurrency("USD")) {
+			sns = append(sns, term.SN)
+		}
+		t0 := time.Now()
+		if err := db.PrefillHistory(context.Background(), sns, o.History, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("built a journal with %d payments on each of %d terminals in %s (%s)", o.History, len(sns), time.Since(t0).Round(time.Second), cache)
+		if err := os.Rename(tmp, cache); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := os.Open(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (e *Env) start(o Opts) {
