@@ -292,7 +292,7 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 	var out *Payment
 	errDup := errors.New("duplicate") // private marker to roll back
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		existing, err := getPayment(ctx, tx, np.MerchantOrderNo)
+		existing, err := getPayment(ctx, db.wtx(tx), np.MerchantOrderNo)
 		switch {
 		case err == nil:
 			out = existing
@@ -300,12 +300,12 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}
-		if err := tx.QueryRowContext(ctx,
+		if err := db.wtx(tx).QueryRowContext(ctx,
 			`SELECT COALESCE(MAX(queue_seq), 0) + 1 FROM payments WHERE terminal_sn = ?`,
 			np.TerminalSN).Scan(&np.QueueSeq); err != nil {
 			return fmt.Errorf("assign queue_seq: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
+		res, err := db.wtx(tx).ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
 			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
@@ -320,14 +320,14 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 		if err != nil {
 			return fmt.Errorf("read row id: %w", err)
 		}
-		evID, err := insertEvent(ctx, tx, id, np.MerchantOrderNo, ev)
+		evID, err := insertEvent(ctx, db.wtx(tx), id, np.MerchantOrderNo, ev)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE payments SET last_event_id = ? WHERE id = ?`, evID, id); err != nil {
+		if _, err := db.wtx(tx).ExecContext(ctx, `UPDATE payments SET last_event_id = ? WHERE id = ?`, evID, id); err != nil {
 			return fmt.Errorf("record event id: %w", err)
 		}
-		out, err = getPayment(ctx, tx, np.MerchantOrderNo)
+		out, err = getPayment(ctx, db.wtx(tx), np.MerchantOrderNo)
 		return err
 	})
 	switch {
@@ -359,7 +359,7 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 	errState := errors.New("state") // private marker to roll back
 	var out *Payment
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		cur, err := getPayment(ctx, tx, merchantOrderNo)
+		cur, err := getPayment(ctx, db.wtx(tx), merchantOrderNo)
 		if err != nil {
 			return err
 		}
@@ -404,11 +404,11 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 			ev.At = next.UpdatedAt
 		}
 		// The event goes first: its id is the row's last_event_id.
-		next.EventID, err = insertEvent(ctx, tx, next.ID, next.MerchantOrderNo, ev)
+		next.EventID, err = insertEvent(ctx, db.wtx(tx), next.ID, next.MerchantOrderNo, ev)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE payments SET
+		_, err = db.wtx(tx).ExecContext(ctx, `UPDATE payments SET
 			type = ?, state = ?, source = ?, currency = ?, amount_minor = ?, tip_minor = ?,
 			cashback_minor = ?, orig_merchant_order_no = ?, description = ?, route = ?,
 			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
@@ -426,7 +426,7 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 		if err != nil {
 			return fmt.Errorf("update row: %w", err)
 		}
-		out, err = getPayment(ctx, tx, merchantOrderNo)
+		out, err = getPayment(ctx, db.wtx(tx), merchantOrderNo)
 		return err
 	})
 	switch {
@@ -452,14 +452,14 @@ func (db *DB) AppendEvent(ctx context.Context, merchantOrderNo string, ev Event)
 	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM payments WHERE merchant_order_no = ?`, merchantOrderNo).Scan(&id)
+		err := db.wtx(tx).QueryRowContext(ctx, `SELECT id FROM payments WHERE merchant_order_no = ?`, merchantOrderNo).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return fmt.Errorf("find payment: %w", err)
 		}
-		_, err = insertEvent(ctx, tx, id, merchantOrderNo, ev)
+		_, err = insertEvent(ctx, db.wtx(tx), id, merchantOrderNo, ev)
 		return err
 	})
 	if err != nil {
@@ -469,7 +469,7 @@ func (db *DB) AppendEvent(ctx context.Context, merchantOrderNo string, ev Event)
 }
 
 // insertEvent appends ev and returns its id.
-func insertEvent(ctx context.Context, tx *sql.Tx, paymentID int64, merchantOrderNo string, ev Event) (int64, error) {
+func insertEvent(ctx context.Context, tx execer, paymentID int64, merchantOrderNo string, ev Event) (int64, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO payment_events
 		(payment_id, merchant_order_no, kind, from_state, to_state, detail, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -482,6 +482,10 @@ func insertEvent(ctx context.Context, tx *sql.Tx, paymentID int64, merchantOrder
 		return 0, fmt.Errorf("read event id: %w", err)
 	}
 	return id, nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 type queryRower interface {
@@ -502,7 +506,7 @@ func getPayment(ctx context.Context, q queryRower, merchantOrderNo string) (*Pay
 
 // GetPayment returns the payment with merchantOrderNo, or ErrNotFound.
 func (db *DB) GetPayment(ctx context.Context, merchantOrderNo string) (*Payment, error) {
-	p, err := getPayment(ctx, db.reader, merchantOrderNo)
+	p, err := getPayment(ctx, db.r(), merchantOrderNo)
 	if err != nil {
 		return nil, fmt.Errorf("get payment %q: %w", merchantOrderNo, err)
 	}
@@ -512,7 +516,7 @@ func (db *DB) GetPayment(ctx context.Context, merchantOrderNo string) (*Payment,
 // queryPayments runs a SELECT of paymentCols with the given tail and collects
 // the rows.
 func (db *DB) queryPayments(ctx context.Context, tail string, args ...any) ([]Payment, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+paymentCols+` FROM payments `+tail, args...)
+	rows, err := db.r().QueryContext(ctx, `SELECT `+paymentCols+` FROM payments `+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query payments: %w", err)
 	}
@@ -706,7 +710,7 @@ func (db *DB) Reschedule(ctx context.Context, merchantOrderNo string, next time.
 // NextParked returns when the earliest parked payment is due (zero: none).
 func (db *DB) NextParked(ctx context.Context) (time.Time, error) {
 	var ms sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, nextParkedSQL).Scan(&ms)
+	err := db.r().QueryRowContext(ctx, nextParkedSQL).Scan(&ms)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("next parked payment: %w", err)
 	}
@@ -716,7 +720,7 @@ func (db *DB) NextParked(ctx context.Context) (time.Time, error) {
 // QueueDepth returns the number of queued CodePay payments for the terminal.
 func (db *DB) QueueDepth(ctx context.Context, terminalSN string) (int, error) {
 	var n int
-	err := db.reader.QueryRowContext(ctx, queueDepthSQL, terminalSN).Scan(&n)
+	err := db.r().QueryRowContext(ctx, queueDepthSQL, terminalSN).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count queue of %q: %w", terminalSN, err)
 	}

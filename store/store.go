@@ -50,9 +50,11 @@ type DB struct {
 	// one-slot channel rather than a sync.Mutex so waiting honours ctx.
 	// Other processes (a support CLI) are kept out by BEGIN IMMEDIATE and
 	// busy_timeout.
-	writeMu   chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	writeMu chan struct{}
+	// rstmts and wstmts keep the hot statements prepared (stmts.go).
+	rstmts, wstmts *stmtCache
+	closeOnce      sync.Once
+	closeErr       error
 }
 
 // Option configures Open.
@@ -106,6 +108,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		db.closePools()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
+	db.rstmts, db.wstmts = newStmtCache(db.reader), newStmtCache(db.writer)
 	return db, nil
 }
 
@@ -202,6 +205,11 @@ func (db *DB) Close() error {
 
 func (db *DB) closePools() error {
 	var errs []error
+	for _, c := range []*stmtCache{db.rstmts, db.wstmts} {
+		if c != nil {
+			errs = append(errs, c.close())
+		}
+	}
 	if db.reader != nil {
 		if err := db.reader.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close readers: %w", err))
@@ -245,6 +253,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	if db.wstmts != nil {
+		// After the transaction (deferred calls run last-in first-out),
+		// prepare what it ran unprepared, on the then free writer.
+		defer db.wstmts.preparePending(context.WithoutCancel(ctx))
 	}
 	// Roll back on every path but a successful commit, including a panic in fn.
 	defer func() { _ = tx.Rollback() }()
