@@ -18,6 +18,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("POST /api/entry", s.handleEntry)
 	m.HandleFunc("GET /sim/{$}", s.adminIndex)
 	m.HandleFunc("GET /sim/requests", s.adminRequests)
+	m.HandleFunc("GET /sim/orders", s.adminOrders)
 	m.HandleFunc("GET /sim/orders/{no}", s.adminOrder)
 	m.HandleFunc("POST /sim/orders/{no}/outcome", s.adminOutcome)
 	m.HandleFunc("GET /sim/terminals", s.adminTerminals)
@@ -59,6 +60,7 @@ func decodeAdmin(r *http.Request, v any) error {
 // adminEndpoints is the index served at GET /sim/.
 var adminEndpoints = []string{
 	"GET  /sim/requests[?method=&merchant_order_no=]",
+	"GET  /sim/orders",
 	"GET  /sim/orders/{merchant_order_no}",
 	"POST /sim/orders/{merchant_order_no}/outcome {\"status\":2|1|3,\"error_code\":\"\",\"error_msg\":\"\"}",
 	"GET  /sim/terminals",
@@ -80,6 +82,18 @@ func (s *Sim) adminRequests(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []Request{}
 	}
+	writeAdminJSON(w, http.StatusOK, list)
+}
+
+// GET /sim/orders: every order (payments and refunds), oldest first.
+func (s *Sim) adminOrders(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	s.advanceLocked(s.clock.Now())
+	list := make([]OrderView, 0, len(s.orderList))
+	for _, o := range s.orderList {
+		list = append(list, s.viewLocked(o))
+	}
+	s.mu.Unlock()
 	writeAdminJSON(w, http.StatusOK, list)
 }
 

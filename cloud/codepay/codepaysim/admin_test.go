@@ -75,6 +75,14 @@ func TestAdminAPI(t *testing.T) {
 		if status, _ := e.admin("GET", "/sim/orders/NOPE", ""); status != 404 {
 			t.Errorf("unknown order = %d, want 404", status)
 		}
+		status, b = e.admin("GET", "/sim/orders", "")
+		var list []map[string]any
+		if err := json.Unmarshal(b, &list); err != nil || status != 200 {
+			t.Fatalf("GET /sim/orders = %d %s", status, b)
+		}
+		if len(list) != 1 || list[0]["merchant_order_no"] != "AD-1" || list[0]["order_amount"] != "12.30" {
+			t.Errorf("order list JSON = %s", b)
+		}
 	})
 
 	t.Run("outcome", func(t *testing.T) {
