@@ -157,6 +157,10 @@ type Payment struct {
 // Final reports whether the payment is in a final state.
 func (p *Payment) Final() bool { return IsFinal(p.State) }
 
+// View is the public payment object of a journal row read outside the
+// agent, such as one moved into an archive file (store.ArchivedPayment).
+func View(p *store.Payment) Payment { return view(p, "") }
+
 // view turns a journal row into the public payment object.
 func view(p *store.Payment, notice string) Payment {
 	cur, err := money.LookupCurrency(p.Currency)

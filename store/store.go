@@ -259,7 +259,12 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		// prepare what it ran unprepared, on the then free writer.
 		defer db.wstmts.preparePending(context.WithoutCancel(ctx))
 	}
-	// Roll back on every path but a successful commit, including a panic in fn.
+	return finishTx(tx, fn)
+}
+
+// finishTx runs fn in tx and commits; it rolls back on every other path,
+// including a panic in fn.
+func finishTx(tx *sql.Tx, fn func(*sql.Tx) error) error {
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(tx); err != nil {
 		return err

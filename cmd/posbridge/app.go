@@ -181,6 +181,16 @@ func (a *app) serve(ctx context.Context) error {
 	defer stopECR()
 	ecrDone := make(chan error, 1)
 	go func() { ecrDone <- a.ecr.Serve(ecrCtx) }()
+	// [journal] keep: the daily archive of old payments.
+	archCtx, stopArch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopArch()
+	archDone := make(chan error, 1)
+	if keep := a.cfg.Journal.Keep.Duration; keep > 0 {
+		ja := newJournalArchiver(a.db, a.cfg.Agent.DataDir, keep, a.log.With("component", "archive"))
+		go func() { archDone <- ja.Serve(archCtx) }()
+	} else {
+		archDone <- nil
+	}
 
 	var err error
 	select {
@@ -197,6 +207,11 @@ func (a *app) serve(ctx context.Context) error {
 	stopECR()
 	select {
 	case <-ecrDone:
+	case <-shutCtx.Done():
+	}
+	stopArch()
+	select {
+	case <-archDone:
 	case <-shutCtx.Done():
 	}
 	stopAgent()

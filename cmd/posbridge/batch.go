@@ -3,11 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/store"
 )
 
 type batchReport struct {
@@ -171,6 +177,12 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if sub != "list" {
 		method := map[string]string{"show": "payment.get", "cancel": "payment.cancel"}[sub]
 		res, err := c.call(method, map[string]any{"merchant_order_no": pos[0]})
+		var re *rpcError
+		if sub == "show" && errors.As(err, &re) && re.Code == wsapi.CodeNotFound {
+			if code, ok := showArchived(ctx, *af.config, pos[0], stdout, stderr); ok {
+				return code
+			}
+		}
 		if err != nil {
 			return cliError(stderr, "payments "+sub, err)
 		}
@@ -203,6 +215,31 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%-32v %-10v %-12v %-18v %10v %3v  %v\n", p["merchant_order_no"], p["type"], p["state"], p["terminal_sn"], p["amount"], p["currency"], strings.TrimSuffix(fmt.Sprint(p["created_at"]), "Z"))
 	}
 	return exitOK
+}
+
+// showArchived looks an order the agent does not know up in the archive
+// files of DATA/archive (newest first); ok is false when it is in none (or
+// the configuration cannot be read).
+func showArchived(ctx context.Context, cfgPath, orderNo string, stdout, stderr io.Writer) (int, bool) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return 0, false
+	}
+	for _, f := range archiveFiles(cfg.Agent.DataDir) {
+		p, events, err := store.ArchivedPayment(ctx, f, orderNo)
+		if err != nil {
+			continue
+		}
+		out, _ := json.MarshalIndent(struct {
+			agent.Payment
+			Archive string `json:"archive"`
+			Events  int    `json:"archived_events"`
+		}{agent.View(p), f, len(events)}, "", "  ")
+		fmt.Fprintln(stdout, string(out))
+		fmt.Fprintf(stderr, "posbridge payments show: %s is archived in %s (moved out of the journal by `posbridge journal archive`)\n", orderNo, f)
+		return exitOK, true
+	}
+	return 0, false
 }
 
 // parseInterleaved parses flags before and after the positional arguments

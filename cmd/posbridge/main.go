@@ -37,6 +37,9 @@ Usage:
   posbridge payments list [--terminal SN] [--state S] [--limit N]
   posbridge payments show ORDER_NO
   posbridge payments cancel ORDER_NO              cancel a payment not yet started on the terminal
+  posbridge journal archive --before YYYY-MM-DD [--config FILE] [--out PATH] [--dry-run]
+                                                  move old final payments into an archive file
+                                                  (safe while the agent runs)
   posbridge sim codepay --listen ADDR             the CodePay cloud emulator on its own
   posbridge version                               version, commit and Go version
 `
@@ -68,6 +71,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cmdBatch(ctx, args[1:], stdout, stderr)
 	case "payments":
 		return cmdPayments(ctx, args[1:], stdout, stderr)
+	case "journal":
+		return cmdJournal(ctx, args[1:], stdout, stderr)
 	case "sim":
 		return cmdSim(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

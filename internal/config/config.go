@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type Config struct {
 	Terminals []Terminal `toml:"terminal"`
 	ECRs      []ECR      `toml:"ecr"`
 	Log       Log        `toml:"log"`
+	Journal   Journal    `toml:"journal"`
 
 	// Path is the absolute path the configuration was read from.
 	Path string `toml:"-"`
@@ -97,6 +99,55 @@ type Log struct {
 	// MaxSizeMB and MaxFiles bound the log files (defaults 10 and 5).
 	MaxSizeMB int `toml:"max_size_mb"`
 	MaxFiles  int `toml:"max_files"`
+}
+
+// Journal is the optional [journal] table: retention of the journal.
+type Journal struct {
+	// Keep is how long a final payment stays in the journal after its last
+	// change ("400d"; 0, the default, keeps everything). When set, `posbridge
+	// run` moves older ones, with their events and old closed batches, into
+	// data_dir/archive/posbridge-archive-YYYY.db once a day (docs/operations.md).
+	Keep Days `toml:"keep"`
+}
+
+// MinJournalKeep and MaxJournalKeep bound [journal] keep.
+const (
+	MinJournalKeep = 30 * Day
+	MaxJournalKeep = 36500 * Day
+)
+
+// Day is 24 hours, the unit of Days.
+const Day = 24 * time.Hour
+
+// Days is a long duration written in days ("400d") or as a Go duration
+// ("9600h").
+type Days struct{ time.Duration }
+
+// UnmarshalText parses "400d" or a Go duration such as "9600h".
+func (d *Days) UnmarshalText(b []byte) error {
+	s := string(b)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || v < 0 || v > int64(MaxJournalKeep/Day) {
+			return fmt.Errorf("want a number of days such as \"400d\", got %q", b)
+		}
+		d.Duration = time.Duration(v) * Day
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a number of days such as \"400d\", got %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText renders whole days as "400d", anything else as a Go duration.
+func (d Days) MarshalText() ([]byte, error) {
+	if d.Duration%Day == 0 {
+		return []byte(strconv.FormatInt(int64(d.Duration/Day), 10) + "d"), nil
+	}
+	return []byte(d.Duration.String()), nil
 }
 
 // Fallback is the [fallback] table.
@@ -368,6 +419,11 @@ func (c *Config) validate() error {
 	}
 	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 1024 || c.Log.MaxFiles < 1 || c.Log.MaxFiles > 100 {
 		return bad("log.max_size_mb", "want max_size_mb 1-1024 and max_files 1-100")
+	}
+	// [journal]
+	if k := c.Journal.Keep.Duration; k != 0 && (k < MinJournalKeep || k > MaxJournalKeep) {
+		return bad("journal.keep", "want at least %dd and at most %dd (or leave it out to keep everything), got %s",
+			MinJournalKeep/Day, MaxJournalKeep/Day, c.Journal.Keep)
 	}
 	// [bindo]
 	if b := c.Bindo; b != nil {

@@ -169,3 +169,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestJournalKeep(t *testing.T) {
+	c, err := Parse("c.toml", []byte(good))
+	if err != nil || c.Journal.Keep.Duration != 0 {
+		t.Fatalf("Parse(good) journal.keep = %v, %v; want 0 (keep everything)", c.Journal.Keep, err)
+	}
+	valid := []struct {
+		text string
+		want time.Duration
+	}{
+		{`"400d"`, 400 * Day},
+		{`"30d"`, 30 * Day},
+		{`"9600h"`, 400 * Day},
+		{`"36500d"`, 36500 * Day},
+	}
+	for _, tc := range valid {
+		c, err := Parse("c.toml", []byte(good+"\n[journal]\nkeep = "+tc.text+"\n"))
+		if err != nil || c.Journal.Keep.Duration != tc.want {
+			t.Errorf("keep = %s: %v, %v; want %v", tc.text, c0(c).Journal.Keep, err, tc.want)
+		}
+	}
+	for _, text := range []string{`"29d"`, `"1h"`, `"-5d"`, `"400"`, `"4OOd"`, `"36501d"`, `"1.5d"`, `400`} {
+		_, err := Parse("/etc/posbridge/config.toml", []byte(good+"\n[journal]\nkeep = "+text+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "keep") || !strings.Contains(err.Error(), "/etc/posbridge/config.toml") {
+			t.Errorf("keep = %s: error %v, want one naming journal.keep and the file", text, err)
+		}
+	}
+	if b, _ := (Days{400 * Day}).MarshalText(); string(b) != "400d" {
+		t.Errorf("MarshalText(400d) = %s", b)
+	}
+	if _, err := Parse("c.toml", []byte(good+"\n[journal]\nkeeps = \"400d\"\n")); err == nil || !strings.Contains(err.Error(), "journal.keeps") {
+		t.Errorf("unknown key journal.keeps: %v", err)
+	}
+}
+
+func c0(c *Config) *Config {
+	if c == nil {
+		return &Config{}
+	}
+	return c
+}
