@@ -135,7 +135,6 @@ type Agent struct {
 	clock Clock
 	after func(time.Duration) <-chan time.Time
 
-	writeMu sync.Mutex // orders journal writes with their publication
 	termMu  sync.Mutex // makes publishTerminal's read-and-update atomic
 
 	busMu   sync.RWMutex
@@ -372,12 +371,7 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 		CreatedAt:           now,
 		UpdatedAt:           now,
 	}
-	a.writeMu.Lock()
-	saved, err := a.db.InsertPayment(ctx, row, store.Event{Kind: "created", ToState: StateQueued, Detail: "accepted from " + n.source, At: now})
-	if err == nil {
-		a.publishPayment(saved)
-	}
-	a.writeMu.Unlock()
+	saved, err := a.db.InsertPaymentThen(ctx, row, store.Event{Kind: "created", ToState: StateQueued, Detail: "accepted from " + n.source, At: now}, a.publishPayment)
 	if errors.Is(err, store.ErrDuplicate) && saved != nil {
 		return a.sameOrReused(saved, n)
 	}

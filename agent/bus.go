@@ -41,9 +41,11 @@ func (a *Agent) publish(e Event) {
 }
 
 // publishPayment publishes a payment as just written to the journal, with
-// its seq (p.EventID). Callers hold writeMu from the journal write through
-// this call, so payments are published in seq order: front ends pass them on
-// in that order, and clients resuming with events.since rely on it.
+// its seq (p.EventID). It is the journal's commit callback
+// (store.TransitionThen, InsertPaymentThen), called in commit order, so
+// payments are published in seq order: front ends pass them on in that
+// order, and clients resuming with events.since rely on it. It must not
+// write to the journal.
 func (a *Agent) publishPayment(p *store.Payment) {
 	v := a.view(p)
 	a.publish(Event{Payment: &v})

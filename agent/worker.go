@@ -642,10 +642,9 @@ func maskPAN(s string) string {
 
 // transition writes one state change with its event and publishes it.
 func (a *Agent) transition(ctx context.Context, orderNo string, from []string, mutate func(*store.Payment) error, detail string) (*store.Payment, error) {
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
 	wctx := context.WithoutCancel(ctx)
-	p, err := a.db.Transition(wctx, orderNo, from, mutate, store.Event{Kind: "state", Detail: detail, At: a.clock.Now()})
+	// Published from the commit, in seq order with every other change.
+	p, err := a.db.TransitionThen(wctx, orderNo, from, mutate, store.Event{Kind: "state", Detail: detail, At: a.clock.Now()}, a.publishPayment)
 	if err != nil {
 		if !errors.Is(err, store.ErrStateChanged) {
 			a.log.Error("journal transition", "merchant_order_no", orderNo, "err", err)
@@ -659,7 +658,6 @@ func (a *Agent) transition(ctx context.Context, orderNo string, from []string, m
 			m.Reconciliation()
 		}
 	}
-	a.publishPayment(p)
 	return p, nil
 }
 

@@ -265,6 +265,14 @@ func maskedPANOK(s string) bool {
 // When a payment with p.MerchantOrderNo already exists, it returns that
 // payment and ErrDuplicate and writes nothing.
 func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment, error) {
+	return db.InsertPaymentThen(ctx, p, ev, nil)
+}
+
+// InsertPaymentThen is InsertPayment with committed, called with the
+// payment as stored once it is durable, before InsertPaymentThen returns,
+// in commit order with every other write's callback (so changes are
+// published in EventID order). committed must not write to the journal.
+func (db *DB) InsertPaymentThen(ctx context.Context, p *Payment, ev Event, committed func(*Payment)) (*Payment, error) {
 	if p == nil {
 		return nil, fmt.Errorf("insert payment: nil payment: %w", ErrInvalid)
 	}
@@ -291,7 +299,7 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 
 	var out *Payment
 	errDup := errors.New("duplicate") // private marker to roll back
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.writeThen(ctx, func(tx *sql.Tx) error {
 		existing, err := getPayment(ctx, db.wtx(tx), np.MerchantOrderNo)
 		switch {
 		case err == nil:
@@ -329,7 +337,7 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 		}
 		out, err = getPayment(ctx, db.wtx(tx), np.MerchantOrderNo)
 		return err
-	})
+	}, afterCommit(committed, &out))
 	switch {
 	case errors.Is(err, errDup):
 		return out, fmt.Errorf("insert payment %q: %w", np.MerchantOrderNo, ErrDuplicate)
@@ -355,10 +363,16 @@ func (db *DB) InsertPayment(ctx context.Context, p *Payment, ev Event) (*Payment
 // or CreatedAt (ErrInvalid). A nil mutate records ev without changing fields
 // other than UpdatedAt.
 func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []string, mutate func(*Payment) error, ev Event) (*Payment, error) {
+	return db.TransitionThen(ctx, merchantOrderNo, from, mutate, ev, nil)
+}
+
+// TransitionThen is Transition with committed, called as InsertPaymentThen
+// calls it. mutate may run more than once (group commit).
+func (db *DB) TransitionThen(ctx context.Context, merchantOrderNo string, from []string, mutate func(*Payment) error, ev Event, committed func(*Payment)) (*Payment, error) {
 	var current *Payment
 	errState := errors.New("state") // private marker to roll back
 	var out *Payment
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.writeThen(ctx, func(tx *sql.Tx) error {
 		cur, err := getPayment(ctx, db.wtx(tx), merchantOrderNo)
 		if err != nil {
 			return err
@@ -428,7 +442,7 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 		}
 		out, err = getPayment(ctx, db.wtx(tx), merchantOrderNo)
 		return err
-	})
+	}, afterCommit(committed, &out))
 	switch {
 	case errors.Is(err, errState):
 		return current, fmt.Errorf("transition payment %q: state is %s, expected one of %s: %w",
@@ -437,6 +451,18 @@ func (db *DB) Transition(ctx context.Context, merchantOrderNo string, from []str
 		return nil, fmt.Errorf("transition payment %q: %w", merchantOrderNo, err)
 	}
 	return out, nil
+}
+
+// afterCommit adapts a caller's committed callback to writeThen: it is called
+// with a copy of *out, the row its transaction read back.
+func afterCommit(committed func(*Payment), out **Payment) func() {
+	if committed == nil {
+		return nil
+	}
+	return func() {
+		p := **out
+		committed(&p)
+	}
 }
 
 // AppendEvent appends ev to the payment's history without changing the

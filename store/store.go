@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,6 +52,9 @@ type DB struct {
 	// Other processes (a support CLI) are kept out by BEGIN IMMEDIATE and
 	// busy_timeout.
 	writeMu chan struct{}
+	// pending are the writes waiting for the next group commit (writeThen).
+	pendMu  sync.Mutex
+	pending []*writeReq
 	// rstmts and wstmts keep the hot statements prepared (stmts.go).
 	rstmts, wstmts *stmtCache
 	closeOnce      sync.Once
@@ -240,24 +244,147 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // write runs fn in one write transaction (BEGIN IMMEDIATE on the single writer
-// connection) under writeMu, committing when fn returns nil and rolling back
-// otherwise. fn must do nothing but SQL.
+// connection), committing when fn returns nil and rolling back otherwise.
+// fn must do nothing but SQL, and may run more than once (see writeThen).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	select {
-	case db.writeMu <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("wait for writer: %w", ctx.Err())
-	}
-	defer func() { <-db.writeMu }()
+	return db.writeThen(ctx, fn, nil)
+}
 
+// writeReq is one caller's write waiting for a commit.
+type writeReq struct {
+	ctx   context.Context
+	fn    func(*sql.Tx) error
+	after func()
+	err   error
+	panic any // a panic of fn, raised again in the caller's goroutine
+	done  chan struct{}
+}
+
+// result is r's outcome once done, re-raising a panic of its fn.
+func (r *writeReq) result() error {
+	if r.panic != nil {
+		panic(r.panic)
+	}
+	return r.err
+}
+
+// maxGroup bounds how many waiting writes one commit takes.
+const maxGroup = 64
+
+// writeThen is write with after, which runs once fn's transaction has
+// committed, before writeThen returns, in commit order with every other
+// write's after (the agent publishes changes in seq order through it).
+//
+// Group commit: writes that arrive while another commits wait in a list; the
+// next writer to take writeMu runs all of them in one transaction, so one
+// fsync serves many (independent terminals no longer wait for each other's
+// fsyncs). If any of them fails, the whole group is rolled back and each runs
+// again in a transaction of its own, so a failing write never takes another
+// down with it: fn may therefore run twice, and must compute everything from
+// what it reads in tx.
+func (db *DB) writeThen(ctx context.Context, fn func(tx *sql.Tx) error, after func()) error {
+	r := &writeReq{ctx: ctx, fn: fn, after: after, done: make(chan struct{})}
+	db.pendMu.Lock()
+	db.pending = append(db.pending, r)
+	db.pendMu.Unlock()
+	for {
+		select {
+		case <-r.done:
+			return r.result()
+		case db.writeMu <- struct{}{}:
+			select {
+			case <-r.done: // a previous leader committed it
+				<-db.writeMu
+				return r.result()
+			default:
+			}
+			// Lead: commit the oldest waiting writes (ours among them
+			// unless more than maxGroup wait; then loop for the next).
+			db.pendMu.Lock()
+			n := min(len(db.pending), maxGroup)
+			group := slices.Clone(db.pending[:n])
+			db.pending = slices.Delete(db.pending, 0, n)
+			db.pendMu.Unlock()
+			db.commitGroup(group)
+			<-db.writeMu
+		case <-ctx.Done():
+			if db.unqueue(r) {
+				return fmt.Errorf("wait for writer: %w", ctx.Err())
+			}
+			<-r.done // a leader has it: it runs to its end
+			return r.result()
+		}
+	}
+}
+
+// unqueue removes r from the waiting list; false when a leader took it.
+func (db *DB) unqueue(r *writeReq) bool {
+	db.pendMu.Lock()
+	defer db.pendMu.Unlock()
+	if i := slices.Index(db.pending, r); i >= 0 {
+		db.pending = slices.Delete(db.pending, i, i+1)
+		return true
+	}
+	return false
+}
+
+// commitGroup runs group's writes in one transaction (the caller holds
+// writeMu), or, when one fails, each in its own; then runs the afters of
+// the committed ones in order and releases every waiter.
+func (db *DB) commitGroup(group []*writeReq) {
+	defer func() {
+		if db.wstmts != nil {
+			// Prepare what ran unprepared, on the now free writer.
+			db.wstmts.preparePending(context.Background())
+		}
+		for _, r := range group {
+			close(r.done)
+		}
+	}()
+	if len(group) > 1 {
+		err := db.runTx(context.Background(), func(tx *sql.Tx) error {
+			for _, r := range group {
+				if err := callWrite(r, tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, r := range group {
+				if r.after != nil {
+					r.after()
+				}
+			}
+			return
+		}
+	}
+	for _, r := range group {
+		r.err = db.runTx(r.ctx, func(tx *sql.Tx) error { return callWrite(r, tx) })
+		if r.err == nil && r.after != nil {
+			r.after()
+		}
+	}
+}
+
+// callWrite runs one write's fn; a panic rolls the transaction back and is
+// handed to the caller's goroutine (the leader runs other callers' writes).
+func callWrite(r *writeReq, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panic = p
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	r.panic = nil
+	return r.fn(tx)
+}
+
+// runTx runs fn in one write transaction on the writer connection.
+func (db *DB) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
-	}
-	if db.wstmts != nil {
-		// After the transaction (deferred calls run last-in first-out),
-		// prepare what it ran unprepared, on the then free writer.
-		defer db.wstmts.preparePending(context.WithoutCancel(ctx))
 	}
 	return finishTx(tx, fn)
 }
