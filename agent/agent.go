@@ -135,7 +135,7 @@ type Agent struct {
 	clock Clock
 	after func(time.Duration) <-chan time.Time
 
-	termMu  sync.Mutex // makes publishTerminal's read-and-update atomic
+	termMu sync.Mutex // makes publishTerminal's read-and-update atomic
 
 	busMu   sync.RWMutex
 	subs    map[uint64]func(Event)
