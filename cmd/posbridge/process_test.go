@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,7 +63,7 @@ type proc struct {
 }
 
 // start runs the binary with its stderr in a log file kept for failures.
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
@@ -92,7 +92,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 	return p
 }
 
-func waitHTTP(t *testing.T, url string) {
+func waitHTTP(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -162,7 +162,7 @@ func tryCall(conn *websocket.Conn, id int, method string, params any) (json.RawM
 	}
 }
 
-func dialWS(t *testing.T, addr, token string) *websocket.Conn {
+func dialWS(t testing.TB, addr, token string) *websocket.Conn {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/v1/ws", http.Header{"Authorization": {"Bearer " + token}})
 	if err != nil {
