@@ -87,6 +87,21 @@ type Config struct {
 	OrderNotFoundCodes []string
 }
 
+// maxIdlePerHost is how many idle connections to the gateway are kept: one
+// per terminal that polls at the same time, up to this. Go's default of 2
+// makes every further concurrent call open (and, over TLS, handshake) a new
+// connection and drop it afterwards.
+const maxIdlePerHost = 64
+
+// newTransport is http.DefaultTransport's configuration with connection
+// reuse for many terminals.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.MaxIdleConns = maxIdlePerHost
+	return t
+}
+
 // DefaultOrderNotFoundCodes are the "order not found" codes known to
 // posbridge: the emulator's 40005 (docs/codepay-sim.md). Confirm the real
 // gateway's code during sandbox certification and configure it.
@@ -136,7 +151,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, &ConfigError{Field: "private_key_file", Reason: "an app private key is required for RSA2 signing"}
 	}
 
-	hc := &http.Client{Timeout: DefaultHTTPTimeout}
+	hc := &http.Client{Timeout: DefaultHTTPTimeout, Transport: newTransport()}
 	if cfg.HTTPClient != nil {
 		copied := *cfg.HTTPClient
 		hc = &copied
