@@ -198,7 +198,7 @@ type faultFixture struct {
 	e      *testenv.Env
 	freeze *freezer
 	extra  []string // payments accepted during the fault
-	logs   lockedBuffer
+	logs   testenv.LogBuffer
 
 	mu     sync.Mutex
 	states map[string][]stateAt
@@ -393,22 +393,4 @@ func (z *freezer) wrap(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// lockedBuffer collects log lines written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -7,30 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/posbridge/posbridge/internal/testenv"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
 
 // iccFor builds a realistic EMV ICC request for a PAN (BER-TLV hex).
 func iccFor(pan, track2Hex string) string {
@@ -47,7 +28,7 @@ func iccFor(pan, track2Hex string) string {
 // searches the SQLite files (database, WAL, shared memory), every log line and
 // every WebSocket message for the full PAN, the track 2 string and the ICC data.
 func TestCardDataNeverPersistedLoggedOrEchoed(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	e := newWSEnvOpts(t, testenv.Opts{Bindo: true, OfflineGrace: 300 * time.Millisecond, Logs: logs})
 	c := e.dial(t)
 
