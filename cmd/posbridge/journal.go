@@ -75,7 +75,9 @@ func cmdJournal(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		return usageErr("--config: %v", err)
+		// A configuration to fix, not a usage error (contract: exit 1).
+		fmt.Fprintf(stderr, "%s: --config: %v\n", cmd, err)
+		return exitFailure
 	}
 	journal := filepath.Join(cfg.Agent.DataDir, "posbridge.db")
 	target := defaultArchivePath(cfg.Agent.DataDir, cutoff)
