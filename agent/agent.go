@@ -159,6 +159,14 @@ type Agent struct {
 	refreshMu sync.Mutex
 	refresh   map[string]*termRefresh // publishTerminalLater's per terminal
 
+	// refundMu makes a cloud refund's check of what is left to refund and
+	// its journaling one step (cloudrefund.go).
+	refundMu sync.Mutex
+	// revoking holds the order numbers a payment.cancel call is sending an
+	// order.revoker for; the reconciler leaves them alone.
+	revokeMu sync.Mutex
+	revoking map[string]bool
+
 	runMu    sync.Mutex
 	running  bool
 	stopping bool
@@ -215,7 +223,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, db: cfg.Store, reg: reg, log: cfg.Logger.With("component", "agent"),
 		clock: cfg.Clock, after: cfg.After, subs: map[uint64]func(Event){}, workers: map[string]*worker{},
-		reconcileWake: make(chan struct{}, 1),
+		reconcileWake: make(chan struct{}, 1), revoking: map[string]bool{},
 	}
 	// Every CodePay call records whether it reached CodePay.
 	a.reach = &reach{reg: reg, now: cfg.Clock.Now, publish: a.publishCodePay, log: a.log}
@@ -326,10 +334,7 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 	if err != nil {
 		return Payment{}, err
 	}
-	a.runMu.Lock()
-	stopping := a.stopping
-	a.runMu.Unlock()
-	if stopping {
+	if a.isStopping() {
 		return Payment{}, ErrStopping
 	}
 	if r.Card != nil {
@@ -490,6 +495,14 @@ func (a *Agent) checkOriginal(ctx context.Context, n *normalized) (string, error
 	return route, nil
 }
 
+// isStopping reports whether Serve is shutting down: no new payment is
+// accepted then.
+func (a *Agent) isStopping() bool {
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
+	return a.stopping
+}
+
 // Get returns a payment by merchant_order_no.
 func (a *Agent) Get(ctx context.Context, orderNo string) (Payment, error) {
 	p, err := a.db.GetPayment(ctx, orderNo)
@@ -550,7 +563,9 @@ func (a *Agent) Wait(ctx context.Context, orderNo string, timeout time.Duration)
 
 // Cancel cancels a payment: a queued one is removed from the queue locally; one
 // waiting on the terminal is closed at CodePay (only possible while the
-// terminal has not started it); anything else gets ErrNotCancellable with the reason.
+// terminal has not started it); a QR/wallet payment the terminal took or
+// approved (in the open batch) is cancelled at CodePay with order.revoker;
+// anything else gets ErrNotCancellable with the reason.
 func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 	p, err := a.db.GetPayment(ctx, orderNo)
 	if errors.Is(err, store.ErrNotFound) {
@@ -558,6 +573,9 @@ func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 	}
 	if err != nil {
 		return Payment{}, fmt.Errorf("cancel payment: %w", err)
+	}
+	if isCloudRefund(p) && !IsFinal(p.State) {
+		return Payment{}, fmt.Errorf("%w: %s is a refund sent through CodePay's cloud; it cannot be cancelled, wait for its result", ErrNotCancellable, orderNo)
 	}
 	switch p.State {
 	case StateQueued:
@@ -575,9 +593,23 @@ func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 		a.publishTerminalLater(p.TerminalSN)
 		return a.view(np), nil
 	case StateOnTerminal:
+		if p.TransStatus != "" && p.TransStatus != "9" {
+			// Taken by the terminal: a QR/wallet order is cancelled with
+			// order.revoker (cloudrefund.go); a card order cannot be.
+			if np, handled, err := a.cancelInCloud(ctx, p); handled {
+				return np, err
+			}
+		}
 		return a.cancelOnTerminal(ctx, p)
 	case StateSending, StateUnknown:
 		return Payment{}, fmt.Errorf("%w: %s is being sent to CodePay or reconciled; try again in a moment", ErrNotCancellable, orderNo)
+	case StateApproved:
+		// An approved QR/wallet payment in the open batch: order.revoker
+		// refunds the customer.
+		if np, handled, err := a.cancelInCloud(ctx, p); handled {
+			return np, err
+		}
+		return Payment{}, fmt.Errorf("%w: %s is already %s", ErrNotCancellable, orderNo, p.State)
 	default:
 		return Payment{}, fmt.Errorf("%w: %s is already %s", ErrNotCancellable, orderNo, p.State)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
@@ -53,6 +55,25 @@ type CloudTotals struct {
 	TotalAmount string `json:"total_amount"`
 }
 
+// Values of BatchReport.Comparison (JSON "comparison", closed batches only).
+const (
+	// ComparisonAgree: CodePay returned totals and they equal the journal's.
+	ComparisonAgree = "agree"
+	// ComparisonDiffer: CodePay returned totals and at least one differs.
+	ComparisonDiffer = "differ"
+	// ComparisonNotCompared: CodePay returned no totals that can be
+	// compared (the spec's batch.close answers data {}), so nothing was.
+	ComparisonNotCompared = "not_compared"
+)
+
+// NotComparedLine is the differences line of a report whose totals were
+// not compared, and AgreeLine what consoles and the CLI say of a report
+// whose totals agree; all of them use the same words.
+const (
+	NotComparedLine = "CodePay returned no totals — not compared"
+	AgreeLine       = "Local and CodePay totals agree"
+)
+
 // BatchReport is a terminal batch: the open one with running totals, or a
 // closed one with local and cloud totals and their differences.
 type BatchReport struct {
@@ -66,6 +87,13 @@ type BatchReport struct {
 	Cloud       *CloudTotals `json:"cloud"`
 	Differences []string     `json:"differences"`
 	Payments    []string     `json:"payments"`
+	// Comparison is ComparisonAgree, ComparisonDiffer or
+	// ComparisonNotCompared once the batch is closed; "" (absent) before.
+	// Cloud is null exactly when it is ComparisonNotCompared.
+	Comparison string `json:"comparison,omitempty"`
+	// CloudSettleList is the settle_list CodePay's answer carried (the
+	// Java SDK's BatchCloseResponse field), one line, at most 4 KiB.
+	CloudSettleList string `json:"cloud_settle_list,omitempty"`
 }
 
 func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
@@ -148,6 +176,7 @@ func (a *Agent) report(ctx context.Context, b *store.Batch) (BatchReport, error)
 		if err := json.Unmarshal([]byte(b.ReportJSON), &r); err != nil {
 			return BatchReport{}, fmt.Errorf("decode batch report: %w", err)
 		}
+		r.FillComparison()
 		return r, nil
 	}
 	cur, err := a.terminalCurrency(b.TerminalSN)
@@ -263,9 +292,9 @@ func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, err
 	if err != nil {
 		return BatchReport{}, err
 	}
-	r.Cloud = &CloudTotals{Count: resp.Count, TotalAmount: resp.TotalAmount}
-	r.Differences = compareTotals(r.Local, r.Cloud, cur)
-	if retry && len(r.Differences) > 0 {
+	r.Cloud, r.Comparison, r.Differences = a.compareCloud(r.Local, resp, cur, sn)
+	r.CloudSettleList = resp.SettleList
+	if retry && r.Comparison == ComparisonDiffer {
 		r.Differences = append(r.Differences, "note: an earlier batch.close for this batch had an unknown outcome; if it reached CodePay, these cloud totals describe the empty batch after it — check the CodePay back office")
 	}
 	now := a.clock.Now().UTC()
@@ -278,7 +307,7 @@ func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, err
 	if closed.ClosedAt.IsZero() {
 		closed.ClosedAt = now
 	}
-	a.log.Info("batch closed", "terminal_sn", sn, "batch_no", r.BatchNo, "count", r.Local.Count, "total", r.Local.TotalAmount, "differences", len(r.Differences))
+	a.log.Info("batch closed", "terminal_sn", sn, "batch_no", r.BatchNo, "count", r.Local.Count, "total", r.Local.TotalAmount, "comparison", r.Comparison, "differences", len(r.Differences))
 	a.publish(Event{Batch: &r})
 	a.wake(sn)
 	return r, nil
@@ -291,35 +320,106 @@ func (a *Agent) busyError(ctx context.Context, sn string) error {
 	return fmt.Errorf("%w: terminal %s is starting a payment; try again in a moment", ErrTerminalBusy, sn)
 }
 
-// compareTotals lists human-readable differences between the CodePay part
-// of the local totals and the cloud's totals.
-func compareTotals(local BatchTotals, cloud *CloudTotals, cur money.Currency) []string {
-	diffs := []string{}
-	if cloud == nil || (cloud.Count == nil && cloud.TotalAmount == "") {
-		return diffs
+// compareCloud turns CodePay's batch.close answer into the report's cloud
+// totals, comparison and differences. Three cases, and only three:
+//
+//   - CodePay returned readable totals in the terminal's currency and they
+//     equal the CodePay part of the journal's: ComparisonAgree, no
+//     difference lines;
+//   - they differ: ComparisonDiffer, one line per differing field;
+//   - CodePay returned no totals (the spec's batch.close sample answers
+//     data {}; the SDK's settle_list may hold none that can be read), or
+//     totals that cannot be read as an amount of the terminal's currency:
+//     ComparisonNotCompared, cloud nil and the one line NotComparedLine.
+//     Nothing was compared, so nothing is said to agree.
+//
+// A note on Bindo payments (settled by Bindo, never in CodePay's batch)
+// follows in every case.
+func (a *Agent) compareCloud(local BatchTotals, resp *codepay.BatchCloseResponse, cur money.Currency, sn string) (*CloudTotals, string, []string) {
+	var cloud *CloudTotals
+	if resp.HasTotals() {
+		cloud = &CloudTotals{Count: resp.Count, TotalAmount: resp.TotalAmount}
+		field, reason := "", ""
+		if resp.Currency != "" && !strings.EqualFold(resp.Currency, cur.Code) {
+			field, reason = "price_currency", fmt.Sprintf("CodePay's totals are in %s, the terminal's currency is %s", resp.Currency, cur.Code)
+		} else if resp.TotalAmount != "" {
+			if _, err := money.ParseLenient(resp.TotalAmount, cur); err != nil {
+				field, reason = "total_amount", fmt.Sprintf("%q is not an amount in %s", resp.TotalAmount, cur.Code)
+			}
+		}
+		if field != "" {
+			a.log.Warn("batch totals not compared; the batch is closed", "terminal_sn", sn, "method", codepay.MethodBatchClose, "field", field, "reason", reason)
+			cloud = nil
+		}
 	}
-	cp := local.ByRoute[RouteCodePay]
-	if cp.Amount == "" {
-		cp.Amount = money.Format(0, cur)
-	}
-	if cloud.Count != nil && int(*cloud.Count) != cp.Count {
-		diffs = append(diffs, fmt.Sprintf("count: CodePay has %d transactions, posbridge %d", *cloud.Count, cp.Count))
-	}
-	if cloud.TotalAmount != "" {
-		cloudMinor, err := money.ParseLenient(cloud.TotalAmount, cur)
-		localMinor, _ := money.ParseLenient(cp.Amount, cur)
-		switch {
-		case err != nil:
-			diffs = append(diffs, fmt.Sprintf("total: CodePay returned %q, which is not an amount in %s", cloud.TotalAmount, cur.Code))
-		case cloudMinor != localMinor:
-			diffs = append(diffs, fmt.Sprintf("total: CodePay has %s %s, posbridge %s %s (difference %s)",
-				money.Format(cloudMinor, cur), cur.Code, cp.Amount, cur.Code, money.Format(cloudMinor-localMinor, cur)))
+	comparison, diffs := ComparisonNotCompared, []string{NotComparedLine}
+	if cloud != nil {
+		diffs = compareTotals(local, cloud, cur)
+		comparison = ComparisonAgree
+		if len(diffs) > 0 {
+			comparison = ComparisonDiffer
 		}
 	}
 	if b, ok := local.ByRoute[RouteBindo]; ok && b.Count > 0 {
 		diffs = append(diffs, fmt.Sprintf("note: %d Bindo payments (%s %s) are settled by Bindo, not in the CodePay batch", b.Count, b.Amount, cur.Code))
 	}
+	return cloud, comparison, diffs
+}
+
+// compareTotals lists human-readable differences between the CodePay part
+// of the local totals and the cloud's readable totals (see compareCloud).
+func compareTotals(local BatchTotals, cloud *CloudTotals, cur money.Currency) []string {
+	diffs := []string{}
+	cp := local.ByRoute[RouteCodePay]
+	if cp.Amount == "" {
+		cp.Amount = money.Format(0, cur)
+	}
+	if cloud.Count != nil && *cloud.Count != int64(cp.Count) {
+		diffs = append(diffs, fmt.Sprintf("count: CodePay has %d transactions, posbridge %d", *cloud.Count, cp.Count))
+	}
+	if cloud.TotalAmount != "" {
+		cloudMinor, _ := money.ParseLenient(cloud.TotalAmount, cur)
+		localMinor, _ := money.ParseLenient(cp.Amount, cur)
+		if cloudMinor != localMinor {
+			diffs = append(diffs, fmt.Sprintf("total: CodePay has %s %s, posbridge %s %s (difference %s)",
+				money.Format(cloudMinor, cur), cur.Code, cp.Amount, cur.Code, money.Format(cloudMinor-localMinor, cur)))
+		}
+	}
 	return diffs
+}
+
+// FillComparison gives a closed report stored before "comparison"
+// existed its comparison, derived from what it holds: no cloud totals →
+// not compared; no differences (notes aside) → agree; otherwise differ. Reports of that
+// time stored an answer without totals as cloud {"count": null,
+// "total_amount": ""} and no differences, which claimed agreement on
+// nothing: such a report is not compared (cloud null, NotComparedLine).
+// Reports that have a comparison, and open ones, are left as they are.
+func (r *BatchReport) FillComparison() {
+	if r.State != store.BatchClosed || r.Comparison != "" {
+		return
+	}
+	if r.Cloud != nil && r.Cloud.Count == nil && r.Cloud.TotalAmount == "" {
+		r.Cloud = nil
+	}
+	switch {
+	case r.Cloud == nil:
+		r.Comparison = ComparisonNotCompared
+		if !slices.Contains(r.Differences, NotComparedLine) {
+			r.Differences = append([]string{NotComparedLine}, r.Differences...)
+		}
+	default:
+		// Notes ("note: …", e.g. on Bindo payments) are not differences.
+		r.Comparison = ComparisonAgree
+		for _, d := range r.Differences {
+			if !strings.HasPrefix(d, "note: ") {
+				r.Comparison = ComparisonDiffer
+			}
+		}
+	}
+	if r.Differences == nil {
+		r.Differences = []string{}
+	}
 }
 
 // TipAdjust sets the tip of an approved sale or completion before its batch

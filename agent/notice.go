@@ -14,8 +14,8 @@ import (
 // payment fails with codepay_unavailable; otherwise the order waits for the
 // terminal and is closed as expired closeGrace after expires_at.
 func (a *Agent) offlineNotice(p *store.Payment) string {
-	if IsFinal(p.State) || p.Route == RouteBindo {
-		return ""
+	if IsFinal(p.State) || p.Route == RouteBindo || isCloudRefund(p) {
+		return "" // a cloud refund involves no terminal
 	}
 	st, err := a.reg.Status(p.TerminalSN)
 	if err != nil || !st.OnlineKnown || st.Online {

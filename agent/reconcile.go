@@ -24,7 +24,9 @@ func (a *Agent) wakeReconciler() {
 // runReconciler settles parked payments: CodePay payments whose order can no
 // longer occupy the terminal (past the lane deadline) but whose outcome is
 // still open because CodePay gave no answer. The terminal's queue has moved
-// on; only a signed answer ends such a payment.
+// on; only a signed answer ends such a payment. It also sends and follows
+// cloud refunds (parked from the start, cloudrefund.go) and confirms cancels
+// sent with order.revoker whose answer was lost.
 func (a *Agent) runReconciler(ctx context.Context) {
 	lastErr := map[string]string{} // per order: the last error journaled
 	for ctx.Err() == nil {
@@ -39,11 +41,25 @@ func (a *Agent) runReconciler(ctx context.Context) {
 			}
 			a.reconcileParked(ctx, &due[i], lastErr)
 		}
+		// Cancels sent with order.revoker whose answer was lost.
+		revokes, err := a.db.RevokesDue(ctx, now, 50)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("read open revokes", "err", err)
+		}
+		for _, r := range revokes {
+			if ctx.Err() != nil {
+				return
+			}
+			a.reconcileRevoke(ctx, r, lastErr)
+		}
 		wait := maxParkedInterval
 		if next, err := a.db.NextParked(ctx); err == nil && !next.IsZero() {
 			wait = min(max(next.Sub(a.clock.Now()), 0), wait)
 		}
-		if len(due) == 50 {
+		if next, ok, err := a.db.NextRevoke(ctx); err == nil && ok {
+			wait = min(max(next.Sub(a.clock.Now()), 0), wait)
+		}
+		if len(due) == 50 || len(revokes) == 50 {
 			wait = 0
 		}
 		select {
@@ -58,6 +74,10 @@ func (a *Agent) runReconciler(ctx context.Context) {
 // reconcileParked asks CodePay once about a parked payment and applies the
 // answer by the outcome rule (docs/reliability.md).
 func (a *Agent) reconcileParked(ctx context.Context, p *store.Payment, lastErr map[string]string) {
+	if isCloudRefund(p) {
+		a.reconcileCloudRefund(ctx, p, lastErr) // sent and followed here, never by a terminal
+		return
+	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	o, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
 	cancel()

@@ -357,7 +357,7 @@ func TestBatchCSV(t *testing.T) {
 			"terminal": testenv.TermA, "batch_no": "1", "state": "closed",
 			"opened_at": rep.OpenedAt.UTC().Format(time.RFC3339), "closed_at": rep.ClosedAt.UTC().Format(time.RFC3339),
 			"closed_by": "console", "currency": "USD", "local_count": "1", "local_total": "12.34", "local_tips": "0.00",
-			"cloud_count": "1", "cloud_total": "12.34", "differences": "none: local and CodePay totals agree",
+			"cloud_count": "1", "cloud_total": "12.34", "differences": agent.AgreeLine, "comparison": "agree", "cloud_settle_list": "",
 		}
 		for k, v := range want {
 			if got := fields[k]; len(got) != 1 || got[0] != v {
@@ -395,7 +395,7 @@ func TestBatchCSV(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		for _, want := range []string{"state,open\n", "closed_at,\n", "local_total,5.00\n", "cloud_total,\n",
+		for _, want := range []string{"state,open\n", "closed_at,\n", "local_total,5.00\n", "cloud_total,\n", "comparison,\n",
 			"differences,batch still open; compared when it closes\n", "\nCSV3,sale,approved,5.00,"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("open batch CSV lacks %q:\n%s", want, body)
@@ -563,5 +563,89 @@ func TestCSVWithoutAgent(t *testing.T) {
 	resp, body := get(t, srv.URL+"/console/batches/T1/1.csv", bearer(testToken))
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "batches are not available") {
 		t.Fatalf("got %d %q, want 503", resp.StatusCode, body)
+	}
+}
+
+// TestCSVThreeCases: the CSV says agree, lists the differences, or says
+// not compared (with the words of the console and the CLI), keeps the
+// SDK's settle list, and gives reports stored before "comparison" one.
+func TestCSVThreeCases(t *testing.T) {
+	closed := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	one, two := int64(1), int64(2)
+	base := agent.BatchReport{TerminalSN: "T1", BatchNo: 3, State: "closed", OpenedAt: closed.Add(-time.Hour), ClosedAt: &closed, ClosedBy: "console",
+		Local: agent.BatchTotals{Count: 1, TotalAmount: "12.34", Currency: "USD", Tips: "0.00"}}
+	bindo := "note: 1 Bindo payments (3.00 USD) are settled by Bindo, not in the CodePay batch"
+	tests := []struct {
+		name   string
+		mutate func(r *agent.BatchReport)
+		want   []string // CSV rows
+		not    []string
+	}{
+		{"agree", func(r *agent.BatchReport) {
+			r.Cloud, r.Comparison, r.Differences = &agent.CloudTotals{Count: &one, TotalAmount: "12.34"}, agent.ComparisonAgree, []string{}
+		}, []string{"comparison,agree", "cloud_count,1", "cloud_total,12.34", "differences," + agent.AgreeLine}, []string{"difference,"}},
+		{"agree with a Bindo note", func(r *agent.BatchReport) {
+			r.Cloud, r.Comparison, r.Differences = &agent.CloudTotals{Count: &one, TotalAmount: "12.34"}, agent.ComparisonAgree, []string{bindo}
+		}, []string{"comparison,agree", "differences," + agent.AgreeLine, `difference,"` + bindo + `"`}, nil},
+		{"differ", func(r *agent.BatchReport) {
+			r.Cloud, r.Comparison = &agent.CloudTotals{Count: &two, TotalAmount: "17.34"}, agent.ComparisonDiffer
+			r.Differences = []string{"count: CodePay has 2 transactions, posbridge 1", "total: CodePay has 17.34 USD, posbridge 12.34 USD (difference 5.00)"}
+		}, []string{"comparison,differ", "cloud_count,2", `difference,"count: CodePay has 2 transactions, posbridge 1"`,
+			`difference,"total: CodePay has 17.34 USD, posbridge 12.34 USD (difference 5.00)"`}, []string{agent.AgreeLine}},
+		{"not compared", func(r *agent.BatchReport) {
+			r.Comparison, r.Differences, r.CloudSettleList = agent.ComparisonNotCompared, []string{agent.NotComparedLine}, `[{"card":"VISA"}]`
+		}, []string{"comparison,not_compared", "cloud_count,", "cloud_total,", "difference," + agent.NotComparedLine,
+			`cloud_settle_list,"[{""card"":""VISA""}]"`}, []string{agent.AgreeLine}},
+		{"stored before comparison, empty answer", func(r *agent.BatchReport) {
+			r.Cloud, r.Differences = &agent.CloudTotals{}, []string{}
+		}, []string{"comparison,not_compared", "difference," + agent.NotComparedLine}, []string{agent.AgreeLine}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := base
+			tc.mutate(&rep)
+			out, err := renderCSV(rep, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(out)
+			for _, w := range tc.want {
+				if !strings.Contains(text, w+"\n") {
+					t.Errorf("CSV lacks the row %q:\n%s", w, text)
+				}
+			}
+			for _, w := range append(tc.not, "null") {
+				if strings.Contains(text, w) {
+					t.Errorf("CSV has %q:\n%s", w, text)
+				}
+			}
+		})
+	}
+}
+
+// TestCSVNotComparedFromTheEmulator: a batch closed against an emulator
+// answering like the spec's batch.close sample (data {}) exports as not
+// compared, with no cloud totals.
+func TestCSVNotComparedFromTheEmulator(t *testing.T) {
+	e := testenv.New(t, testenv.Opts{BatchShape: "empty"})
+	e.MustCreate(e.Sale("CSVE1", testenv.TermA, "4.00"))
+	e.WaitFinal("CSVE1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := e.Agent.BatchClose(ctx, testenv.TermA, agent.SourceConsole); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, e.Agent, false)
+	resp, body := get(t, srv.URL+"/console/batches/"+testenv.TermA+"/1.csv", bearer(testToken))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"comparison,not_compared\n", "cloud_count,\n", "cloud_total,\n", "difference," + agent.NotComparedLine + "\n", "local_total,4.00\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("CSV lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, agent.AgreeLine) {
+		t.Errorf("CSV claims agreement:\n%s", body)
 	}
 }

@@ -120,19 +120,24 @@ func renderCSV(rep agent.BatchReport, ps []agent.Payment) ([]byte, error) {
 		}
 		cloudTotal = rep.Cloud.TotalAmount
 	}
+	rep.FillComparison()
+	row("comparison", rep.Comparison)
 	row("cloud_count", cloudCount)
 	row("cloud_total", cloudTotal)
+	row("cloud_settle_list", rep.CloudSettleList)
+	// The three cases, in the words of the console and the CLI: agree (then
+	// only notes follow), differ (one row per difference), not compared
+	// (its one line, agent.NotComparedLine, is among the differences).
 	switch {
-	case len(rep.Differences) > 0:
+	case rep.State != "closed":
+		row("differences", "batch still open; compared when it closes")
+	case rep.Comparison == agent.ComparisonAgree:
+		row("differences", agent.AgreeLine)
+	}
+	if rep.State == "closed" {
 		for _, d := range rep.Differences {
 			row("difference", d)
 		}
-	case rep.State != "closed":
-		row("differences", "batch still open; compared when it closes")
-	case rep.Cloud == nil:
-		row("differences", "CodePay returned no totals to compare")
-	default:
-		row("differences", "none: local and CodePay totals agree")
 	}
 	_ = cw.Write(nil)
 	row(append([]string(nil), csvPaymentHeader...)...)

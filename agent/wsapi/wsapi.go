@@ -35,6 +35,8 @@ const (
 	CodeBatchUnknown    = -32008
 	CodeNotAdjustable   = -32009
 	CodeFallbackRefused = -32010
+	CodeCodePayNoAnswer = -32011
+	CodeCancelUnknown   = -32012
 	CodeInternal        = -32603
 	maxWait             = 5 * time.Minute
 	defaultWait         = 30 * time.Second
@@ -100,6 +102,8 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 	switch method {
 	case "payment.create":
 		return api.create(ctx, c, params)
+	case "payment.refund":
+		return api.refund(ctx, c, params)
 	case "payment.get", "payment.cancel":
 		var p struct {
 			MerchantOrderNo string `json:"merchant_order_no"`
@@ -420,6 +424,55 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 	return pay, nil
 }
 
+// refund is payment.refund: a refund through CodePay's cloud or on a
+// terminal (agent.Refund). Like payment.create, the calling connection owns
+// the refund's notifications, which follow the answer.
+func (api *API) refund(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
+	var p struct {
+		MerchantOrderNo     string          `json:"merchant_order_no"`
+		OrigMerchantOrderNo string          `json:"orig_merchant_order_no"`
+		Amount              json.RawMessage `json:"amount"`
+		Currency            string          `json:"currency"`
+		Description         string          `json:"description"`
+		Via                 string          `json:"via"`
+		TerminalSN          string          `json:"terminal_sn"`
+		Lane                string          `json:"lane"`
+		Source              string          `json:"source"`
+	}
+	if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	req := agent.RefundRequest{
+		MerchantOrderNo: p.MerchantOrderNo, OrigMerchantOrderNo: p.OrigMerchantOrderNo, Currency: p.Currency,
+		Description: p.Description, Via: p.Via, TerminalSN: p.TerminalSN, Lane: p.Lane,
+	}
+	var err error
+	if req.Source, err = sourceParam(p.Source); err != nil {
+		return nil, err
+	}
+	if req.Amount, err = moneyString("amount", p.Amount); err != nil {
+		return nil, err
+	}
+	st := api.state(c)
+	no := req.MerchantOrderNo
+	api.mu.Lock()
+	already := st.owned[no]
+	st.owned[no] = true
+	st.beginCreate(no)
+	api.mu.Unlock()
+	defer api.afterReply(ctx, func() { st.endCreate(c, no) })()
+	pay, err := api.a.Refund(ctx, req)
+	if err != nil {
+		if !already {
+			api.mu.Lock()
+			delete(st.owned, no)
+			api.mu.Unlock()
+		}
+		return nil, appError(err)
+	}
+	return pay, nil
+}
+
 // afterReply arranges for release to run under API.mu once the answer to
 // the call with ctx is queued. The handler must defer the function it
 // returns: when ctx is not a call's (a direct call in a test), that runs
@@ -567,6 +620,10 @@ func appError(err error) error {
 		return &rpc.Error{Code: CodeNotAdjustable, Message: err.Error()}
 	case errors.Is(err, agent.ErrFallbackRefused):
 		return &rpc.Error{Code: CodeFallbackRefused, Message: err.Error()}
+	case errors.Is(err, agent.ErrCodePayNoAnswer):
+		return &rpc.Error{Code: CodeCodePayNoAnswer, Message: err.Error()}
+	case errors.Is(err, agent.ErrCancelUnconfirmed):
+		return &rpc.Error{Code: CodeCancelUnknown, Message: err.Error()}
 	}
 	return err
 }

@@ -9,19 +9,24 @@ import (
 )
 
 // independentlyVerified reports whether body carries a valid gateway
-// signature by the documented rule (raw data, or compact data).
+// signature by one of the documented rules (raw data, compact data, or the
+// Java SDK's fastjson re-serialisation of the whole body).
 func independentlyVerified(t *testing.T, body []byte) bool {
 	p, err := ResponseParams(body)
 	if err != nil || p["sign"] == "" {
 		return false
 	}
 	pub := gatewayPub(t)
-	if VerifyString(pub, Canonical(p), p["sign"]) == nil {
+	sig := p["sign"]
+	if VerifyString(pub, Canonical(p), sig) == nil {
+		return true
+	}
+	if fj, err := fastjsonParams(body); err == nil && VerifyString(pub, Canonical(fj), sig) == nil {
 		return true
 	}
 	if compact, differs := CompactJSON(p["data"]); differs {
 		p["data"] = compact
-		return VerifyString(pub, Canonical(p), p["sign"]) == nil
+		return VerifyString(pub, Canonical(p), sig) == nil
 	}
 	return false
 }
@@ -39,6 +44,9 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"code":"0","data":{"trans_status":"1e400"}}`))
 	f.Add([]byte{0xff, '{'})
+	// Signed by the Java SDK's rule, sent in another key order.
+	f.Add(sdkSignedBody(f, gw, `{"code":"0","msg":"success","psn":"P","data":`+querySample+`}`))
+	f.Add(sdkSignedBody(f, gw, `{"code":"0","msg":"success","psn":"P","data":{"trans_status":2,"merchant_order_no":"PB-1","order_amount":10.50,"tip_amount":"abc","trans_type":{"x":1},"b":[1,null,{"c":null}],"e":1e3}}`))
 	pub := gatewayPub(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		env, variant, err := decodeEnvelope(MethodOrderQuery, body, &verifier{key: pub})
@@ -48,7 +56,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			if env == nil || env.Code != "0" {
 				t.Fatalf("success without code 0: %+v", env)
 			}
-			if variant != variantRaw && variant != variantCompact {
+			if variant != variantRaw && variant != variantCompact && variant != variantFastjson {
 				t.Fatalf("success with verification variant %q", variant)
 			}
 			if !independentlyVerified(t, body) {
@@ -144,6 +152,7 @@ func FuzzParseNotification(f *testing.F) {
 	f.Add(formBody(p), "application/x-www-form-urlencoded")
 	f.Add(signedEnvelope(f, gw, "0", "success", `{"trans_status":2,"trans_no":"T"}`), "")
 	f.Add([]byte("a=1&a=2"), "text/plain")
+	f.Add(sdkSignedBody(f, gw, `{"merchant_order_no":"N-2","trans_status":2,"price_currency":"USD","order_amount":1.50,"tip_amount":"abc","data":{"z":1,"a":[1,2]}}`), "application/json")
 	g := newFakeGateway(f)
 	c := newTestClient(f, testConfig(f, g))
 	pub := gatewayPub(f)
@@ -158,12 +167,42 @@ func FuzzParseNotification(f *testing.F) {
 		if o == nil {
 			t.Fatalf("nil order without error")
 		}
-		params, perr := notificationParams(body, contentType)
+		params, jsonBody, perr := notificationParams(body, contentType)
 		if perr != nil {
 			t.Fatalf("accepted a body that does not decode: %v", perr)
 		}
-		if _, verr := (&verifier{key: pub}).verify(params); verr != nil {
+		if _, verr := (&verifier{key: pub}).verify(params, jsonBody); verr != nil {
 			t.Fatalf("accepted a notification that does not verify")
+		}
+	})
+}
+
+// FuzzFastjson: the fastjson re-serialiser never panics, its output is
+// valid JSON, and re-serialising its own output changes nothing.
+func FuzzFastjson(f *testing.F) {
+	for _, s := range []string{
+		querySample, `{"a":1,"b":[1,2,{"c":null}],"d":"x\u2028\"/"}`, `[1e3,-0,0.0000001,"\u007f"]`,
+		`{"BB":2,"Aa":1}`, `{"a":1,"a":null}`, `{"@type":"x"}`, `{"a":"\ud800"}`, `{}`, `[]`, `1`, `{`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		once, err := fastjsonString(s)
+		if err != nil {
+			if !errors.Is(err, errFastjson) {
+				t.Fatalf("error outside errFastjson: %v", err)
+			}
+			return
+		}
+		if !json.Valid([]byte(once)) {
+			t.Fatalf("fastjsonString(%q) = %q: not valid JSON", s, once)
+		}
+		twice, err := fastjsonString(once)
+		if err != nil || twice != once {
+			t.Fatalf("not stable: %q -> %q -> %q, %v", s, once, twice, err)
+		}
+		if _, err := fastjsonParams([]byte(s)); err != nil && !errors.Is(err, errFastjson) {
+			t.Fatalf("fastjsonParams: error outside errFastjson: %v", err)
 		}
 	})
 }

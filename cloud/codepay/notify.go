@@ -19,17 +19,23 @@ const maxNotificationBytes = 64 << 10
 // notify_url. The body may be JSON (values as strings, numbers or booleans)
 // or application/x-www-form-urlencoded; the signature is checked with the
 // gateway key over whatever top-level fields arrived, by the same canonical
-// rule as requests (a "data" object, if any, also verifies in compact form,
-// and its members then describe the order).
+// rule as requests. A "data" object, if any, may also verify in compact form
+// or re-serialised as CodePay's Java SDK does (fastjson, HashMap order; see
+// verifier.verify), and its members then describe the order.
 //
 // Notifications are always verified: without a gateway public key, or
 // without a sign, the result is ErrBadSignature. Malformed bodies are
-// ErrBadNotification. Amounts need price_currency.
+// ErrBadNotification; so are a missing or unreadable trans_status, an
+// unreadable amount, price_currency or trans_type (amounts need
+// price_currency), and a notification naming neither merchant_order_no nor
+// trans_no. Unlike a response, a notification is a hint that is checked
+// against the journal and confirmed by a query, so a malformed one is
+// refused whole (checkOrderFields) rather than read in part.
 func (c *Client) ParseNotification(body []byte, contentType string) (*Order, error) {
 	if len(body) > maxNotificationBytes {
 		return nil, fmt.Errorf("parse notification: %w: body larger than %d bytes", ErrBadNotification, maxNotificationBytes)
 	}
-	p, err := notificationParams(body, contentType)
+	p, jsonBody, err := notificationParams(body, contentType)
 	if err != nil {
 		return nil, fmt.Errorf("parse notification: %w: %w", ErrBadNotification, err)
 	}
@@ -37,7 +43,7 @@ func (c *Client) ParseNotification(body []byte, contentType string) (*Order, err
 		return nil, fmt.Errorf("verify notification: %w: no gateway public key configured", ErrBadSignature)
 	}
 	v := &verifier{key: c.gatewayKey}
-	variant, err := v.verify(p)
+	variant, err := v.verify(p, jsonBody)
 	if err != nil {
 		return nil, fmt.Errorf("verify notification: %w", err)
 	}
@@ -56,7 +62,10 @@ func (c *Client) ParseNotification(body []byte, contentType string) (*Order, err
 			}
 		}
 	}
-	o, err := decodeOrder(f, "")
+	if err := checkOrderFields(f, ""); err != nil {
+		return nil, fmt.Errorf("parse notification: %w: %w", ErrBadNotification, err)
+	}
+	o, err := decodeOrderLog("notification", f, "", c.log)
 	if err != nil {
 		return nil, fmt.Errorf("parse notification: %w: %w", ErrBadNotification, err)
 	}
@@ -67,13 +76,14 @@ func (c *Client) ParseNotification(body []byte, contentType string) (*Order, err
 	return o, nil
 }
 
-// notificationParams decodes a notification body into the signed strings.
-func notificationParams(body []byte, contentType string) (Params, error) {
+// notificationParams decodes a notification body into the signed strings;
+// jsonBody is the body when it is JSON (nil for a form).
+func notificationParams(body []byte, contentType string) (p Params, jsonBody []byte, err error) {
 	mediaType := ""
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return nil, fmt.Errorf("content type %q: %w", contentType, err)
+			return nil, nil, fmt.Errorf("content type %q: %w", contentType, err)
 		}
 		mediaType = mt
 	}
@@ -83,26 +93,26 @@ func notificationParams(body []byte, contentType string) (Params, error) {
 		mediaType != "application/json" && len(trimmed) > 0 && trimmed[0] != '{':
 		values, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, fmt.Errorf("decode form body: %w", err)
+			return nil, nil, fmt.Errorf("decode form body: %w", err)
 		}
-		p := make(Params, len(values))
+		p = make(Params, len(values))
 		for k, vs := range values {
 			if len(vs) != 1 {
-				return nil, fmt.Errorf("form field %q appears %d times", k, len(vs))
+				return nil, nil, fmt.Errorf("form field %q appears %d times", k, len(vs))
 			}
 			if vs[0] != "" {
 				p[k] = vs[0]
 			}
 		}
-		return p, nil
+		return p, nil, nil
 	default:
 		if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
-			return nil, errors.New("body is not a JSON object")
+			return nil, nil, errors.New("body is not a JSON object")
 		}
 		p, err := ResponseParams(trimmed)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return p, nil
+		return p, trimmed, nil
 	}
 }

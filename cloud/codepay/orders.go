@@ -85,22 +85,17 @@ type RefundRequest struct {
 	MerchantOrderNo     string // the refund's own, new order number
 	OrigMerchantOrderNo string
 	OrigTransNo         string
-	Amount              money.Amount
-	Description         string // required, ≤ 64
-	NotifyURL           string
+	// Amount is the amount refunded, sent as order_amount and trans_amount
+	// (as the SDK does); price_currency is its currency, the original's.
+	Amount      money.Amount
+	Description string // required, ≤ 64
+	NotifyURL   string
 }
 
 // RefundResponse is the data of a successful refund submission.
 type RefundResponse struct {
 	TransNo     string
 	TransAmount *int64 // minor units of the request's currency; nil when absent
-	PSN         string
-}
-
-// BatchCloseResponse is the data of a successful batch.close.
-type BatchCloseResponse struct {
-	Count       *int64 // nil when the gateway sent none
-	TotalAmount string // as received (major units, no currency given); may be ""
 	PSN         string
 }
 
@@ -116,14 +111,9 @@ func (c *Client) CreateOrder(ctx context.Context, r CreateOrderRequest) (*Create
 	if err != nil {
 		return nil, err
 	}
-	cur, _, err := env.Data.currency(r.Amount.Currency.Code)
-	if err != nil {
-		return nil, fmt.Errorf("decode create order response: %w: %w", ErrUnknownOutcome, err)
-	}
-	amt, err := env.Data.amount("trans_amount", cur)
-	if err != nil {
-		return nil, fmt.Errorf("decode create order response: %w: %w", ErrUnknownOutcome, err)
-	}
+	// A signed success: the order exists. An unreadable trans_amount (an
+	// optional echo) is dropped and logged, never an unknown outcome.
+	amt := c.echoedAmount(MethodPayOrder, env.Data, r.Amount.Currency.Code)
 	return &CreateOrderResponse{
 		MessageID:            env.Data.str("message_id"),
 		TransNo:              env.Data.str("trans_no"),
@@ -298,9 +288,15 @@ func (c *Client) query(ctx context.Context, method, merchantOrderNo, transNo str
 		return nil, fmt.Errorf("decode %s response: %w: %w", method, ErrUnknownOutcome, err)
 	}
 	// Never attribute another order's state to the one asked about.
+	// Asked by trans_no, the gateway answers that transaction (spec: "When
+	// both exist, trans_no priority"), whatever merchant_order_no it shows;
+	// an answer without trans_no must then match by merchant_order_no.
 	if transNo != "" {
-		if o.TransNo != "" && o.TransNo != transNo {
+		switch {
+		case o.TransNo != "" && o.TransNo != transNo:
 			return nil, fmt.Errorf("decode %s response: %w: asked for trans_no %s, got %s", method, ErrUnknownOutcome, transNo, o.TransNo)
+		case o.TransNo == "" && merchantOrderNo != "" && o.MerchantOrderNo != "" && o.MerchantOrderNo != merchantOrderNo:
+			return nil, fmt.Errorf("decode %s response: %w: asked for merchant_order_no %s, got %s without trans_no", method, ErrUnknownOutcome, merchantOrderNo, o.MerchantOrderNo)
 		}
 	} else if o.MerchantOrderNo != "" && o.MerchantOrderNo != merchantOrderNo {
 		return nil, fmt.Errorf("decode %s response: %w: asked for merchant_order_no %s, got %s", method, ErrUnknownOutcome, merchantOrderNo, o.MerchantOrderNo)
@@ -324,7 +320,10 @@ func (c *Client) RevokeOrder(ctx context.Context, merchantOrderNo string) (*Revo
 }
 
 // SubmitRefund refunds (part of) a completed order. Like CreateOrder it
-// moves money and is never retried here.
+// moves money and is never retried here: on an error wrapping
+// ErrUnknownOutcome the caller reconciles with QueryRefund by the refund's
+// MerchantOrderNo, and sends the same request again only after a signed
+// "not found".
 func (c *Client) SubmitRefund(ctx context.Context, r RefundRequest) (*RefundResponse, error) {
 	if err := checkOrderNo("merchant_order_no", r.MerchantOrderNo, true); err != nil {
 		return nil, err
@@ -334,6 +333,9 @@ func (c *Client) SubmitRefund(ctx context.Context, r RefundRequest) (*RefundResp
 	}
 	if err := checkOrderNo("orig_merchant_order_no", r.OrigMerchantOrderNo, false); err != nil {
 		return nil, err
+	}
+	if r.OrigMerchantOrderNo == r.MerchantOrderNo {
+		return nil, &ValidationError{Field: "merchant_order_no", Reason: "a refund needs its own merchant_order_no, not the original's"}
 	}
 	if err := checkText("orig_trans_no", r.OrigTransNo, false, maxIDLen); err != nil {
 		return nil, err
@@ -348,10 +350,14 @@ func (c *Client) SubmitRefund(ctx context.Context, r RefundRequest) (*RefundResp
 	if err := checkNotifyURL(r.NotifyURL); err != nil {
 		return nil, err
 	}
+	// The SDK (OrderRefundSubmitRequest) sends the refund amount twice:
+	// order_amount (the spec's required field) and trans_amount (the spec's
+	// own request sample); both are the amount refunded.
 	p := Params{
 		"merchant_order_no": r.MerchantOrderNo,
 		"price_currency":    cur.Code,
 		"order_amount":      amount,
+		"trans_amount":      amount,
 		"description":       r.Description,
 	}
 	setIf(p, "orig_merchant_order_no", r.OrigMerchantOrderNo)
@@ -361,31 +367,8 @@ func (c *Client) SubmitRefund(ctx context.Context, r RefundRequest) (*RefundResp
 	if err != nil {
 		return nil, err
 	}
-	rcur, _, err := env.Data.currency(cur.Code)
-	if err != nil {
-		return nil, fmt.Errorf("decode refund response: %w: %w", ErrUnknownOutcome, err)
-	}
-	amt, err := env.Data.amount("trans_amount", rcur)
-	if err != nil {
-		return nil, fmt.Errorf("decode refund response: %w: %w", ErrUnknownOutcome, err)
-	}
+	amt := c.echoedAmount(MethodRefundSubmit, env.Data, cur.Code)
 	return &RefundResponse{TransNo: env.Data.str("trans_no"), TransAmount: amt, PSN: env.PSN}, nil
-}
-
-// CloseBatch closes the terminal's current batch (batch.close).
-func (c *Client) CloseBatch(ctx context.Context, terminalSN string) (*BatchCloseResponse, error) {
-	if err := checkText("terminal_sn", terminalSN, true, maxIDLen); err != nil {
-		return nil, err
-	}
-	env, err := c.call(ctx, MethodBatchClose, "", Params{"terminal_sn": terminalSN})
-	if err != nil {
-		return nil, err
-	}
-	count, err := env.Data.integer("count")
-	if err != nil {
-		return nil, fmt.Errorf("decode batch close response: %w: %w", ErrUnknownOutcome, err)
-	}
-	return &BatchCloseResponse{Count: count, TotalAmount: env.Data.str("total_amount"), PSN: env.PSN}, nil
 }
 
 // AdjustTip sets the tip of a completed order before settlement
@@ -403,6 +386,23 @@ func (c *Client) AdjustTip(ctx context.Context, merchantOrderNo string, tip mone
 		"tip_adjustment_amount": amount,
 	})
 	return err
+}
+
+// echoedAmount reads the trans_amount a signed success echoes, in the
+// answer's price_currency or else the request's; nil (logged once) when it
+// cannot be read.
+func (c *Client) echoedAmount(method string, f fields, requestCurrency string) *int64 {
+	cur, _, err := f.currency(requestCurrency)
+	if err != nil {
+		warnField(c.log, method, "price_currency", "not a known currency code")
+		return nil
+	}
+	amt, err := f.amount("trans_amount", cur)
+	if err != nil {
+		warnField(c.log, method, "trans_amount", "not an amount in the order's currency")
+		return nil
+	}
+	return amt
 }
 
 // setIf sets p[k] only for a non-empty value: optional fields are omitted,

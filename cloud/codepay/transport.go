@@ -117,7 +117,8 @@ func requestPSN(t time.Time) string {
 }
 
 // roundTrip posts body and classifies the result. variant names the form
-// of data that verified ("raw" or "compact"), for certification logs.
+// of the signed fields that verified ("raw", "compact" or "fastjson"), for
+// certification logs.
 func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte) (*envelope, string, error) {
 	// wrote is set as soon as the transport has produced request bytes;
 	// until then a failure means the gateway cannot have seen the request.
@@ -164,13 +165,13 @@ func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte)
 		resp.StatusCode < 400 || resp.StatusCode > 499, !looksLikeEnvelope(raw):
 		return nil, "", &HTTPError{Method: method, Status: resp.StatusCode, Text: httpErrorText(resp.StatusCode, raw)}
 	default:
-		_, variant, err := decodeEnvelope(method, raw, c.verifyKey())
+		_, variant, err := c.decodeResponse(method, raw)
 		if err == nil {
 			return nil, variant, fmt.Errorf("decode %s response: %w: success envelope with HTTP status %d", method, ErrUnknownOutcome, resp.StatusCode)
 		}
 		return nil, variant, c.classify(method, err)
 	}
-	env, variant, err := decodeEnvelope(method, raw, c.verifyKey())
+	env, variant, err := c.decodeResponse(method, raw)
 	return env, variant, c.classify(method, err)
 }
 

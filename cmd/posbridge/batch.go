@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,7 +38,27 @@ type batchReport struct {
 		Count       *int64 `json:"count"`
 		TotalAmount string `json:"total_amount"`
 	} `json:"cloud"`
-	Differences []string `json:"differences"`
+	Differences     []string `json:"differences"`
+	Comparison      string   `json:"comparison"`
+	CloudSettleList string   `json:"cloud_settle_list"`
+}
+
+// comparison is the report's comparison; a report from an agent older than
+// the field gets it derived as the agent derives stored ones
+// (agent.BatchReport.FillComparison).
+func (r batchReport) comparison() string {
+	if r.Comparison != "" || r.State != store.BatchClosed {
+		return r.Comparison
+	}
+	if r.Cloud == nil || (r.Cloud.Count == nil && r.Cloud.TotalAmount == "") {
+		return agent.ComparisonNotCompared
+	}
+	for _, d := range r.Differences {
+		if !strings.HasPrefix(d, "note: ") {
+			return agent.ComparisonDiffer
+		}
+	}
+	return agent.ComparisonAgree
 }
 
 func printReport(w io.Writer, r batchReport) {
@@ -56,14 +77,27 @@ func printReport(w io.Writer, r batchReport) {
 		fmt.Fprintf(w, "  %-10s %3d  %s\n", t, v.Count, v.Amount)
 	}
 	if r.Cloud != nil {
-		n := "?"
+		n, total := "?", r.Cloud.TotalAmount
 		if r.Cloud.Count != nil {
 			n = fmt.Sprint(*r.Cloud.Count)
 		}
-		fmt.Fprintf(w, "  CodePay  %s transactions  %s\n", n, r.Cloud.TotalAmount)
+		if total == "" {
+			total = "?"
+		}
+		fmt.Fprintf(w, "  CodePay  %s transactions  %s\n", n, total)
 	}
-	if len(r.Differences) == 0 && r.State == "closed" {
-		fmt.Fprintln(w, "  local and CodePay totals agree")
+	if r.CloudSettleList != "" {
+		fmt.Fprintf(w, "  CodePay settle list  %s\n", r.CloudSettleList)
+	}
+	// The three cases, in the console's and the CSV's words: agree, the
+	// differences, or not compared (agent.NotComparedLine is then the
+	// first of the differences).
+	cmp := r.comparison()
+	if cmp == agent.ComparisonAgree {
+		fmt.Fprintf(w, "  %s\n", agent.AgreeLine)
+	}
+	if cmp == agent.ComparisonNotCompared && !slices.Contains(r.Differences, agent.NotComparedLine) {
+		fmt.Fprintf(w, "  ! %s\n", agent.NotComparedLine)
 	}
 	for _, d := range r.Differences {
 		fmt.Fprintf(w, "  ! %s\n", d)

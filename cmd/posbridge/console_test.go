@@ -22,6 +22,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/internal/money"
 )
 
 // findChromium returns the browser for the console test: /usr/bin/chromium
@@ -218,7 +220,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	downloads := t.TempDir()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
@@ -502,7 +504,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("read downloaded CSV: %v", err)
 	}
 	for _, want := range []string{"terminal,DEMO000001\n", "batch_no,1\n", "local_count,1\n", "local_total,12.34\n", "cloud_total,12.34\n",
-		"none: local and CodePay totals agree", orderNo + ",sale,approved,12.34,0.00,USD,"} {
+		"comparison,agree\n", "differences,Local and CodePay totals agree\n", orderNo + ",sale,approved,12.34,0.00,USD,"} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("downloaded CSV lacks %q:\n%s", want, got)
 		}
@@ -523,11 +525,57 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.getElementById("report-status").textContent === "Saved posbridge-batch-DEMO000001-1.csv to your downloads."`, 5*time.Second))
 	b.shotView("history-report-downloaded")
 
-	// 7. The agent restarts: the console shows it and reconnects by itself.
 	b.step("close report", 10*time.Second,
 		chromedp.Click(chromedp.ID("report-done")),
 		chromedp.WaitNotVisible(chromedp.ID("report-dialog")),
 	)
+
+	// 6b. CodePay answers batch.close with data {} (the spec's batch.close
+	// sample): the report says the totals were not compared, never that
+	// they agree, and never shows "null".
+	simAdmin(t, "POST", simURL+"/sim/mode", `{"batch_shape":"empty"}`)
+	closeFromConsole(b, 2, "0 transactions", "not_compared")
+	if got := strings.TrimSpace(b.text("#report-verdict")); got != "CodePay returned no totals — not compared" {
+		t.Errorf("not compared verdict = %q", got)
+	}
+	if body := b.text("#report-body"); strings.Contains(body, "null") || strings.Contains(body, "agree") {
+		t.Errorf("not compared report shows %q", body)
+	}
+	if cloud := eval[[]string](b, `[...document.querySelectorAll("#report-body table.compare tbody td:last-child")].map(td => td.textContent)`); strings.Join(cloud, ",") != "—,—,—" {
+		t.Errorf("CodePay column of a not compared report = %q, want dashes", cloud)
+	}
+	b.shotView("batch-report-not-compared")
+	b.step("history not compared", 10*time.Second,
+		chromedp.Click(chromedp.ID("report-done")),
+		chromedp.WaitNotVisible(chromedp.ID("report-dialog")),
+		poll(`document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="2"]')?.textContent.includes("Not compared")`, 10*time.Second),
+	)
+
+	// 6c. CodePay has a sale posbridge never saw (made on the terminal by
+	// another system) and answers totals with JSON numbers: the report
+	// lists each difference.
+	simAdmin(t, "POST", simURL+"/sim/mode", `{"batch_shape":"totals","amount_style":"number"}`)
+	outsideSale(t, ctx, dataDir, simURL, "OUTSIDE-1", 500)
+	closeFromConsole(b, 3, "0 transactions", "differ")
+	verdict := b.text("#report-verdict")
+	for _, want := range []string{"Local and CodePay totals differ:", "count: CodePay has 1 transactions, posbridge 0",
+		"total: CodePay has 5.00 USD, posbridge 0.00 USD (difference 5.00)"} {
+		if !strings.Contains(verdict, want) {
+			t.Errorf("differ verdict lacks %q: %q", want, verdict)
+		}
+	}
+	if strings.Contains(b.text("#report-body"), "null") {
+		t.Error("the differ report shows null")
+	}
+	b.shotView("batch-report-differ")
+	b.step("history differ", 10*time.Second,
+		chromedp.Click(chromedp.ID("report-done")),
+		chromedp.WaitNotVisible(chromedp.ID("report-dialog")),
+		poll(`document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="3"]')?.textContent.includes("2 differences") &&
+			document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="1"]')?.textContent.includes("Totals agree")`, 10*time.Second),
+	)
+
+	// 7. The agent restarts: the console shows it and reconnects by itself.
 	stopDemo(t, demo)
 	b.step("connection lost", 15*time.Second,
 		poll(`document.getElementById("conn").dataset.state === "reconnecting" &&
@@ -539,7 +587,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.step("reconnected", 30*time.Second,
 		poll(`document.getElementById("conn").dataset.state === "connected" &&
-			document.querySelectorAll('#history-rows tr[data-state="closed"]').length === 1 &&
+			document.querySelectorAll('#history-rows tr[data-state="closed"]').length === 3 &&
 			document.querySelectorAll("#payment-rows tr[data-order^=CONSOLE]").length === 3`, 25*time.Second),
 	)
 
@@ -573,6 +621,62 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("page errors: %v", errs)
 	}
 	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
-		t.Fatal("the console test ran out of its 90 s")
+		t.Fatal("the console test ran out of its 120 s")
+	}
+}
+
+// closeFromConsole closes DEMO000001's batch batchNo through the console
+// (its open batch holds count) and waits for the report with comparison.
+func closeFromConsole(b *browserRun, batchNo int, count, comparison string) {
+	b.t.Helper()
+	b.step(fmt.Sprintf("close batch %d (%s)", batchNo, comparison), 30*time.Second,
+		poll(fmt.Sprintf(`document.querySelector('article[data-sn="DEMO000001"] h4').textContent === "Open batch %d"`, batchNo), 10*time.Second),
+		chromedp.Click(chromedp.CSS(`article[data-sn="DEMO000001"] button.close-batch`)),
+		chromedp.WaitVisible(chromedp.ID("close-dialog")),
+		poll(fmt.Sprintf(`document.getElementById("close-count")?.textContent === %q`, count), 10*time.Second),
+		chromedp.Click(chromedp.ID("close-confirm")),
+		poll(fmt.Sprintf(`document.getElementById("report-h").textContent === "Batch %d of DEMO000001 closed" &&
+			document.getElementById("report-verdict")?.dataset.comparison === %q`, batchNo, comparison), 20*time.Second),
+	)
+}
+
+// outsideSale makes an approved sale at the demo's CodePay emulator
+// straight from the test, signed with the demo's keys: a payment CodePay
+// knows and posbridge's journal does not.
+func outsideSale(t *testing.T, ctx context.Context, dataDir, simURL, orderNo string, minor int64) {
+	t.Helper()
+	kb, err := os.ReadFile(filepath.Join(dataDir, "codepay-sim", "app_private_key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := codepay.ParsePrivateKey(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := os.ReadFile(filepath.Join(dataDir, "codepay-sim", "gateway_public_key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := codepay.ParsePublicKey(gb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := codepay.New(codepay.Config{GatewayURL: simURL, AppID: demoAppID, MerchantNo: demoMerchantNo, StoreNo: demoStoreNo,
+		PrivateKey: priv, GatewayPublicKey: gw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateOrder(ctx, codepay.CreateOrderRequest{TerminalSN: demoOnline, MerchantOrderNo: orderNo, TransType: codepay.TransSale,
+		Amount: money.Amount{Minor: minor, Currency: money.MustCurrency("USD")}, Description: "outside posbridge", Expires: time.Minute}); err != nil {
+		t.Fatalf("sale outside posbridge: %v", err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		o, err := c.QueryOrder(ctx, orderNo, "")
+		if err == nil && o.TransStatus == codepay.StatusCompleted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outside sale did not complete: %+v, %v", o, err)
+		}
 	}
 }

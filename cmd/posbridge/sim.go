@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,6 +95,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&terms, "terminal", "emulated terminal `SN[:offline]`, repeatable (default: DEMO000001 online and DEMO000002 offline)")
 	pickup := fs.Duration("pickup", codepaysim.DefaultPickupDelay, "time an online terminal takes to pick up an order (9 → 0)")
 	process := fs.Duration("process", codepaysim.DefaultProcessDelay, "time the terminal takes to finish an order (0 → 2 or 1)")
+	shape := fs.String("shape", codepaysim.BatchShapeTotals, "batch.close answer: totals ({count, total_amount}: the spec's merchant Batch Close sample), sdk ({settle_list: \"<JSON text>\"}: the Java SDK's field) or empty (data {}: the spec's batch.close sample)")
+	amounts := fs.String("amounts", codepaysim.AmountStyleString, "how amounts are written: string (\"12.34\") or number (12.34, as the Java SDK's Double fields)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback --listen address (the admin API has no authentication)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -110,6 +113,14 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "posbridge sim codepay: --pickup and --process must be positive durations such as 500ms")
 		return exitUsage
 	}
+	if !slices.Contains(codepaysim.BatchShapes(), *shape) {
+		fmt.Fprintf(stderr, "posbridge sim codepay: --shape %q: want totals, sdk or empty\n", *shape)
+		return exitUsage
+	}
+	if !slices.Contains(codepaysim.AmountStyles(), *amounts) {
+		fmt.Fprintf(stderr, "posbridge sim codepay: --amounts %q: want string or number\n", *amounts)
+		return exitUsage
+	}
 	if !*allowRemote && !simLoopback(*listen) {
 		fmt.Fprintf(stderr, "posbridge sim codepay: refusing to listen on %q: the emulator's admin API has no authentication; use a loopback address such as 127.0.0.1:0 or pass --allow-remote\n", *listen)
 		return exitUsage
@@ -117,7 +128,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(terms) == 0 {
 		terms = simTerminals{{SN: "DEMO000001", Online: true}, {SN: "DEMO000002", Online: false}}
 	}
-	if err := runSim(ctx, *listen, *dir, terms, *pickup, *process, *debug, stdout, stderr); err != nil {
+	mode := codepaysim.Mode{BatchShape: *shape, AmountStyle: *amounts}
+	if err := runSim(ctx, *listen, *dir, terms, *pickup, *process, mode, *debug, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "posbridge sim codepay: %v\n", err)
 		return exitFailure
 	}
@@ -134,7 +146,7 @@ func simLoopback(addr string) bool {
 	return host != "" && netutil.IsLoopbackHost(host)
 }
 
-func runSim(ctx context.Context, listen, dir string, terms simTerminals, pickup, process time.Duration, debug bool, stdout, stderr io.Writer) error {
+func runSim(ctx context.Context, listen, dir string, terms simTerminals, pickup, process time.Duration, mode codepaysim.Mode, debug bool, stdout, stderr io.Writer) error {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
@@ -163,6 +175,7 @@ func runSim(ctx context.Context, listen, dir string, terms simTerminals, pickup,
 		AppPublicKey: keys.AppPublic, GatewayKey: keys.GatewayPrivate,
 		Terminals:   terms,
 		PickupDelay: pickup, ProcessDelay: process,
+		BatchShape: mode.BatchShape, AmountStyle: mode.AmountStyle,
 		Logger: log,
 	})
 	if err != nil {
@@ -209,11 +222,12 @@ gateway_public_key_file = %s
 
 Terminals:
 %s
+Batch answers  %s   Amounts as %ss   (change with POST %s/sim/mode)
 Amounts ending in .51 are declined (trans_error_code "51").
 `, url, url, url, dir, keyNote,
 		simTOMLString(url), simTOMLString(simAppID), simTOMLString(simMerchantNo), simTOMLString(simStoreNo),
 		simTOMLString(keys.Path(codepaysim.AppPrivateKeyFile)), simTOMLString(keys.Path(codepaysim.GatewayPublicKeyFile)),
-		tl.String())
+		tl.String(), mode.BatchShape, mode.AmountStyle, url)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

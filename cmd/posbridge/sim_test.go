@@ -43,6 +43,10 @@ func TestCmdSimUsage(t *testing.T) {
 		{"bad terminal", []string{"codepay", "--terminal", "A:broken"}, 2, "online or offline"},
 		{"dup terminal", []string{"codepay", "--terminal", "A", "--terminal", "A:offline"}, 2, "twice"},
 		{"zero pickup", []string{"codepay", "--pickup", "0s"}, 2, "positive"},
+		{"bad shape", []string{"codepay", "--shape", "bogus"}, 2, `--shape "bogus": want totals, sdk or empty`},
+		{"spec is not a shape", []string{"codepay", "--shape", "spec"}, 2, `--shape "spec": want totals, sdk or empty`},
+		{"bad amounts", []string{"codepay", "--amounts", "float"}, 2, `--amounts "float": want string or number`},
+		{"help names the shapes", []string{"codepay", "--help"}, 0, "batch.close sample"},
 		{"extra arg", []string{"codepay", "extra"}, 2, "extra"},
 		{"help", []string{"codepay", "-h"}, 0, "--listen"},
 		{"bad port", []string{"codepay", "--listen", "127.0.0.1:99999"}, 1, "listen"},
@@ -195,5 +199,88 @@ func TestSimTOMLString(t *testing.T) {
 		if _, err := toml.Decode("K = "+simTOMLString(in), &v); err != nil || v.K != in {
 			t.Errorf("round trip %q: %v %q", in, err, v.K)
 		}
+	}
+}
+
+// TestCmdSimModes: --shape and --amounts reach the emulator, which answers
+// batch.close and amounts in that mode, and POST /sim/mode switches it.
+func TestCmdSimModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- cmdSim(ctx, []string{"codepay", "--dir", dir, "--terminal", "T1", "--pickup", "10ms", "--process", "20ms",
+			"--shape", "empty", "--amounts", "number"}, pw, io.Discard)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var url, banner string
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "gateway_url" {
+			url = strings.Trim(f[2], `"`)
+		}
+		if strings.HasPrefix(sc.Text(), "Batch answers") {
+			banner = sc.Text()
+		}
+		if strings.HasPrefix(sc.Text(), "Amounts ending") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	}()
+	if !strings.Contains(banner, "empty") || !strings.Contains(banner, "numbers") {
+		t.Errorf("banner line = %q, want the mode", banner)
+	}
+	kb, _ := os.ReadFile(filepath.Join(dir, "app_private_key.pem"))
+	priv, err := codepay.ParsePrivateKey(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method string, extra map[string]string) map[string]any {
+		t.Helper()
+		p := codepay.Params{
+			"app_id": "wzsim0000000001", "format": "JSON", "charset": "UTF-8", "sign_type": "RSA2", "version": "1.0",
+			"timestamp": strconv.FormatInt(time.Now().UnixMilli(), 10), "method": method,
+			"merchant_no": "302300000001", "store_no": "402300000001",
+		}
+		for k, v := range extra {
+			p[k] = v
+		}
+		codepay.Sign(priv, p)
+		body, _ := json.Marshal(p)
+		resp, err := http.Post(url+"/api/entry", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var env struct {
+			Code string
+			Data map[string]any
+		}
+		dec := json.NewDecoder(resp.Body)
+		dec.UseNumber()
+		if err := dec.Decode(&env); err != nil || env.Code != "0" {
+			t.Fatalf("%s: %v code %q", method, err, env.Code)
+		}
+		return env.Data
+	}
+	d := call("wisehub.cloud.pay.order", map[string]string{"terminal_sn": "T1", "message_receiving_application": "CodePay Register",
+		"merchant_order_no": "MODE-1", "trans_type": "1", "price_currency": "USD", "order_amount": "1.50", "description": "cli",
+		"expires": "60", "api_version": "2.0"})
+	if n, ok := d["trans_amount"].(json.Number); !ok || n != "1.50" {
+		t.Errorf("trans_amount = %#v, want the JSON number 1.50", d["trans_amount"])
+	}
+	if d := call("batch.close", map[string]string{"terminal_sn": "T1"}); len(d) != 0 {
+		t.Errorf("batch.close data = %v, want {} (--shape empty)", d)
+	}
+	simAdmin(t, "POST", url+"/sim/mode", `{"batch_shape":"sdk"}`)
+	if d := call("batch.close", map[string]string{"terminal_sn": "T1"}); d["settle_list"] == nil {
+		t.Errorf("batch.close data = %v, want settle_list after POST /sim/mode", d)
 	}
 }

@@ -138,6 +138,9 @@ type Opts struct {
 	// Middleware, with InMemory, wraps the emulator's handler (e.g. to
 	// freeze the gateway for a while).
 	Middleware func(http.Handler) http.Handler
+	// BatchShape and AmountStyle are the emulator's conformance mode
+	// (codepaysim.Config; "" = its defaults, totals and string).
+	BatchShape, AmountStyle string
 }
 
 func New(t testing.TB, o Opts) *Env {
@@ -173,6 +176,7 @@ func New(t testing.TB, o Opts) *Env {
 		AppPublicKey: k.appPub, GatewayKey: k.gwPriv,
 		Terminals:   simTerminals(o.Terminals),
 		PickupDelay: o.Pickup, ProcessDelay: o.Process, Logger: logger(o),
+		BatchShape: o.BatchShape, AmountStyle: o.AmountStyle,
 	})
 	if err != nil {
 		t.Fatal(err)

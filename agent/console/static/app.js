@@ -754,14 +754,36 @@ function closedByText(by) {
   return CLOSED_BY[by] || by;
 }
 
+// The three outcomes of a closed batch, in the words of the CLI and the
+// CSV (agent.AgreeLine, agent.NotComparedLine).
+const AGREE_TEXT = "Local and CodePay totals agree";
+const NOT_COMPARED_TEXT = "CodePay returned no totals — not compared";
+
+function isNote(d) {
+  return d.startsWith("note: ");
+}
+
+// comparisonOf is the report's comparison; reports from an agent older
+// than the field get it derived the way the agent derives stored ones.
+function comparisonOf(r) {
+  if (r.comparison) return r.comparison;
+  const diffs = r.differences || [];
+  if (!r.cloud || (r.cloud.count == null && !r.cloud.total_amount)) return "not_compared";
+  return diffs.some((d) => !isNote(d)) ? "differ" : "agree";
+}
+
 function verdict(r) {
   if (r.state !== "closed") return { tone: "progress", short: r.state === "closing" ? "Closing" : "Open", long: "" };
-  if (r.differences && r.differences.length) {
-    const n = r.differences.length;
-    return { tone: "warn", short: `${n} ${n === 1 ? "difference" : "differences"}`, long: "" };
+  switch (comparisonOf(r)) {
+    case "differ": {
+      const n = (r.differences || []).filter((d) => !isNote(d)).length;
+      return { tone: "warn", short: `${n} ${n === 1 ? "difference" : "differences"}`, long: "" };
+    }
+    case "not_compared":
+      return { tone: "neutral", short: "Not compared", long: NOT_COMPARED_TEXT };
+    default:
+      return { tone: "ok", short: "Totals agree", long: AGREE_TEXT };
   }
-  if (!r.cloud) return { tone: "neutral", short: "No CodePay totals", long: "CodePay returned no totals to compare" };
-  return { tone: "ok", short: "Totals agree", long: "Local and CodePay totals agree" };
 }
 
 function renderHistory() {
@@ -817,17 +839,25 @@ function openReport(r, justClosed, opener) {
   let verdictBox;
   if (r.state !== "closed") {
     verdictBox = h("p", { class: "verdict tone-neutral" }, "The batch is still open: it is compared with CodePay when it closes.");
-  } else if (r.differences && r.differences.length) {
+  } else if (comparisonOf(r) === "differ") {
     verdictBox = h(
       "div",
-      { class: "verdict tone-warn", id: "report-verdict" },
+      { class: "verdict tone-warn", id: "report-verdict", dataset: { comparison: "differ" } },
       h("p", {}, h("strong", {}, "Local and CodePay totals differ:")),
       h("ul", {}, r.differences.map((d) => h("li", {}, d))),
     );
   } else {
-    verdictBox = h("p", { class: `verdict tone-${v.tone}`, id: "report-verdict" }, v.long);
+    // Agree or not compared: the verdict, then any notes (Bindo payments).
+    const notes = (r.differences || []).filter((d) => d !== NOT_COMPARED_TEXT);
+    verdictBox = h(
+      "div",
+      { class: `verdict tone-${v.tone}`, id: "report-verdict", dataset: { comparison: comparisonOf(r) } },
+      h("p", {}, v.long),
+      notes.length ? h("ul", {}, notes.map((d) => h("li", {}, d))) : null,
+    );
   }
-  $("report-body").replaceChildren(
+  // replaceChildren would write a null child as the text "null": leave it out.
+  const parts = [
     verdictBox,
     h(
       "table",
@@ -842,10 +872,14 @@ function openReport(r, justClosed, opener) {
         h("tr", {}, h("th", { scope: "row" }, "Tips"), h("td", { class: "num" }, money(r.local.tips, cur)), h("td", { class: "num muted" }, "—")),
       ),
     ),
+    r.cloud_settle_list
+      ? h("div", { class: "report-settle" }, h("h3", {}, "CodePay settle list"), h("p", { class: "mono settle-list", id: "report-settle-list" }, r.cloud_settle_list))
+      : null,
     byTypeTable(r.local.by_type, cur, "Totals by type")
       ? h("div", { class: "report-bytype" }, h("h3", {}, "By type"), byTypeTable(r.local.by_type, cur, "Totals by type"))
       : null,
-  );
+  ];
+  $("report-body").replaceChildren(...parts.filter((p) => p !== null));
   $("report-error").textContent = "";
   $("report-status").textContent = "";
   const dl = $("report-download");

@@ -26,6 +26,8 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("POST /sim/faults", s.adminFault)
 	m.HandleFunc("DELETE /sim/faults", s.adminClearFaults)
 	m.HandleFunc("GET /sim/batches/{sn}", s.adminBatch)
+	m.HandleFunc("GET /sim/mode", s.adminMode)
+	m.HandleFunc("POST /sim/mode", s.adminSetMode)
 	return m
 }
 
@@ -68,6 +70,8 @@ var adminEndpoints = []string{
 	"POST /sim/faults {\"method\":\"\",\"kind\":\"http500|slow|drop_after_process|bad_signature|unsigned|data_as_string\",\"count\":1,\"delay_ms\":0}",
 	"DELETE /sim/faults",
 	"GET  /sim/batches/{sn}",
+	"GET  /sim/mode",
+	"POST /sim/mode {\"batch_shape\":\"totals|sdk|empty\",\"amount_style\":\"string|number\"}",
 }
 
 // GET /sim/
@@ -107,33 +111,54 @@ func (s *Sim) adminOrder(w http.ResponseWriter, r *http.Request) {
 	writeAdminJSON(w, http.StatusOK, v)
 }
 
-// POST /sim/orders/{no}/outcome {"status":2|1|3,"error_code","error_msg"}
+// POST /sim/orders/{no}/outcome {"status":2|1|3,"error_code","error_msg","pay_scenario"}
+// status scripts how the terminal finishes the order; pay_scenario (for an
+// order not created yet) makes it a wallet/QR payment. At least one is needed.
 func (s *Sim) adminOutcome(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Status    *int   `json:"status"`
-		ErrorCode string `json:"error_code"`
-		ErrorMsg  string `json:"error_msg"`
+		Status      *int   `json:"status"`
+		ErrorCode   string `json:"error_code"`
+		ErrorMsg    string `json:"error_msg"`
+		PayScenario string `json:"pay_scenario"`
 	}
 	if err := decodeAdmin(r, &body); err != nil {
 		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
 		return
 	}
-	if body.Status == nil {
-		adminError(w, http.StatusBadRequest, "status is required (2 approved, 1 declined, 3 cancelled)")
+	if body.Status == nil && body.PayScenario == "" {
+		adminError(w, http.StatusBadRequest, "status (2 approved, 1 declined, 3 cancelled) or pay_scenario is required")
 		return
 	}
-	o := Outcome{Status: codepay.TransStatus(*body.Status), ErrorCode: body.ErrorCode, ErrorMsg: body.ErrorMsg}
-	if !o.valid() {
-		adminError(w, http.StatusBadRequest, "status must be 2 (approved), 1 (declined) or 3 (cancelled)")
+	var o Outcome
+	if body.Status != nil {
+		o = Outcome{Status: codepay.TransStatus(*body.Status), ErrorCode: body.ErrorCode, ErrorMsg: body.ErrorMsg}
+		if !o.valid() {
+			adminError(w, http.StatusBadRequest, "status must be 2 (approved), 1 (declined) or 3 (cancelled)")
+			return
+		}
+	}
+	sc := codepay.PayScenario(body.PayScenario)
+	if sc != "" && !sc.Valid() {
+		adminError(w, http.StatusBadRequest, "pay_scenario must be SWIPE_CARD, BSCANQR_PAY or SCANQR_PAY")
 		return
 	}
 	no := r.PathValue("no")
-	if v, ok := s.Order(no); ok && v.Status.Final() {
+	v, exists := s.Order(no)
+	if body.Status != nil && exists && v.Status.Final() {
 		adminError(w, http.StatusConflict, "order is already final")
 		return
 	}
-	s.ScriptOutcome(no, o)
-	writeAdminJSON(w, http.StatusOK, map[string]any{"merchant_order_no": no, "status": *body.Status})
+	if sc != "" && exists {
+		adminError(w, http.StatusConflict, "pay_scenario must be scripted before the order is created")
+		return
+	}
+	if body.Status != nil {
+		s.ScriptOutcome(no, o)
+	}
+	if sc != "" {
+		s.ScriptPayScenario(no, sc)
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]any{"merchant_order_no": no, "status": body.Status, "pay_scenario": body.PayScenario})
 }
 
 // GET /sim/terminals
@@ -215,4 +240,25 @@ func (s *Sim) adminBatch(w http.ResponseWriter, r *http.Request) {
 		rep.OpenOrders = []string{}
 	}
 	writeAdminJSON(w, http.StatusOK, rep)
+}
+
+// GET /sim/mode
+func (s *Sim) adminMode(w http.ResponseWriter, _ *http.Request) {
+	writeAdminJSON(w, http.StatusOK, s.Mode())
+}
+
+// POST /sim/mode {"batch_shape":"totals|sdk|empty","amount_style":"string|number"}:
+// an absent or empty member keeps its value; answers the mode now in force.
+func (s *Sim) adminSetMode(w http.ResponseWriter, r *http.Request) {
+	var body Mode
+	if err := decodeAdmin(r, &body); err != nil {
+		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
+		return
+	}
+	m, err := s.SetMode(body)
+	if err != nil {
+		adminError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": "))
+		return
+	}
+	writeAdminJSON(w, http.StatusOK, m)
 }

@@ -90,10 +90,21 @@ func TestAdminAPI(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("POST outcome = %d %s", status, b)
 		}
-		for _, bad := range []string{`{"status":0}`, `{}`, `{"status":2,"extra":1}`, `nope`} {
+		for _, bad := range []string{`{"status":0}`, `{}`, `{"status":2,"extra":1}`, `nope`, `{"pay_scenario":"CASH"}`} {
 			if status, _ := e.admin("POST", "/sim/orders/AD-1/outcome", bad); status != 400 {
 				t.Errorf("POST outcome %s = %d, want 400", bad, status)
 			}
+		}
+		// A wallet payment is scripted before the order exists, not after.
+		if status, _ := e.admin("POST", "/sim/orders/AD-1/outcome", `{"pay_scenario":"BSCANQR_PAY"}`); status != 409 {
+			t.Errorf("pay_scenario for an existing order = %d, want 409", status)
+		}
+		if status, b := e.admin("POST", "/sim/orders/AD-QR/outcome", `{"pay_scenario":"BSCANQR_PAY"}`); status != 200 {
+			t.Fatalf("POST pay_scenario = %d %s", status, b)
+		}
+		e.mustCreate(createFields("AD-QR", "5.00"))
+		if v, _ := e.sim.Order("AD-QR"); v.PayScenario != codepay.ScenarioBScanQR {
+			t.Errorf("scripted wallet sale has pay_scenario %q", v.PayScenario)
 		}
 	})
 

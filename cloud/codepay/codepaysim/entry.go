@@ -165,6 +165,9 @@ func (s *Sim) createOrderLocked(p codepay.Params, now time.Time) (map[string]any
 		scenario: scenario, payMethod: p["pay_method_id"], orig: origNo, attach: p["attach"],
 		notifyURL: p["notify_url"], createdAt: now, expiresAt: now.Add(time.Duration(expires) * time.Second),
 	}
+	if sc, ok := s.paidWith[no]; ok && tt == codepay.TransSale {
+		o.scenario = sc
+	}
 	if tt.NeedsOriginal() {
 		if e := s.checkOriginalLocked(o); e != nil {
 			return nil, e
@@ -286,7 +289,11 @@ func (s *Sim) queryLocked(p codepay.Params, refundsOnly bool) (map[string]any, *
 	if refundsOnly && o.typ != codepay.TransRefund {
 		return nil, refuse(CodeOrderNotFound, "refund not found: %s is not a refund", o.no)
 	}
-	return s.queryData(o), nil
+	d := s.queryData(o)
+	if refundsOnly && s.mode.RefundQueryNumber == RefundQueryShowsOriginal && o.orig != "" {
+		d["merchant_order_no"] = o.orig
+	}
+	return d, nil
 }
 
 // revokeLocked is order.revoker: QR orders only; cancels, or refunds if paid.
@@ -332,6 +339,13 @@ func (s *Sim) refundSubmitLocked(p codepay.Params, now time.Time) (map[string]an
 	if amount <= 0 {
 		return nil, refuse(CodeInvalidParameter, "invalid parameter: order_amount must be greater than zero")
 	}
+	// trans_amount (sent by the SDK and the spec's sample) is the amount
+	// refunded too: it must agree with order_amount.
+	if ta, ok, e := parseAmount(p, "trans_amount", cur); e != nil {
+		return nil, e
+	} else if ok && ta != amount {
+		return nil, refuse(CodeInvalidParameter, "invalid parameter: trans_amount %s differs from order_amount %s", money.Format(ta, cur), money.Format(amount, cur))
+	}
 	no := p["merchant_order_no"]
 	if _, dup := s.orders[no]; dup {
 		return nil, refuse(CodeDuplicateOrder, "duplicate merchant_order_no: %s already exists", no)
@@ -354,7 +368,8 @@ func (s *Sim) refundSubmitLocked(p codepay.Params, now time.Time) (map[string]an
 	}, nil
 }
 
-// batchCloseLocked is batch.close: totals of the open batch, then a new batch.
+// batchCloseLocked is batch.close: closes the open batch and opens a new
+// one. Its answer follows Config.BatchShape (see batchDataLocked).
 func (s *Sim) batchCloseLocked(p codepay.Params, now time.Time) (map[string]any, *apiError) {
 	sn := p["terminal_sn"]
 	t, ok := s.terminals[sn]
@@ -365,16 +380,17 @@ func (s *Sim) batchCloseLocked(p codepay.Params, now time.Time) (map[string]any,
 	if !ok {
 		return nil, refuse(CodeNotAllowed, "batch close not allowed: the open batch of %s mixes currencies", sn)
 	}
+	total := sum.TotalAmount
+	data, err := s.batchDataLocked(sum.Count, total, sum.Currency)
+	if err != nil { // before anything changes: the batch stays open
+		return nil, refuse(CodeNotAllowed, "batch close not allowed: %v", err)
+	}
 	sum.ClosedAt = now
 	t.closed = append(t.closed, sum)
 	t.batchNo++
 	t.batchOpened = now
-	total := sum.TotalAmount
-	s.log.Info("codepaysim: batch closed", "terminal_sn", sn, "batch_no", sum.BatchNo, "count", sum.Count, "total", total)
-	data := map[string]any{"count": sum.Count, "total_amount": total}
-	if sum.Currency != "" {
-		data["price_currency"] = sum.Currency
-	}
+	s.log.Info("codepaysim: batch closed", "terminal_sn", sn, "batch_no", sum.BatchNo, "count", sum.Count, "total", total,
+		"batch_shape", s.mode.BatchShape)
 	return data, nil
 }
 

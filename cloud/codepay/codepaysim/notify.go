@@ -101,7 +101,8 @@ func (s *Sim) runDue(ctx context.Context, wait bool) {
 	}
 }
 
-// notificationBody is the JSON object of strings POSTed to notify_url: the
+// notificationBody is the JSON object POSTed to notify_url (strings, and
+// amounts as JSON numbers under AmountStyleNumber; called with s.mu held): the
 // envelope app_id, sign_type, timestamp plus the order.query data fields,
 // signed with the gateway key over all of them.
 func (s *Sim) notificationBody(o *order, now time.Time) ([]byte, error) {
@@ -123,7 +124,14 @@ func (s *Sim) notificationBody(o *order, now time.Time) ([]byte, error) {
 	if err := codepay.Sign(s.cfg.GatewayKey, p); err != nil {
 		return nil, fmt.Errorf("sign notification: %w", err)
 	}
-	return marshalNoEscape(map[string]string(p))
+	// The signature covers the amounts' text; AmountStyleNumber writes that
+	// same text as JSON numbers, which a receiver reads back as the text.
+	body := make(map[string]any, len(p))
+	for k, v := range p {
+		body[k] = v
+	}
+	s.styleAmountsLocked(body)
+	return marshalNoEscape(body)
 }
 
 // deliver makes one attempt and schedules the next on failure.

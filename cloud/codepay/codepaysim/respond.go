@@ -198,6 +198,9 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 		aerr = refuse(CodeInvalidParameter, "invalid request body: %v", decErr)
 	} else {
 		data, aerr = s.processLocked(r, p, now)
+		if aerr == nil {
+			s.styleAmountsLocked(data) // every method's amounts, one place
+		}
 	}
 	code, msg := CodeOK, "success"
 	if aerr != nil {

@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +74,117 @@ type Config struct {
 	Logger             *slog.Logger
 	// HTTPClient delivers notifications; nil means a client with a 10s timeout.
 	HTTPClient *http.Client
+	// BatchShape is the data of a batch.close answer: BatchShapeTotals
+	// ("" too), BatchShapeSDK or BatchShapeEmpty. SetMode changes it later.
+	BatchShape string
+	// AmountStyle is how every amount the emulator emits is written:
+	// AmountStyleString ("" too) or AmountStyleNumber. SetMode changes it later.
+	AmountStyle string
+}
+
+// Batch answer shapes (Config.BatchShape). The Cloud Open API documents
+// two (/work/shared/specs/codepay-cloud-open-api.txt): the merchant-level
+// "Batch Close" answers data {"count": 1, "total_amount": 100}, the
+// terminal-level batch.close data { }. CodePay's Java SDK reads the
+// batch.close answer as one String field settle_list
+// (response/BatchCloseResponse.java).
+const (
+	// BatchShapeTotals answers {"count", "total_amount", "price_currency"}
+	// (the merchant-level Batch Close sample). The default.
+	BatchShapeTotals = "totals"
+	// BatchShapeSDK answers {"settle_list": "<JSON text>"}: the text is a
+	// JSON array of one object {"count", "total_amount", "price_currency"}.
+	BatchShapeSDK = "sdk"
+	// BatchShapeEmpty answers data {} (the batch.close sample).
+	BatchShapeEmpty = "empty"
+)
+
+// Amount styles (Config.AmountStyle).
+const (
+	// AmountStyleString writes amounts as JSON strings, "12.34". The default.
+	AmountStyleString = "string"
+	// AmountStyleNumber writes amounts as JSON numbers, 12.34, as the Java
+	// SDK's Double fields expect (written exactly from minor units, never
+	// through a float).
+	AmountStyleNumber = "number"
+)
+
+// Numbers a refund-query answer shows (Mode.RefundQueryNumber). The spec
+// asks order.refund.query for "TEST_1623925902130_002" and answers
+// "TEST_1686732708342" (specs/codepay-cloud-open-api.txt:668, :679): the
+// answer may carry the original payment's merchant_order_no.
+const (
+	// RefundQueryShowsRefund answers with the refund's own number. The default.
+	RefundQueryShowsRefund = "refund"
+	// RefundQueryShowsOriginal answers with the original payment's number,
+	// as the spec's sample does.
+	RefundQueryShowsOriginal = "original"
+)
+
+// BatchShapes and AmountStyles list the valid values.
+func BatchShapes() []string  { return []string{BatchShapeTotals, BatchShapeSDK, BatchShapeEmpty} }
+func AmountStyles() []string { return []string{AmountStyleString, AmountStyleNumber} }
+
+// Mode is the emulator's conformance mode.
+type Mode struct {
+	BatchShape  string `json:"batch_shape"`
+	AmountStyle string `json:"amount_style"`
+	// RefundQueryNumber: RefundQueryShowsRefund ("" too) or
+	// RefundQueryShowsOriginal.
+	RefundQueryNumber string `json:"refund_query_number"`
+}
+
+// normalize fills defaults and checks the values.
+func (m Mode) normalize() (Mode, error) {
+	if m.BatchShape == "" {
+		m.BatchShape = BatchShapeTotals
+	}
+	if m.AmountStyle == "" {
+		m.AmountStyle = AmountStyleString
+	}
+	if m.RefundQueryNumber == "" {
+		m.RefundQueryNumber = RefundQueryShowsRefund
+	}
+	if m.RefundQueryNumber != RefundQueryShowsRefund && m.RefundQueryNumber != RefundQueryShowsOriginal {
+		return m, fmt.Errorf("%w: refund query number %q: want %s or %s", ErrInvalidConfig, m.RefundQueryNumber, RefundQueryShowsRefund, RefundQueryShowsOriginal)
+	}
+	if !slices.Contains(BatchShapes(), m.BatchShape) {
+		return m, fmt.Errorf("%w: batch shape %q: want one of %s", ErrInvalidConfig, m.BatchShape, strings.Join(BatchShapes(), ", "))
+	}
+	if !slices.Contains(AmountStyles(), m.AmountStyle) {
+		return m, fmt.Errorf("%w: amount style %q: want one of %s", ErrInvalidConfig, m.AmountStyle, strings.Join(AmountStyles(), ", "))
+	}
+	return m, nil
+}
+
+// Mode returns the current conformance mode.
+func (s *Sim) Mode() Mode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mode
+}
+
+// SetMode changes the conformance mode; empty fields keep their current
+// value. Unknown values are refused (ErrInvalidConfig) and change nothing.
+func (s *Sim) SetMode(m Mode) (Mode, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.BatchShape == "" {
+		m.BatchShape = s.mode.BatchShape
+	}
+	if m.AmountStyle == "" {
+		m.AmountStyle = s.mode.AmountStyle
+	}
+	if m.RefundQueryNumber == "" {
+		m.RefundQueryNumber = s.mode.RefundQueryNumber
+	}
+	m, err := m.normalize()
+	if err != nil {
+		return s.mode, err
+	}
+	s.mode = m
+	s.log.Info("codepaysim: mode", "batch_shape", m.BatchShape, "amount_style", m.AmountStyle, "refund_query_number", m.RefundQueryNumber)
+	return m, nil
 }
 
 // Default delays of the emulated terminal.
@@ -98,6 +211,7 @@ type Sim struct {
 	mux     *http.ServeMux
 
 	mu            sync.Mutex
+	mode          Mode
 	terminals     map[string]*terminal
 	termOrder     []string
 	orders        map[string]*order // by merchant_order_no
@@ -105,6 +219,7 @@ type Sim struct {
 	orderList     []*order
 	active        []*order // not final, in creation order
 	scripts       map[string]Outcome
+	paidWith      map[string]codepay.PayScenario // ScriptPayScenario
 	faults        []*Fault
 	requests      []*Request
 	notifications []*notification
@@ -133,6 +248,10 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.PickupDelay < 0 || cfg.ProcessDelay < 0 {
 		return nil, fmt.Errorf("%w: delays must not be negative", ErrInvalidConfig)
 	}
+	mode, err := Mode{BatchShape: cfg.BatchShape, AmountStyle: cfg.AmountStyle}.normalize()
+	if err != nil {
+		return nil, err
+	}
 	s := &Sim{
 		cfg:       cfg,
 		clock:     cfg.Clock,
@@ -145,6 +264,8 @@ func New(cfg Config) (*Sim, error) {
 		orders:    make(map[string]*order),
 		byTransNo: make(map[string]*order),
 		scripts:   make(map[string]Outcome),
+		paidWith:  make(map[string]codepay.PayScenario),
+		mode:      mode,
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -281,6 +402,23 @@ func (s *Sim) ScriptOutcome(merchantOrderNo string, o Outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scripts[merchantOrderNo] = o
+}
+
+// ScriptPayScenario makes the order with this number (created later) a
+// payment the customer makes with scenario — e.g. codepay.ScenarioBScanQR: a
+// wallet QR code shown to or scanned by the terminal — instead of a card, as
+// if the customer chose it at the terminal. Query answers carry that
+// pay_scenario from the start and the order can be revoked
+// (order.revoker) and refunded from the cloud. An invalid scenario is
+// ignored with a warning.
+func (s *Sim) ScriptPayScenario(merchantOrderNo string, scenario codepay.PayScenario) {
+	if !scenario.Valid() {
+		s.log.Warn("codepaysim: ignoring scripted pay scenario", "merchant_order_no", merchantOrderNo, "pay_scenario", string(scenario))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paidWith[merchantOrderNo] = scenario
 }
 
 // Requests returns the recorded /api/entry requests, oldest first, filtered
