@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/device/card"
-	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
 
 func TestSaleLifecycle(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	p := e.MustCreate(e.Sale("SALE1", testenv.TermA, "12.34"))
+	e := agenttest.New(t, agenttest.Opts{})
+	p := e.MustCreate(e.Sale("SALE1", agenttest.TermA, "12.34"))
 	if p.State != agent.StateQueued || p.Amount != "12.34" || p.Currency != "USD" || p.Route != agent.RouteCodePay {
 		t.Fatalf("accepted payment = %+v", p)
 	}
@@ -43,18 +43,18 @@ func TestSaleLifecycle(t *testing.T) {
 }
 
 func TestResubmitIsIdempotent(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	first := e.MustCreate(e.Sale("IDEM1", testenv.TermA, "5.00"))
-	again := e.MustCreate(e.Sale("IDEM1", testenv.TermA, "5.00"))
+	e := agenttest.New(t, agenttest.Opts{})
+	first := e.MustCreate(e.Sale("IDEM1", agenttest.TermA, "5.00"))
+	again := e.MustCreate(e.Sale("IDEM1", agenttest.TermA, "5.00"))
 	if again.MerchantOrderNo != first.MerchantOrderNo || !again.CreatedAt.Equal(first.CreatedAt) {
 		t.Fatalf("resubmit returned %+v, want the same payment %+v", again, first)
 	}
 	e.WaitFinal("IDEM1")
-	again = e.MustCreate(e.Sale("IDEM1", testenv.TermA, "5.00"))
+	again = e.MustCreate(e.Sale("IDEM1", agenttest.TermA, "5.00"))
 	if again.State != agent.StateApproved {
 		t.Fatalf("resubmit after approval = %s, want approved", again.State)
 	}
-	_, err := e.Agent.Create(context.Background(), e.Sale("IDEM1", testenv.TermA, "6.00"))
+	_, err := e.Agent.Create(context.Background(), e.Sale("IDEM1", agenttest.TermA, "6.00"))
 	if !errors.Is(err, agent.ErrOrderNoReused) {
 		t.Fatalf("reuse with other amount: error = %v, want ErrOrderNoReused", err)
 	}
@@ -67,10 +67,10 @@ func TestResubmitIsIdempotent(t *testing.T) {
 }
 
 func TestFIFOOnOneTerminalParallelAcross(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Pickup: 80 * time.Millisecond, Process: 150 * time.Millisecond})
-	e.MustCreate(e.Sale("FIFO1", testenv.TermA, "1.00"))
-	e.MustCreate(e.Sale("FIFO2", testenv.TermA, "2.00"))
-	e.MustCreate(e.Sale("PAR1", testenv.TermB, "3.00"))
+	e := agenttest.New(t, agenttest.Opts{Pickup: 80 * time.Millisecond, Process: 150 * time.Millisecond})
+	e.MustCreate(e.Sale("FIFO1", agenttest.TermA, "1.00"))
+	e.MustCreate(e.Sale("FIFO2", agenttest.TermA, "2.00"))
+	e.MustCreate(e.Sale("PAR1", agenttest.TermB, "3.00"))
 	for _, no := range []string{"FIFO1", "FIFO2", "PAR1"} {
 		if p := e.WaitFinal(no); p.State != agent.StateApproved {
 			t.Fatalf("%s = %s", no, p.State)
@@ -97,8 +97,8 @@ func TestFIFOOnOneTerminalParallelAcross(t *testing.T) {
 }
 
 func TestOfflineTerminalWaitsAndCancels(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	e.MustCreate(e.Sale("OFF1", testenv.TermOff, "7.00"))
+	e := agenttest.New(t, agenttest.Opts{})
+	e.MustCreate(e.Sale("OFF1", agenttest.TermOff, "7.00"))
 	e.WaitState("OFF1", agent.StateOnTerminal)
 	p, _ := e.Agent.Get(context.Background(), "OFF1")
 	if p.Notice == "" {
@@ -106,7 +106,7 @@ func TestOfflineTerminalWaitsAndCancels(t *testing.T) {
 	}
 	var st []string
 	for _, ts := range e.Agent.Terminals() {
-		if ts.SN == testenv.TermOff {
+		if ts.SN == agenttest.TermOff {
 			if ts.Online || !ts.OnlineKnown || !ts.Busy || ts.CurrentOrderNo != "OFF1" {
 				t.Errorf("offline terminal status = %+v", ts)
 			}
@@ -129,9 +129,9 @@ func TestOfflineTerminalWaitsAndCancels(t *testing.T) {
 }
 
 func TestCancelQueued(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	e.MustCreate(e.Sale("BLOCK", testenv.TermOff, "1.00"))
-	e.MustCreate(e.Sale("BEHIND", testenv.TermOff, "2.00"))
+	e := agenttest.New(t, agenttest.Opts{})
+	e.MustCreate(e.Sale("BLOCK", agenttest.TermOff, "1.00"))
+	e.MustCreate(e.Sale("BEHIND", agenttest.TermOff, "2.00"))
 	e.WaitState("BLOCK", agent.StateOnTerminal)
 	p, err := e.Agent.Cancel(context.Background(), "BEHIND")
 	if err != nil || p.State != agent.StateCancelled {
@@ -143,8 +143,8 @@ func TestCancelQueued(t *testing.T) {
 }
 
 func TestDecline(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	e.MustCreate(e.Sale("DECL1", testenv.TermA, "10.51"))
+	e := agenttest.New(t, agenttest.Opts{})
+	e.MustCreate(e.Sale("DECL1", agenttest.TermA, "10.51"))
 	p := e.WaitFinal("DECL1")
 	if p.State != agent.StateDeclined || p.Error == nil || p.Error.Code != "51" {
 		t.Fatalf("declined payment = %+v", p)
@@ -155,9 +155,9 @@ func TestDecline(t *testing.T) {
 // before processing) is found "not found" by query after the settle time and
 // sent again with the same merchant_order_no; the customer pays.
 func TestLostCreateIsSentAgain(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: 1})
-	e.MustCreate(e.Sale("H500", testenv.TermA, "3.00"))
+	e.MustCreate(e.Sale("H500", agenttest.TermA, "3.00"))
 	p := e.WaitFinal("H500")
 	if p.State != agent.StateApproved {
 		t.Fatalf("payment after HTTP 500 = %+v (states %v)", p, e.States("H500"))
@@ -176,9 +176,9 @@ func TestLostCreateIsSentAgain(t *testing.T) {
 // TestLostCreateTooLateFails: when too little time is left to send the
 // create again, CodePay's "not found" ends the payment failed, nothing charged.
 func TestLostCreateTooLateFails(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Expires: 2 * time.Second})
+	e := agenttest.New(t, agenttest.Opts{Expires: 2 * time.Second})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: 1})
-	e.MustCreate(e.Sale("H500LATE", testenv.TermA, "3.00"))
+	e.MustCreate(e.Sale("H500LATE", agenttest.TermA, "3.00"))
 	p := e.WaitFinal("H500LATE")
 	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != "codepay_unavailable" || !strings.Contains(p.Error.Message, "nothing was charged") {
 		t.Fatalf("payment = %+v (states %v)", p, e.States("H500LATE"))
@@ -189,9 +189,9 @@ func TestLostCreateTooLateFails(t *testing.T) {
 }
 
 func TestDroppedConnectionOnCreateReconciles(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultDropAfterProcess, Count: 1})
-	e.MustCreate(e.Sale("DROP1", testenv.TermA, "4.00"))
+	e.MustCreate(e.Sale("DROP1", agenttest.TermA, "4.00"))
 	p := e.WaitFinal("DROP1")
 	if p.State != agent.StateApproved {
 		t.Fatalf("payment after dropped connection = %+v (states %v)", p, e.States("DROP1"))
@@ -205,9 +205,9 @@ func TestDroppedConnectionOnCreateReconciles(t *testing.T) {
 }
 
 func TestBadSignatureIsNeverSuccess(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultBadSignature, Count: 1})
-	e.MustCreate(e.Sale("BADSIG", testenv.TermA, "4.00"))
+	e.MustCreate(e.Sale("BADSIG", agenttest.TermA, "4.00"))
 	p := e.WaitFinal("BADSIG")
 	if p.State != agent.StateApproved || !contains(e.States("BADSIG"), agent.StateUnknown) {
 		t.Fatalf("payment = %s, states %v; want approved through unknown", p.State, e.States("BADSIG"))
@@ -218,11 +218,11 @@ func TestBadSignatureIsNeverSuccess(t *testing.T) {
 }
 
 func TestRestartReconcilesWithoutSecondCreate(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Pickup: 300 * time.Millisecond, Process: 300 * time.Millisecond})
-	e.MustCreate(e.Sale("RST1", testenv.TermA, "8.00"))
-	e.MustCreate(e.Sale("RST2", testenv.TermA, "9.00"))
+	e := agenttest.New(t, agenttest.Opts{Pickup: 300 * time.Millisecond, Process: 300 * time.Millisecond})
+	e.MustCreate(e.Sale("RST1", agenttest.TermA, "8.00"))
+	e.MustCreate(e.Sale("RST2", agenttest.TermA, "9.00"))
 	e.WaitState("RST1", agent.StateOnTerminal)
-	e.Restart(testenv.Opts{})
+	e.Restart(agenttest.Opts{})
 	for _, no := range []string{"RST1", "RST2"} {
 		if p := e.WaitFinal(no); p.State != agent.StateApproved {
 			t.Fatalf("%s after restart = %+v", no, p)
@@ -234,11 +234,11 @@ func TestRestartReconcilesWithoutSecondCreate(t *testing.T) {
 }
 
 func TestRefundAndVoid(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	e.MustCreate(e.Sale("ORIG1", testenv.TermA, "20.00"))
+	e := agenttest.New(t, agenttest.Opts{})
+	e.MustCreate(e.Sale("ORIG1", agenttest.TermA, "20.00"))
 	e.WaitFinal("ORIG1")
 	ctx := context.Background()
-	over := agent.CreateRequest{MerchantOrderNo: "REF1", Type: agent.TypeRefund, TerminalSN: testenv.TermA, Amount: "25.00", Currency: "USD", OrigMerchantOrderNo: "ORIG1", Source: agent.SourceWS}
+	over := agent.CreateRequest{MerchantOrderNo: "REF1", Type: agent.TypeRefund, TerminalSN: agenttest.TermA, Amount: "25.00", Currency: "USD", OrigMerchantOrderNo: "ORIG1", Source: agent.SourceWS}
 	var fe *agent.FieldError
 	if _, err := e.Agent.Create(ctx, over); !errors.As(err, &fe) || fe.Field != "amount" {
 		t.Fatalf("refund over original: error = %v, want field amount", err)
@@ -249,9 +249,9 @@ func TestRefundAndVoid(t *testing.T) {
 	if p := e.WaitFinal("REF1"); p.State != agent.StateApproved {
 		t.Fatalf("refund = %+v", p)
 	}
-	e.MustCreate(e.Sale("ORIG2", testenv.TermA, "20.00"))
+	e.MustCreate(e.Sale("ORIG2", agenttest.TermA, "20.00"))
 	e.WaitFinal("ORIG2")
-	badVoid := agent.CreateRequest{MerchantOrderNo: "VOID1", Type: agent.TypeVoid, TerminalSN: testenv.TermA, Amount: "19.00", Currency: "USD", OrigMerchantOrderNo: "ORIG2", Source: agent.SourceWS}
+	badVoid := agent.CreateRequest{MerchantOrderNo: "VOID1", Type: agent.TypeVoid, TerminalSN: agenttest.TermA, Amount: "19.00", Currency: "USD", OrigMerchantOrderNo: "ORIG2", Source: agent.SourceWS}
 	if _, err := e.Agent.Create(ctx, badVoid); !errors.As(err, &fe) || fe.Field != "amount" {
 		t.Fatalf("partial void: error = %v, want field amount", err)
 	}
@@ -261,16 +261,16 @@ func TestRefundAndVoid(t *testing.T) {
 	if p := e.WaitFinal("VOID1"); p.State != agent.StateApproved {
 		t.Fatalf("void = %+v", p)
 	}
-	noOrig := agent.CreateRequest{MerchantOrderNo: "REF2", Type: agent.TypeRefund, TerminalSN: testenv.TermA, Amount: "1.00", Currency: "USD", Source: agent.SourceWS}
+	noOrig := agent.CreateRequest{MerchantOrderNo: "REF2", Type: agent.TypeRefund, TerminalSN: agenttest.TermA, Amount: "1.00", Currency: "USD", Source: agent.SourceWS}
 	if _, err := e.Agent.Create(ctx, noOrig); !errors.As(err, &fe) || fe.Field != "orig_merchant_order_no" {
 		t.Fatalf("refund without original: error = %v", err)
 	}
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	base := e.Sale("GOOD1", testenv.TermA, "1.00")
+	base := e.Sale("GOOD1", agenttest.TermA, "1.00")
 	tests := []struct {
 		name  string
 		edit  func(*agent.CreateRequest)
@@ -320,9 +320,9 @@ func contains(s []string, v string) bool {
 }
 
 func TestAlertAndNote(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	e.MustCreate(e.Sale("AL1", testenv.TermA, "1.00"))
+	e.MustCreate(e.Sale("AL1", agenttest.TermA, "1.00"))
 	e.WaitFinal("AL1")
 	if err := e.Agent.Note(ctx, "AL1", "ecr", "ECR acknowledged the result"); err != nil {
 		t.Fatal(err)

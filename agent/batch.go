@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // TestCompareCloud: the three cases from CodePay's answer, including totals

@@ -7,15 +7,15 @@ import (
 	"testing"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 func TestBatchCloseTotalsMatchCloud(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	sn := testenv.TermA
+	sn := agenttest.TermA
 	// Empty batch: allowed, empty report.
 	r, err := e.Agent.BatchClose(ctx, sn, agent.SourceCLI)
 	if err != nil || r.Local.Count != 0 || r.Local.TotalAmount != "0.00" || len(r.Differences) != 0 || r.Cloud == nil {
@@ -81,11 +81,11 @@ func TestBatchCloseTotalsMatchCloud(t *testing.T) {
 }
 
 func TestBatchCloseRefusedWhileBusy(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	e.MustCreate(e.Sale("BUSY1", testenv.TermOff, "1.00"))
+	e.MustCreate(e.Sale("BUSY1", agenttest.TermOff, "1.00"))
 	e.WaitState("BUSY1", agent.StateOnTerminal)
-	if _, err := e.Agent.BatchClose(ctx, testenv.TermOff, agent.SourceWS); !errors.Is(err, agent.ErrTerminalBusy) {
+	if _, err := e.Agent.BatchClose(ctx, agenttest.TermOff, agent.SourceWS); !errors.Is(err, agent.ErrTerminalBusy) {
 		t.Fatalf("close while busy: %v", err)
 	}
 	var fe *agent.FieldError
@@ -98,9 +98,9 @@ func TestBatchCloseRefusedWhileBusy(t *testing.T) {
 }
 
 func TestBatchCloseUnknownOutcomeHoldsPaymentsAndRetryClosesOnce(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	sn := testenv.TermA
+	sn := agenttest.TermA
 	e.MustCreate(e.Sale("BU1", sn, "3.00"))
 	e.WaitFinal("BU1")
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodBatchClose, Kind: codepaysim.FaultHTTP500, Count: 1})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/device/card"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
 

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device/card"
-	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -25,7 +25,7 @@ func swipe(t *testing.T, track2 string) *card.Card {
 
 const visaTrack2 = "4111111111111111=30122011758928889"
 
-func nativeSale(e *testenv.Env, no, sn, amount string, c *card.Card) agent.CreateRequest {
+func nativeSale(e *agenttest.Env, no, sn, amount string, c *card.Card) agent.CreateRequest {
 	r := e.Sale(no, sn, amount)
 	r.Card = c
 	r.Options.Route = "native"
@@ -33,10 +33,10 @@ func nativeSale(e *testenv.Env, no, sn, amount string, c *card.Card) agent.Creat
 }
 
 func TestNativeSaleVoidRefundTip(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Bindo: true})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true})
 	ctx := context.Background()
 	c := swipe(t, visaTrack2)
-	p := e.MustCreate(nativeSale(e, "NAT1", testenv.TermA, "25.00", c))
+	p := e.MustCreate(nativeSale(e, "NAT1", agenttest.TermA, "25.00", c))
 	if p.Route != agent.RouteBindo {
 		t.Fatalf("route = %s, want bindo", p.Route)
 	}
@@ -55,7 +55,7 @@ func TestNativeSaleVoidRefundTip(t *testing.T) {
 		t.Errorf("Bindo saw %d sales, want 1", n)
 	}
 	// Resending the same request is idempotent: no second sale.
-	again := nativeSale(e, "NAT1", testenv.TermA, "25.00", swipe(t, visaTrack2))
+	again := nativeSale(e, "NAT1", agenttest.TermA, "25.00", swipe(t, visaTrack2))
 	if p, err := e.Agent.Create(ctx, again); err != nil || p.State != agent.StateApproved {
 		t.Fatalf("resend = %+v, %v", p, err)
 	}
@@ -65,16 +65,16 @@ func TestNativeSaleVoidRefundTip(t *testing.T) {
 	if _, err := e.Agent.TipAdjust(ctx, "NAT1", "3.00"); err != nil {
 		t.Fatalf("Bindo tip adjust: %v", err)
 	}
-	ref := agent.CreateRequest{MerchantOrderNo: "NATR1", Type: agent.TypeRefund, TerminalSN: testenv.TermA, Amount: "5.00", Currency: "USD", OrigMerchantOrderNo: "NAT1", Source: agent.SourceWS}
+	ref := agent.CreateRequest{MerchantOrderNo: "NATR1", Type: agent.TypeRefund, TerminalSN: agenttest.TermA, Amount: "5.00", Currency: "USD", OrigMerchantOrderNo: "NAT1", Source: agent.SourceWS}
 	if p := e.MustCreate(ref); p.Route != agent.RouteBindo {
 		t.Fatalf("refund of a Bindo payment has route %s", p.Route)
 	}
 	if p := e.WaitFinal("NATR1"); p.State != agent.StateApproved {
 		t.Fatalf("Bindo refund = %+v", p)
 	}
-	e.MustCreate(nativeSale(e, "NAT2", testenv.TermA, "9.00", swipe(t, visaTrack2)))
+	e.MustCreate(nativeSale(e, "NAT2", agenttest.TermA, "9.00", swipe(t, visaTrack2)))
 	e.WaitFinal("NAT2")
-	void := agent.CreateRequest{MerchantOrderNo: "NATV2", Type: agent.TypeVoid, TerminalSN: testenv.TermA, Amount: "9.00", Currency: "USD", OrigMerchantOrderNo: "NAT2", Source: agent.SourceWS}
+	void := agent.CreateRequest{MerchantOrderNo: "NATV2", Type: agent.TypeVoid, TerminalSN: agenttest.TermA, Amount: "9.00", Currency: "USD", OrigMerchantOrderNo: "NAT2", Source: agent.SourceWS}
 	e.MustCreate(void)
 	if p := e.WaitFinal("NATV2"); p.State != agent.StateApproved || p.Route != agent.RouteBindo {
 		t.Fatalf("Bindo void = %+v", p)
@@ -83,16 +83,16 @@ func TestNativeSaleVoidRefundTip(t *testing.T) {
 		t.Errorf("Bindo saw %d voids", n)
 	}
 	// Batch totals include and mark the Bindo payments.
-	b, err := e.Agent.BatchGet(ctx, testenv.TermA)
+	b, err := e.Agent.BatchGet(ctx, agenttest.TermA)
 	if err != nil || b.Local.ByRoute["bindo"].Count != 2 {
 		t.Fatalf("batch = %+v, %v", b.Local, err)
 	}
 }
 
 func TestFallbackAfterOfflineTerminal(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Bindo: true, OfflineGrace: 300 * time.Millisecond})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true, OfflineGrace: 300 * time.Millisecond})
 	ctx := context.Background()
-	e.MustCreate(e.Sale("FB1", testenv.TermOff, "12.00"))
+	e.MustCreate(e.Sale("FB1", agenttest.TermOff, "12.00"))
 	p := e.WaitFinal("FB1")
 	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable || p.Error.Fallback != "native" {
 		t.Fatalf("offline payment = %+v error %+v", p, p.Error)
@@ -101,12 +101,12 @@ func TestFallbackAfterOfflineTerminal(t *testing.T) {
 		t.Fatalf("CodePay saw %d closes; the order must be withdrawn before falling back", n)
 	}
 	// A different request under the same number is still refused.
-	other := e.Sale("FB1", testenv.TermOff, "13.00")
+	other := e.Sale("FB1", agenttest.TermOff, "13.00")
 	other.Card = swipe(t, visaTrack2)
 	if _, err := e.Agent.Create(ctx, other); !errors.Is(err, agent.ErrOrderNoReused) {
 		t.Fatalf("fallback with other parameters: %v", err)
 	}
-	retry := e.Sale("FB1", testenv.TermOff, "12.00")
+	retry := e.Sale("FB1", agenttest.TermOff, "12.00")
 	retry.Card = swipe(t, visaTrack2)
 	if _, err := e.Agent.Create(ctx, retry); err != nil {
 		t.Fatalf("fallback: %v", err)
@@ -121,10 +121,10 @@ func TestFallbackAfterOfflineTerminal(t *testing.T) {
 }
 
 func TestFallbackRefusedWhenCharged(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Bindo: true})
-	e.MustCreate(e.Sale("FBX", testenv.TermA, "10.51")) // declined at CodePay
+	e := agenttest.New(t, agenttest.Opts{Bindo: true})
+	e.MustCreate(e.Sale("FBX", agenttest.TermA, "10.51")) // declined at CodePay
 	e.WaitFinal("FBX")
-	retry := e.Sale("FBX", testenv.TermA, "10.51")
+	retry := e.Sale("FBX", agenttest.TermA, "10.51")
 	retry.Card = swipe(t, visaTrack2)
 	if _, err := e.Agent.Create(context.Background(), retry); !errors.Is(err, agent.ErrFallbackRefused) {
 		t.Fatalf("fallback of a declined payment: %v", err)
@@ -135,14 +135,14 @@ func TestFallbackRefusedWhenCharged(t *testing.T) {
 }
 
 func TestFallbackWhenCodePayUnreachable(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Bindo: true, UnreachableGrace: 200 * time.Millisecond})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true, UnreachableGrace: 200 * time.Millisecond})
 	e.Srv.Close() // CodePay unreachable: connections are refused, nothing is sent
-	e.MustCreate(e.Sale("UNR1", testenv.TermA, "4.00"))
+	e.MustCreate(e.Sale("UNR1", agenttest.TermA, "4.00"))
 	p := e.WaitFinal("UNR1")
 	if p.State != agent.StateFailed || p.Error.Code != agent.CodeCodePayUnavailable || p.Error.Fallback != "native" {
 		t.Fatalf("unreachable = %+v %+v", p, p.Error)
 	}
-	retry := e.Sale("UNR1", testenv.TermA, "4.00")
+	retry := e.Sale("UNR1", agenttest.TermA, "4.00")
 	retry.Card = swipe(t, visaTrack2)
 	e.MustCreate(retry)
 	if p := e.WaitFinal("UNR1"); p.State != agent.StateApproved || p.Route != agent.RouteBindo {
@@ -151,9 +151,9 @@ func TestFallbackWhenCodePayUnreachable(t *testing.T) {
 }
 
 func TestNativeUnknownOutcomeResolvedByQuery(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Bindo: true})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true})
 	e.BindoSim.InjectFault(bindosim.Fault{Op: bindosim.OpSale, Kind: bindosim.FaultDropAfterProcess, Count: 1})
-	e.MustCreate(nativeSale(e, "NDROP", testenv.TermA, "7.00", swipe(t, visaTrack2)))
+	e.MustCreate(nativeSale(e, "NDROP", agenttest.TermA, "7.00", swipe(t, visaTrack2)))
 	p := e.WaitFinal("NDROP")
 	if p.State != agent.StateApproved {
 		t.Fatalf("after dropped connection = %+v (states %v)", p, e.States("NDROP"))
@@ -164,17 +164,17 @@ func TestNativeUnknownOutcomeResolvedByQuery(t *testing.T) {
 }
 
 func TestNativeSaleInterruptedBeforeSendingFailsSafely(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{Bindo: true})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true})
 	ctx := context.Background()
 	now := time.Now()
 	// As if posbridge died between accepting a native sale and sending it.
 	_, err := e.DB.InsertPayment(ctx, &store.Payment{MerchantOrderNo: "NINT", Type: "sale", State: "queued", Source: "ws",
-		TerminalSN: testenv.TermA, Currency: "USD", AmountMinor: 500, Route: "bindo", RequestHash: "x", ExpiresAt: now.Add(time.Minute),
+		TerminalSN: agenttest.TermA, Currency: "USD", AmountMinor: 500, Route: "bindo", RequestHash: "x", ExpiresAt: now.Add(time.Minute),
 		CreatedAt: now, UpdatedAt: now}, store.Event{Kind: "created"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Restart(testenv.Opts{})
+	e.Restart(agenttest.Opts{})
 	p := e.WaitFinal("NINT")
 	if p.State != agent.StateFailed || p.Error.Code != agent.CodeCardNotSent {
 		t.Fatalf("interrupted native sale = %+v %+v", p, p.Error)

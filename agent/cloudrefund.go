@@ -28,7 +28,7 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/internal/config"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
 

@@ -9,23 +9,23 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/money"
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
 
-func newCloudEnv(t *testing.T, o testenv.Opts) *testenv.Env {
+func newCloudEnv(t *testing.T, o agenttest.Opts) *agenttest.Env {
 	o.InMemory = true
-	return testenv.New(t, o)
+	return agenttest.New(t, o)
 }
 
 func refundReq(no, orig, amount, via string) agent.RefundRequest {
 	return agent.RefundRequest{MerchantOrderNo: no, OrigMerchantOrderNo: orig, Amount: amount, Via: via, Source: agent.SourceWS}
 }
 
-func mustRefund(t *testing.T, e *testenv.Env, r agent.RefundRequest) agent.Payment {
+func mustRefund(t *testing.T, e *agenttest.Env, r agent.RefundRequest) agent.Payment {
 	t.Helper()
 	p, err := e.Agent.Refund(context.Background(), r)
 	if err != nil {
@@ -36,7 +36,7 @@ func mustRefund(t *testing.T, e *testenv.Env, r agent.RefundRequest) agent.Payme
 
 // acceptedRefundSubmits counts the order.refund.submit requests the
 // emulator turned into a refund (code "0"); never more than one per refund.
-func acceptedRefundSubmits(e *testenv.Env, no string) int {
+func acceptedRefundSubmits(e *agenttest.Env, no string) int {
 	n := 0
 	for _, r := range e.Sim.Requests(codepay.MethodRefundSubmit, no) {
 		if r.Code == codepaysim.CodeOK {
@@ -59,10 +59,10 @@ func wantFieldErr(t *testing.T, err error, field string, contains ...string) {
 	}
 }
 
-func approvedQRSale(t *testing.T, e *testenv.Env, no, amount string) agent.Payment {
+func approvedQRSale(t *testing.T, e *agenttest.Env, no, amount string) agent.Payment {
 	t.Helper()
 	e.Sim.ScriptPayScenario(no, codepay.ScenarioBScanQR) // the customer pays with a wallet
-	e.MustCreate(e.Sale(no, testenv.TermA, amount))
+	e.MustCreate(e.Sale(no, agenttest.TermA, amount))
 	p := e.WaitFinal(no)
 	if p.State != agent.StateApproved {
 		t.Fatalf("sale %s = %+v", no, p)
@@ -78,12 +78,12 @@ func approvedQRSale(t *testing.T, e *testenv.Env, no, amount string) agent.Payme
 // rest by default, then nothing left; repeats are idempotent.
 func TestCloudRefundPartials(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCloudEnv(t, testenv.Opts{})
+		e := newCloudEnv(t, agenttest.Opts{})
 		ctx := context.Background()
 		approvedQRSale(t, e, "QR1", "10.00")
 
 		r1 := mustRefund(t, e, refundReq("QR1-R1", "QR1", "3.00", agent.ViaCloud))
-		if r1.State != agent.StateSending || r1.Type != agent.TypeRefund || r1.TerminalSN != testenv.TermA || r1.Amount != "3.00" || r1.Route != agent.RouteCodePay {
+		if r1.State != agent.StateSending || r1.Type != agent.TypeRefund || r1.TerminalSN != agenttest.TermA || r1.Amount != "3.00" || r1.Route != agent.RouteCodePay {
 			t.Fatalf("accepted refund = %+v", r1)
 		}
 		if got := e.WaitFinal("QR1-R1"); got.State != agent.StateApproved || got.TransNo == "" || got.TransStatus == nil || *got.TransStatus != 2 {
@@ -158,7 +158,7 @@ func TestCloudRefundPartials(t *testing.T) {
 // does) still ends the refund: the answer is bound by the refund's trans_no.
 func TestCloudRefundQueryShowsOriginal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCloudEnv(t, testenv.Opts{})
+		e := newCloudEnv(t, agenttest.Opts{})
 		if _, err := e.Sim.SetMode(codepaysim.Mode{RefundQueryNumber: codepaysim.RefundQueryShowsOriginal}); err != nil {
 			t.Fatal(err)
 		}
@@ -184,9 +184,9 @@ func TestCloudRefundQueryShowsOriginal(t *testing.T) {
 // refund goes to the terminal as before.
 func TestCloudRefundOfCardSaleRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCloudEnv(t, testenv.Opts{})
+		e := newCloudEnv(t, agenttest.Opts{})
 		ctx := context.Background()
-		e.MustCreate(e.Sale("CARD1", testenv.TermA, "10.00"))
+		e.MustCreate(e.Sale("CARD1", agenttest.TermA, "10.00"))
 		if p := e.WaitFinal("CARD1"); p.State != agent.StateApproved || p.Card == nil {
 			t.Fatalf("card sale = %+v", p)
 		}
@@ -196,7 +196,7 @@ func TestCloudRefundOfCardSaleRefused(t *testing.T) {
 			t.Errorf("CodePay saw %d refund submits", n)
 		}
 		p := mustRefund(t, e, refundReq("CARD1-R1", "CARD1", "2.00", ""))
-		if p.State != agent.StateQueued || p.TerminalSN != testenv.TermA {
+		if p.State != agent.StateQueued || p.TerminalSN != agenttest.TermA {
 			t.Fatalf("refund via terminal accepted as %+v", p)
 		}
 		if got := e.WaitFinal("CARD1-R1"); got.State != agent.StateApproved {
@@ -222,7 +222,7 @@ func TestCloudRefundOfCardSaleRefused(t *testing.T) {
 // "not found".
 func TestCloudRefundLostAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCloudEnv(t, testenv.Opts{})
+		e := newCloudEnv(t, agenttest.Opts{})
 		approvedQRSale(t, e, "QR2", "10.00")
 
 		e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodRefundSubmit, Kind: codepaysim.FaultDropAfterProcess})
@@ -274,7 +274,7 @@ func TestCloudRefundLostAnswer(t *testing.T) {
 // found" when it never arrived, followed when it did — one refund either way.
 func TestCloudRefundResumesAfterCrash(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCloudEnv(t, testenv.Opts{})
+		e := newCloudEnv(t, agenttest.Opts{})
 		ctx := context.Background()
 		approvedQRSale(t, e, "QR3", "10.00")
 		e.Stop()
@@ -287,7 +287,7 @@ func TestCloudRefundResumesAfterCrash(t *testing.T) {
 		for _, no := range []string{"QR3-LOST", "QR3-ARRIVED"} {
 			if _, err := db.InsertPayment(ctx, &store.Payment{
 				MerchantOrderNo: no, Type: store.TypeRefund, State: store.StateSending, Source: agent.SourceWS,
-				TerminalSN: testenv.TermA, Currency: "USD", AmountMinor: 100, OrigMerchantOrderNo: "QR3",
+				TerminalSN: agenttest.TermA, Currency: "USD", AmountMinor: 100, OrigMerchantOrderNo: "QR3",
 				Description: "refund", Route: agent.RouteCodePay, OptionsJSON: `{"via":"cloud"}`,
 				CreateSent: true, ExpiresAt: now.Add(time.Minute), NextCheckAt: now, CreatedAt: now,
 			}, store.Event{Kind: "created", Detail: "test: crashed during the submit"}); err != nil {
@@ -302,7 +302,7 @@ func TestCloudRefundResumesAfterCrash(t *testing.T) {
 			Amount: usdAmount(100), Description: "refund"}); err != nil {
 			t.Fatal(err)
 		}
-		e.Restart(testenv.Opts{})
+		e.Restart(agenttest.Opts{})
 		for _, no := range []string{"QR3-LOST", "QR3-ARRIVED"} {
 			if got := e.WaitFinal(no); got.State != agent.StateApproved {
 				t.Fatalf("%s after restart = %+v (states %v)", no, got, e.States(no))
@@ -330,7 +330,7 @@ func usdAmount(minor int64) money.Amount {
 // processing is cancelled too.
 func TestRevokeCancelsQROrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCloudEnv(t, testenv.Opts{Process: 5 * time.Second})
+		e := newCloudEnv(t, agenttest.Opts{Process: 5 * time.Second})
 		ctx := context.Background()
 		approvedQRSale(t, e, "QR4", "6.00")
 		p, err := e.Agent.Cancel(ctx, "QR4")
@@ -348,7 +348,7 @@ func TestRevokeCancelsQROrder(t *testing.T) {
 		}
 
 		// A card sale keeps today's answer, and nothing is revoked.
-		e.MustCreate(e.Sale("CARD4", testenv.TermA, "6.00"))
+		e.MustCreate(e.Sale("CARD4", agenttest.TermA, "6.00"))
 		e.WaitFinal("CARD4")
 		if _, err := e.Agent.Cancel(ctx, "CARD4"); !errors.Is(err, agent.ErrNotCancellable) || !strings.Contains(err.Error(), "already approved") {
 			t.Errorf("cancel of an approved card sale: %v", err)
@@ -381,7 +381,7 @@ func TestRevokeCancelsQROrder(t *testing.T) {
 
 		// Taken by the terminal, not finished: order.revoker cancels it.
 		e.Sim.ScriptPayScenario("QR6", codepay.ScenarioBScanQR)
-		e.MustCreate(e.Sale("QR6", testenv.TermA, "8.00"))
+		e.MustCreate(e.Sale("QR6", agenttest.TermA, "8.00"))
 		e.WaitState("QR6", agent.StateOnTerminal)
 		for {
 			got, _ := e.Agent.Get(ctx, "QR6")
@@ -393,14 +393,14 @@ func TestRevokeCancelsQROrder(t *testing.T) {
 		if p, err := e.Agent.Cancel(ctx, "QR6"); err != nil || p.State != agent.StateCancelled {
 			t.Fatalf("Cancel(QR being paid) = %+v, %v", p, err)
 		}
-		e.MustCreate(e.Sale("AFTER", testenv.TermA, "1.00"))
+		e.MustCreate(e.Sale("AFTER", agenttest.TermA, "1.00"))
 		if got := e.WaitFinal("AFTER"); got.State != agent.StateApproved {
 			t.Errorf("the lane did not move on after the cancel: %+v", got)
 		}
 
 		// Once the batch is closed CodePay cannot cancel it: refund instead.
 		approvedQRSale(t, e, "QR7", "9.00")
-		if _, err := e.Agent.BatchClose(ctx, testenv.TermA, agent.SourceWS); err != nil {
+		if _, err := e.Agent.BatchClose(ctx, agenttest.TermA, agent.SourceWS); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.Agent.Cancel(ctx, "QR7"); !errors.Is(err, agent.ErrNotCancellable) || !strings.Contains(err.Error(), "refund it instead") {

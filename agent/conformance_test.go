@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/money"
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/money"
 )
 
 // TestConformanceModes runs a sale and two batch closes against every
@@ -28,10 +28,10 @@ func TestConformanceModes(t *testing.T) {
 			t.Run(shape+"/"+style, func(t *testing.T) {
 				t.Parallel()
 				compared := shape != codepaysim.BatchShapeEmpty
-				e := testenv.New(t, testenv.Opts{BatchShape: shape, AmountStyle: style})
+				e := agenttest.New(t, agenttest.Opts{BatchShape: shape, AmountStyle: style})
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				sn := testenv.TermA
+				sn := agenttest.TermA
 
 				// A sale: approved, with its amount, in both amount styles.
 				e.MustCreate(e.Sale("CF1", sn, "12.34"))
@@ -153,9 +153,9 @@ func mustMinor(t *testing.T, s string) int64 {
 // old answer without totals (stored as cloud {"count": null,
 // "total_amount": ""} with no differences) no longer reads as agreement.
 func TestStoredReportsWithoutComparison(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	sn := testenv.TermB
+	sn := agenttest.TermB
 	bindoNote := "note: 1 Bindo payments (3.00 USD) are settled by Bindo, not in the CodePay batch"
 	tests := []struct {
 		name       string

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -155,7 +155,7 @@ func faultCases() []faultCase {
 				var met []string
 				for i := 0; i < 100; i++ {
 					no := fmt.Sprintf("DURING%d", i)
-					_, err := f.e.Agent.Create(ctx, f.e.Sale(no, testenv.TermB, "4.00"))
+					_, err := f.e.Agent.Create(ctx, f.e.Sale(no, agenttest.TermB, "4.00"))
 					if err == nil {
 						f.extra = append(f.extra, no)
 						continue
@@ -195,10 +195,10 @@ func TestFaultMatrix(t *testing.T) {
 // faultFixture is one case's environment and what it observed.
 type faultFixture struct {
 	t      *testing.T
-	e      *testenv.Env
+	e      *agenttest.Env
 	freeze *freezer
 	extra  []string // payments accepted during the fault
-	logs   testenv.LogBuffer
+	logs   agenttest.LogBuffer
 
 	mu     sync.Mutex
 	states map[string][]stateAt
@@ -211,7 +211,7 @@ type stateAt struct {
 
 func runFaultCase(t *testing.T, fc faultCase) {
 	f := &faultFixture{t: t, freeze: newFreezer(), states: map[string][]stateAt{}}
-	f.e = testenv.New(t, testenv.Opts{
+	f.e = agenttest.New(t, agenttest.Opts{
 		InMemory: true, Middleware: f.freeze.wrap, Logs: &f.logs,
 		Expires: 180 * time.Second, Poll: 2 * time.Second, CreateSettle: agent.DefaultCreateSettle,
 		Pickup: 2 * time.Second, Process: 3 * time.Second, ProbeInterval: -1,
@@ -227,11 +227,11 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		fc.inject(f)
 	}
 	start := time.Now()
-	f.e.MustCreate(f.e.Sale("P1", testenv.TermA, "10.00"))
-	f.e.MustCreate(f.e.Sale("P2", testenv.TermA, "20.00"))
+	f.e.MustCreate(f.e.Sale("P1", agenttest.TermA, "10.00"))
+	f.e.MustCreate(f.e.Sale("P2", agenttest.TermA, "20.00"))
 	end := fc.during(f)
 	t.Logf("fault from %s to %s", time.Duration(0), end.Sub(start))
-	f.e.MustCreate(f.e.Sale("P3", testenv.TermA, "30.00"))
+	f.e.MustCreate(f.e.Sale("P3", agenttest.TermA, "30.00"))
 
 	orders := append([]string{"P1", "P2", "P3"}, f.extra...)
 	for _, no := range orders {

@@ -2,7 +2,7 @@ package agent
 
 import (
 	"github.com/posbridge/posbridge/device"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 func moneyAmount(minor int64, t device.Terminal) money.Amount {

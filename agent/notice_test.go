@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/agent/agenttest"
 )
 
 // TestOfflineNoticeSaysWhatHappensAndWhen: the notice of a payment waiting
@@ -17,7 +17,7 @@ func TestOfflineNoticeSaysWhatHappensAndWhen(t *testing.T) {
 	const expires = 2 * time.Second
 	tests := []struct {
 		name     string
-		opts     testenv.Opts
+		opts     agenttest.Opts
 		deadline func(p agent.Payment) time.Time
 		says     []string
 		state    string
@@ -25,7 +25,7 @@ func TestOfflineNoticeSaysWhatHappensAndWhen(t *testing.T) {
 	}{
 		{
 			name: "fallback possible: withdrawn after the offline grace",
-			opts: testenv.Opts{Bindo: true, OfflineGrace: 1500 * time.Millisecond, Expires: 30 * time.Second},
+			opts: agenttest.Opts{Bindo: true, OfflineGrace: 1500 * time.Millisecond, Expires: 30 * time.Second},
 			deadline: func(p agent.Payment) time.Time {
 				return p.ExpiresAt.Add(1500*time.Millisecond - 30*time.Second) // sent + offline grace
 			},
@@ -34,14 +34,14 @@ func TestOfflineNoticeSaysWhatHappensAndWhen(t *testing.T) {
 		},
 		{
 			name:     "no fallback: closed as expired",
-			opts:     testenv.Opts{Expires: expires},
+			opts:     agenttest.Opts{Expires: expires},
 			deadline: func(p agent.Payment) time.Time { return p.ExpiresAt.Add(5 * time.Second) },
 			says:     []string{"waits for it", "closed at CodePay", "ends expired with nothing charged", "cancelled until then"},
 			state:    agent.StateExpired, code: "expired",
 		},
 		{
 			name:     "fallback possible but the order expires first",
-			opts:     testenv.Opts{Bindo: true, OfflineGrace: time.Minute, Expires: expires},
+			opts:     agenttest.Opts{Bindo: true, OfflineGrace: time.Minute, Expires: expires},
 			deadline: func(p agent.Payment) time.Time { return p.ExpiresAt.Add(5 * time.Second) },
 			says:     []string{"ends expired with nothing charged"},
 			state:    agent.StateExpired, code: "expired",
@@ -50,9 +50,9 @@ func TestOfflineNoticeSaysWhatHappensAndWhen(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.ProbeInterval = -1
-			e := testenv.New(t, tc.opts)
-			e.MustCreate(e.Sale("OFFN", testenv.TermOff, "9.00"))
-			e.MustCreate(e.Sale("OFFQ", testenv.TermOff, "1.00"))
+			e := agenttest.New(t, tc.opts)
+			e.MustCreate(e.Sale("OFFN", agenttest.TermOff, "9.00"))
+			e.MustCreate(e.Sale("OFFQ", agenttest.TermOff, "1.00"))
 			e.WaitState("OFFN", agent.StateOnTerminal)
 			p, err := e.Agent.Get(context.Background(), "OFFN")
 			if err != nil {
@@ -60,7 +60,7 @@ func TestOfflineNoticeSaysWhatHappensAndWhen(t *testing.T) {
 			}
 			deadline := tc.deadline(p)
 			when := deadline.Local().Format("15:04:05 MST")
-			for _, want := range append([]string{"Terminal " + testenv.TermOff + " is offline", "by " + when}, tc.says...) {
+			for _, want := range append([]string{"Terminal " + agenttest.TermOff + " is offline", "by " + when}, tc.says...) {
 				if !strings.Contains(p.Notice, want) {
 					t.Errorf("notice %q lacks %q", p.Notice, want)
 				}

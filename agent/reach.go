@@ -11,7 +11,7 @@ import (
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/internal/logging"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 const (

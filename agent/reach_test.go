@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/device"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // terminalEvents records every published terminal status.
@@ -20,7 +20,7 @@ type terminalEvents struct {
 	all []device.Status
 }
 
-func watchTerminals(e *testenv.Env) *terminalEvents {
+func watchTerminals(e *agenttest.Env) *terminalEvents {
 	te := &terminalEvents{}
 	e.Agent.Subscribe(func(ev agent.Event) {
 		if ev.Terminal != nil {
@@ -59,7 +59,7 @@ func (te *terminalEvents) waitFor(t *testing.T, what string, ok func(device.Code
 	}
 }
 
-func waitLink(t *testing.T, e *testenv.Env, what string, ok func(device.CodePayLink) bool) device.CodePayLink {
+func waitLink(t *testing.T, e *agenttest.Env, what string, ok func(device.CodePayLink) bool) device.CodePayLink {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -75,7 +75,7 @@ func waitLink(t *testing.T, e *testenv.Env, what string, ok func(device.CodePayL
 }
 
 func TestCodePayReachability(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{ProbeInterval: -1})
+	e := agenttest.New(t, agenttest.Opts{ProbeInterval: -1})
 	ctx := context.Background()
 	te := watchTerminals(e)
 	if l := e.Agent.CodePayStatus(); l.Known {
@@ -83,7 +83,7 @@ func TestCodePayReachability(t *testing.T) {
 	}
 
 	// A payment's calls reach CodePay: every terminal says so.
-	e.MustCreate(e.Sale("REACH1", testenv.TermA, "4.00"))
+	e.MustCreate(e.Sale("REACH1", agenttest.TermA, "4.00"))
 	e.WaitFinal("REACH1")
 	l := e.Agent.CodePayStatus()
 	if !l.Known || !l.Reachable || l.LastSuccessAt.IsZero() || l.ConsecutiveFailures != 0 || !l.LastFailureAt.IsZero() {
@@ -101,7 +101,7 @@ func TestCodePayReachability(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for idle := false; !idle; {
 		for _, s := range te.snapshot() {
-			if s.SN == testenv.TermA {
+			if s.SN == agenttest.TermA {
 				idle = !s.Busy && s.CodePay.Reachable
 			}
 		}
@@ -169,14 +169,14 @@ func TestCodePayReachability(t *testing.T) {
 
 	// The workers' calls count too: a create answered HTTP 500.
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500})
-	e.MustCreate(e.Sale("REACH2", testenv.TermB, "5.00"))
+	e.MustCreate(e.Sale("REACH2", agenttest.TermB, "5.00"))
 	te.waitFor(t, "the failed create", func(l device.CodePayLink) bool {
 		return !l.Reachable && l.LastFailureAt.After(up.LastSuccessAt) && strings.Contains(l.LastError, "pay.order")
 	})
 }
 
 func TestIdleProbe(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{ProbeInterval: 100 * time.Millisecond})
+	e := agenttest.New(t, agenttest.Opts{ProbeInterval: 100 * time.Millisecond})
 	waitLink(t, e, "reachable by the idle probe", func(l device.CodePayLink) bool { return l.Known && l.Reachable })
 	if n := e.Sim.Count(codepay.MethodOrderQuery, agent.ProbeOrderNo); n == 0 {
 		t.Fatal("no probe reached the emulator")

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/agent/agenttest"
 )
 
 // BenchmarkFirstCreateAfterStart measures, on a journal with about a
@@ -20,8 +20,8 @@ func BenchmarkFirstCreateAfterStart(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("POSBRIDGE_BENCH_HISTORY")); err == nil && v > 0 {
 		history = v
 	}
-	o := testenv.Opts{History: history, ProbeInterval: -1}
-	e := testenv.New(b, o)
+	o := agenttest.Opts{History: history, ProbeInterval: -1}
+	e := agenttest.New(b, o)
 	i := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -30,7 +30,7 @@ func BenchmarkFirstCreateAfterStart(b *testing.B) {
 		no := fmt.Sprintf("FIRST%d", i)
 		b.StartTimer()
 		e.Restart(o)
-		if _, err := e.Agent.Create(context.Background(), e.Sale(no, testenv.TermA, "1.00")); err != nil {
+		if _, err := e.Agent.Create(context.Background(), e.Sale(no, agenttest.TermA, "1.00")); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Sentinel errors.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 func TestRegistry(t *testing.T) {

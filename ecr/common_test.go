@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 const (
@@ -75,7 +75,7 @@ func (m multiWriter) Write(p []byte) (int, error) {
 }
 
 // ecrPayments returns this ECR's payments on the rig's terminal, oldest first.
-func ecrPayments(t *testing.T, e *testenv.Env, sn, typ string) []agent.Payment {
+func ecrPayments(t *testing.T, e *agenttest.Env, sn, typ string) []agent.Payment {
 	t.Helper()
 	list, err := e.Agent.List(context.Background(), agent.ListFilter{TerminalSN: sn, Limit: 100})
 	if err != nil {

@@ -12,17 +12,17 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // rig is a real agent (against the CodePay emulator), a PT for one terminal
 // and a serial port on a real pseudo-terminal whose master is the ECR.
 type rig struct {
 	t      *testing.T
-	env    *testenv.Env
+	env    *agenttest.Env
 	pt     *pt.PT
 	ptmx   *os.File
 	ecr    *ecrsim.Serial
@@ -40,7 +40,7 @@ type backoffCall struct {
 
 type rigOpts struct {
 	sn          string
-	env         *testenv.Env
+	env         *agenttest.Env
 	linkT2      time.Duration
 	respTimeout time.Duration
 	path        string // serial path (a symlink); default the pty's own name
@@ -51,10 +51,10 @@ type rigOpts struct {
 func newRig(t *testing.T, o rigOpts) *rig {
 	t.Helper()
 	if o.sn == "" {
-		o.sn = testenv.TermA
+		o.sn = agenttest.TermA
 	}
 	if o.env == nil {
-		o.env = testenv.New(t, testenv.Opts{})
+		o.env = agenttest.New(t, agenttest.Opts{})
 	}
 	if o.linkT2 == 0 {
 		o.linkT2 = time.Second

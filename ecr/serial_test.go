@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // These tests run the PT on a real pseudo-terminal through go.bug.st/serial,
@@ -33,10 +33,10 @@ func TestSerialSaleApproved(t *testing.T) {
 		t.Fatalf("sale: %s", tr)
 	}
 	if si.ResultCode != 0 || *si.Amount != 1234 || si.Currency != 840 || *si.Trace != 1 || *si.ReceiptNo != 1 ||
-		si.TID != pt.TerminalID(testenv.TermA) || si.CardName == "" || !strings.Contains(si.MaskedPAN, "*") {
+		si.TID != pt.TerminalID(agenttest.TermA) || si.CardName == "" || !strings.Contains(si.MaskedPAN, "*") {
 		t.Fatalf("status information %+v", si)
 	}
-	sales := ecrPayments(t, r.env, testenv.TermA, agent.TypeSale)
+	sales := ecrPayments(t, r.env, agenttest.TermA, agent.TypeSale)
 	if len(sales) != 1 {
 		t.Fatalf("%d ECR sales, want 1", len(sales))
 	}
@@ -66,8 +66,8 @@ func TestSerialRefundReversalEndOfDay(t *testing.T) {
 	if si := status(t, tr); si.ResultCode != 0 || *si.Amount != 1500 {
 		t.Fatalf("refund: %s %+v", tr, si)
 	}
-	sales := ecrPayments(t, r.env, testenv.TermA, agent.TypeSale)
-	refunds := ecrPayments(t, r.env, testenv.TermA, agent.TypeRefund)
+	sales := ecrPayments(t, r.env, agenttest.TermA, agent.TypeSale)
+	refunds := ecrPayments(t, r.env, agenttest.TermA, agent.TypeRefund)
 	if len(refunds) != 1 || refunds[0].State != agent.StateApproved || refunds[0].OrigMerchantOrderNo != sales[0].MerchantOrderNo {
 		t.Fatalf("refunds %+v", refunds)
 	}
@@ -77,7 +77,7 @@ func TestSerialRefundReversalEndOfDay(t *testing.T) {
 	if si.ResultCode != 0 || *si.Amount != 2000 || si.OrigTrace == nil || *si.OrigTrace != 2 {
 		t.Fatalf("reversal: %s %+v", tr, si)
 	}
-	voids := ecrPayments(t, r.env, testenv.TermA, agent.TypeVoid)
+	voids := ecrPayments(t, r.env, agenttest.TermA, agent.TypeVoid)
 	if len(voids) != 1 || voids[0].State != agent.StateApproved || voids[0].OrigMerchantOrderNo != sales[1].MerchantOrderNo {
 		t.Fatalf("voids %+v", voids)
 	}
@@ -90,7 +90,7 @@ func TestSerialRefundReversalEndOfDay(t *testing.T) {
 	if got := si.Totals.Visa.Count + si.Totals.Other.Count + si.Totals.Eurocard.Count; got != 2 {
 		t.Errorf("end-of-day counts %+v, want 2 transactions", si.Totals)
 	}
-	batches, err := r.env.Agent.BatchList(context.Background(), testenv.TermA, 5)
+	batches, err := r.env.Agent.BatchList(context.Background(), agenttest.TermA, 5)
 	if err != nil || len(batches) == 0 || batches[len(batches)-1].ClosedBy != agent.SourceECR {
 		t.Fatalf("batches %+v, %v; want one closed by ecr", batches, err)
 	}
@@ -107,7 +107,7 @@ func zvtAPDU(t *testing.T, m zvt.Message) zvt.APDU {
 
 func TestSerialAbortDuringPayment(t *testing.T) {
 	// The offline terminal never picks the order up, so it stays cancellable.
-	r := newRig(t, rigOpts{sn: testenv.TermOff})
+	r := newRig(t, rigOpts{sn: agenttest.TermOff})
 	r.do(ecrsim.Registration(0xBA, 0), ecrsim.Options{})
 	aborted := false
 	tr := r.do(ecrsim.Sale(800, 0), ecrsim.Options{OnMessage: func(m zvt.APDU) {
@@ -119,7 +119,7 @@ func TestSerialAbortDuringPayment(t *testing.T) {
 	if code, ok := tr.Result(); !ok || code != zvt.ResultAbort {
 		t.Fatalf("abort: %s, want 06 1E 6C", tr)
 	}
-	sales := ecrPayments(t, r.env, testenv.TermOff, agent.TypeSale)
+	sales := ecrPayments(t, r.env, agenttest.TermOff, agent.TypeSale)
 	if len(sales) != 1 || sales[0].State != agent.StateCancelled {
 		t.Fatalf("payments %+v, want one cancelled", sales)
 	}
@@ -136,8 +136,8 @@ func TestSerialUnacknowledgedResultAutoReversed(t *testing.T) {
 	if code, _ := tr.Result(); code != zvt.ResultAbort {
 		t.Fatalf("end %s, want 06 1E 6C after the reversal", tr)
 	}
-	sale := ecrPayments(t, r.env, testenv.TermA, agent.TypeSale)[0]
-	list, _ := r.env.Agent.List(context.Background(), agent.ListFilter{TerminalSN: testenv.TermA})
+	sale := ecrPayments(t, r.env, agenttest.TermA, agent.TypeSale)[0]
+	list, _ := r.env.Agent.List(context.Background(), agent.ListFilter{TerminalSN: agenttest.TermA})
 	var void agent.Payment
 	for _, p := range list {
 		if p.Type == agent.TypeVoid && p.OrigMerchantOrderNo == sale.MerchantOrderNo {
@@ -178,7 +178,7 @@ func TestSerialCorruptedCRCThenGoodResend(t *testing.T) {
 	if si := status(t, tr); si.ResultCode != 0 {
 		t.Fatalf("resend: %s", tr)
 	}
-	sales := ecrPayments(t, r.env, testenv.TermA, agent.TypeSale)
+	sales := ecrPayments(t, r.env, agenttest.TermA, agent.TypeSale)
 	if len(sales) != 1 || r.env.Sim.Count(methodCreate, sales[0].MerchantOrderNo) != 1 {
 		t.Fatalf("%d sales; the good resend must be executed exactly once", len(sales))
 	}
@@ -227,7 +227,7 @@ func TestSerialSplitFrameAndNoise(t *testing.T) {
 			}
 		})
 	}
-	if n := len(ecrPayments(t, r.env, testenv.TermA, agent.TypeSale)); n != len(tests) {
+	if n := len(ecrPayments(t, r.env, agenttest.TermA, agent.TypeSale)); n != len(tests) {
 		t.Fatalf("%d sales, want %d", n, len(tests))
 	}
 }
@@ -262,7 +262,7 @@ func TestSerialSilentECRRetransmitThenGiveUp(t *testing.T) {
 
 func TestSerialPortUnplugAndReplug(t *testing.T) {
 	link := filepath.Join(t.TempDir(), "ttyECR")
-	env := testenv.New(t, testenv.Opts{})
+	env := agenttest.New(t, agenttest.Opts{})
 	r := newRig(t, rigOpts{env: env, path: link, controlWait: true})
 	if tr := r.do(ecrsim.Sale(100, 0), ecrsim.Options{}); status(t, tr).ResultCode != 0 {
 		t.Fatalf("before unplugging: %s", tr)

@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/internal/config"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // tcpService runs the ECR service from configuration entries against a
 // real agent and returns the address of its first TCP listener.
-func tcpService(t *testing.T, env *testenv.Env, sn string, logs *syncBuffer) (*Service, string) {
+func tcpService(t *testing.T, env *agenttest.Env, sn string, logs *syncBuffer) (*Service, string) {
 	t.Helper()
 	svc, err := New(Config{
 		Agent:  env.Agent,
@@ -61,8 +61,8 @@ func dial(t *testing.T, addr string) *ecrsim.TCP {
 }
 
 func TestTCPSaleApproved(t *testing.T) {
-	env := testenv.New(t, testenv.Opts{})
-	_, addr := tcpService(t, env, testenv.TermA, &syncBuffer{})
+	env := agenttest.New(t, agenttest.Opts{})
+	_, addr := tcpService(t, env, agenttest.TermA, &syncBuffer{})
 	c := dial(t, addr)
 	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
 	defer cancel()
@@ -74,7 +74,7 @@ func TestTCPSaleApproved(t *testing.T) {
 	if code, _ := tr.Result(); !ok || code != 0 || si.ResultCode != 0 || *si.Amount != 2599 || si.Currency != 840 {
 		t.Fatalf("sale over TCP: %s %+v", tr, si)
 	}
-	if sales := ecrPayments(t, env, testenv.TermA, agent.TypeSale); len(sales) != 1 || sales[0].State != agent.StateApproved {
+	if sales := ecrPayments(t, env, agenttest.TermA, agent.TypeSale); len(sales) != 1 || sales[0].State != agent.StateApproved {
 		t.Fatalf("payments %+v", sales)
 	}
 }
@@ -83,9 +83,9 @@ func TestTCPSaleApproved(t *testing.T) {
 // authorisation again: it gets the running payment's result, and CodePay sees
 // exactly one create.
 func TestTCPResentRequestMapsToSamePayment(t *testing.T) {
-	env := testenv.New(t, testenv.Opts{})
+	env := agenttest.New(t, agenttest.Opts{})
 	logs := &syncBuffer{}
-	_, addr := tcpService(t, env, testenv.TermOff, logs)
+	_, addr := tcpService(t, env, agenttest.TermOff, logs)
 	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
 	defer cancel()
 	req := ecrsim.Sale(3100, 0)
@@ -104,7 +104,7 @@ func TestTCPResentRequestMapsToSamePayment(t *testing.T) {
 	c2 := dial(t, addr)
 	tr, err := ecrsim.Do(ctx, c2, req, ecrsim.Options{OnAnswer: func(zvt.APDU) {
 		// Re-attached: now the terminal comes online and finishes the payment.
-		if err := env.Sim.SetOnline(testenv.TermOff, true); err != nil {
+		if err := env.Sim.SetOnline(agenttest.TermOff, true); err != nil {
 			t.Error(err)
 		}
 	}})
@@ -114,7 +114,7 @@ func TestTCPResentRequestMapsToSamePayment(t *testing.T) {
 	if si, ok := tr.Status(); !ok || si.ResultCode != 0 || *si.Amount != 3100 {
 		t.Fatalf("re-sent request: %s", tr)
 	}
-	sales := ecrPayments(t, env, testenv.TermOff, agent.TypeSale)
+	sales := ecrPayments(t, env, agenttest.TermOff, agent.TypeSale)
 	if len(sales) != 1 {
 		t.Fatalf("%d sales, want 1", len(sales))
 	}
@@ -124,7 +124,7 @@ func TestTCPResentRequestMapsToSamePayment(t *testing.T) {
 }
 
 // firstOrder returns the first ECR payment's order number once it exists.
-func firstOrder(t *testing.T, env *testenv.Env) string {
+func firstOrder(t *testing.T, env *agenttest.Env) string {
 	t.Helper()
 	found := make(chan string, 1)
 	unsub := env.Agent.Subscribe(func(e agent.Event) {
@@ -153,8 +153,8 @@ func firstOrder(t *testing.T, env *testenv.Env) string {
 }
 
 func TestTCPBadInputKeepsServing(t *testing.T) {
-	env := testenv.New(t, testenv.Opts{})
-	_, addr := tcpService(t, env, testenv.TermA, &syncBuffer{})
+	env := agenttest.New(t, agenttest.Opts{})
+	_, addr := tcpService(t, env, agenttest.TermA, &syncBuffer{})
 	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
 	defer cancel()
 	tests := []struct {
@@ -202,14 +202,14 @@ func TestTCPBadInputKeepsServing(t *testing.T) {
 }
 
 func TestServiceRejectsBadEntries(t *testing.T) {
-	env := testenv.New(t, testenv.Opts{})
+	env := agenttest.New(t, agenttest.Opts{})
 	tests := []struct {
 		name string
 		e    config.ECR
 	}{
-		{"protocol", config.ECR{Protocol: "opi", TCPListen: "127.0.0.1:0", TerminalSN: testenv.TermA}},
-		{"neither", config.ECR{Protocol: "zvt", TerminalSN: testenv.TermA}},
-		{"both", config.ECR{Protocol: "zvt", Serial: "/dev/ttyS0", TCPListen: "127.0.0.1:0", TerminalSN: testenv.TermA}},
+		{"protocol", config.ECR{Protocol: "opi", TCPListen: "127.0.0.1:0", TerminalSN: agenttest.TermA}},
+		{"neither", config.ECR{Protocol: "zvt", TerminalSN: agenttest.TermA}},
+		{"both", config.ECR{Protocol: "zvt", Serial: "/dev/ttyS0", TCPListen: "127.0.0.1:0", TerminalSN: agenttest.TermA}},
 		{"terminal", config.ECR{Protocol: "zvt", TCPListen: "127.0.0.1:0", TerminalSN: "NOPE"}},
 	}
 	for _, tc := range tests {

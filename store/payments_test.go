@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // fullPayment has every field set to a non-zero value.

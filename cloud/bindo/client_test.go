@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 func TestNewConfig(t *testing.T) {

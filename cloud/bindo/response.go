@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Status is posbridge's reading of a Bindo transaction. The mapping from

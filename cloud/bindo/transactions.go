@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Operation names, used in errors, logs and GatewayError.Op.

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")

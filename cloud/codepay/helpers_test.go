@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // testNow is the fixed clock of the tests: 2024-03-01 10:20:30.123 UTC.

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Field length limits from the Cloud Open API.

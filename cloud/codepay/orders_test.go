@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 func TestCreateOrderValidation(t *testing.T) {

@@ -14,17 +14,17 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/console"
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/api/console"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr"
 	"github.com/posbridge/posbridge/internal/config"
 	"github.com/posbridge/posbridge/internal/metrics"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
 

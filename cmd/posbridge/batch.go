@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/internal/config"
 	"github.com/posbridge/posbridge/store"
 )

@@ -7,16 +7,16 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/ecr"
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/internal/config"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // ecrClosePaths adds the ZVT end of day (06 50) from an ECR over TCP.
-func ecrClosePaths(t *testing.T, e *testenv.Env) []closePath {
-	svc, err := ecr.New(ecr.Config{Agent: e.Agent, ECRs: []config.ECR{{Protocol: "zvt", TCPListen: "127.0.0.1:0", TerminalSN: testenv.TermA}},
+func ecrClosePaths(t *testing.T, e *agenttest.Env) []closePath {
+	svc, err := ecr.New(ecr.Config{Agent: e.Agent, ECRs: []config.ECR{{Protocol: "zvt", TCPListen: "127.0.0.1:0", TerminalSN: agenttest.TermA}},
 		Logger: newLogger(discard{}, false)})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func ecrClosePaths(t *testing.T, e *testenv.Env) []closePath {
 		if code, ok := tr.Result(); !ok || code != 0 {
 			t.Fatalf("end of day: %s", tr)
 		}
-		list, err := e.Agent.BatchList(dctx, testenv.TermA, 2)
+		list, err := e.Agent.BatchList(dctx, agenttest.TermA, 2)
 		if err != nil || len(list) < 2 {
 			t.Fatalf("batches after end of day: %+v, %v", list, err)
 		}

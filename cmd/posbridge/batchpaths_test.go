@@ -13,13 +13,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 )
 
-// closePath closes the batch of testenv.TermA one way and returns the report.
+// closePath closes the batch of agenttest.TermA one way and returns the report.
 type closePath struct {
 	name  string
 	close func(t *testing.T) agent.BatchReport
@@ -28,7 +28,7 @@ type closePath struct {
 // TestBatchCloseSameReportEveryPath takes the same sales through a batch
 // closed by each front end and compares the reports.
 func TestBatchCloseSameReportEveryPath(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	const tok = "batch-paths-token-0123456789"
 	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{tok} }})
 	if err != nil {
@@ -44,7 +44,7 @@ func TestBatchCloseSameReportEveryPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			res := wsCall(t, conn, 1, "batch.close", map[string]any{"terminal_sn": testenv.TermA, "source": source})
+			res := wsCall(t, conn, 1, "batch.close", map[string]any{"terminal_sn": agenttest.TermA, "source": source})
 			var r agent.BatchReport
 			json.Unmarshal(res, &r)
 			return r
@@ -55,7 +55,7 @@ func TestBatchCloseSameReportEveryPath(t *testing.T) {
 		{"console", wsClose("console")},
 		{"cli", func(t *testing.T) agent.BatchReport {
 			var out, errb bytes.Buffer
-			if code := cmdBatch(context.Background(), []string{"close", "--terminal", testenv.TermA, "--url", wsURL, "--token", tok, "--json"}, &out, &errb); code != 0 {
+			if code := cmdBatch(context.Background(), []string{"close", "--terminal", agenttest.TermA, "--url", wsURL, "--token", tok, "--json"}, &out, &errb); code != 0 {
 				t.Fatalf("posbridge batch close: %d %s", code, errb.String())
 			}
 			var r agent.BatchReport
@@ -72,7 +72,7 @@ func TestBatchCloseSameReportEveryPath(t *testing.T) {
 		for _, amount := range []string{"10.00", "2.50"} {
 			n++
 			no := "BP" + p.name + string(rune('0'+n))
-			e.MustCreate(e.Sale(strings.ToUpper(no), testenv.TermA, amount))
+			e.MustCreate(e.Sale(strings.ToUpper(no), agenttest.TermA, amount))
 			e.WaitFinal(strings.ToUpper(no))
 		}
 		r := p.close(t)

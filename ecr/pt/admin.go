@@ -7,7 +7,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // runRegistration answers 06 00: 80 00 00, then 06 0F with status byte,

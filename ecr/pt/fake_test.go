@@ -16,7 +16,7 @@ import (
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // fakeAgent is an in-memory agent for protocol tests inside synctest

@@ -8,7 +8,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Result codes of PA00P015 §10 that package zvt does not name.

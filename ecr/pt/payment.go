@@ -9,7 +9,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // collisionAge: a Create that returns a payment older than this did not

@@ -18,7 +18,7 @@ import (
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr/zvt"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Defaults of Config.

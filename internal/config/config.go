@@ -17,8 +17,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/posbridge/posbridge/internal/money"
 	"github.com/posbridge/posbridge/internal/netutil"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Config is the whole configuration file.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Transaction states (appendix "transaction_state").

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // maxExpiry is the longest txn_exp_at the spec allows after creation, and

@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // ErrInvalidConfig means New was given an unusable Config.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // maxExpires bounds expires (seconds): seven days, the limit CodePay

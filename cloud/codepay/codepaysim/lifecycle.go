@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Order sources.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 func TestModeValidation(t *testing.T) {

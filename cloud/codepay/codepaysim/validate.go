@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 )
 
 // Response codes of the emulator. "0" is success; the others are the

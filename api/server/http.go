@@ -20,7 +20,7 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	// DefaultReadTimeout bounds reading a whole request, body included,
 	// however slowly it trickles in. A WebSocket upgrade clears it: the
-	// connection then lives by its own ping/pong deadlines (agent/rpc).
+	// connection then lives by its own ping/pong deadlines (api/rpc).
 	DefaultReadTimeout = 30 * time.Second
 	// DefaultWriteTimeout bounds writing an answer to a client that does not
 	// read it. The slowest handler, /readyz, gives up after 5 s.

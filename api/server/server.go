@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/api/rpc"
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"

@@ -1,7 +1,7 @@
-// Package testenv runs a real agent against the CodePay emulator over real
+// Package agenttest runs a real agent against the CodePay emulator over real
 // HTTP and a real SQLite file, for tests and benchmarks of the packages that
 // sit on top of the agent.
-package testenv
+package agenttest
 
 import (
 	"context"
@@ -28,7 +28,7 @@ import (
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/internal/memnet"
-	"github.com/posbridge/posbridge/internal/money"
+	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
 

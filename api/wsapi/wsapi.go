@@ -1,5 +1,5 @@
 // Package wsapi implements the methods of posbridge's WebSocket API
-// (design/contract.md) on top of the JSON-RPC transport in agent/rpc: it
+// (design/contract.md) on top of the JSON-RPC transport in api/rpc: it
 // decodes and checks params, calls the agent, and routes the agent's events
 // to the connections that created a payment or subscribed — in publication
 // (seq) order, and on the creating connection only after the answer to
@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
+	"github.com/posbridge/posbridge/api/rpc"
 	"github.com/posbridge/posbridge/device/card"
 )
 

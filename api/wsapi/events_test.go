@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -99,9 +99,9 @@ func TestSeqAndReplyFirst(t *testing.T) {
 	}
 	orders := map[string]string{} // request id → order
 	for i := range 6 {
-		sn := testenv.TermA
+		sn := agenttest.TermA
 		if i%2 == 1 {
-			sn = testenv.TermB
+			sn = agenttest.TermB
 		}
 		no := fmt.Sprintf("SEQ%d", i)
 		orders[c.createSale(no, sn)] = no
@@ -161,7 +161,7 @@ func TestSeqAndReplyFirst(t *testing.T) {
 func TestCatchUpAfterDisconnect(t *testing.T) {
 	e := newWSEnv(t)
 	c := e.dial(t)
-	id := c.createSale("GONE1", testenv.TermA)
+	id := c.createSale("GONE1", agenttest.TermA)
 	msgs := c.readUntil(func(m message) bool { return m.method == "payment.updated" && m.payment.No == "GONE1" })
 	if msgs[0].id != id {
 		t.Fatalf("first message %+v, want the create answer", msgs[0])
@@ -210,7 +210,7 @@ func TestCatchUpAfterDisconnect(t *testing.T) {
 		t.Fatalf("events.subscribe with since %d = %s", cursor, res)
 	}
 	// The subscription is live: the next payment's updates arrive.
-	e.MustCreate(e.Sale("AFTER1", testenv.TermB, "2.00"))
+	e.MustCreate(e.Sale("AFTER1", agenttest.TermB, "2.00"))
 	got := c3.readUntil(func(m message) bool { return m.payment.No == "AFTER1" && isFinal(m.payment.State) })
 	if p := got[len(got)-1].payment; p.State != "approved" || p.Seq <= final.Seq {
 		t.Fatalf("live update after catch-up = %+v", p)
@@ -222,9 +222,9 @@ func TestEventsSincePaging(t *testing.T) {
 	e := newWSEnv(t)
 	var nos []string
 	for i := range 5 {
-		sn := testenv.TermA
+		sn := agenttest.TermA
 		if i >= 3 {
-			sn = testenv.TermB
+			sn = agenttest.TermB
 		}
 		no := fmt.Sprintf("PG%d", i)
 		e.MustCreate(e.Sale(no, sn, "1.00"))
@@ -284,9 +284,9 @@ func TestEventsSincePaging(t *testing.T) {
 	if p := since(map[string]any{"since": cursor}); len(p.Payments) != 0 || p.Next != cursor || p.More {
 		t.Fatalf("events.since(newest) = %+v, want nothing, next unchanged", p)
 	}
-	p := since(map[string]any{"since": 0, "terminal_sn": testenv.TermB})
+	p := since(map[string]any{"since": 0, "terminal_sn": agenttest.TermB})
 	if len(p.Payments) != 2 || p.Payments[0].No != "PG3" || p.Payments[1].No != "PG4" || p.More {
-		t.Fatalf("events.since for %s = %+v, want PG3, PG4", testenv.TermB, p)
+		t.Fatalf("events.since for %s = %+v, want PG3, PG4", agenttest.TermB, p)
 	}
 	if p := since(map[string]any{"since": 0}); len(p.Payments) != 5 || p.More || p.Next != cursor {
 		t.Fatalf("events.since(0) with the default limit = %+v", p)
@@ -298,7 +298,7 @@ func TestEventsSincePaging(t *testing.T) {
 func TestEventsBadParams(t *testing.T) {
 	e := newWSEnv(t)
 	c := e.dial(t)
-	e.MustCreate(e.Sale("BP1", testenv.TermA, "1.00"))
+	e.MustCreate(e.Sale("BP1", agenttest.TermA, "1.00"))
 	e.WaitFinal("BP1") // nothing changes the journal from here but the calls below
 	before, err := e.DB.ListPayments(context.Background(), store.ListFilter{})
 	if err != nil {
@@ -343,7 +343,7 @@ func TestEventsBadParams(t *testing.T) {
 	// before the answer to c's next call.
 	other := e.dial(t)
 	if _, errObj, _ := other.call("payment.create", map[string]any{
-		"merchant_order_no": "BP2", "type": "sale", "terminal_sn": testenv.TermB, "amount": "1.00", "currency": "USD"}); errObj != nil {
+		"merchant_order_no": "BP2", "type": "sale", "terminal_sn": agenttest.TermB, "amount": "1.00", "currency": "USD"}); errObj != nil {
 		t.Fatalf("create: %s", errObj)
 	}
 	if _, _, notes := c.call("terminal.list", nil); len(notes) != 0 {

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // TestNotificationBoundToThisInstallation: a notification signed with the
@@ -24,7 +24,7 @@ import (
 // payment follows CodePay's signed query answer, not the notification.
 func TestNotificationBoundToThisInstallation(t *testing.T) {
 	ts, h := hookServer(t)
-	e := testenv.New(t, testenv.Opts{Poll: 30 * time.Second, Pickup: 100 * time.Millisecond, Process: 3 * time.Second,
+	e := agenttest.New(t, agenttest.Opts{Poll: 30 * time.Second, Pickup: 100 * time.Millisecond, Process: 3 * time.Second,
 		NotifyURL: ts.URL + "/hooks/codepay"})
 	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
 	if err != nil {
@@ -35,7 +35,7 @@ func TestNotificationBoundToThisInstallation(t *testing.T) {
 
 	// The cloud will decline this payment.
 	e.Sim.ScriptOutcome("BIND1", codepaysim.Outcome{Status: codepay.StatusFailed, ErrorCode: "51", ErrorMsg: "Insufficient funds"})
-	e.MustCreate(e.Sale("BIND1", testenv.TermA, "9.52"))
+	e.MustCreate(e.Sale("BIND1", agenttest.TermA, "9.52"))
 	e.WaitState("BIND1", agent.StateOnTerminal)
 	p, _ := e.Agent.Get(ctx, "BIND1")
 	if p.TransNo == "" {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
 )
 
 const (

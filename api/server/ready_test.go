@@ -9,19 +9,19 @@ import (
 	"testing"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // TestReadyFollowsCodePayReachability: /readyz says what the agent's own
 // CodePay calls found, with since when and why, and probes once when the
 // agent has not called CodePay yet.
 func TestReadyFollowsCodePayReachability(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{ProbeInterval: -1})
+	e := agenttest.New(t, agenttest.Opts{ProbeInterval: -1})
 	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
 	ts := httptest.NewServer(server.Handler(server.Config{Agent: e.Agent, RPC: rs, Ready: func(ctx context.Context) error {
 		return server.CodePayReady(ctx, e.Agent)

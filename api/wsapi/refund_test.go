@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // TestWebSocketRefund: payment.refund end to end — a partial refund of a QR
@@ -16,12 +16,12 @@ import (
 // approved; one above what is left refused with -32602 on amount; a card
 // sale refused via cloud with a message naming via "terminal".
 func TestWebSocketRefund(t *testing.T) {
-	e := newWSEnvOpts(t, testenv.Opts{InMemory: true})
+	e := newWSEnvOpts(t, agenttest.Opts{InMemory: true})
 	e.Sim.ScriptPayScenario("QRW1", codepay.ScenarioBScanQR) // the customer pays with a wallet
 	c := e.dial(t)
 	for _, no := range []string{"QRW1", "CARDW1"} {
 		if _, errObj, _ := c.call("payment.create", map[string]any{
-			"merchant_order_no": no, "type": "sale", "terminal_sn": testenv.TermA, "amount": "10.00", "currency": "USD",
+			"merchant_order_no": no, "type": "sale", "terminal_sn": agenttest.TermA, "amount": "10.00", "currency": "USD",
 		}); errObj != nil {
 			t.Fatalf("create %s: %s", no, errObj)
 		}

@@ -13,26 +13,26 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
 
 const token = "test-token-0123456789abcdef"
 
 type wsEnv struct {
-	*testenv.Env
+	*agenttest.Env
 	url string
 }
 
-func newWSEnv(t *testing.T) *wsEnv { return newWSEnvOpts(t, testenv.Opts{}) }
+func newWSEnv(t *testing.T) *wsEnv { return newWSEnvOpts(t, agenttest.Opts{}) }
 
-func newWSEnvOpts(t *testing.T, o testenv.Opts) *wsEnv {
+func newWSEnvOpts(t *testing.T, o agenttest.Opts) *wsEnv {
 	t.Helper()
-	e := testenv.New(t, o)
+	e := agenttest.New(t, o)
 	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{token} }})
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestWebSocketSale(t *testing.T) {
 		t.Fatalf("emulator saw %d creates, want 1", n)
 	}
 	res, errObj, _ = c.call("terminal.list", nil)
-	if errObj != nil || !strings.Contains(string(res), testenv.TermA) {
+	if errObj != nil || !strings.Contains(string(res), agenttest.TermA) {
 		t.Fatalf("terminal.list = %s, %s", res, errObj)
 	}
 	res, errObj, _ = c.call("payment.list", map[string]any{"state": "approved"})
@@ -252,7 +252,7 @@ func TestWebSocketBadInput(t *testing.T) {
 		t.Fatalf("unknown method → %d, want -32601", e.Code)
 	}
 	base := func() map[string]any {
-		return map[string]any{"merchant_order_no": "BAD1", "type": "sale", "terminal_sn": testenv.TermA, "amount": "1.00", "currency": "USD"}
+		return map[string]any{"merchant_order_no": "BAD1", "type": "sale", "terminal_sn": agenttest.TermA, "amount": "1.00", "currency": "USD"}
 	}
 	tests := []struct {
 		name  string
@@ -332,7 +332,7 @@ func TestWebSocketCancelOfflineAndSubscribe(t *testing.T) {
 		t.Fatalf("subscribe = %s, %s", res, errObj)
 	}
 	_, errObj, _ := cashier.call("payment.create", map[string]any{
-		"merchant_order_no": "OFFWS", "type": "sale", "terminal_sn": testenv.TermOff, "amount": "3.00", "currency": "USD",
+		"merchant_order_no": "OFFWS", "type": "sale", "terminal_sn": agenttest.TermOff, "amount": "3.00", "currency": "USD",
 	})
 	if errObj != nil {
 		t.Fatalf("create: %s", errObj)

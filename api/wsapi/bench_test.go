@@ -17,12 +17,12 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/money"
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/money"
 )
 
 // BenchmarkFullPath measures the whole path: WebSocket payment.create →
@@ -65,7 +65,7 @@ func BenchmarkFullPathHistory(b *testing.B) {
 }
 
 func benchFullPath(b *testing.B, terms, history int, every time.Duration) {
-	e := testenv.New(b, testenv.Opts{Terminals: terms, History: history, Pickup: time.Millisecond, Process: time.Millisecond, Poll: 5 * time.Millisecond})
+	e := agenttest.New(b, agenttest.Opts{Terminals: terms, History: history, Pickup: time.Millisecond, Process: time.Millisecond, Poll: 5 * time.Millisecond})
 	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{token} }})
 	if err != nil {
 		b.Fatal(err)
@@ -90,7 +90,7 @@ func benchFullPath(b *testing.B, terms, history int, every time.Duration) {
 				return
 			}
 			defer conn.Close()
-			sn := testenv.BenchSN(ti)
+			sn := agenttest.BenchSN(ti)
 			var tick <-chan time.Time
 			if every > 0 {
 				// Spread the terminals' starts over one interval.
@@ -165,7 +165,7 @@ func benchFullPath(b *testing.B, terms, history int, every time.Duration) {
 func BenchmarkBaselineSignSend(b *testing.B) {
 	for _, terms := range []int{1, 10, 50} {
 		b.Run(fmt.Sprintf("terminals=%d", terms), func(b *testing.B) {
-			e := testenv.New(b, testenv.Opts{Terminals: terms, Pickup: time.Millisecond, Process: time.Millisecond})
+			e := agenttest.New(b, agenttest.Opts{Terminals: terms, Pickup: time.Millisecond, Process: time.Millisecond})
 			e.Stop() // only the emulator and the client are used
 			var next atomic.Int64
 			b.ResetTimer()
@@ -183,7 +183,7 @@ func BenchmarkBaselineSignSend(b *testing.B) {
 						}
 						no := "L" + strconv.FormatInt(n, 10)
 						_, err := e.Client.CreateOrder(ctx, codepay.CreateOrderRequest{
-							TerminalSN: testenv.BenchSN(ti), MerchantOrderNo: no, TransType: codepay.TransSale,
+							TerminalSN: agenttest.BenchSN(ti), MerchantOrderNo: no, TransType: codepay.TransSale,
 							Amount: money.Amount{Minor: 100, Currency: money.MustCurrency("USD")}, Description: "bench", Expires: time.Minute,
 						})
 						if err != nil {

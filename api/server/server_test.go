@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/agent/server"
-	"github.com/posbridge/posbridge/agent/wsapi"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/server"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device/card"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 // hookServer starts a listener first so its URL can go into the agent's notify_url.
@@ -42,14 +42,14 @@ func hookServer(t *testing.T) (*httptest.Server, *swap) {
 func TestNotificationCompletesPayment(t *testing.T) {
 	ts, h := hookServer(t)
 	// Polling is slow on purpose: the result must arrive by notification.
-	e := testenv.New(t, testenv.Opts{Poll: 30 * time.Second, NotifyURL: ts.URL + "/hooks/codepay"})
+	e := agenttest.New(t, agenttest.Opts{Poll: 30 * time.Second, NotifyURL: ts.URL + "/hooks/codepay"})
 	rs, err := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Store(server.Handler(server.Config{Agent: e.Agent, RPC: rs, Notifications: e.Client}))
 
-	e.MustCreate(e.Sale("NOTE1", testenv.TermA, "6.00"))
+	e.MustCreate(e.Sale("NOTE1", agenttest.TermA, "6.00"))
 	p, err := e.Agent.Wait(context.Background(), "NOTE1", 10*time.Second)
 	if err != nil || p.State != agent.StateApproved {
 		t.Fatalf("payment after notification = %+v, %v (states %v)", p, err, e.States("NOTE1"))
@@ -75,7 +75,7 @@ func TestNotificationCompletesPayment(t *testing.T) {
 
 func TestDuplicateAndLateNotificationsNeverRegress(t *testing.T) {
 	ts, h := hookServer(t)
-	e := testenv.New(t, testenv.Opts{NotifyURL: ts.URL + "/hooks/codepay"})
+	e := agenttest.New(t, agenttest.Opts{NotifyURL: ts.URL + "/hooks/codepay"})
 	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
 	delivered := make(chan []byte, 20)
 	var ctype atomic.Value
@@ -90,7 +90,7 @@ func TestDuplicateAndLateNotificationsNeverRegress(t *testing.T) {
 		r.Body = io.NopCloser(strings.NewReader(string(b)))
 		inner.ServeHTTP(w, r)
 	})))
-	e.MustCreate(e.Sale("NOTE2", testenv.TermA, "2.00"))
+	e.MustCreate(e.Sale("NOTE2", agenttest.TermA, "2.00"))
 	e.WaitFinal("NOTE2")
 	// Wait for the emulator's notification to have been delivered once.
 	var first []byte
@@ -123,7 +123,7 @@ func TestDuplicateAndLateNotificationsNeverRegress(t *testing.T) {
 }
 
 func TestHealthAndReady(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
+	e := agenttest.New(t, agenttest.Opts{})
 	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
 	var fail atomic.Bool
 	ts := httptest.NewServer(server.Handler(server.Config{Agent: e.Agent, RPC: rs, Ready: func(ctx context.Context) error {
@@ -168,7 +168,7 @@ func (e errString) Error() string { return string(e) }
 func TestBindoWebhook(t *testing.T) {
 	ts, h := hookServer(t)
 	const secret = "hook-secret-0123"
-	e := testenv.New(t, testenv.Opts{Bindo: true, Poll: 30 * time.Second, BindoWebhookURL: ts.URL + "/hooks/bindo", BindoWebhookSecret: secret})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true, Poll: 30 * time.Second, BindoWebhookURL: ts.URL + "/hooks/bindo", BindoWebhookSecret: secret})
 	rs, _ := rpc.NewServer(rpc.Config{Handler: wsapi.New(e.Agent, nil), Tokens: func() []string { return []string{"tok-0123456789abcdef"} }})
 	delivered := make(chan []byte, 10)
 	inner := server.Handler(server.Config{Agent: e.Agent, RPC: rs, BindoWebhookSecret: []byte(secret)})
@@ -186,7 +186,7 @@ func TestBindoWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := e.Sale("BHOOK", testenv.TermA, "8.00")
+	r := e.Sale("BHOOK", agenttest.TermA, "8.00")
 	r.Card, r.Options.Route = c, "native"
 	e.MustCreate(r)
 	// Polling is 30 s: only the webhook can settle it this fast.

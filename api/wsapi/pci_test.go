@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/agent/agenttest"
 )
 
 // iccFor builds a realistic EMV ICC request for a PAN (BER-TLV hex).
@@ -28,8 +28,8 @@ func iccFor(pan, track2Hex string) string {
 // searches the SQLite files (database, WAL, shared memory), every log line and
 // every WebSocket message for the full PAN, the track 2 string and the ICC data.
 func TestCardDataNeverPersistedLoggedOrEchoed(t *testing.T) {
-	logs := &testenv.LogBuffer{}
-	e := newWSEnvOpts(t, testenv.Opts{Bindo: true, OfflineGrace: 300 * time.Millisecond, Logs: logs})
+	logs := &agenttest.LogBuffer{}
+	e := newWSEnvOpts(t, agenttest.Opts{Bindo: true, OfflineGrace: 300 * time.Millisecond, Logs: logs})
 	c := e.dial(t)
 
 	const (
@@ -63,15 +63,15 @@ func TestCardDataNeverPersistedLoggedOrEchoed(t *testing.T) {
 			t.Fatalf("%s ended %v", no, s)
 		}
 	}
-	sale("PCI-SWIPE", testenv.TermA, map[string]any{"reader_mode": "swipe", "track2": visaT2}, "native")
-	sale("PCI-CONTACT", testenv.TermA, map[string]any{"reader_mode": "contact", "track2": mcT2, "icc": mcICC}, "native")
-	sale("PCI-CTLS", testenv.TermA, map[string]any{"reader_mode": "contactless", "track2": amexT2, "icc": amexICC}, "native")
+	sale("PCI-SWIPE", agenttest.TermA, map[string]any{"reader_mode": "swipe", "track2": visaT2}, "native")
+	sale("PCI-CONTACT", agenttest.TermA, map[string]any{"reader_mode": "contact", "track2": mcT2, "icc": mcICC}, "native")
+	sale("PCI-CTLS", agenttest.TermA, map[string]any{"reader_mode": "contactless", "track2": amexT2, "icc": amexICC}, "native")
 	// The fallback sequence: the offline terminal's payment fails having charged
 	// nothing, then the same request plus card goes through Bindo.
-	sale("PCI-FB", testenv.TermOff, nil, "")
-	sale("PCI-FB", testenv.TermOff, map[string]any{"reader_mode": "swipe", "track2": visaT2}, "")
+	sale("PCI-FB", agenttest.TermOff, nil, "")
+	sale("PCI-FB", agenttest.TermOff, map[string]any{"reader_mode": "swipe", "track2": visaT2}, "")
 	// Bad card data: a clear error naming the field, never echoing the data.
-	_, errObj, _ := c.call("payment.create", map[string]any{"merchant_order_no": "PCI-BAD", "type": "sale", "terminal_sn": testenv.TermA,
+	_, errObj, _ := c.call("payment.create", map[string]any{"merchant_order_no": "PCI-BAD", "type": "sale", "terminal_sn": agenttest.TermA,
 		"amount": "1.00", "currency": "USD", "options": map[string]any{"route": "native"},
 		"card": map[string]any{"reader_mode": "swipe", "track2": "4111111111111112=30122011758928889"}})
 	if e := decodeErr(t, errObj); e.Code != -32602 || !strings.HasPrefix(e.Data.Field, "card") {

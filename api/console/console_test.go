@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
-	"github.com/posbridge/posbridge/agent/rpc"
-	"github.com/posbridge/posbridge/internal/testenv"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/rpc"
 )
 
 const testToken = "console-test-token"
@@ -262,21 +262,21 @@ func TestInfo(t *testing.T) {
 
 // closedBatch makes two payments on TermA (one approved, one declined by
 // the emulator's .51 rule) and closes the batch.
-func closedBatch(t *testing.T) (*testenv.Env, agent.BatchReport, agent.Payment) {
+func closedBatch(t *testing.T) (*agenttest.Env, agent.BatchReport, agent.Payment) {
 	t.Helper()
-	e := testenv.New(t, testenv.Opts{})
-	e.MustCreate(e.Sale("CSV1", testenv.TermA, "12.34"))
+	e := agenttest.New(t, agenttest.Opts{})
+	e.MustCreate(e.Sale("CSV1", agenttest.TermA, "12.34"))
 	p := e.WaitFinal("CSV1")
 	if p.State != agent.StateApproved {
 		t.Fatalf("CSV1 is %s, want approved", p.State)
 	}
-	e.MustCreate(e.Sale("CSV2", testenv.TermA, "3.51"))
+	e.MustCreate(e.Sale("CSV2", agenttest.TermA, "3.51"))
 	if p2 := e.WaitFinal("CSV2"); p2.State != agent.StateDeclined {
 		t.Fatalf("CSV2 is %s, want declined", p2.State)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rep, err := e.Agent.BatchClose(ctx, testenv.TermA, agent.SourceConsole)
+	rep, err := e.Agent.BatchClose(ctx, agenttest.TermA, agent.SourceConsole)
 	if err != nil {
 		t.Fatalf("BatchClose: %v", err)
 	}
@@ -286,7 +286,7 @@ func closedBatch(t *testing.T) (*testenv.Env, agent.BatchReport, agent.Payment) 
 func TestBatchCSV(t *testing.T) {
 	e, rep, paid := closedBatch(t)
 	srv := newServer(t, e.Agent, false)
-	url := srv.URL + "/console/batches/" + testenv.TermA + "/1.csv"
+	url := srv.URL + "/console/batches/" + agenttest.TermA + "/1.csv"
 
 	errTests := []struct {
 		name   string
@@ -295,16 +295,16 @@ func TestBatchCSV(t *testing.T) {
 		status int
 		body   string
 	}{
-		{"no token", "/console/batches/" + testenv.TermA + "/1.csv", nil, 401, "unauthorized: missing or invalid token\n"},
-		{"wrong token", "/console/batches/" + testenv.TermA + "/1.csv", bearer("nope"), 401, "unauthorized: missing or invalid token\n"},
-		{"token in the query is not a token", "/console/batches/" + testenv.TermA + "/1.csv?token=" + testToken, nil, 401, "unauthorized: missing or invalid token\n"},
-		{"no token, unknown batch", "/console/batches/" + testenv.TermA + "/7.csv", nil, 401, "unauthorized: missing or invalid token\n"},
-		{"unknown batch", "/console/batches/" + testenv.TermA + "/7.csv", bearer(testToken), 404, "batch 7 of " + testenv.TermA + " does not exist\n"},
+		{"no token", "/console/batches/" + agenttest.TermA + "/1.csv", nil, 401, "unauthorized: missing or invalid token\n"},
+		{"wrong token", "/console/batches/" + agenttest.TermA + "/1.csv", bearer("nope"), 401, "unauthorized: missing or invalid token\n"},
+		{"token in the query is not a token", "/console/batches/" + agenttest.TermA + "/1.csv?token=" + testToken, nil, 401, "unauthorized: missing or invalid token\n"},
+		{"no token, unknown batch", "/console/batches/" + agenttest.TermA + "/7.csv", nil, 401, "unauthorized: missing or invalid token\n"},
+		{"unknown batch", "/console/batches/" + agenttest.TermA + "/7.csv", bearer(testToken), 404, "batch 7 of " + agenttest.TermA + " does not exist\n"},
 		{"unknown terminal", "/console/batches/NOPE0001/1.csv", bearer(testToken), 404, "terminal NOPE0001 does not exist\n"},
-		{"terminal without batches", "/console/batches/" + testenv.TermOff + "/1.csv", bearer(testToken), 404, "batch 1 of " + testenv.TermOff + " does not exist\n"},
-		{"not csv", "/console/batches/" + testenv.TermA + "/1.json", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
-		{"batch zero", "/console/batches/" + testenv.TermA + "/0.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
-		{"signed batch", "/console/batches/" + testenv.TermA + "/+1.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+		{"terminal without batches", "/console/batches/" + agenttest.TermOff + "/1.csv", bearer(testToken), 404, "batch 1 of " + agenttest.TermOff + " does not exist\n"},
+		{"not csv", "/console/batches/" + agenttest.TermA + "/1.json", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+		{"batch zero", "/console/batches/" + agenttest.TermA + "/0.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
+		{"signed batch", "/console/batches/" + agenttest.TermA + "/+1.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
 		{"odd SN", "/console/batches/a.b/1.csv", bearer(testToken), 404, "not found: want /console/batches/SN/BATCH_NO.csv\n"},
 	}
 	for _, tc := range errTests {
@@ -326,7 +326,7 @@ func TestBatchCSV(t *testing.T) {
 		}
 		for k, want := range map[string]string{
 			"Content-Type":            "text/csv; charset=utf-8",
-			"Content-Disposition":     `attachment; filename="posbridge-batch-` + testenv.TermA + `-1.csv"`,
+			"Content-Disposition":     `attachment; filename="posbridge-batch-` + agenttest.TermA + `-1.csv"`,
 			"Cache-Control":           "no-store",
 			"Content-Security-Policy": CSP,
 		} {
@@ -354,7 +354,7 @@ func TestBatchCSV(t *testing.T) {
 			}
 		}
 		want := map[string]string{
-			"terminal": testenv.TermA, "batch_no": "1", "state": "closed",
+			"terminal": agenttest.TermA, "batch_no": "1", "state": "closed",
 			"opened_at": rep.OpenedAt.UTC().Format(time.RFC3339), "closed_at": rep.ClosedAt.UTC().Format(time.RFC3339),
 			"closed_by": "console", "currency": "USD", "local_count": "1", "local_total": "12.34", "local_tips": "0.00",
 			"cloud_count": "1", "cloud_total": "12.34", "differences": agent.AgreeLine, "comparison": "agree", "cloud_settle_list": "",
@@ -389,9 +389,9 @@ func TestBatchCSV(t *testing.T) {
 	})
 
 	t.Run("open batch", func(t *testing.T) {
-		e.MustCreate(e.Sale("CSV3", testenv.TermA, "5.00"))
+		e.MustCreate(e.Sale("CSV3", agenttest.TermA, "5.00"))
 		e.WaitFinal("CSV3")
-		resp, body := get(t, srv.URL+"/console/batches/"+testenv.TermA+"/2.csv", bearer(testToken))
+		resp, body := get(t, srv.URL+"/console/batches/"+agenttest.TermA+"/2.csv", bearer(testToken))
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
@@ -627,16 +627,16 @@ func TestCSVThreeCases(t *testing.T) {
 // answering like the spec's batch.close sample (data {}) exports as not
 // compared, with no cloud totals.
 func TestCSVNotComparedFromTheEmulator(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{BatchShape: "empty"})
-	e.MustCreate(e.Sale("CSVE1", testenv.TermA, "4.00"))
+	e := agenttest.New(t, agenttest.Opts{BatchShape: "empty"})
+	e.MustCreate(e.Sale("CSVE1", agenttest.TermA, "4.00"))
 	e.WaitFinal("CSVE1")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := e.Agent.BatchClose(ctx, testenv.TermA, agent.SourceConsole); err != nil {
+	if _, err := e.Agent.BatchClose(ctx, agenttest.TermA, agent.SourceConsole); err != nil {
 		t.Fatal(err)
 	}
 	srv := newServer(t, e.Agent, false)
-	resp, body := get(t, srv.URL+"/console/batches/"+testenv.TermA+"/1.csv", bearer(testToken))
+	resp, body := get(t, srv.URL+"/console/batches/"+agenttest.TermA+"/1.csv", bearer(testToken))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}

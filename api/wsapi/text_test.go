@@ -11,8 +11,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay"
-	"github.com/posbridge/posbridge/internal/testenv"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -41,7 +41,7 @@ func TestWebSocketRefusesControlCharacters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			no := fmt.Sprintf("CTL%d", i)
 			_, errObj, _ := c.call("payment.create", map[string]any{
-				"merchant_order_no": no, "type": "sale", "terminal_sn": testenv.TermA,
+				"merchant_order_no": no, "type": "sale", "terminal_sn": agenttest.TermA,
 				"amount": "1.00", "currency": "USD", "description": tc.desc,
 			})
 			got := decodeErr(t, errObj)
@@ -75,7 +75,7 @@ func TestWebSocketRefusesControlCharacters(t *testing.T) {
 	// non-ASCII text, is accepted, approved, and stored exactly.
 	const desc = "Café ☕ – Grüße"
 	res, errObj, notes := c.call("payment.create", map[string]any{
-		"merchant_order_no": "CTL0", "type": "sale", "terminal_sn": testenv.TermA,
+		"merchant_order_no": "CTL0", "type": "sale", "terminal_sn": agenttest.TermA,
 		"amount": "1.00", "currency": "USD", "description": desc,
 	})
 	if errObj != nil {
@@ -97,8 +97,8 @@ func TestWebSocketRefusesControlCharacters(t *testing.T) {
 // Go front ends (ZVT, tests) reach the same rule through agent.Create,
 // including for bytes that are not UTF-8, which JSON cannot carry.
 func TestCreateRefusesInvalidUTF8(t *testing.T) {
-	e := testenv.New(t, testenv.Opts{})
-	r := e.Sale("UTF1", testenv.TermA, "1.00")
+	e := agenttest.New(t, agenttest.Opts{})
+	r := e.Sale("UTF1", agenttest.TermA, "1.00")
 	r.Description = "Caf\xe9"
 	_, err := e.Agent.Create(context.Background(), r)
 	var fe *agent.FieldError

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
-	"github.com/posbridge/posbridge/internal/testenv"
 )
 
 type codepayObj struct {
@@ -28,7 +28,7 @@ type terminalObj struct {
 // terminal's codepay object, and a subscriber hears when CodePay becomes
 // unreachable and reachable again.
 func TestTerminalCodePayObject(t *testing.T) {
-	e := newWSEnvOpts(t, testenv.Opts{ProbeInterval: -1})
+	e := newWSEnvOpts(t, agenttest.Opts{ProbeInterval: -1})
 	c := e.dial(t)
 	list := func() []terminalObj {
 		t.Helper()
