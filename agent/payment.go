@@ -16,27 +16,25 @@ import (
 	"github.com/posbridge/posbridge/store"
 )
 
-// Payment states (design/contract.md).
+// Payment states (design/contract.md) and types: the journal's, so each is
+// defined once (store/payments.go) and front ends need not import store.
 const (
-	StateQueued     = "queued"
-	StateSending    = "sending"
-	StateOnTerminal = "on_terminal"
-	StateUnknown    = "unknown"
-	StateApproved   = "approved"
-	StateDeclined   = "declined"
-	StateCancelled  = "cancelled"
-	StateExpired    = "expired"
-	StateFailed     = "failed"
-)
+	StateQueued     = store.StateQueued
+	StateSending    = store.StateSending
+	StateOnTerminal = store.StateOnTerminal
+	StateUnknown    = store.StateUnknown
+	StateApproved   = store.StateApproved
+	StateDeclined   = store.StateDeclined
+	StateCancelled  = store.StateCancelled
+	StateExpired    = store.StateExpired
+	StateFailed     = store.StateFailed
 
-// Payment types.
-const (
-	TypeSale       = "sale"
-	TypeRefund     = "refund"
-	TypeVoid       = "void"
-	TypePreAuth    = "preauth"
-	TypeCompletion = "completion"
-	TypeCashback   = "cashback"
+	TypeSale       = store.TypeSale
+	TypeRefund     = store.TypeRefund
+	TypeVoid       = store.TypeVoid
+	TypePreAuth    = store.TypePreAuth
+	TypeCompletion = store.TypeCompletion
+	TypeCashback   = store.TypeCashback
 )
 
 // Sources of a payment.

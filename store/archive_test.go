@@ -99,7 +99,7 @@ func archiveScenario(t testing.TB, db *DB, clock *setClock) (move, stay []string
 	b.pay("S5", "T1", TypeSale, "", StateSending, StateApproved)           // its refund is final
 	b.pay("R5", "T1", TypeRefund, "S5", StateSending, StateDeclined)       // final, no batch
 	b.pay("V9", "T1", TypeVoid, "NOT-HERE", StateCancelled)                // original made elsewhere
-	b.pay("P6", "T1", TypePreauth, "", StateSending, StateExpired)         // expired
+	b.pay("P6", "T1", TypePreAuth, "", StateSending, StateExpired)         // expired
 	b.pay("C6", "T1", TypeCompletion, "P6", StateSending, StateOnTerminal) // completion open: P6 stays
 	b.closeBatch("T1")                                                     // batch T1/1 closed, T1/2 open
 	b.pay("S7", "T1", TypeSale, "", StateSending, StateApproved)           // in the open batch T1/2

@@ -30,7 +30,7 @@ const (
 	TypeSale       = "sale"
 	TypeRefund     = "refund"
 	TypeVoid       = "void"
-	TypePreauth    = "preauth"
+	TypePreAuth    = "preauth"
 	TypeCompletion = "completion"
 	TypeCashback   = "cashback"
 )
@@ -68,7 +68,7 @@ func validState(s string) bool {
 
 func validType(t string) bool {
 	switch t {
-	case TypeSale, TypeRefund, TypeVoid, TypePreauth, TypeCompletion, TypeCashback:
+	case TypeSale, TypeRefund, TypeVoid, TypePreAuth, TypeCompletion, TypeCashback:
 		return true
 	}
 	return false
