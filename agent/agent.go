@@ -146,9 +146,10 @@ type Agent struct {
 	reconcileWake chan struct{}
 	reach         *reach
 
-	bindoCtx    context.Context
-	bindoCancel context.CancelFunc
-	bindoWG     sync.WaitGroup
+	// tasks are the goroutines started outside Serve's own loops (a Bindo
+	// payment's send and follow-up, from Create): they run under Serve's
+	// context and Serve waits for them (see tasks in bindo.go).
+	tasks tasks
 	// bindoLive holds the order numbers some goroutine of this process is
 	// taking through Bindo (creating, sending or following): resuming the
 	// journal at start skips them, so a payment created while Serve starts
@@ -231,7 +232,6 @@ func New(cfg Config) (*Agent, error) {
 	for _, t := range cfg.Terminals {
 		a.workers[t.SN] = newWorker(a, t)
 	}
-	a.bindoCtx, a.bindoCancel = context.WithCancel(context.Background())
 	return a, nil
 }
 
@@ -249,6 +249,11 @@ func (a *Agent) Serve(ctx context.Context) error {
 	}
 	a.running = true
 	a.runMu.Unlock()
+	// Tasks (Bindo sends and follow-ups) run under Serve's context, also
+	// those Create started before Serve; Serve returns only after they end.
+	taskCtx, stopTasks := context.WithCancel(ctx)
+	a.tasks.start(taskCtx)
+	defer a.tasks.stop(stopTasks)
 
 	for _, t := range a.reg.Terminals() {
 		// A journal that refuses writes at start (full disk, read-only
@@ -320,10 +325,8 @@ func (a *Agent) Serve(ctx context.Context) error {
 	a.runMu.Lock()
 	a.stopping = true
 	a.runMu.Unlock()
-	a.bindoCancel()
 	wg.Wait()
-	a.bindoWG.Wait()
-	return nil
+	return nil // the deferred tasks.stop waits for the Bindo goroutines
 }
 
 // Create accepts a payment: validates it, writes it to the journal as queued
@@ -385,7 +388,7 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 	}
 	a.log.Info("payment accepted", "merchant_order_no", n.orderNo, "type", n.typ, "terminal_sn", n.terminalSN, "source", n.source, "route", route)
 	if route == RouteBindo {
-		np, err := a.startBindo(saved, r.Card)
+		np, err := a.startBindo(ctx, saved, r.Card)
 		if err != nil {
 			return Payment{}, fmt.Errorf("create payment: %w", err)
 		}
@@ -420,7 +423,7 @@ func (a *Agent) fallbackExisting(ctx context.Context, existing *store.Payment, n
 		return Payment{}, fieldErr("card", "the Bindo fallback is not available for this payment (fallback never, or [bindo] not configured)")
 	}
 	a.log.Info("payment falls back to Bindo", "merchant_order_no", n.orderNo)
-	np, err := a.startBindo(existing, c)
+	np, err := a.startBindo(ctx, existing, c)
 	if err != nil {
 		return Payment{}, fmt.Errorf("fall back to Bindo: %w", err)
 	}
@@ -457,42 +460,51 @@ func (a *Agent) checkOriginal(ctx context.Context, n *normalized) (string, error
 			return "", fieldErr("orig_merchant_order_no", "completions are not supported on the Bindo route")
 		}
 	}
+	if err := a.checkOriginalRules(ctx, n, orig); err != nil {
+		return "", err
+	}
+	return route, nil
+}
+
+// checkOriginalRules are the rules an original payment must meet for a
+// void, refund or completion of it: approved, same currency, and per type.
+func (a *Agent) checkOriginalRules(ctx context.Context, n *normalized, orig *store.Payment) error {
 	const f = "orig_merchant_order_no"
 	if orig.State != StateApproved {
-		return "", fieldErr(f, "original payment %s is %s, not approved", n.orig, orig.State)
+		return fieldErr(f, "original payment %s is %s, not approved", n.orig, orig.State)
 	}
 	if orig.Currency != n.currency.Code {
-		return "", fieldErr(f, "original payment %s is in %s, not %s", n.orig, orig.Currency, n.currency.Code)
+		return fieldErr(f, "original payment %s is in %s, not %s", n.orig, orig.Currency, n.currency.Code)
 	}
 	switch n.typ {
 	case TypeVoid:
 		if orig.Type == TypeVoid || orig.Type == TypeRefund {
-			return "", fieldErr(f, "a %s cannot be voided", orig.Type)
+			return fieldErr(f, "a %s cannot be voided", orig.Type)
 		}
 		if orig.BatchID != 0 {
 			if b, err := a.db.CurrentBatch(ctx, orig.TerminalSN); err == nil && b.ID != orig.BatchID {
-				return "", fieldErr(f, "the batch of %s is closed: refund it instead of voiding", n.orig)
+				return fieldErr(f, "the batch of %s is closed: refund it instead of voiding", n.orig)
 			}
 		}
 		if orig.TerminalSN != n.terminalSN {
-			return "", fieldErr(f, "original payment %s was made on terminal %s; void it there", n.orig, orig.TerminalSN)
+			return fieldErr(f, "original payment %s was made on terminal %s; void it there", n.orig, orig.TerminalSN)
 		}
 		if n.amount != orig.AmountMinor {
-			return "", fieldErr("amount", "a void must be for the original amount %s", view(orig, "").Amount)
+			return fieldErr("amount", "a void must be for the original amount %s", view(orig, "").Amount)
 		}
 	case TypeRefund:
 		if orig.Type != TypeSale && orig.Type != TypeCompletion && orig.Type != TypeCashback {
-			return "", fieldErr(f, "a %s cannot be refunded", orig.Type)
+			return fieldErr(f, "a %s cannot be refunded", orig.Type)
 		}
 		if n.amount > orig.AmountMinor {
-			return "", fieldErr("amount", "refund exceeds the original amount %s", view(orig, "").Amount)
+			return fieldErr("amount", "refund exceeds the original amount %s", view(orig, "").Amount)
 		}
 	case TypeCompletion:
 		if orig.Type != TypePreAuth {
-			return "", fieldErr(f, "a completion needs an approved preauth, %s is a %s", n.orig, orig.Type)
+			return fieldErr(f, "a completion needs an approved preauth, %s is a %s", n.orig, orig.Type)
 		}
 	}
-	return route, nil
+	return nil
 }
 
 // isStopping reports whether Serve is shutting down: no new payment is
@@ -718,18 +730,6 @@ func optionsJSON(o Options) string {
 	return string(b)
 }
 
-// Note appends an event to a payment's journal without changing it (front
-// ends record protocol facts this way, e.g. "ECR acknowledged the result").
-func (a *Agent) Note(ctx context.Context, orderNo, kind, detail string) error {
-	if err := a.db.AppendEvent(ctx, orderNo, store.Event{Kind: kind, Detail: detail, At: a.clock.Now()}); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: %s", ErrNotFound, orderNo)
-		}
-		return fmt.Errorf("note payment event: %w", err)
-	}
-	return nil
-}
-
 // SetAlert records something a person must see on a payment, in any state
 // (shown as "alert" on the API and the console, and published).
 func (a *Agent) SetAlert(ctx context.Context, orderNo, alert string) (Payment, error) {
@@ -747,41 +747,5 @@ func (a *Agent) SetAlert(ctx context.Context, orderNo, alert string) (Payment, e
 	return a.view(p), nil
 }
 
-// NextCounter returns the next value of a durable named counter (1, 2, …,
-// wrapping after wrap when wrap > 0), e.g. ZVT trace and receipt numbers.
-func (a *Agent) NextCounter(ctx context.Context, name string, wrap int64) (int64, error) {
-	return a.db.NextCounter(ctx, name, wrap)
-}
-
 // SetMetrics sets the metrics hook; call it before Serve.
 func (a *Agent) SetMetrics(m Metrics) { a.cfg.Metrics = m }
-
-// Notes returns the details of a payment's journal events of one kind, oldest
-// first (front ends read back the protocol facts they noted).
-func (a *Agent) Notes(ctx context.Context, orderNo, kind string) ([]string, error) {
-	evs, err := a.db.Events(ctx, orderNo)
-	if err != nil {
-		return nil, fmt.Errorf("read notes: %w", err)
-	}
-	var out []string
-	for _, e := range evs {
-		if e.Kind == kind {
-			out = append(out, e.Detail)
-		}
-	}
-	return out, nil
-}
-
-// Setting returns a front end's durable setting ("" when unset).
-func (a *Agent) Setting(ctx context.Context, key string) (string, error) {
-	v, err := a.db.Setting(ctx, "frontend."+key)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	return v, err
-}
-
-// SetSetting stores a front end's durable setting (e.g. an ECR's registration).
-func (a *Agent) SetSetting(ctx context.Context, key, value string) error {
-	return a.db.SetSetting(ctx, "frontend."+key, value)
-}

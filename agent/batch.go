@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,8 +28,8 @@ var (
 
 // TypeTotal is a count and an amount.
 type TypeTotal struct {
-	Count  int    `json:"count"`
-	Amount string `json:"amount"`
+	Count  int
+	Amount string
 }
 
 // BatchTotals are a batch's totals as posbridge's journal has them.
@@ -40,22 +39,22 @@ type TypeTotal struct {
 // (amount + tip + cashback), approved refunds negative; voids and pre-auths
 // are listed in ByType but not in the total.
 type BatchTotals struct {
-	Count       int                  `json:"count"`
-	TotalAmount string               `json:"total_amount"`
-	Currency    string               `json:"currency"`
-	ByType      map[string]TypeTotal `json:"by_type"`
-	Tips        string               `json:"tips"`
+	Count       int
+	TotalAmount string
+	Currency    string
+	ByType      map[string]TypeTotal
+	Tips        string
 	// ByRoute splits Count/TotalAmount by provider (codepay, bindo).
-	ByRoute map[string]TypeTotal `json:"by_route"`
+	ByRoute map[string]TypeTotal
 }
 
 // CloudTotals are the totals CodePay returned from batch.close.
 type CloudTotals struct {
-	Count       *int64 `json:"count"`
-	TotalAmount string `json:"total_amount"`
+	Count       *int64
+	TotalAmount string
 }
 
-// Values of BatchReport.Comparison (JSON "comparison", closed batches only).
+// Values of BatchReport.Comparison (closed batches only).
 const (
 	// ComparisonAgree: CodePay returned totals and they equal the journal's.
 	ComparisonAgree = "agree"
@@ -75,25 +74,27 @@ const (
 )
 
 // BatchReport is a terminal batch: the open one with running totals, or a
-// closed one with local and cloud totals and their differences.
+// closed one with local and cloud totals and their differences. A closed
+// report is kept in the journal as JSON (storedReport, batchjson.go); the
+// WebSocket API's batch report is api/wsapi.BatchReport.
 type BatchReport struct {
-	TerminalSN  string       `json:"terminal_sn"`
-	BatchNo     int64        `json:"batch_no"`
-	State       string       `json:"state"`
-	OpenedAt    time.Time    `json:"opened_at"`
-	ClosedAt    *time.Time   `json:"closed_at"`
-	ClosedBy    string       `json:"closed_by,omitempty"`
-	Local       BatchTotals  `json:"local"`
-	Cloud       *CloudTotals `json:"cloud"`
-	Differences []string     `json:"differences"`
-	Payments    []string     `json:"payments"`
+	TerminalSN  string
+	BatchNo     int64
+	State       string
+	OpenedAt    time.Time
+	ClosedAt    *time.Time
+	ClosedBy    string
+	Local       BatchTotals
+	Cloud       *CloudTotals
+	Differences []string
+	Payments    []string
 	// Comparison is ComparisonAgree, ComparisonDiffer or
-	// ComparisonNotCompared once the batch is closed; "" (absent) before.
-	// Cloud is null exactly when it is ComparisonNotCompared.
-	Comparison string `json:"comparison,omitempty"`
+	// ComparisonNotCompared once the batch is closed; "" before.
+	// Cloud is nil exactly when it is ComparisonNotCompared.
+	Comparison string
 	// CloudSettleList is the settle_list CodePay's answer carried (the
 	// Java SDK's BatchCloseResponse field), one line, at most 4 KiB.
-	CloudSettleList string `json:"cloud_settle_list,omitempty"`
+	CloudSettleList string
 }
 
 func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
@@ -172,9 +173,9 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 
 func (a *Agent) report(ctx context.Context, b *store.Batch) (BatchReport, error) {
 	if b.State == store.BatchClosed && b.ReportJSON != "" {
-		var r BatchReport
-		if err := json.Unmarshal([]byte(b.ReportJSON), &r); err != nil {
-			return BatchReport{}, fmt.Errorf("decode batch report: %w", err)
+		r, err := decodeReport(b.ReportJSON)
+		if err != nil {
+			return BatchReport{}, err
 		}
 		r.FillComparison()
 		return r, nil
@@ -299,8 +300,7 @@ func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, err
 	}
 	now := a.clock.Now().UTC()
 	r.State, r.ClosedAt, r.ClosedBy = store.BatchClosed, &now, b.ClosedBy
-	rj, _ := json.Marshal(r)
-	closed, err := a.db.FinishBatchClose(context.WithoutCancel(ctx), b.ID, string(rj))
+	closed, err := a.db.FinishBatchClose(context.WithoutCancel(ctx), b.ID, encodeReport(r))
 	if err != nil {
 		return BatchReport{}, fmt.Errorf("close batch: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/bindo"
@@ -63,30 +64,38 @@ func retryableWithCard(p *store.Payment) bool {
 
 // startBindo takes a journaled payment through Bindo: it records "sending"
 // with the derived uuid before returning (so the caller's answer already shows
-// the Bindo route), then sends once and follows the payment in the background.
-// c is the card for a sale (nil for voids and refunds of Bindo payments); it is
-// wiped as soon as the sale call returns.
-func (a *Agent) startBindo(p *store.Payment, c *card.Card) (*store.Payment, error) {
+// the Bindo route), then sends once and follows the payment in a task under
+// Serve. c is the card for a sale (nil for voids and refunds of Bindo
+// payments); it is wiped as soon as the sale call returns. Once Serve is
+// stopping it changes nothing and returns ErrStopping (the payment stays
+// queued, and the next start settles it).
+func (a *Agent) startBindo(ctx context.Context, p *store.Payment, c *card.Card) (*store.Payment, error) {
+	if !a.tasks.reserve() {
+		if c != nil {
+			c.Wipe()
+		}
+		return nil, ErrStopping
+	}
 	uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
 	from := p.State
-	np, err := a.transition(a.bindoCtx, p.MerchantOrderNo, []string{from}, func(p *store.Payment) error {
+	// The caller going away (a closed WebSocket) must not stop the journal
+	// write half-way.
+	np, err := a.transition(context.WithoutCancel(ctx), p.MerchantOrderNo, []string{from}, func(p *store.Payment) error {
 		p.State, p.Route, p.CreateSent, p.TransNo = StateSending, RouteBindo, true, uuid
 		p.ErrorCode, p.ErrorMessage, p.TransStatus = "", "", ""
 		p.ExpiresAt = a.clock.Now().Add(a.cfg.OrderExpires)
 		return nil
 	}, "sending to Bindo (native card-present), uuid "+uuid)
 	if err != nil {
+		a.tasks.unreserve()
 		if c != nil {
 			c.Wipe()
 		}
 		return nil, err
 	}
 	a.claimBindo(np.MerchantOrderNo)
-	a.bindoWG.Add(1)
-	go func() {
-		defer a.bindoWG.Done()
+	a.tasks.run(func(ctx context.Context) {
 		defer a.releaseBindo(np.MerchantOrderNo)
-		ctx := a.bindoCtx
 		tx, err := a.bindoSend(ctx, np, c, uuid)
 		if c != nil {
 			c.Wipe()
@@ -95,7 +104,7 @@ func (a *Agent) startBindo(p *store.Payment, c *card.Card) (*store.Payment, erro
 			return
 		}
 		a.bindoFollow(ctx, np.MerchantOrderNo, uuid)
-	}()
+	})
 	return np, nil
 }
 
@@ -308,7 +317,7 @@ func (a *Agent) resumeBindoOne(ctx context.Context, p *store.Payment) {
 			a.fail(ctx, p, []string{p.State}, CodeCardNotSent, "posbridge restarted before the card data reached Bindo (card data is never stored); nothing was charged: send the payment again with the card")
 			return
 		}
-		a.startBindo(p, nil)
+		a.startBindo(ctx, p, nil)
 		return
 	}
 	if a.cfg.Bindo == nil {
@@ -316,13 +325,14 @@ func (a *Agent) resumeBindoOne(ctx context.Context, p *store.Payment) {
 		return
 	}
 	uuid := a.cfg.Bindo.UUIDFor(p.MerchantOrderNo)
+	if !a.tasks.reserve() {
+		return // stopping: the next start follows it
+	}
 	a.claimBindo(p.MerchantOrderNo)
-	a.bindoWG.Add(1)
-	go func() {
-		defer a.bindoWG.Done()
+	a.tasks.run(func(ctx context.Context) {
 		defer a.releaseBindo(p.MerchantOrderNo)
-		a.bindoFollow(a.bindoCtx, p.MerchantOrderNo, uuid)
-	}()
+		a.bindoFollow(ctx, p.MerchantOrderNo, uuid)
+	})
 }
 
 // claimBindo records that a goroutine of this process works on the Bindo
@@ -369,4 +379,72 @@ func (a *Agent) bindoTip(ctx context.Context, p *store.Payment, minor int64, cur
 // sinceSent is how long ago the create order of p was sent (from its expiry).
 func (a *Agent) sinceSent(p *store.Payment) time.Duration {
 	return a.clock.Now().Sub(p.ExpiresAt.Add(-a.cfg.OrderExpires))
+}
+
+// tasks tracks the goroutines the agent starts outside Serve's own loops
+// (a Bindo payment's send and follow-up): each runs under Serve's context,
+// and Serve returns only once all have ended. A task started before Serve
+// runs when Serve starts; none starts once Serve is stopping.
+type tasks struct {
+	mu      sync.Mutex
+	ctx     context.Context // Serve's; nil before Serve starts
+	pending []func(context.Context)
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// reserve makes room for one task; false once Serve is stopping. Each
+// reservation is followed by exactly one run or unreserve.
+func (t *tasks) reserve() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	t.wg.Add(1)
+	return true
+}
+
+// unreserve gives back a reservation that will not run.
+func (t *tasks) unreserve() { t.wg.Done() }
+
+// run starts fn on a reservation: now under Serve's context, or when Serve
+// starts.
+func (t *tasks) run(fn func(ctx context.Context)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx == nil {
+		t.pending = append(t.pending, fn)
+		return
+	}
+	t.goRun(fn)
+}
+
+func (t *tasks) goRun(fn func(ctx context.Context)) {
+	ctx := t.ctx
+	go func() {
+		defer t.wg.Done()
+		fn(ctx)
+	}()
+}
+
+// start runs the tasks under ctx, those waiting for it first (Serve).
+func (t *tasks) start(ctx context.Context) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ctx = ctx
+	for _, fn := range t.pending {
+		t.goRun(fn)
+	}
+	t.pending = nil
+}
+
+// stop refuses new tasks, cancels the running ones with cancel and waits for
+// them (Serve, on its way out).
+func (t *tasks) stop(cancel context.CancelFunc) {
+	t.mu.Lock()
+	t.stopped = true
+	t.mu.Unlock()
+	cancel()
+	t.wg.Wait()
 }

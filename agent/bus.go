@@ -13,8 +13,8 @@ import (
 type Event struct {
 	Payment  *Payment
 	Terminal *device.Status
-	// Batch is reserved for batch.closed notifications (batch issue).
-	Batch any
+	// Batch is a batch just closed (batch.closed notifications).
+	Batch *BatchReport
 }
 
 // Subscribe registers fn for every event; fn must not block (front ends enqueue

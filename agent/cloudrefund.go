@@ -168,13 +168,16 @@ func checkRefundRequest(r RefundRequest) error {
 	switch {
 	case r.MerchantOrderNo == "":
 		return fieldErr("merchant_order_no", "required: the refund's own new number")
-	case !config.ValidOrderNo(r.MerchantOrderNo):
-		return fieldErr("merchant_order_no", "want 1-32 characters of 0-9 A-Z a-z _ - | * @")
 	case r.OrigMerchantOrderNo == "":
 		return fieldErr("orig_merchant_order_no", "required: the payment to refund")
-	case !config.ValidOrderNo(r.OrigMerchantOrderNo):
-		return fieldErr("orig_merchant_order_no", "want 1-32 characters of 0-9 A-Z a-z _ - | * @")
-	case r.OrigMerchantOrderNo == r.MerchantOrderNo:
+	}
+	if err := checkOrderNo("merchant_order_no", r.MerchantOrderNo); err != nil {
+		return err
+	}
+	if err := checkOrderNo("orig_merchant_order_no", r.OrigMerchantOrderNo); err != nil {
+		return err
+	}
+	if r.OrigMerchantOrderNo == r.MerchantOrderNo {
 		return fieldErr("merchant_order_no", "must be the refund's own new number, not the original's")
 	}
 	switch r.Via {
@@ -188,12 +191,7 @@ func checkRefundRequest(r RefundRequest) error {
 	if err := config.CheckText(r.Description); err != nil {
 		return fieldErr("description", "%v", err)
 	}
-	switch r.Source {
-	case SourceWS, SourceECR, SourceConsole, SourceCLI:
-	default:
-		return fmt.Errorf("validate refund: unknown source %q", r.Source)
-	}
-	return nil
+	return validateSource(r.Source)
 }
 
 // sameRefund answers payment.refund for a number that exists: the same
@@ -736,17 +734,8 @@ func (a *Agent) cancelInCloud(ctx context.Context, p *store.Payment) (_ Payment,
 		return Payment{}, false, nil
 	}
 	no := p.MerchantOrderNo
-	if p.State == StateApproved {
-		if p.BatchID != 0 {
-			if b, err := a.db.CurrentBatch(ctx, p.TerminalSN); err == nil && b.ID != p.BatchID {
-				return Payment{}, true, fmt.Errorf("%w: the batch of %s is closed, so CodePay can no longer cancel it; refund it instead (payment.refund)", ErrNotCancellable, no)
-			}
-		}
-		if _, reserved, err := a.refundable(ctx, p); err != nil {
-			return Payment{}, true, err
-		} else if reserved > 0 {
-			return Payment{}, true, fmt.Errorf("%w: %s has refunds approved or in progress; refund what is left instead (payment.refund)", ErrNotCancellable, no)
-		}
+	if err := a.checkRevocable(ctx, p); err != nil {
+		return Payment{}, true, err
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	o, err := a.cp.QueryOrder(callCtx, no, "")
@@ -768,60 +757,97 @@ func (a *Agent) cancelInCloud(ctx context.Context, p *store.Payment) (_ Payment,
 		return Payment{}, true, fmt.Errorf("%w: a cancel of %s is being sent to CodePay", ErrNotCancellable, no)
 	}
 	defer a.releaseRevoke(no)
+	np, err := a.sendRevoke(ctx, cl, no, fmt.Sprintf("%s, trans_status %d", how, int(o.TransStatus)))
+	return np, true, err
+}
+
+// checkRevocable refuses a cancel CodePay can no longer do: an approved
+// payment whose batch closed, or one with refunds.
+func (a *Agent) checkRevocable(ctx context.Context, p *store.Payment) error {
+	if p.State != StateApproved {
+		return nil
+	}
+	no := p.MerchantOrderNo
+	if p.BatchID != 0 {
+		if b, err := a.db.CurrentBatch(ctx, p.TerminalSN); err == nil && b.ID != p.BatchID {
+			return fmt.Errorf("%w: the batch of %s is closed, so CodePay can no longer cancel it; refund it instead (payment.refund)", ErrNotCancellable, no)
+		}
+	}
+	if _, reserved, err := a.refundable(ctx, p); err != nil {
+		return err
+	} else if reserved > 0 {
+		return fmt.Errorf("%w: %s has refunds approved or in progress; refund what is left instead (payment.refund)", ErrNotCancellable, no)
+	}
+	return nil
+}
+
+// sendRevoke journals the cancel's intent, sends order.revoker and confirms
+// its outcome by order.query; an outcome it cannot confirm is left to the
+// reconciler (ErrCancelUnconfirmed).
+func (a *Agent) sendRevoke(ctx context.Context, cl CloudOrders, no, how string) (Payment, error) {
 	now := a.clock.Now()
-	err = a.db.BeginRevoke(ctx, no, now.Add(3*callTimeout), store.Event{Kind: "revoke", At: now,
-		Detail: fmt.Sprintf("cancel requested: sending order.revoker (%s, trans_status %d); CodePay closes the order, or refunds the customer if they paid", how, int(o.TransStatus))})
+	err := a.db.BeginRevoke(ctx, no, now.Add(3*callTimeout), store.Event{Kind: "revoke", At: now,
+		Detail: fmt.Sprintf("cancel requested: sending order.revoker (%s); CodePay closes the order, or refunds the customer if they paid", how)})
 	if errors.Is(err, store.ErrDuplicate) {
-		return Payment{}, true, fmt.Errorf("%w: a cancel of %s was already sent; CodePay's answer is being confirmed", ErrNotCancellable, no)
+		return Payment{}, fmt.Errorf("%w: a cancel of %s was already sent; CodePay's answer is being confirmed", ErrNotCancellable, no)
 	}
 	if err != nil {
-		return Payment{}, true, fmt.Errorf("cancel payment: %w", err)
+		return Payment{}, fmt.Errorf("cancel payment: %w", err)
 	}
-	callCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	_, err = cl.RevokeOrder(callCtx, no)
 	a.reach.record(callCtx, err)
 	cancel()
 	ended := a.clock.Now()
-	var ge *codepay.GatewayError
 	if errors.Is(err, codepay.ErrNotSent) || errors.Is(err, codepay.ErrInvalidRequest) {
 		a.event(ctx, no, "revoke", "order.revoker not sent: "+err.Error()+"; nothing was cancelled")
 		if err := a.db.EndRevoke(ctx, no); err != nil {
-			return Payment{}, true, fmt.Errorf("cancel payment: %w", err)
+			return Payment{}, fmt.Errorf("cancel payment: %w", err)
 		}
-		return Payment{}, true, fmt.Errorf("%w: CodePay could not be reached (%v); nothing was cancelled, try again", ErrNotCancellable, err)
+		return Payment{}, fmt.Errorf("%w: CodePay could not be reached (%v); nothing was cancelled, try again", ErrNotCancellable, err)
 	}
-	refused := errors.As(err, &ge)
-	if err == nil || refused {
-		// Confirm with a signed answer about the order.
-		callCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
-		o, qerr := a.cp.QueryOrder(callCtx, no, "")
-		cancel()
-		switch {
-		case qerr == nil && o.TransStatus == codepay.StatusCancelled:
-			np, err := a.finishRevoked(ctx, no, o, "CodePay confirmed the cancel (order.revoker)")
-			if err == nil {
-				err = a.db.EndRevoke(ctx, no)
-			}
-			return np, true, err
-		case qerr == nil && refused:
-			a.event(ctx, no, "revoke", fmt.Sprintf("CodePay refused order.revoker: %s (code %s); the order stays at trans_status %d", ge.Msg, ge.Code, int(o.TransStatus)))
-			if err := a.db.EndRevoke(ctx, no); err != nil {
-				return Payment{}, true, fmt.Errorf("cancel payment: %w", err)
-			}
-			return Payment{}, true, fmt.Errorf("%w: CodePay refused to cancel %s (%s: %s)", ErrNotCancellable, no, ge.Code, ge.Msg)
-		case qerr != nil:
-			err = fmt.Errorf("confirming query got no answer: %w", qerr)
-		default:
-			err = fmt.Errorf("CodePay answered but still shows trans_status %d", int(o.TransStatus))
+	var ge *codepay.GatewayError
+	if err == nil || errors.As(err, &ge) {
+		np, done, cerr := a.confirmRevoke(ctx, no, ge)
+		if done {
+			return np, cerr
 		}
+		err = cerr
 	}
 	// No answer about the order: the reconciler confirms by query.
 	a.event(ctx, no, "revoke", "outcome of order.revoker unknown ("+err.Error()+"); confirming by order.query")
 	if err := a.db.UpdateRevoke(ctx, store.Revoke{MerchantOrderNo: no, State: store.RevokeUnknown, EndedAt: ended, NextCheckAt: ended.Add(a.cfg.PollInterval)}); err != nil {
-		return Payment{}, true, fmt.Errorf("cancel payment: %w", err)
+		return Payment{}, fmt.Errorf("cancel payment: %w", err)
 	}
 	a.wakeReconciler()
-	return Payment{}, true, fmt.Errorf("%w: %s: payment.updated shows it cancelled once CodePay confirms", ErrCancelUnconfirmed, no)
+	return Payment{}, fmt.Errorf("%w: %s: payment.updated shows it cancelled once CodePay confirms", ErrCancelUnconfirmed, no)
+}
+
+// confirmRevoke asks for a signed answer about the order after a signed
+// answer to order.revoker (a success, or the refusal ge). done is false when
+// the answer does not settle it; err then says why.
+func (a *Agent) confirmRevoke(ctx context.Context, no string, ge *codepay.GatewayError) (_ Payment, done bool, err error) {
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	o, qerr := a.cp.QueryOrder(callCtx, no, "")
+	cancel()
+	switch {
+	case qerr == nil && o.TransStatus == codepay.StatusCancelled:
+		np, err := a.finishRevoked(ctx, no, o, "CodePay confirmed the cancel (order.revoker)")
+		if err == nil {
+			err = a.db.EndRevoke(ctx, no)
+		}
+		return np, true, err
+	case qerr == nil && ge != nil:
+		a.event(ctx, no, "revoke", fmt.Sprintf("CodePay refused order.revoker: %s (code %s); the order stays at trans_status %d", ge.Msg, ge.Code, int(o.TransStatus)))
+		if err := a.db.EndRevoke(ctx, no); err != nil {
+			return Payment{}, true, fmt.Errorf("cancel payment: %w", err)
+		}
+		return Payment{}, true, fmt.Errorf("%w: CodePay refused to cancel %s (%s: %s)", ErrNotCancellable, no, ge.Code, ge.Msg)
+	case qerr != nil:
+		return Payment{}, false, fmt.Errorf("confirming query got no answer: %w", qerr)
+	default:
+		return Payment{}, false, fmt.Errorf("CodePay answered but still shows trans_status %d", int(o.TransStatus))
+	}
 }
 
 // finishRevoked records that CodePay shows the order cancelled after an
@@ -842,6 +868,24 @@ func (a *Agent) finishRevoked(ctx context.Context, no string, o *codepay.Order, 
 		return Payment{}, fmt.Errorf("cancel payment: %w", err)
 	}
 	return a.view(np), nil
+}
+
+// revokeTookNoEffect handles a signed answer, past the settle time, that the
+// order is not cancelled (o, or a signed "not found" notFound): the cancel
+// did not take effect. Nothing is sent again on the cashier's behalf; a
+// person decides, prompted by an alert.
+func (a *Agent) revokeTookNoEffect(ctx context.Context, no string, o *codepay.Order, notFound error) {
+	what := "CodePay still shows the order at trans_status -1"
+	if o != nil {
+		what = fmt.Sprintf("CodePay still shows the order at trans_status %d", int(o.TransStatus))
+	}
+	if notFound != nil {
+		what = "CodePay has no such order (" + notFound.Error() + ")"
+	}
+	a.event(ctx, no, "revoke", "the cancel (order.revoker) did not take effect: "+what)
+	if err := a.db.EndRevoke(ctx, no); err == nil {
+		_, _ = a.SetAlert(ctx, no, "The cancel sent to CodePay did not take effect ("+what+"): cancel it again, or refund it (payment.refund).")
+	}
 }
 
 // reconcileRevoke confirms an order.revoker whose answer was lost (or that a
@@ -880,23 +924,8 @@ func (a *Agent) reconcileRevoke(ctx context.Context, r store.Revoke, lastErr map
 		delete(lastErr, no)
 		r.NextCheckAt = r.EndedAt.Add(a.cfg.CreateSettle)
 	case err == nil, codepay.IsOrderNotFound(err):
-		// A signed answer, past the settle time, that the order is not
-		// cancelled: the cancel did not take effect. Nothing is sent again
-		// on the cashier's behalf; a person decides.
 		delete(lastErr, no)
-		what := fmt.Sprintf("CodePay still shows the order at trans_status %d", func() int {
-			if o != nil {
-				return int(o.TransStatus)
-			}
-			return -1
-		}())
-		if err != nil {
-			what = "CodePay has no such order (" + err.Error() + ")"
-		}
-		a.event(ctx, no, "revoke", "the cancel (order.revoker) did not take effect: "+what)
-		if err := a.db.EndRevoke(ctx, no); err == nil {
-			_, _ = a.SetAlert(ctx, no, "The cancel sent to CodePay did not take effect ("+what+"): cancel it again, or refund it (payment.refund).")
-		}
+		a.revokeTookNoEffect(ctx, no, o, err)
 		return
 	default:
 		if msg := err.Error(); lastErr[no] != msg {

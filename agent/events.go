@@ -29,12 +29,12 @@ type ChangesQuery struct {
 // so a client that missed intermediate states (sending, on_terminal) needs
 // only the current one — the outcome, once there is one.
 type Changes struct {
-	Payments []Payment `json:"payments"`
+	Payments []Payment
 	// Next is the seq to resume from: the Seq of the last payment returned,
 	// or the seq asked for when none was.
-	Next int64 `json:"next"`
+	Next int64
 	// More is true when further payments changed after Next.
-	More bool `json:"more"`
+	More bool
 }
 
 // CheckChanges validates q without reading any payment: since must not be

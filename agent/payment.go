@@ -59,7 +59,10 @@ var transTypes = map[string]codepay.TransType{
 // IsFinal reports whether a payment state can no longer change.
 func IsFinal(state string) bool { return store.IsFinal(state) }
 
-// Options are the per-payment options of payment.create.
+// Options are the per-payment options of payment.create. Their JSON is a
+// stored format, not the API's: it is kept in the journal
+// (payments.options_json) and hashed into the idempotency fingerprint
+// (normalized.hash), so these tags must never change.
 type Options struct {
 	OnScreenTip       *bool  `json:"on_screen_tip,omitempty"`
 	ConfirmOnTerminal *bool  `json:"confirm_on_terminal,omitempty"`
@@ -106,50 +109,52 @@ func fieldErr(field, format string, args ...any) error {
 
 // Card is what may be shown of the card that paid: never a full PAN.
 type Card struct {
-	Brand     string `json:"brand"`
-	MaskedPAN string `json:"masked_pan"`
-	EntryMode string `json:"entry_mode"`
+	Brand     string
+	MaskedPAN string
+	EntryMode string
 }
 
 // PaymentError is the provider's or posbridge's reason for a declined or failed payment.
 type PaymentError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string
+	Message string
 	// Fallback is "native" when the payment may be sent again with the same
 	// merchant_order_no plus card to go through the Bindo fallback.
-	Fallback string `json:"fallback,omitempty"`
+	Fallback string
 }
 
-// Payment is the payment object of the public API (design/contract.md).
+// Payment is a payment as the agent reports it to its front ends. It has no
+// JSON of its own: the WebSocket API's payment object (design/contract.md) is
+// api/wsapi.Payment, made from it there.
 type Payment struct {
-	MerchantOrderNo     string        `json:"merchant_order_no"`
-	Type                string        `json:"type"`
-	State               string        `json:"state"`
-	Source              string        `json:"source"`
-	TerminalSN          string        `json:"terminal_sn"`
-	Amount              string        `json:"amount"`
-	Currency            string        `json:"currency"`
-	TipAmount           string        `json:"tip_amount"`
-	CashbackAmount      string        `json:"cashback_amount,omitempty"`
-	OrigMerchantOrderNo string        `json:"orig_merchant_order_no,omitempty"`
-	Description         string        `json:"description,omitempty"`
-	Route               string        `json:"route"`
-	TransNo             string        `json:"trans_no"`
-	TransStatus         *int          `json:"trans_status"`
-	AuthCode            string        `json:"auth_code"`
-	RefNo               string        `json:"ref_no"`
-	Card                *Card         `json:"card"`
-	Error               *PaymentError `json:"error"`
-	Notice              string        `json:"notice,omitempty"`
-	Alert               string        `json:"alert,omitempty"`
-	ExpiresAt           time.Time     `json:"expires_at"`
-	CreatedAt           time.Time     `json:"created_at"`
-	UpdatedAt           time.Time     `json:"updated_at"`
+	MerchantOrderNo     string
+	Type                string
+	State               string
+	Source              string
+	TerminalSN          string
+	Amount              string
+	Currency            string
+	TipAmount           string
+	CashbackAmount      string
+	OrigMerchantOrderNo string
+	Description         string
+	Route               string
+	TransNo             string
+	TransStatus         *int
+	AuthCode            string
+	RefNo               string
+	Card                *Card
+	Error               *PaymentError
+	Notice              string
+	Alert               string
+	ExpiresAt           time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 	// Seq is the id of the journal event behind this state of the payment
 	// (store.Payment.EventID): it increases with every change, across all
 	// payments, but not by one (events that change nothing take ids too).
 	// events.since resumes after it. 0 when not known.
-	Seq int64 `json:"seq"`
+	Seq int64
 }
 
 // Final reports whether the payment is in a final state.
@@ -255,117 +260,161 @@ func parseAmountField(field, s string, cur money.Currency, required bool) (int64
 // validate checks a request against the configuration; it touches nothing.
 func (a *Agent) validate(r CreateRequest) (*normalized, error) {
 	n := &normalized{orderNo: r.MerchantOrderNo, typ: r.Type, orig: r.OrigMerchantOrderNo, options: r.Options, source: r.Source}
-	if r.MerchantOrderNo == "" {
-		return nil, fieldErr("merchant_order_no", "required")
-	}
-	if !config.ValidOrderNo(r.MerchantOrderNo) {
-		return nil, fieldErr("merchant_order_no", "want 1-32 characters of 0-9 A-Z a-z _ - | * @")
+	if err := checkOrderNo("merchant_order_no", r.MerchantOrderNo); err != nil {
+		return nil, err
 	}
 	tt, ok := transTypes[r.Type]
 	if !ok {
 		return nil, fieldErr("type", "want one of sale, refund, void, preauth, completion, cashback; got %q", r.Type)
 	}
+	for _, check := range []func() error{
+		func() error { return a.validateTerminal(r, n) },
+		func() error { return validateAmounts(r, n, tt) },
+		func() error { return validateOriginal(r, tt) },
+		func() error { return validateDescription(r, n) },
+		func() error { return a.validateOptions(r, tt) },
+		func() error { return validateSource(r.Source) },
+	} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// checkOrderNo checks a merchant_order_no-shaped field.
+func checkOrderNo(field, v string) error {
+	if v == "" {
+		return fieldErr(field, "required")
+	}
+	if !config.ValidOrderNo(v) {
+		return fieldErr(field, "want 1-32 characters of 0-9 A-Z a-z _ - | * @")
+	}
+	return nil
+}
+
+// validateTerminal resolves terminal_sn or lane and the currency the
+// terminal takes.
+func (a *Agent) validateTerminal(r CreateRequest, n *normalized) error {
 	switch {
 	case r.TerminalSN != "":
 		t, err := a.reg.Lookup(r.TerminalSN)
 		if err != nil {
-			return nil, fieldErr("terminal_sn", "unknown terminal %q", r.TerminalSN)
+			return fieldErr("terminal_sn", "unknown terminal %q", r.TerminalSN)
 		}
 		if r.Lane != "" && t.Lane != r.Lane {
-			return nil, fieldErr("lane", "terminal %s is on lane %q, not %q", t.SN, t.Lane, r.Lane)
+			return fieldErr("lane", "terminal %s is on lane %q, not %q", t.SN, t.Lane, r.Lane)
 		}
 		n.terminalSN, n.currency = t.SN, t.Currency
 	case r.Lane != "":
 		t, err := a.reg.ByLane(r.Lane)
 		if err != nil {
-			return nil, fieldErr("lane", "no terminal on lane %q", r.Lane)
+			return fieldErr("lane", "no terminal on lane %q", r.Lane)
 		}
 		n.terminalSN, n.currency = t.SN, t.Currency
 	default:
-		return nil, fieldErr("terminal_sn", "required: terminal_sn or lane")
+		return fieldErr("terminal_sn", "required: terminal_sn or lane")
 	}
 	if r.Currency == "" {
-		return nil, fieldErr("currency", "required: the ISO 4217 code, e.g. %q", n.currency.Code)
+		return fieldErr("currency", "required: the ISO 4217 code, e.g. %q", n.currency.Code)
 	}
 	if r.Currency != n.currency.Code {
 		if _, err := money.LookupCurrency(r.Currency); err != nil {
-			return nil, fieldErr("currency", "unknown currency %q", r.Currency)
+			return fieldErr("currency", "unknown currency %q", r.Currency)
 		}
-		return nil, fieldErr("currency", "terminal %s takes %s, not %s", n.terminalSN, n.currency.Code, r.Currency)
+		return fieldErr("currency", "terminal %s takes %s, not %s", n.terminalSN, n.currency.Code, r.Currency)
 	}
+	return nil
+}
+
+// validateAmounts parses amount, tip and cashback in the terminal's currency.
+func validateAmounts(r CreateRequest, n *normalized, tt codepay.TransType) error {
 	var err error
 	if n.amount, err = parseAmountField("amount", r.Amount, n.currency, true); err != nil {
-		return nil, err
+		return err
 	}
 	if n.amount <= 0 {
-		return nil, fieldErr("amount", "must be greater than zero")
+		return fieldErr("amount", "must be greater than zero")
 	}
 	if n.tip, err = parseAmountField("tip_amount", r.TipAmount, n.currency, false); err != nil {
-		return nil, err
+		return err
 	}
 	if n.cashback, err = parseAmountField("cashback_amount", r.CashbackAmount, n.currency, false); err != nil {
-		return nil, err
+		return err
 	}
 	if tt == codepay.TransCashback && n.cashback <= 0 {
-		return nil, fieldErr("cashback_amount", "required and greater than zero for a cashback payment")
+		return fieldErr("cashback_amount", "required and greater than zero for a cashback payment")
 	}
 	if tt != codepay.TransCashback && r.CashbackAmount != "" {
-		return nil, fieldErr("cashback_amount", "only allowed for type cashback")
+		return fieldErr("cashback_amount", "only allowed for type cashback")
 	}
-	if tt.NeedsOriginal() && r.OrigMerchantOrderNo == "" {
-		return nil, fieldErr("orig_merchant_order_no", "required for %s", r.Type)
+	return nil
+}
+
+// validateOriginal checks orig_merchant_order_no's presence and shape (the
+// original's rules are checkOriginal's, against the journal).
+func validateOriginal(r CreateRequest, tt codepay.TransType) error {
+	switch {
+	case tt.NeedsOriginal() && r.OrigMerchantOrderNo == "":
+		return fieldErr("orig_merchant_order_no", "required for %s", r.Type)
+	case !tt.NeedsOriginal() && r.OrigMerchantOrderNo != "":
+		return fieldErr("orig_merchant_order_no", "only allowed for void, refund and completion")
+	case r.OrigMerchantOrderNo == "":
+		return nil
+	case !config.ValidOrderNo(r.OrigMerchantOrderNo):
+		return fieldErr("orig_merchant_order_no", "want 1-32 characters of 0-9 A-Z a-z _ - | * @")
+	case r.OrigMerchantOrderNo == r.MerchantOrderNo:
+		return fieldErr("orig_merchant_order_no", "must differ from merchant_order_no")
 	}
-	if !tt.NeedsOriginal() && r.OrigMerchantOrderNo != "" {
-		return nil, fieldErr("orig_merchant_order_no", "only allowed for void, refund and completion")
-	}
-	if r.OrigMerchantOrderNo != "" {
-		if !config.ValidOrderNo(r.OrigMerchantOrderNo) {
-			return nil, fieldErr("orig_merchant_order_no", "want 1-32 characters of 0-9 A-Z a-z _ - | * @")
-		}
-		if r.OrigMerchantOrderNo == r.MerchantOrderNo {
-			return nil, fieldErr("orig_merchant_order_no", "must differ from merchant_order_no")
-		}
-	}
+	return nil
+}
+
+// validateDescription checks the description and fills its default.
+func validateDescription(r CreateRequest, n *normalized) error {
 	if len(r.Description) > 128 {
-		return nil, fieldErr("description", "at most 128 characters, got %d", len(r.Description))
+		return fieldErr("description", "at most 128 characters, got %d", len(r.Description))
 	}
 	if err := config.CheckText(r.Description); err != nil {
-		return nil, fieldErr("description", "%v", err)
+		return fieldErr("description", "%v", err)
 	}
 	n.description = r.Description
 	if n.description == "" {
 		n.description = "posbridge " + r.Type
 	}
+	return nil
+}
+
+// validateOptions checks options and whether card data may be used.
+func (a *Agent) validateOptions(r CreateRequest, tt codepay.TransType) error {
 	o := r.Options
-	if o.OnScreenTip != nil && *o.OnScreenTip && !tt.AllowsOnScreenTip() {
-		return nil, fieldErr("options.on_screen_tip", "only for sale, refund and preauth")
+	switch {
+	case o.OnScreenTip != nil && *o.OnScreenTip && !tt.AllowsOnScreenTip():
+		return fieldErr("options.on_screen_tip", "only for sale, refund and preauth")
+	case o.ReceiptPrintMode != nil && !codepay.ReceiptPrintMode(*o.ReceiptPrintMode).Valid():
+		return fieldErr("options.receipt_print_mode", "want 0 (none), 1 (merchant), 2 (customer) or 3 (both)")
+	case o.Fallback != "" && o.Fallback != "auto" && o.Fallback != "never":
+		return fieldErr("options.fallback", "want auto or never, got %q", o.Fallback)
+	case o.Route != "" && o.Route != "auto" && o.Route != "native":
+		return fieldErr("options.route", "want auto or native, got %q", o.Route)
+	case o.Route == "native" && r.Card == nil:
+		return fieldErr("options.route", "route native needs card data")
+	case r.Card == nil:
+		return nil
+	case a.cfg.Bindo == nil:
+		return fieldErr("card", "card-present data needs the Bindo fallback, which is not configured on this agent")
+	case r.Type != TypeSale:
+		return fieldErr("card", "card data is accepted for sales only; voids and refunds of Bindo payments need none")
+	case !a.fallbackAllowed(o):
+		return fieldErr("card", "the Bindo route is disabled for this payment (fallback never)")
 	}
-	if o.ReceiptPrintMode != nil && !codepay.ReceiptPrintMode(*o.ReceiptPrintMode).Valid() {
-		return nil, fieldErr("options.receipt_print_mode", "want 0 (none), 1 (merchant), 2 (customer) or 3 (both)")
-	}
-	if o.Fallback != "" && o.Fallback != "auto" && o.Fallback != "never" {
-		return nil, fieldErr("options.fallback", "want auto or never, got %q", o.Fallback)
-	}
-	if o.Route != "" && o.Route != "auto" && o.Route != "native" {
-		return nil, fieldErr("options.route", "want auto or native, got %q", o.Route)
-	}
-	if o.Route == "native" && r.Card == nil {
-		return nil, fieldErr("options.route", "route native needs card data")
-	}
-	if r.Card != nil {
-		switch {
-		case a.cfg.Bindo == nil:
-			return nil, fieldErr("card", "card-present data needs the Bindo fallback, which is not configured on this agent")
-		case r.Type != TypeSale:
-			return nil, fieldErr("card", "card data is accepted for sales only; voids and refunds of Bindo payments need none")
-		case !a.fallbackAllowed(o):
-			return nil, fieldErr("card", "the Bindo route is disabled for this payment (fallback never)")
-		}
-	}
-	switch r.Source {
+	return nil
+}
+
+// validateSource checks the front end a request came from.
+func validateSource(source string) error {
+	switch source {
 	case SourceWS, SourceECR, SourceConsole, SourceCLI:
-	default:
-		return nil, fmt.Errorf("validate request: unknown source %q", r.Source)
+		return nil
 	}
-	return n, nil
+	return fmt.Errorf("validate request: unknown source %q", source)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/pan"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -524,6 +525,25 @@ func (a *Agent) closeAt(ctx context.Context, p *store.Payment, reason string, fi
 
 // applyOrder maps a signed CodePay order (from a query) onto the payment.
 // Only non-final payments change, so a final state never regresses.
+// closedByCodePay fills a payment CodePay closed with trans_status 1:
+// expired when it was never paid in time, declined otherwise.
+func closedByCodePay(p *store.Payment, o *codepay.Order, status string, expired bool) {
+	fillResult(p, o, status)
+	if expired {
+		p.State = StateExpired
+		p.ErrorCode, p.ErrorMessage = "expired", "the payment expired before the customer paid; nothing was charged"
+		if o.TransErrorMsg != "" {
+			p.ErrorMessage += " (" + o.TransErrorMsg + ")"
+		}
+		return
+	}
+	p.State = StateDeclined
+	p.ErrorCode, p.ErrorMessage = o.TransErrorCode, o.TransErrorMsg
+	if p.ErrorCode == "" {
+		p.ErrorCode = "declined"
+	}
+}
+
 func (a *Agent) applyOrder(ctx context.Context, p *store.Payment, o *codepay.Order) (*store.Payment, error) {
 	if o.MerchantOrderNo != "" && o.MerchantOrderNo != p.MerchantOrderNo {
 		return nil, fmt.Errorf("apply order: answer is for %s, not %s", o.MerchantOrderNo, p.MerchantOrderNo)
@@ -563,20 +583,7 @@ func (a *Agent) applyOrder(ctx context.Context, p *store.Payment, o *codepay.Ord
 		expired := strings.Contains(strings.ToUpper(o.TransErrorCode), "EXPIRE") ||
 			(p.TransStatus == "9" && !a.clock.Now().Before(p.ExpiresAt))
 		return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
-			fillResult(p, o, status)
-			if expired {
-				p.State = StateExpired
-				p.ErrorCode, p.ErrorMessage = "expired", "the payment expired before the customer paid; nothing was charged"
-				if o.TransErrorMsg != "" {
-					p.ErrorMessage += " (" + o.TransErrorMsg + ")"
-				}
-				return nil
-			}
-			p.State = StateDeclined
-			p.ErrorCode, p.ErrorMessage = o.TransErrorCode, o.TransErrorMsg
-			if p.ErrorCode == "" {
-				p.ErrorCode = "declined"
-			}
+			closedByCodePay(p, o, status, expired)
 			return nil
 		}, "closed by CodePay with trans_status 1")
 	case codepay.StatusCancelled:
@@ -618,6 +625,11 @@ func fillResult(p *store.Payment, o *codepay.Order, status string) {
 // maskPAN keeps at most the first 6 and last 4 digits of whatever the cloud
 // returned, so a full PAN can never reach the journal even if a provider sent one.
 func maskPAN(s string) string {
+	if pan.AllDigits(s) {
+		return pan.Mask(s) // a bare number: the one masking rule
+	}
+	// Already masked or formatted ("476173******0119", "4761 7390 ..."):
+	// keep at most the first 6 and last 4 digits.
 	digits := 0
 	for _, r := range s {
 		if r >= '0' && r <= '9' {

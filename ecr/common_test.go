@@ -15,6 +15,7 @@ import (
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
+	"github.com/posbridge/posbridge/store"
 )
 
 const (
@@ -101,9 +102,10 @@ func status(t *testing.T, tr ecrsim.Transcript) zvt.StatusInformation {
 	return si
 }
 
-// ptTuning shortens the PT's waits for tests on real time.
-func ptTuning() pt.Config {
-	return pt.Config{ResponseTimeout: 2 * time.Second, Location: time.UTC}
+// ptTuning shortens the PT's waits for tests on real time; the PT keeps its
+// memory in env's journal.
+func ptTuning(env *agenttest.Env) pt.Config {
+	return pt.Config{Memory: store.ECRMemory{DB: env.DB}, ResponseTimeout: 2 * time.Second, Location: time.UTC}
 }
 
 func waitLog(t *testing.T, logs *syncBuffer, text string) {

@@ -16,9 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/internal/logging"
 )
 
 // Sentinel errors.
@@ -39,12 +42,20 @@ func panicText(r any) string {
 // TCPListener serves ECRs connecting over TCP (bare APDUs, PA00P016 §4) to
 // one PT. One ECR connection at a time: a new connection replaces the
 // previous one (an ECR reconnecting after T3 leaves a dead socket behind).
+//
+// A listener that fails (Accept returns an error: the socket was closed
+// under it, the process ran out of file descriptors …) is never left dead:
+// it is closed, reported and bound again on the same address with the
+// serial ports' back-off (1 s, 2 s … 30 s) until ctx ends; an ECR connection
+// already open carries on meanwhile.
 type TCPListener struct {
-	Addr   string // host:port; ignored when Listener is set
+	Addr   string // host:port
 	PT     *pt.PT
 	TCP    zvt.TCPConfig
 	Clock  zvt.Clock
 	Logger *slog.Logger
+	// After replaces time.After for the re-bind back-off (tests inject it).
+	After func(time.Duration) <-chan time.Time
 
 	mu sync.Mutex
 	ln net.Listener
@@ -75,7 +86,9 @@ func (l *TCPListener) BoundAddr() net.Addr {
 	return l.ln.Addr()
 }
 
-// Serve accepts ECR connections until ctx ends.
+// Serve accepts ECR connections until ctx ends. It returns an error only
+// when the first Listen fails; a listener that fails later is bound again
+// (see TCPListener).
 func (l *TCPListener) Serve(ctx context.Context) error {
 	if err := l.Listen(); err != nil {
 		return err
@@ -84,10 +97,22 @@ func (l *TCPListener) Serve(ctx context.Context) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	after := l.After
+	if after == nil {
+		after = time.After
+	}
 	l.mu.Lock()
 	ln := l.ln
 	l.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
+	// Rebinding uses the address first bound (a ":0" keeps its port).
+	addr := ln.Addr().String()
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.ln != nil {
+			_ = l.ln.Close()
+		}
+	})
 	defer stop()
 
 	var (
@@ -103,6 +128,7 @@ func (l *TCPListener) Serve(ctx context.Context) error {
 		mu.Unlock()
 		wg.Wait()
 	}()
+	backoff, failures := FirstBackoff, 0
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -113,8 +139,12 @@ func (l *TCPListener) Serve(ctx context.Context) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return fmt.Errorf("accept ZVT connection: %w", err)
+			if ln = l.rebind(ctx, log, ln, addr, err, &backoff, &failures, after); ln == nil {
+				return nil // ctx ended
+			}
+			continue
 		}
+		backoff, failures = FirstBackoff, 0
 		log.Info("ECR connected", "remote", conn.RemoteAddr().String(), "listen", ln.Addr().String())
 		mu.Lock()
 		if current != nil {
@@ -145,6 +175,43 @@ func (l *TCPListener) Serve(ctx context.Context) error {
 	}
 }
 
+// rebind closes the failed listener old and binds addr again, waiting with
+// back-off before each attempt, until it succeeds (the new listener) or ctx
+// ends (nil). Every failure is logged: the first as an error.
+func (l *TCPListener) rebind(ctx context.Context, log *slog.Logger, old net.Listener, addr string, cause error,
+	backoff *time.Duration, failures *int, after func(time.Duration) <-chan time.Time) net.Listener {
+	_ = old.Close()
+	for {
+		*failures++
+		if *failures == 1 {
+			log.Error("ZVT listener failed; binding it again with back-off", "listen", addr, "err", cause, "retry_in", *backoff)
+		} else {
+			log.Warn("ZVT listener still failing", "listen", addr, "err", cause, "attempts", *failures, "retry_in", *backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-after(*backoff):
+		}
+		*backoff = min(*backoff*2, MaxBackoff)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			cause = err
+			continue
+		}
+		l.mu.Lock()
+		if ctx.Err() != nil {
+			l.mu.Unlock()
+			_ = ln.Close()
+			return nil
+		}
+		l.ln = ln
+		l.mu.Unlock()
+		log.Warn("ZVT listener bound again", "listen", addr, "failed_attempts", *failures)
+		return ln
+	}
+}
+
 // Config configures the ECR side.
 type Config struct {
 	Agent  pt.Agent
@@ -152,7 +219,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock drives the protocol timers; nil means the system clock.
 	Clock zvt.Clock
-	// After replaces time.After for the serial back-off.
+	// After replaces time.After for the back-off of serial ports and of
+	// failed TCP listeners.
 	After func(time.Duration) <-chan time.Time
 	// Link, TCP and PT tune the protocol (zero values: the specification's).
 	Link zvt.LinkConfig
@@ -176,10 +244,13 @@ type Service struct {
 
 // New builds the service; it does no I/O.
 func New(cfg Config) (*Service, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	parent := cfg.Logger
+	if parent == nil {
+		parent = slog.New(slog.DiscardHandler)
 	}
+	// Each part names its own component on the logger it was given: the
+	// service "ecr", the PT "ecr.pt", the ports and listeners below.
+	log := parent.With(logging.ComponentKey, "ecr")
 	s := &Service{log: log}
 	for i, e := range cfg.ECRs {
 		field := "ecr[" + strconv.Itoa(i) + "]"
@@ -191,7 +262,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		pc := cfg.PT
 		pc.Name, pc.TerminalSN, pc.Agent, pc.Clock = "ecr"+strconv.Itoa(i), e.TerminalSN, cfg.Agent, cfg.Clock
-		pc.Logger = log
+		pc.Logger = parent
 		p, err := pt.New(pc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
@@ -206,13 +277,13 @@ func New(cfg Config) (*Service, error) {
 			s.serials = append(s.serials, &SerialPort{
 				Path: e.Serial, Mode: SerialMode{Baud: e.Baud, DataBits: e.DataBits, Parity: e.Parity, StopBits: e.StopBits},
 				PT: p, Link: lc, Clock: cfg.Clock, Open: cfg.Open, After: cfg.After,
-				Logger: log.With("component", "zvt-serial", "ecr", pc.Name),
+				Logger: parent.With(logging.ComponentKey, "ecr.zvt.serial", "ecr", pc.Name),
 			})
 			continue
 		}
 		s.listeners = append(s.listeners, &TCPListener{
-			Addr: e.TCPListen, PT: p, TCP: cfg.TCP, Clock: cfg.Clock,
-			Logger: log.With("component", "zvt-tcp", "ecr", pc.Name),
+			Addr: e.TCPListen, PT: p, TCP: cfg.TCP, Clock: cfg.Clock, After: cfg.After,
+			Logger: parent.With(logging.ComponentKey, "ecr.zvt.tcp", "ecr", pc.Name),
 		})
 	}
 	return s, nil
@@ -261,23 +332,40 @@ func (s *Service) Close() {
 	}
 }
 
-// Serve runs every PT, port and listener until ctx ends. A listener that
-// fails is logged; the rest keep running.
+// Serve runs every PT, port and listener until ctx ends. Serial ports and
+// TCP listeners recover from failures on their own (back-off); a part that
+// still returns an error ends Serve with it (the others are stopped), so the
+// process supervisor can end posbridge instead of running without its ECRs.
 func (s *Service) Serve(ctx context.Context) error {
-	var wg sync.WaitGroup
+	if s.Empty() {
+		<-ctx.Done()
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range s.pts {
-		wg.Go(func() { _ = p.Serve(ctx) })
-	}
-	for _, sp := range s.serials {
-		wg.Go(func() { _ = sp.Serve(ctx) })
-	}
-	for _, l := range s.listeners {
-		wg.Go(func() {
-			if err := l.Serve(ctx); err != nil {
-				s.log.Error("ZVT listener stopped", "addr", l.Addr, "err", err)
+		g.Go(func() error {
+			if err := p.Serve(gctx); err != nil {
+				return fmt.Errorf("ECR %s: %w", p.Name(), err)
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	return nil
+	for _, sp := range s.serials {
+		g.Go(func() error {
+			if err := sp.Serve(gctx); err != nil {
+				return fmt.Errorf("ECR port %s: %w", sp.Path, err)
+			}
+			return nil
+		})
+	}
+	for _, l := range s.listeners {
+		g.Go(func() error {
+			if err := l.Serve(gctx); err != nil {
+				s.log.Error("ZVT listener stopped", "addr", l.Addr, "err", err)
+				return fmt.Errorf("ZVT listener %s: %w", l.Addr, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/posbridge/posbridge/ecr/ecrsim"
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
+	"github.com/posbridge/posbridge/store"
 )
 
 // rig is a real agent (against the CodePay emulator), a PT for one terminal
@@ -64,7 +65,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	}
 	r := &rig{t: t, env: o.env, logs: &syncBuffer{}, status: make(chan PortStatus, 64)}
 	log := testLogger(t, r.logs)
-	p, err := pt.New(pt.Config{Name: "ecr0", TerminalSN: o.sn, Agent: o.env.Agent, Logger: log,
+	p, err := pt.New(pt.Config{Name: "ecr0", TerminalSN: o.sn, Agent: o.env.Agent, Memory: store.ECRMemory{DB: o.env.DB}, Logger: log,
 		ResponseTimeout: o.respTimeout, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)

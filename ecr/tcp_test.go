@@ -22,7 +22,7 @@ func tcpService(t *testing.T, env *agenttest.Env, sn string, logs *syncBuffer) (
 		Agent:  env.Agent,
 		ECRs:   []config.ECR{{Protocol: "zvt", TCPListen: "127.0.0.1:0", TerminalSN: sn}},
 		Logger: testLogger(t, logs),
-		PT:     ptTuning(),
+		PT:     ptTuning(env),
 		TCP:    zvt.TCPConfig{T3: 500 * time.Millisecond},
 	})
 	if err != nil {

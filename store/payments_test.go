@@ -810,11 +810,10 @@ func TestDurabilityAcrossReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := fullPayment("DUR-1")
-	written, err := db.InsertPayment(ctx, in, Event{Detail: "d"})
-	if err != nil {
+	if _, err := db.InsertPayment(ctx, in, Event{Detail: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	written, err = db.Transition(ctx, "DUR-1", nil, setState(StateSending), Event{})
+	written, err := db.Transition(ctx, "DUR-1", nil, setState(StateSending), Event{})
 	if err != nil {
 		t.Fatal(err)
 	}

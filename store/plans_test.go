@@ -68,6 +68,10 @@ func TestQueryPlansBounded(t *testing.T) {
 		{name: "NextParked", sql: nextParkedSQL, want: "payments_next_check (next_check_at>?)"},
 		{name: "CountPayments (metrics)", sql: countsSQL, want: "payment_counts", deny: []string{"payments "}},
 		{name: "BatchPayments", sql: sel + `WHERE batch_id = ? ORDER BY id`, args: []any{1}, want: "payments_batch (batch_id=?)"},
+		{name: "LatestByOrderPrefix (ECR receipt number)", sql: sel + latestByPrefixTail, args: []any{"H04", prefixEnd("H04"), "SN1", TypeSale},
+			want: "USING INDEX sqlite_autoindex_payments_1 (merchant_order_no>? AND merchant_order_no<?)", sort: true},
+		{name: "LiveVoidOf (ECR reversal)", sql: sel + liveVoidTail, args: []any{"H001"},
+			want: "USING INDEX payments_orig (orig_merchant_order_no=?)"},
 	}
 	for _, f := range []ListFilter{
 		{TerminalSN: "SN1"},

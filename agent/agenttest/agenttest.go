@@ -167,7 +167,7 @@ func New(t testing.TB, o Opts) *Env {
 		// A synctest bubble starts in the year 2000, whose epoch
 		// milliseconds have 12 digits; CodePay wants 13. The gateway and
 		// its client agree on a clock moved to the present.
-		offset = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).Sub(time.Now())
+		offset = time.Until(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 		simClock = offsetClock(offset)
 	}
 	sim, err := codepaysim.New(codepaysim.Config{

@@ -27,19 +27,24 @@ type notifier interface {
 	Notify(method string, params any) error
 }
 
-// notification returns the notification e makes on this connection, and
-// whether the connection wants it. Callers hold API.mu.
+// notification returns the notification e makes on this connection (its
+// params as wire types), and whether the connection wants it. Callers hold
+// API.mu.
 func (st *connState) notification(e agent.Event) (method string, params any, ok bool) {
 	switch {
 	case e.Payment != nil:
 		p := e.Payment
-		ok = st.owned[p.MerchantOrderNo] || (st.topics["payment"] && (st.terminal == "" || st.terminal == p.TerminalSN))
-		return notifyPaymentMethod, p, ok
+		if st.owned[p.MerchantOrderNo] || (st.topics["payment"] && (st.terminal == "" || st.terminal == p.TerminalSN)) {
+			return notifyPaymentMethod, PaymentFrom(*p), true
+		}
 	case e.Terminal != nil:
-		ok = st.topics["terminal"] && (st.terminal == "" || st.terminal == e.Terminal.SN)
-		return notifyTermMethod, e.Terminal, ok
+		if st.topics["terminal"] && (st.terminal == "" || st.terminal == e.Terminal.SN) {
+			return notifyTermMethod, TerminalFrom(*e.Terminal), true
+		}
 	case e.Batch != nil:
-		return notifyBatchMethod, e.Batch, st.topics["batch"]
+		if st.topics["batch"] {
+			return notifyBatchMethod, BatchReportFrom(*e.Batch), true
+		}
 	}
 	return "", nil, false
 }

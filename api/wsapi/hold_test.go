@@ -14,9 +14,9 @@ type recorder struct{ got []string }
 
 func (r *recorder) Notify(method string, params any) error {
 	switch p := params.(type) {
-	case *agent.Payment:
+	case Payment:
 		r.got = append(r.got, fmt.Sprintf("%s %s/%d", method, p.MerchantOrderNo, p.Seq))
-	case *device.Status:
+	case Terminal:
 		r.got = append(r.got, method+" "+p.SN)
 	default:
 		r.got = append(r.got, method)
@@ -65,7 +65,7 @@ func TestHeldEventsKeepOrder(t *testing.T) {
 	st.offer(r, pay("X", 2))
 	st.offer(r, pay("Y", 3))
 	st.offer(r, agent.Event{Terminal: &device.Status{SN: "T1"}})
-	st.offer(r, agent.Event{Batch: "report"}) // not subscribed: never held, never sent
+	st.offer(r, agent.Event{Batch: &agent.BatchReport{}}) // not subscribed: never held, never sent
 	expect(t, r, "create in flight")
 	st.endCreate(r, "X")
 	expect(t, r, "answer queued", "payment.updated X/2", "payment.updated Y/3", "terminal.updated T1")
@@ -131,7 +131,7 @@ func TestHeldDuringReplay(t *testing.T) {
 	st := newConnState("payment", "batch")
 	st.beginReplay()
 	st.offer(r, pay("A", 7))
-	st.offer(r, agent.Event{Batch: "report"})
+	st.offer(r, agent.Event{Batch: &agent.BatchReport{}})
 	expect(t, r, "replay in flight")
 	st.endReplay(r)
 	expect(t, r, "replay answered", "payment.updated A/7", "batch.closed")

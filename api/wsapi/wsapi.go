@@ -97,153 +97,236 @@ func (api *API) route(e agent.Event) {
 	}
 }
 
+// handler answers one JSON-RPC method: it decodes params (decodeParams),
+// calls the agent and returns the wire result.
+type handler func(api *API, ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error)
+
+// methods is the WebSocket API: method name → handler.
+var methods = map[string]handler{
+	"payment.create":     (*API).create,
+	"payment.refund":     (*API).refund,
+	"payment.get":        (*API).get,
+	"payment.cancel":     (*API).cancel,
+	"payment.wait":       (*API).wait,
+	"payment.list":       (*API).list,
+	"payment.tip_adjust": (*API).tipAdjust,
+	"terminal.list":      (*API).terminalList,
+	"events.subscribe":   (*API).subscribe,
+	"events.since":       (*API).since,
+	"batch.get":          (*API).batchGet,
+	"batch.close":        (*API).batchClose,
+	"batch.list":         (*API).batchList,
+}
+
 // Call dispatches one JSON-RPC call.
-func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params json.RawMessage) (any, error) {
-	switch method {
-	case "payment.create":
-		return api.create(ctx, c, params)
-	case "payment.refund":
-		return api.refund(ctx, c, params)
-	case "payment.get", "payment.cancel":
-		var p struct {
-			MerchantOrderNo string `json:"merchant_order_no"`
-		}
-		if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
-			return nil, err
-		}
-		if method == "payment.get" {
-			return wrap(api.a.Get(ctx, p.MerchantOrderNo))
-		}
-		return wrap(api.a.Cancel(ctx, p.MerchantOrderNo))
-	case "payment.wait":
-		var p struct {
-			MerchantOrderNo string `json:"merchant_order_no"`
-			TimeoutMS       *int64 `json:"timeout_ms"`
-		}
-		if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
-			return nil, err
-		}
-		timeout := defaultWait
-		if p.TimeoutMS != nil {
-			if *p.TimeoutMS < 0 || *p.TimeoutMS > maxWait.Milliseconds() {
-				return nil, rpc.InvalidParams("timeout_ms", fmt.Sprintf("want 0 to %d", maxWait.Milliseconds()))
-			}
-			timeout = time.Duration(*p.TimeoutMS) * time.Millisecond
-		}
-		return wrap(api.a.Wait(ctx, p.MerchantOrderNo, timeout))
-	case "payment.list":
-		var p struct {
-			TerminalSN string `json:"terminal_sn"`
-			State      string `json:"state"`
-			Limit      *int   `json:"limit"`
-		}
-		if err := decode(params, &p); err != nil {
-			return nil, err
-		}
-		limit, err := limitParam(p.Limit)
-		if err != nil {
-			return nil, err
-		}
-		if p.TerminalSN != "" {
-			if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
-				return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
-			}
-		}
-		if p.State != "" && !validState(p.State) {
-			return nil, rpc.InvalidParams("state", fmt.Sprintf("unknown state %q", p.State))
-		}
-		list, err := api.a.List(ctx, agent.ListFilter{TerminalSN: p.TerminalSN, State: p.State, Limit: limit})
-		if err != nil {
-			return nil, appError(err)
-		}
-		if list == nil {
-			list = []agent.Payment{}
-		}
-		return map[string]any{"payments": list}, nil
-	case "terminal.list":
-		if err := decode(params, &struct{}{}); err != nil {
-			return nil, err
-		}
-		return map[string]any{"terminals": api.a.Terminals()}, nil
-	case "events.subscribe":
-		return api.subscribe(ctx, c, params)
-	case "events.since":
-		var p struct {
-			Since      *int64 `json:"since"`
-			Limit      *int   `json:"limit"`
-			TerminalSN string `json:"terminal_sn"`
-		}
-		if err := decode(params, &p); err != nil {
-			return nil, err
-		}
-		if p.Since == nil {
-			return nil, rpc.InvalidParams("since", "required: 0, or the highest seq you have processed")
-		}
-		ch, err := api.a.ChangesSince(ctx, agent.ChangesQuery{Since: *p.Since, TerminalSN: p.TerminalSN, Limit: changesLimit(p.Limit)})
-		if err != nil {
-			return nil, appError(err)
-		}
-		return ch, nil
-	case "payment.tip_adjust":
-		var p struct {
-			MerchantOrderNo string          `json:"merchant_order_no"`
-			TipAmount       json.RawMessage `json:"tip_amount"`
-		}
-		if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
-			return nil, err
-		}
-		tip, err := moneyString("tip_amount", p.TipAmount)
-		if err != nil {
-			return nil, err
-		}
-		if tip == "" {
-			return nil, rpc.InvalidParams("tip_amount", "required: a decimal string such as \"2.00\"")
-		}
-		return wrap(api.a.TipAdjust(ctx, p.MerchantOrderNo, tip))
-	case "batch.get", "batch.close":
-		var p struct {
-			TerminalSN string `json:"terminal_sn"`
-			Source     string `json:"source"`
-		}
-		if err := decode(params, &p); err != nil {
-			return nil, err
-		}
-		by, err := sourceParam(p.Source)
-		if err != nil {
-			return nil, err
-		}
-		if p.TerminalSN == "" {
-			return nil, rpc.InvalidParams("terminal_sn", "required")
-		}
-		var r agent.BatchReport
-		if method == "batch.get" {
-			r, err = api.a.BatchGet(ctx, p.TerminalSN)
-		} else {
-			r, err = api.a.BatchClose(ctx, p.TerminalSN, by)
-		}
-		if err != nil {
-			return nil, appError(err)
-		}
-		return r, nil
-	case "batch.list":
-		var p struct {
-			TerminalSN string `json:"terminal_sn"`
-			Limit      *int   `json:"limit"`
-		}
-		if err := decode(params, &p); err != nil {
-			return nil, err
-		}
-		limit, err := limitParam(p.Limit)
-		if err != nil {
-			return nil, err
-		}
-		list, err := api.a.BatchList(ctx, p.TerminalSN, limit)
-		if err != nil {
-			return nil, appError(err)
-		}
-		return map[string]any{"batches": list}, nil
+func (api *API) Call(ctx context.Context, c *rpc.Conn, name string, params json.RawMessage) (any, error) {
+	h, ok := methods[name]
+	if !ok {
+		return nil, rpc.MethodNotFound(name)
 	}
-	return nil, rpc.MethodNotFound(method)
+	return h(api, ctx, c, params)
+}
+
+// orderParams are the params of payment.get and payment.cancel.
+type orderParams struct {
+	MerchantOrderNo string `json:"merchant_order_no"`
+}
+
+func (api *API) get(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[orderParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	return wrap(api.a.Get(ctx, p.MerchantOrderNo))
+}
+
+func (api *API) cancel(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[orderParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	return wrap(api.a.Cancel(ctx, p.MerchantOrderNo))
+}
+
+type waitParams struct {
+	MerchantOrderNo string `json:"merchant_order_no"`
+	TimeoutMS       *int64 `json:"timeout_ms"`
+}
+
+func (api *API) wait(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[waitParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	timeout := defaultWait
+	if p.TimeoutMS != nil {
+		if *p.TimeoutMS < 0 || *p.TimeoutMS > maxWait.Milliseconds() {
+			return nil, rpc.InvalidParams("timeout_ms", fmt.Sprintf("want 0 to %d", maxWait.Milliseconds()))
+		}
+		timeout = time.Duration(*p.TimeoutMS) * time.Millisecond
+	}
+	return wrap(api.a.Wait(ctx, p.MerchantOrderNo, timeout))
+}
+
+type listParams struct {
+	TerminalSN string `json:"terminal_sn"`
+	State      string `json:"state"`
+	Limit      *int   `json:"limit"`
+}
+
+func (api *API) list(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[listParams](params)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := limitParam(p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if p.TerminalSN != "" {
+		if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
+			return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
+		}
+	}
+	if p.State != "" && !validState(p.State) {
+		return nil, rpc.InvalidParams("state", fmt.Sprintf("unknown state %q", p.State))
+	}
+	list, err := api.a.List(ctx, agent.ListFilter{TerminalSN: p.TerminalSN, State: p.State, Limit: limit})
+	if err != nil {
+		return nil, appError(err)
+	}
+	out := PaymentList{Payments: paymentsFrom(list)}
+	if out.Payments == nil {
+		out.Payments = []Payment{}
+	}
+	return out, nil
+}
+
+func (api *API) terminalList(_ context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	if _, err := decodeParams[struct{}](params); err != nil {
+		return nil, err
+	}
+	ts := api.a.Terminals()
+	out := TerminalList{}
+	if ts != nil {
+		out.Terminals = make([]Terminal, len(ts))
+		for i := range ts {
+			out.Terminals[i] = TerminalFrom(ts[i])
+		}
+	}
+	return out, nil
+}
+
+type sinceParams struct {
+	Since      *int64 `json:"since"`
+	Limit      *int   `json:"limit"`
+	TerminalSN string `json:"terminal_sn"`
+}
+
+func (api *API) since(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[sinceParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Since == nil {
+		return nil, rpc.InvalidParams("since", "required: 0, or the highest seq you have processed")
+	}
+	ch, err := api.a.ChangesSince(ctx, agent.ChangesQuery{Since: *p.Since, TerminalSN: p.TerminalSN, Limit: changesLimit(p.Limit)})
+	if err != nil {
+		return nil, appError(err)
+	}
+	return ChangesFrom(ch), nil
+}
+
+type tipParams struct {
+	MerchantOrderNo string          `json:"merchant_order_no"`
+	TipAmount       json.RawMessage `json:"tip_amount"`
+}
+
+func (api *API) tipAdjust(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[tipParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	tip, err := moneyString("tip_amount", p.TipAmount)
+	if err != nil {
+		return nil, err
+	}
+	if tip == "" {
+		return nil, rpc.InvalidParams("tip_amount", "required: a decimal string such as \"2.00\"")
+	}
+	return wrap(api.a.TipAdjust(ctx, p.MerchantOrderNo, tip))
+}
+
+// batchParams are the params of batch.get and batch.close.
+type batchParams struct {
+	TerminalSN string `json:"terminal_sn"`
+	Source     string `json:"source"`
+}
+
+// decodeBatch reads batchParams and the source they name.
+func decodeBatch(params json.RawMessage) (batchParams, string, error) {
+	p, err := decodeParams[batchParams](params)
+	if err != nil {
+		return p, "", err
+	}
+	by, err := sourceParam(p.Source)
+	if err != nil {
+		return p, "", err
+	}
+	if p.TerminalSN == "" {
+		return p, "", rpc.InvalidParams("terminal_sn", "required")
+	}
+	return p, by, nil
+}
+
+func (api *API) batchGet(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, _, err := decodeBatch(params)
+	if err != nil {
+		return nil, err
+	}
+	return wrapBatch(api.a.BatchGet(ctx, p.TerminalSN))
+}
+
+func (api *API) batchClose(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, by, err := decodeBatch(params)
+	if err != nil {
+		return nil, err
+	}
+	return wrapBatch(api.a.BatchClose(ctx, p.TerminalSN, by))
+}
+
+type batchListParams struct {
+	TerminalSN string `json:"terminal_sn"`
+	Limit      *int   `json:"limit"`
+}
+
+func (api *API) batchList(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[batchListParams](params)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := limitParam(p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	list, err := api.a.BatchList(ctx, p.TerminalSN, limit)
+	if err != nil {
+		return nil, appError(err)
+	}
+	return BatchList{Batches: batchReportsFrom(list)}, nil
 }
 
 // subscribe adds topics to the connection and, with since, replays the
@@ -253,13 +336,8 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, method string, params jso
 // published to the subscription (some may come both ways; clients keep the
 // higher seq of each payment). Live events wait until the answer is queued.
 func (api *API) subscribe(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
-	var p struct {
-		Topics     []string `json:"topics"`
-		TerminalSN string   `json:"terminal_sn"`
-		Since      *int64   `json:"since"`
-		Limit      *int     `json:"limit"`
-	}
-	if err := decode(params, &p); err != nil {
+	p, err := decodeParams[subscribeParams](params)
+	if err != nil {
 		return nil, err
 	}
 	if len(p.Topics) == 0 {
@@ -303,17 +381,22 @@ func (api *API) subscribe(ctx context.Context, c *rpc.Conn, params json.RawMessa
 		st.beginReplay()
 	}
 	api.mu.Unlock()
-	res := map[string]any{"subscribed": subscribed}
 	if q == nil {
-		return res, nil
+		return Subscribed{Subscribed: subscribed}, nil
 	}
 	defer api.afterReply(ctx, func() { st.endReplay(c) })()
 	ch, err := api.a.ChangesSince(ctx, *q)
 	if err != nil {
 		return nil, appError(err)
 	}
-	res["payments"], res["next"], res["more"] = ch.Payments, ch.Next, ch.More
-	return res, nil
+	return SubscribedReplay{More: ch.More, Next: ch.Next, Payments: paymentsFrom(ch.Payments), Subscribed: subscribed}, nil
+}
+
+type subscribeParams struct {
+	Topics     []string `json:"topics"`
+	TerminalSN string   `json:"terminal_sn"`
+	Since      *int64   `json:"since"`
+	Limit      *int     `json:"limit"`
 }
 
 // changesLimit reads the optional page size of a catch-up; the agent checks
@@ -346,7 +429,7 @@ type createParams struct {
 	OrigMerchantOrderNo string          `json:"orig_merchant_order_no"`
 	Description         string          `json:"description"`
 	Card                json.RawMessage `json:"card"`
-	Options             *agent.Options  `json:"options"`
+	Options             *Options        `json:"options"`
 	Source              string          `json:"source"`
 }
 
@@ -363,8 +446,8 @@ func sourceParam(s string) (string, error) {
 }
 
 func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
-	var p createParams
-	if err := decode(params, &p); err != nil {
+	p, err := decodeParams[createParams](params)
+	if err != nil {
 		return nil, err
 	}
 	req := agent.CreateRequest{
@@ -387,7 +470,7 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		req.Card = c
 	}
 	if p.Options != nil {
-		req.Options = *p.Options
+		req.Options = p.Options.agentOptions()
 	}
 	if req.Amount, err = moneyString("amount", p.Amount); err != nil {
 		return nil, err
@@ -421,32 +504,24 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		}
 		return nil, appError(err)
 	}
-	return pay, nil
+	return PaymentFrom(pay), nil
 }
 
 // refund is payment.refund: a refund through CodePay's cloud or on a
 // terminal (agent.Refund). Like payment.create, the calling connection owns
 // the refund's notifications, which follow the answer.
 func (api *API) refund(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
-	var p struct {
-		MerchantOrderNo     string          `json:"merchant_order_no"`
-		OrigMerchantOrderNo string          `json:"orig_merchant_order_no"`
-		Amount              json.RawMessage `json:"amount"`
-		Currency            string          `json:"currency"`
-		Description         string          `json:"description"`
-		Via                 string          `json:"via"`
-		TerminalSN          string          `json:"terminal_sn"`
-		Lane                string          `json:"lane"`
-		Source              string          `json:"source"`
+	p, err := decodeParams[refundParams](params)
+	if err != nil {
+		return nil, err
 	}
-	if err := decodeOrder(params, &p, &p.MerchantOrderNo); err != nil {
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
 		return nil, err
 	}
 	req := agent.RefundRequest{
 		MerchantOrderNo: p.MerchantOrderNo, OrigMerchantOrderNo: p.OrigMerchantOrderNo, Currency: p.Currency,
 		Description: p.Description, Via: p.Via, TerminalSN: p.TerminalSN, Lane: p.Lane,
 	}
-	var err error
 	if req.Source, err = sourceParam(p.Source); err != nil {
 		return nil, err
 	}
@@ -470,7 +545,19 @@ func (api *API) refund(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		}
 		return nil, appError(err)
 	}
-	return pay, nil
+	return PaymentFrom(pay), nil
+}
+
+type refundParams struct {
+	MerchantOrderNo     string          `json:"merchant_order_no"`
+	OrigMerchantOrderNo string          `json:"orig_merchant_order_no"`
+	Amount              json.RawMessage `json:"amount"`
+	Currency            string          `json:"currency"`
+	Description         string          `json:"description"`
+	Via                 string          `json:"via"`
+	TerminalSN          string          `json:"terminal_sn"`
+	Lane                string          `json:"lane"`
+	Source              string          `json:"source"`
 }
 
 // afterReply arranges for release to run under API.mu once the answer to
@@ -553,47 +640,56 @@ func limitParam(l *int) (int, error) {
 	return *l, nil
 }
 
-// decodeOrder is decode for params that must name a merchant_order_no.
-func decodeOrder(params json.RawMessage, v any, orderNo *string) error {
-	if err := decode(params, v); err != nil {
-		return err
-	}
-	if *orderNo == "" {
+// requireOrderNo refuses params without a merchant_order_no.
+func requireOrderNo(orderNo string) error {
+	if orderNo == "" {
 		return rpc.InvalidParams("merchant_order_no", "required")
 	}
 	return nil
 }
 
-// decode reads params strictly: an object with known fields of the right types.
-func decode(params json.RawMessage, v any) error {
+// decodeParams reads params strictly into a T: a JSON object (absent or
+// null params read as {}) with known fields of the right types. Errors are
+// -32602 naming the field at fault.
+func decodeParams[T any](params json.RawMessage) (T, error) {
+	var v T
 	params = bytes.TrimSpace(params)
 	if len(params) == 0 || string(params) == "null" {
 		params = []byte("{}")
 	}
 	if params[0] != '{' {
-		return rpc.InvalidParams("params", "must be an object with named members")
+		return v, rpc.InvalidParams("params", "must be an object with named members")
 	}
 	dec := json.NewDecoder(bytes.NewReader(params))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := dec.Decode(&v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return rpc.InvalidParams(te.Field, fmt.Sprintf("wrong type: want %s", te.Type.String()))
+			return v, rpc.InvalidParams(te.Field, fmt.Sprintf("wrong type: want %s", te.Type.String()))
 		}
 		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 			field := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-			return rpc.InvalidParams(field, "unknown field")
+			return v, rpc.InvalidParams(field, "unknown field")
 		}
-		return rpc.InvalidParams("params", "malformed params")
+		return v, rpc.InvalidParams("params", "malformed params")
 	}
-	return nil
+	return v, nil
 }
 
+// wrap is the answer of a method returning a payment.
 func wrap(p agent.Payment, err error) (any, error) {
 	if err != nil {
 		return nil, appError(err)
 	}
-	return p, nil
+	return PaymentFrom(p), nil
+}
+
+// wrapBatch is the answer of a method returning a batch report.
+func wrapBatch(r agent.BatchReport, err error) (any, error) {
+	if err != nil {
+		return nil, appError(err)
+	}
+	return BatchReportFrom(r), nil
 }
 
 // appError maps agent errors to JSON-RPC errors.

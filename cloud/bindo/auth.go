@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
 )
 
 // maxLoginResponseBytes bounds the login response body.
@@ -134,7 +136,7 @@ func (c *Client) loginLocked(ctx context.Context, reason string) (string, error)
 	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
 	case resp.StatusCode >= 400 && resp.StatusCode <= 499 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
 		c.log.Error("bindo login refused", "reason", reason, "http_status", resp.StatusCode)
-		return "", &authError{reason: fmt.Sprintf("login refused with HTTP %d: %s", resp.StatusCode, httpErrorText(resp.StatusCode, raw))}
+		return "", &authError{reason: fmt.Sprintf("login refused with HTTP %d: %s", resp.StatusCode, httpx.ErrorText(resp.StatusCode, raw))}
 	default:
 		c.log.Warn("bindo login failed", "reason", reason, "http_status", resp.StatusCode)
 		return "", fmt.Errorf("log in to bindo: HTTP %d", resp.StatusCode)

@@ -2,6 +2,9 @@ package bindo
 
 import (
 	"strings"
+
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
+	"github.com/posbridge/posbridge/pan"
 )
 
 // Card is the card-present data of a sale, as read by the POS's or ECR's
@@ -138,17 +141,8 @@ func validYYMM(s string) bool {
 	return m >= 1 && m <= 12
 }
 
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// allDigits reports whether s is non-empty and only ASCII digits.
+func allDigits(s string) bool { return pan.AllDigits(s) }
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -160,49 +154,9 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// maskPAN masks a card number as first 6 + '*' + last 4. Numbers shorter
-// than 13 characters keep only the last 4.
-func maskPAN(pan string) string {
-	if len(pan) < 13 {
-		if len(pan) <= 4 {
-			return strings.Repeat("*", len(pan))
-		}
-		return strings.Repeat("*", len(pan)-4) + pan[len(pan)-4:]
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
-}
-
-// scrubDigits masks every run of 12 or more digits in s (a possible card
-// number in gateway text) and bounds its length. It is applied to every
-// gateway-supplied text that reaches an error or a log.
-func scrubDigits(s string) string {
-	s = strings.ToValidUTF8(s, "")
-	var b strings.Builder
-	run := 0
-	flush := func(end int) {
-		if run >= 12 {
-			b.WriteString(maskPAN(s[end-run : end]))
-		} else {
-			b.WriteString(s[end-run : end])
-		}
-		run = 0
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= '0' && c <= '9' {
-			run++
-			continue
-		}
-		flush(i)
-		if c < 0x20 || c == 0x7f {
-			c = ' '
-		}
-		b.WriteByte(c)
-	}
-	flush(len(s))
-	out := b.String()
-	if len(out) > maxErrorMessageLength {
-		out = strings.ToValidUTF8(out[:maxErrorMessageLength], "") + "..."
-	}
-	return out
-}
+// scrubDigits makes gateway-supplied text safe for an error or a log:
+// every run of 12 or more digits (a possible card number) masked, control
+// characters as spaces, at most maxErrorMessageLength bytes (httpx.Scrub).
+// It is applied to every gateway-supplied text that reaches an error or a
+// log.
+func scrubDigits(s string) string { return httpx.Scrub(s, maxErrorMessageLength) }

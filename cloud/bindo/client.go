@@ -13,6 +13,7 @@
 package bindo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
 	"github.com/posbridge/posbridge/internal/netutil"
 )
 
@@ -164,21 +166,12 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 
-	hc := &http.Client{Timeout: DefaultHTTPTimeout}
-	if cfg.HTTPClient != nil {
-		copied := *cfg.HTTPClient
-		hc = &copied
-	}
-	// A redirected POST would be replayed to a URL we did not choose, with
-	// our access token: never follow one.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// A redirect is never followed: it would replay a request, with our
+	// access token, to a URL we did not choose.
+	hc := httpx.NewClient(cfg.HTTPClient, DefaultHTTPTimeout, nil)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
 	}
 	return &Client{
 		gatewayBase: gw,
@@ -193,7 +186,7 @@ func New(cfg Config) (*Client, error) {
 		headers:     h,
 		hc:          hc,
 		now:         now,
-		log:         log.With("component", "bindo"),
+		log:         cmp.Or(cfg.Logger, slog.Default()).With("component", "bindo"),
 		loginSem:    make(chan struct{}, 1),
 	}, nil
 }
@@ -218,30 +211,15 @@ func headerSafe(v string) bool {
 	return true
 }
 
-// baseURL validates a configured base URL and returns it without a
-// trailing slash.
+// baseURL validates a configured base URL (netutil.ParseGatewayURL) and
+// returns it without a trailing slash.
 func baseURL(field, raw string, allowInsecure bool) (string, error) {
 	if raw == "" {
 		return "", &ConfigError{Field: field, Reason: "required (e.g. " + StagingGatewayURL + ")"}
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q is not an absolute URL such as https://host", raw)}
-	}
-	if u.User != nil {
-		return "", &ConfigError{Field: field, Reason: "must not contain credentials"}
-	}
-	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must not have a query or fragment", raw)}
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !allowInsecure && !netutil.IsLoopbackHost(u.Hostname()) {
-			return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must use https (plain http is allowed only for loopback hosts)", raw)}
-		}
-	default:
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must be an https URL", raw)}
+	u, err := netutil.ParseGatewayURL(raw, allowInsecure)
+	if err != nil {
+		return "", &ConfigError{Field: field, Reason: err.Error()}
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

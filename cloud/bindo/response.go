@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
 	"github.com/posbridge/posbridge/money"
+	"github.com/posbridge/posbridge/pan"
 )
 
 // Status is posbridge's reading of a Bindo transaction. The mapping from
@@ -259,7 +261,7 @@ func cleanID(s string) string {
 // maskResponsePAN keeps a masked card number and masks a clear one.
 func maskResponsePAN(s string) string {
 	if allDigits(s) && len(s) >= 12 {
-		return maskPAN(s)
+		return pan.Mask(s)
 	}
 	return scrubDigits(s)
 }
@@ -360,7 +362,7 @@ func interpret(op string, resp *rawResponse, mutation bool, want ident) (*Transa
 	case st == http.StatusRequestTimeout || st >= 500 || st < 200 || (st >= 300 && st <= 399):
 		return nil, fmt.Errorf("read bindo %s answer: %w: HTTP status %d", op, ErrUnknownOutcome, st)
 	default: // 4xx: a definite refusal
-		ge := &GatewayError{Op: op, Code: fmt.Sprintf("HTTP_%d", st), Message: httpErrorText(st, resp.body), HTTPStatus: st}
+		ge := &GatewayError{Op: op, Code: fmt.Sprintf("HTTP_%d", st), Message: httpx.ErrorText(st, resp.body), HTTPStatus: st}
 		if env, err := decodeEnvelope(resp.body); err == nil {
 			code, desc := env.ErrorCode.str(), env.ErrorDesc.str()
 			if env.Transaction != nil && env.Transaction.ErrorCode.str() != "" {

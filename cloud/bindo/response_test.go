@@ -145,7 +145,7 @@ func TestScrubDigits(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"card 4111111111111111 refused", "card 411111******1111 refused"},
 		{"code 110003", "code 110003"},
-		{"ref 123456789012", "ref ********9012"},
+		{"ref 123456789012", "ref ********9012"}, // 12 digits: the last four only (pan.Mask)
 		{"line\nbreak\x00", "line break "},
 		{"", ""},
 	}

@@ -8,17 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
-	"strings"
 	"sync"
-	"sync/atomic"
+
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
 )
 
 // contentType is the request Content-Type the spec prescribes.
 const contentType = "application/json; charset=UTF-8"
-
-// maxResponseBytes bounds a response body; anything longer is not trusted.
-const maxResponseBytes = 1 << 20
 
 // Gateway request headers (spec §1.1).
 const (
@@ -101,14 +97,6 @@ func (c *Client) send(ctx context.Context, op, method, url string, payload any, 
 		}
 		body = &wipingReader{b: buf.Bytes()}
 	}
-	// wrote is set as soon as the transport has produced request bytes;
-	// until then a failure means the gateway cannot have seen the request.
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteHeaders: func() { wrote.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	}
-	ctx = httptrace.WithClientTrace(ctx, trace)
 	var rd io.Reader
 	if body != nil {
 		rd = body
@@ -135,23 +123,15 @@ func (c *Client) send(ctx context.Context, op, method, url string, payload any, 
 		req.Header.Set(HeaderDeviceID, sn)
 		req.Header.Set(HeaderDeviceModel, c.headers.deviceModel)
 	}
-	resp, err := c.hc.Do(req)
+	status, raw, err := outcomes.RoundTrip(c.hc, req, "bindo "+op)
 	if err != nil {
-		if !wrote.Load() {
-			return nil, fmt.Errorf("send bindo %s: %w: %w", op, ErrNotSent, err)
-		}
-		return nil, fmt.Errorf("send bindo %s: %w: %w", op, ErrUnknownOutcome, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read bindo %s response (HTTP %d): %w: %w", op, resp.StatusCode, ErrUnknownOutcome, err)
-	}
-	if len(raw) > maxResponseBytes {
-		return nil, fmt.Errorf("read bindo %s response: %w: body larger than %d bytes", op, ErrUnknownOutcome, maxResponseBytes)
-	}
-	return &rawResponse{status: resp.StatusCode, body: raw}, nil
+	return &rawResponse{status: status, body: raw}, nil
 }
+
+// outcomes are this package's error values for a failed exchange.
+var outcomes = httpx.Classes{NotSent: ErrNotSent, UnknownOutcome: ErrUnknownOutcome}
 
 // wipingReader is a request body that zeroes its bytes when the transport
 // closes it. RoundTrip always closes the body, possibly from another
@@ -186,18 +166,4 @@ func (r *wipingReader) Close() error {
 		clear(r.b)
 	}
 	return nil
-}
-
-// httpErrorText summarises a non-JSON HTTP error body for an error message,
-// masking digit runs that could be card numbers.
-func httpErrorText(status int, raw []byte) string {
-	text := http.StatusText(status)
-	snippet := strings.TrimSpace(scrubDigits(string(raw)))
-	if n := 120; len(snippet) > n {
-		snippet = strings.ToValidUTF8(snippet[:n], "") + "..."
-	}
-	if snippet != "" {
-		text += ": " + snippet
-	}
-	return text
 }

@@ -1,9 +1,9 @@
 package bindo
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"regexp"
+
+	"github.com/google/uuid"
 )
 
 // uuidNamespace is posbridge's name-based UUID namespace for Bindo
@@ -24,25 +24,7 @@ func DeriveUUID(name string) string {
 
 // uuidV5 computes the version-5 UUID of name in namespace ns.
 func uuidV5(ns [16]byte, name string) string {
-	h := sha1.New()
-	h.Write(ns[:])
-	h.Write([]byte(name))
-	sum := h.Sum(nil)
-	var u [16]byte
-	copy(u[:], sum[:16])
-	u[6] = (u[6] & 0x0f) | 0x50 // version 5
-	u[8] = (u[8] & 0x3f) | 0x80 // RFC 9562 variant
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], u[10:16])
-	return string(b[:])
+	return uuid.NewSHA1(uuid.UUID(ns), []byte(name)).String()
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

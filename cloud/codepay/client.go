@@ -14,13 +14,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
 	"github.com/posbridge/posbridge/internal/netutil"
 )
 
@@ -87,21 +87,6 @@ type Config struct {
 	OrderNotFoundCodes []string
 }
 
-// maxIdlePerHost is how many idle connections to the gateway are kept: one
-// per terminal that polls at the same time, up to this. Go's default of 2
-// makes every further concurrent call open (and, over TLS, handshake) a new
-// connection and drop it afterwards.
-const maxIdlePerHost = 64
-
-// newTransport is http.DefaultTransport's configuration with connection
-// reuse for many terminals.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = maxIdlePerHost
-	t.MaxIdleConns = maxIdlePerHost
-	return t
-}
-
 // DefaultOrderNotFoundCodes are the "order not found" codes known to
 // posbridge: the emulator's 40005 (docs/codepay-sim.md). Confirm the real
 // gateway's code during sandbox certification and configure it.
@@ -151,14 +136,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, &ConfigError{Field: "private_key_file", Reason: "an app private key is required for RSA2 signing"}
 	}
 
-	hc := &http.Client{Timeout: DefaultHTTPTimeout, Transport: newTransport()}
-	if cfg.HTTPClient != nil {
-		copied := *cfg.HTTPClient
-		hc = &copied
-	}
-	// A redirected POST would be replayed as a GET (or re-POSTed) to a URL
-	// we did not choose: never follow one.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// Connections are pooled for many terminals; redirects are never followed.
+	hc := httpx.NewClient(cfg.HTTPClient, DefaultHTTPTimeout, httpx.PooledTransport())
 
 	now := cfg.Now
 	if now == nil {
@@ -196,33 +175,16 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// gatewayEndpoint validates the gateway base URL and returns the entry URL.
+// gatewayEndpoint validates the gateway base URL (netutil.ParseGatewayURL)
+// and returns the entry URL.
 func gatewayEndpoint(raw string, allowInsecure bool) (string, error) {
 	const field = "gateway_url"
 	if raw == "" {
 		return "", &ConfigError{Field: field, Reason: "required (sandbox " + SandboxGatewayURL + ", production " + ProductionGatewayURL + ")"}
 	}
-	u, err := url.Parse(raw)
+	u, err := netutil.ParseGatewayURL(raw, allowInsecure)
 	if err != nil {
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("not a URL: %q", raw)}
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q has no host", raw)}
-	}
-	if u.User != nil {
-		return "", &ConfigError{Field: field, Reason: "must not contain credentials"}
-	}
-	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must not have a query or fragment", raw)}
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !allowInsecure && !netutil.IsLoopbackHost(u.Hostname()) {
-			return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must use https (plain http is allowed only for loopback hosts)", raw)}
-		}
-	default:
-		return "", &ConfigError{Field: field, Reason: fmt.Sprintf("%q must be an https URL", raw)}
+		return "", &ConfigError{Field: field, Reason: err.Error()}
 	}
 	path := strings.TrimRight(u.Path, "/")
 	if !strings.HasSuffix(path, entryPath) {

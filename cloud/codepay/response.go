@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/posbridge/posbridge/money"
+	"github.com/posbridge/posbridge/pan"
 )
 
 // envelope is a decoded, trusted response: {code, msg, psn, sign, data}.
@@ -502,8 +503,9 @@ func checkOrderFields(f fields, fallbackCurrency string) error {
 
 // MaskCardNo returns a card number safe to log and store: a value that
 // already contains a mask character is kept; a bare number of 12–19 digits
-// keeps its first six and last four digits; anything else keeps only its
-// last four characters.
+// is masked by pan.Mask (first six and last four digits from 13 digits, no
+// digit of a 12-digit number); anything else keeps only its last four
+// characters.
 func MaskCardNo(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" || strings.ContainsAny(s, "*Xx•") {
@@ -515,9 +517,8 @@ func MaskCardNo(s string) string {
 		}
 		return r
 	}, s)
-	allDigits := digits != "" && strings.Trim(digits, "0123456789") == ""
-	if allDigits && len(digits) >= 12 && len(digits) <= 19 {
-		return digits[:6] + strings.Repeat("*", len(digits)-10) + digits[len(digits)-4:]
+	if pan.AllDigits(digits) && len(digits) >= 12 && len(digits) <= pan.MaxLen {
+		return pan.Mask(digits)
 	}
 	r := []rune(s)
 	if len(r) <= 4 {

@@ -6,20 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
-)
 
-// maxResponseBytes bounds a response body; anything longer is not trusted.
-const maxResponseBytes = 1 << 20
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
+)
 
 // HeaderRequestPSN is the optional trace header: 20 characters, MMddHHmmss
 // plus random digits (reference/codepay.md §2.3).
@@ -116,18 +112,13 @@ func requestPSN(t time.Time) string {
 	return b.String()
 }
 
+// outcomes are this package's error values for a failed exchange.
+var outcomes = httpx.Classes{NotSent: ErrNotSent, UnknownOutcome: ErrUnknownOutcome}
+
 // roundTrip posts body and classifies the result. variant names the form
 // of the signed fields that verified ("raw", "compact" or "fastjson"), for
 // certification logs.
 func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte) (*envelope, string, error) {
-	// wrote is set as soon as the transport has produced request bytes;
-	// until then a failure means the gateway cannot have seen the request.
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteHeaders: func() { wrote.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	}
-	ctx = httptrace.WithClientTrace(ctx, trace)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, "", fmt.Errorf("build %s request: %w: %w", method, ErrNotSent, err)
@@ -138,21 +129,9 @@ func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte)
 	if c.basic != nil {
 		req.SetBasicAuth(c.basic.Username, c.basic.Password)
 	}
-
-	resp, err := c.hc.Do(req)
+	status, raw, err := outcomes.RoundTrip(c.hc, req, method)
 	if err != nil {
-		if !wrote.Load() {
-			return nil, "", fmt.Errorf("send %s: %w: %w", method, ErrNotSent, err)
-		}
-		return nil, "", fmt.Errorf("send %s: %w: %w", method, ErrUnknownOutcome, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("read %s response (HTTP %d): %w: %w", method, resp.StatusCode, ErrUnknownOutcome, err)
-	}
-	if len(raw) > maxResponseBytes {
-		return nil, "", fmt.Errorf("read %s response: %w: body larger than %d bytes", method, ErrUnknownOutcome, maxResponseBytes)
+		return nil, "", err
 	}
 
 	// Classify the HTTP exchange once, here. Only a 2xx or 4xx carrying a
@@ -160,14 +139,14 @@ func (c *Client) roundTrip(ctx context.Context, method, psn string, body []byte)
 	// refusal (never a success). 408, 429 and every 5xx are "no answer" even
 	// with an envelope: they describe the moment, not the order.
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode <= 299:
-	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode < 400 || resp.StatusCode > 499, !looksLikeEnvelope(raw):
-		return nil, "", &HTTPError{Method: method, Status: resp.StatusCode, Text: httpErrorText(resp.StatusCode, raw)}
+	case status >= 200 && status <= 299:
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests,
+		status < 400 || status > 499, !looksLikeEnvelope(raw):
+		return nil, "", &HTTPError{Method: method, Status: status, Text: httpx.ErrorText(status, raw)}
 	default:
 		_, variant, err := c.decodeResponse(method, raw)
 		if err == nil {
-			return nil, variant, fmt.Errorf("decode %s response: %w: success envelope with HTTP status %d", method, ErrUnknownOutcome, resp.StatusCode)
+			return nil, variant, fmt.Errorf("decode %s response: %w: success envelope with HTTP status %d", method, ErrUnknownOutcome, status)
 		}
 		return nil, variant, c.classify(method, err)
 	}
@@ -202,24 +181,4 @@ func looksLikeEnvelope(raw []byte) bool {
 	}
 	code, ok := probe["code"]
 	return ok && len(bytes.TrimSpace(code)) > 0 && string(bytes.TrimSpace(code)) != "null"
-}
-
-// httpErrorText summarises a non-envelope HTTP error body for GatewayError.Msg.
-func httpErrorText(status int, raw []byte) string {
-	text := http.StatusText(status)
-	snippet := strings.TrimSpace(strings.ToValidUTF8(string(raw), ""))
-	snippet = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, snippet)
-	if n := 120; len(snippet) > n {
-		snippet = snippet[:n]
-		snippet = strings.ToValidUTF8(snippet, "") + "..."
-	}
-	if snippet != "" {
-		text += ": " + snippet
-	}
-	return text
 }

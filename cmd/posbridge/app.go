@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,7 +21,9 @@ import (
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr"
+	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/internal/logging"
 	"github.com/posbridge/posbridge/internal/metrics"
 	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
@@ -72,7 +73,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		GatewayPublicKey:   pub,
 		OrderNotFoundCodes: cfg.CodePay.OrderNotFoundCodes,
 		AllowInsecureHTTP:  cfg.CodePay.AllowInsecureHTTP,
-		Logger:             log.With("component", "codepay"),
+		Logger:             log, // the client adds component=codepay
 		Observe: func(method string, d time.Duration, err error) {
 			if mets != nil {
 				mets.ObserveCloud("codepay")(method, d, err)
@@ -107,7 +108,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		Store: db, CodePay: client, Terminals: terms,
 		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
 		QueueTimeout: cfg.CodePay.QueueTimeout.Duration, CreateSettle: cfg.CodePay.CreateSettle.Duration,
-		NotifyURL: notifyURL, Logger: log.With("component", "agent"),
+		NotifyURL: notifyURL, Logger: log, // the agent adds component=agent
 		Bindo: bc, FallbackMode: cfg.Fallback.Mode,
 		OfflineGrace: cfg.Fallback.OfflineGrace.Duration, UnreachableGrace: cfg.Fallback.UnreachableGrace.Duration,
 	}
@@ -119,10 +120,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	a := &app{cfg: cfg, log: log, db: db, agent: ag, tokens: tokens, cpClient: client}
 	var mu sync.Mutex
 	a.rpc, err = rpc.NewServer(rpc.Config{
-		Handler:        wsapi.New(ag, log.With("component", "wsapi")),
+		Handler:        wsapi.New(ag, log), // wsapi adds component=wsapi
 		Tokens:         func() []string { mu.Lock(); defer mu.Unlock(); return a.tokens },
 		AllowedOrigins: cfg.Agent.AllowedOrigins,
-		Logger:         log.With("component", "rpc"),
+		Logger:         log.With(logging.ComponentKey, "rpc"), // rpc.NewServer adds none of its own
 	})
 	if err != nil {
 		db.Close()
@@ -155,7 +156,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	a.ln = ln
 	// Legacy ECRs: bind their TCP listeners now (a busy port fails the start)
 	// and find ECR payments left running, before the agent reconciles them.
-	if a.ecr, err = ecr.New(ecr.Config{Agent: ag, ECRs: cfg.ECRs, Logger: log.With("component", "ecr"), FrameError: mets.ECRFrameError}); err == nil {
+	if a.ecr, err = ecr.New(ecr.Config{Agent: ag, PT: pt.Config{Memory: store.ECRMemory{DB: db}}, ECRs: cfg.ECRs, Logger: log, FrameError: mets.ECRFrameError}); err == nil {
 		err = a.ecr.Prepare(ctx)
 	}
 	if err != nil {
@@ -167,67 +168,28 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	return a, nil
 }
 
-// serve runs the agent and the listener until ctx ends, then stops both:
-// the listener first (no new work), then the agent's workers, which finish
-// the step they are in and persist it.
-func (a *app) serve(ctx context.Context) error {
-	agentCtx, stopAgent := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAgent()
-	agentDone := make(chan error, 1)
-	go func() { agentDone <- a.agent.Serve(agentCtx) }()
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- a.httpSrv.Serve(a.ln) }()
-	ecrCtx, stopECR := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopECR()
-	ecrDone := make(chan error, 1)
-	go func() { ecrDone <- a.ecr.Serve(ecrCtx) }()
+// serve runs the agent, the HTTP listener, the ECR side and the journal
+// archive under one supervisor until ctx ends or one of them fails (see
+// supervise), then stops them: the front ends first (no new work), then the
+// agent's workers, which finish the step they are in and persist it, then
+// the stages in after (the demo's emulators). The journal is closed last.
+func (a *app) serve(ctx context.Context, after ...part) error {
+	front := []part{
+		httpPart("HTTP server", a.httpSrv, a.ln, a.log, func(ctx context.Context) { _ = a.rpc.Shutdown(ctx) }),
+		{name: "ECR side", serve: a.ecr.Serve},
+	}
 	// [journal] keep: the daily archive of old payments.
-	archCtx, stopArch := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopArch()
-	archDone := make(chan error, 1)
 	if keep := a.cfg.Journal.Keep.Duration; keep > 0 {
-		ja := newJournalArchiver(a.db, a.cfg.Agent.DataDir, keep, a.log.With("component", "archive"))
-		go func() { archDone <- ja.Serve(archCtx) }()
-	} else {
-		archDone <- nil
+		ja := newJournalArchiver(a.db, a.cfg.Agent.DataDir, keep, a.log)
+		front = append(front, part{name: "journal archive", serve: ja.Serve})
 	}
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-agentDone:
-		agentDone <- err
-	case err = <-httpDone:
+	stages := [][]part{front, {{name: "agent", serve: a.agent.Serve}}}
+	if len(after) > 0 {
+		stages = append(stages, after)
 	}
-	a.log.Info("stopping")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = a.rpc.Shutdown(shutCtx)
-	_ = a.httpSrv.Shutdown(shutCtx)
-	stopECR()
-	select {
-	case <-ecrDone:
-	case <-shutCtx.Done():
-	}
-	stopArch()
-	select {
-	case <-archDone:
-	case <-shutCtx.Done():
-	}
-	stopAgent()
-	select {
-	case aerr := <-agentDone:
-		if err == nil {
-			err = aerr
-		}
-	case <-shutCtx.Done():
-		a.log.Warn("agent did not stop in time; unfinished payments are reconciled at the next start")
-	}
+	err := supervise(ctx, a.log, shutdownTimeout, stages...)
 	if cerr := a.db.Close(); err == nil {
 		err = cerr
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
 	}
 	return err
 }
@@ -261,7 +223,7 @@ func newBindo(cfg *config.Config, db *store.DB, log *slog.Logger) (*bindo.Client
 	c, err := bindo.New(bindo.Config{
 		GatewayURL: b.GatewayURL, LoginURL: b.LoginURL, StoreID: b.StoreID, Username: b.Username, Password: password,
 		ClientID: b.ClientID, ClientSecret: b.ClientSecret, NotifyURL: b.NotifyURL, AllowInsecureHTTP: b.AllowInsecureHTTP,
-		Tokens: store.SettingToken{DB: db, Key: "bindo.access_token"}, Logger: log.With("component", "bindo"),
+		Tokens: store.SettingToken{DB: db, Key: "bindo.access_token"}, Logger: log, // the client adds component=bindo
 	})
 	if err != nil {
 		return nil, nil, err

@@ -265,10 +265,10 @@ func showArchived(ctx context.Context, cfgPath, orderNo string, stdout, stderr i
 			continue
 		}
 		out, _ := json.MarshalIndent(struct {
-			agent.Payment
+			wsapi.Payment
 			Archive string `json:"archive"`
 			Events  int    `json:"archived_events"`
-		}{agent.View(p), f, len(events)}, "", "  ")
+		}{wsapi.PaymentFrom(agent.View(p)), f, len(events)}, "", "  ")
 		fmt.Fprintln(stdout, string(out))
 		fmt.Fprintf(stderr, "posbridge payments show: %s is archived in %s (moved out of the journal by `posbridge journal archive`)\n", orderNo, f)
 		return exitOK, true

@@ -6,17 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/ecr"
 	"github.com/posbridge/posbridge/ecr/ecrsim"
+	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/store"
 )
 
 // ecrClosePaths adds the ZVT end of day (06 50) from an ECR over TCP.
 func ecrClosePaths(t *testing.T, e *agenttest.Env) []closePath {
-	svc, err := ecr.New(ecr.Config{Agent: e.Agent, ECRs: []config.ECR{{Protocol: "zvt", TCPListen: "127.0.0.1:0", TerminalSN: agenttest.TermA}},
+	svc, err := ecr.New(ecr.Config{Agent: e.Agent, PT: pt.Config{Memory: store.ECRMemory{DB: e.DB}}, ECRs: []config.ECR{{Protocol: "zvt", TCPListen: "127.0.0.1:0", TerminalSN: agenttest.TermA}},
 		Logger: newLogger(discard{}, false)})
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func ecrClosePaths(t *testing.T, e *agenttest.Env) []closePath {
 	go func() { defer wg.Done(); svc.Serve(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	addr := svc.TCPAddrs()[0].String()
-	return []closePath{{"ecr", func(t *testing.T) agent.BatchReport {
+	return []closePath{{"ecr", func(t *testing.T) wsapi.BatchReport {
 		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer dcancel()
 		c, err := ecrsim.DialTCP(dctx, addr)
@@ -53,7 +55,7 @@ func ecrClosePaths(t *testing.T, e *agenttest.Env) []closePath {
 		if err != nil || len(list) < 2 {
 			t.Fatalf("batches after end of day: %+v, %v", list, err)
 		}
-		return list[1] // list[0] is the new open batch
+		return wsapi.BatchReportFrom(list[1]) // list[0] is the new open batch
 	}}}
 }
 

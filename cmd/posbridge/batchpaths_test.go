@@ -12,7 +12,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/api/rpc"
 	"github.com/posbridge/posbridge/api/server"
@@ -22,7 +21,7 @@ import (
 // closePath closes the batch of agenttest.TermA one way and returns the report.
 type closePath struct {
 	name  string
-	close func(t *testing.T) agent.BatchReport
+	close func(t *testing.T) wsapi.BatchReport
 }
 
 // TestBatchCloseSameReportEveryPath takes the same sales through a batch
@@ -37,15 +36,15 @@ func TestBatchCloseSameReportEveryPath(t *testing.T) {
 	srv := httptest.NewServer(server.Handler(server.Config{Agent: e.Agent, RPC: rs}))
 	defer srv.Close()
 	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"
-	wsClose := func(source string) func(t *testing.T) agent.BatchReport {
-		return func(t *testing.T) agent.BatchReport {
+	wsClose := func(source string) func(t *testing.T) wsapi.BatchReport {
+		return func(t *testing.T) wsapi.BatchReport {
 			conn, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + tok}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
 			res := wsCall(t, conn, 1, "batch.close", map[string]any{"terminal_sn": agenttest.TermA, "source": source})
-			var r agent.BatchReport
+			var r wsapi.BatchReport
 			json.Unmarshal(res, &r)
 			return r
 		}
@@ -53,12 +52,12 @@ func TestBatchCloseSameReportEveryPath(t *testing.T) {
 	paths := []closePath{
 		{"ws", wsClose("ws")},
 		{"console", wsClose("console")},
-		{"cli", func(t *testing.T) agent.BatchReport {
+		{"cli", func(t *testing.T) wsapi.BatchReport {
 			var out, errb bytes.Buffer
 			if code := cmdBatch(context.Background(), []string{"close", "--terminal", agenttest.TermA, "--url", wsURL, "--token", tok, "--json"}, &out, &errb); code != 0 {
 				t.Fatalf("posbridge batch close: %d %s", code, errb.String())
 			}
-			var r agent.BatchReport
+			var r wsapi.BatchReport
 			if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 				t.Fatalf("decode CLI report: %v\n%s", err, out.String())
 			}
@@ -66,7 +65,7 @@ func TestBatchCloseSameReportEveryPath(t *testing.T) {
 		}},
 	}
 	paths = append(paths, ecrClosePaths(t, e)...)
-	var first agent.BatchReport
+	var first wsapi.BatchReport
 	for i, p := range paths {
 		n := 0
 		for _, amount := range []string{"10.00", "2.50"} {

@@ -70,9 +70,14 @@ func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []
 		return err == nil
 	}
 	cfg, err := config.Load(cfgPath)
-	if !add("config", fmt.Sprintf("%s (%d terminals, %d ECRs)", cfgPath, len(cfg0(cfg).Terminals), len(cfg0(cfg).ECRs)), err) {
+	if err != nil {
+		// One line per problem: a file with several gets them all at once.
+		for _, p := range config.Problems(err) {
+			add("config", "", p)
+		}
 		return out
 	}
+	add("config", fmt.Sprintf("%s (%d terminals, %d ECRs)", cfgPath, len(cfg.Terminals), len(cfg.ECRs)), nil)
 	if toks, err := config.ReadTokens(cfg.Agent.TokenFile); err != nil {
 		add("token file", "", err)
 	} else if err := codepay.CheckKeyFilePerm(cfg.Agent.TokenFile); err != nil {
@@ -136,13 +141,6 @@ func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []
 		out[len(out)-1] = checkCodePay(ctx, cfg)
 	}
 	return out
-}
-
-func cfg0(c *config.Config) *config.Config {
-	if c == nil {
-		return &config.Config{}
-	}
-	return c
 }
 
 func checkDatabase(ctx context.Context, dir string) checkResult {

@@ -19,6 +19,7 @@ import (
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/internal/logging"
 )
 
 // Demo identities: the emulator accepts exactly these.
@@ -80,7 +81,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 		AppID: demoAppID, MerchantNo: demoMerchantNo, StoreNo: demoStoreNo,
 		AppPublicKey: keys.AppPublic, GatewayKey: keys.GatewayPrivate,
 		Terminals: []codepaysim.TerminalConfig{{SN: demoOnline, Online: true}, {SN: demoOffline, Online: false}},
-		Logger:    log.With("component", "codepaysim"),
+		Logger:    log.With(logging.ComponentKey, "codepaysim"), // codepaysim adds none of its own
 	})
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)
@@ -89,12 +90,14 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 	if err != nil {
 		return fmt.Errorf("emulator listener: %w", err)
 	}
+	defer simLn.Close() // in case the supervisor never serves it
 	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSim()
-	go sim.Serve(simCtx)
-	go simSrv.Serve(simLn)
-	defer simSrv.Close()
+	// The emulators run under the app's supervisor, in the last stage: they
+	// outlive the agent while it stops.
+	emulators := []part{
+		{name: "CodePay emulator", serve: sim.Serve},
+		httpPart("CodePay emulator HTTP server", simSrv, simLn, log, nil),
+	}
 
 	tokenFile := filepath.Join(dataDir, "token")
 	token, err := ensureToken(tokenFile)
@@ -106,12 +109,13 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 	if err != nil {
 		return fmt.Errorf("agent.listen: %w; choose another address with --listen 127.0.0.1:PORT", err)
 	}
-	bindoCfg, stopBindo, err := startDemoBindo(ctx, dataDir, "http://"+agentLn.Addr().String()+"/hooks/bindo", log)
+	bindoCfg, bindoParts, closeBindo, err := startDemoBindo(dataDir, "http://"+agentLn.Addr().String()+"/hooks/bindo", log)
 	if err != nil {
 		agentLn.Close()
 		return err
 	}
-	defer stopBindo()
+	defer closeBindo()
+	emulators = append(emulators, bindoParts...)
 	cfg := &config.Config{
 		Path: "(demo)",
 		Agent: config.Agent{
@@ -159,7 +163,7 @@ fails after 20 s with codepay_unavailable; send it again with the same --order a
 --track2 4111111111111111=30122011758928889 to take it through the Bindo fallback.
 See docs/websocket-api.md for the API and docs/fallback.md for the fallback.
 `, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token)
-	return a.serve(ctx)
+	return a.serve(ctx, emulators...)
 }
 
 // ensureToken reads the token file or creates it with a random token (0600).
@@ -178,35 +182,37 @@ func ensureToken(path string) (string, error) {
 	return tok, nil
 }
 
-// startDemoBindo runs the Bindo gateway emulator on a loopback port and
-// returns the [bindo] configuration that points the agent at it.
-func startDemoBindo(ctx context.Context, dataDir, webhookURL string, log *slog.Logger) (*config.Bindo, func(), error) {
+// startDemoBindo binds the Bindo gateway emulator to a loopback port and
+// returns the [bindo] configuration that points the agent at it, the parts
+// that serve it (run by the app's supervisor) and a function that releases
+// the port.
+func startDemoBindo(dataDir, webhookURL string, log *slog.Logger) (*config.Bindo, []part, func(), error) {
 	const user, pass, clientID, clientSecret, secret = "demo@posbridge.local", "demo-password", "demo-client", "demo-client-secret", "demo-webhook-secret"
 	sim, err := bindosim.New(bindosim.Config{StoreID: "8527", Username: user, Password: pass, ClientID: clientID, ClientSecret: clientSecret,
-		WebhookURL: webhookURL, WebhookSecret: secret, Logger: log.With("component", "bindosim")})
+		WebhookURL: webhookURL, WebhookSecret: secret, Logger: log.With(logging.ComponentKey, "bindosim")})
 	if err != nil {
-		return nil, nil, fmt.Errorf("start Bindo emulator: %w", err)
+		return nil, nil, nil, fmt.Errorf("start Bindo emulator: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, fmt.Errorf("Bindo emulator listener: %w", err)
+		return nil, nil, nil, fmt.Errorf("listen for the Bindo emulator: %w", err)
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
-	simCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	go sim.Serve(simCtx)
-	go srv.Serve(ln)
 	passFile, secretFile := filepath.Join(dataDir, "bindo_password"), filepath.Join(dataDir, "bindo_webhook_secret")
 	for f, v := range map[string]string{passFile: pass, secretFile: secret} {
 		if err := os.WriteFile(f, []byte(v+"\n"), 0o600); err != nil {
-			stop()
-			srv.Close()
-			return nil, nil, fmt.Errorf("write %s: %w", f, err)
+			ln.Close()
+			return nil, nil, nil, fmt.Errorf("write %s: %w", f, err)
 		}
 	}
 	url := "http://" + ln.Addr().String()
+	parts := []part{
+		{name: "Bindo emulator", serve: sim.Serve},
+		httpPart("Bindo emulator HTTP server", srv, ln, log, nil),
+	}
 	return &config.Bindo{GatewayURL: url, LoginURL: url, StoreID: "8527", Username: user, PasswordFile: passFile,
 			ClientID: clientID, ClientSecret: clientSecret, WebhookSecretFile: secretFile},
-		func() { stop(); srv.Close() }, nil
+		parts, func() { ln.Close() }, nil
 }
 
 // defaultZVTTCP is the demo's ZVT listener (PA00P016's port 20007, loopback).
@@ -238,7 +244,9 @@ func (z demoZVT) ecrs(log *slog.Logger) []config.ECR {
 		}
 	}
 	if z.serial != "" {
-		out = append(out, config.ECR{Protocol: "zvt", Serial: z.serial, Baud: 9600, DataBits: 8, Parity: "none", StopBits: 2, TerminalSN: demoOnline})
+		e := config.ECR{Protocol: config.ECRProtocolZVT, Serial: z.serial, TerminalSN: demoOnline}
+		e.SetDefaults() // 9600 8N2
+		out = append(out, e)
 	}
 	return out
 }

@@ -181,7 +181,7 @@ type journalArchiver struct {
 }
 
 func newJournalArchiver(db *store.DB, dataDir string, keep time.Duration, log *slog.Logger) *journalArchiver {
-	return &journalArchiver{db: db, dataDir: dataDir, keep: keep, log: log, now: time.Now, wait: sleepCtx}
+	return &journalArchiver{db: db, dataDir: dataDir, keep: keep, log: log.With(logging.ComponentKey, "archive"), now: time.Now, wait: sleepCtx}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -32,7 +32,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "posbridge run: %v\n", err)
+		for _, p := range config.Problems(err) { // one line per problem
+			fmt.Fprintf(stderr, "posbridge run: %v\n", p)
+		}
 		return exitFailure
 	}
 	interactive := service.Interactive()

@@ -78,6 +78,7 @@ func TestNothingLeaks(t *testing.T) {
 				assertClean(t, name+" "+verb, s, visaPAN, secrets(in)...)
 			}
 			extra := "no verbs" // fmt appends %!(EXTRA type=value)
+			//lint:ignore SA5009 the extra argument is the point: fmt prints it as %!(EXTRA ...)
 			for _, s := range []string{fmt.Sprint(v), fmt.Sprintln(v), fmt.Sprint("x", v, 1), fmt.Sprintf(extra, v), fmt.Errorf("wrap: %w", fmt.Errorf("%v", v)).Error()} {
 				assertClean(t, name+" Sprint", s, visaPAN, secrets(in)...)
 			}

@@ -1,107 +1,37 @@
 package card
 
-import "strings"
+import "github.com/posbridge/posbridge/pan"
 
 // Luhn reports whether digits is a non-empty string of ASCII digits whose
-// last digit is a valid Luhn (mod 10) check digit.
-func Luhn(digits string) bool {
-	if digits == "" {
-		return false
-	}
-	sum := 0
-	double := false
-	for i := len(digits) - 1; i >= 0; i-- {
-		c := digits[i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
+// last digit is a valid Luhn (mod 10) check digit (pan.Luhn).
+func Luhn(digits string) bool { return pan.Luhn(digits) }
 
-// Mask returns pan with everything but the first six and the last four digits
-// replaced by '*', e.g. "476173******0119". Anything that is not 12 to 19
-// ASCII digits is not a PAN this package accepts: it is masked entirely, so
-// Mask never returns its input unchanged when the input contains a digit.
-func Mask(pan string) string {
-	if !isPAN(pan) {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
-}
+// Mask returns p masked for display and logs by the rule of pan.Mask: a PAN
+// of 13 to 19 digits keeps its first six and last four digits, e.g.
+// "476173******0119"; anything else (a 12-digit PAN included) is masked
+// entirely, so Mask never returns its input unchanged when the input
+// contains a digit.
+func Mask(p string) string { return pan.Mask(p) }
 
-// BrandOf names the card scheme of pan from its leading digits (the BIN):
+// BrandOf names the card scheme of p from its leading digits (the BIN):
 // "Visa", "Mastercard", "Amex", "Discover", "JCB", "UnionPay", "Diners",
-// "Maestro", or "Unknown" (also for input that does not start with digits).
-func BrandOf(pan string) string {
-	p := func(n int) int { return prefix(pan, n) }
-	in := func(n, lo, hi int) bool { v := p(n); return v >= lo && v <= hi }
-	switch {
-	case p(1) == 4:
-		return "Visa"
-	case in(2, 51, 55), in(4, 2221, 2720):
-		return "Mastercard"
-	case p(2) == 34, p(2) == 37:
-		return "Amex"
-	case p(4) == 6011, in(3, 644, 649), p(2) == 65:
-		return "Discover"
-	case in(4, 3528, 3589):
-		return "JCB"
-	case p(2) == 62:
-		return "UnionPay"
-	case in(3, 300, 305), p(2) == 36, in(2, 38, 39):
-		return "Diners"
-	case p(2) == 50, in(2, 56, 58), p(1) == 6:
-		return "Maestro"
-	}
-	return "Unknown"
-}
+// "Maestro", or "Unknown" (pan.BrandOf).
+func BrandOf(p string) string { return pan.BrandOf(p) }
 
-// prefix returns the number formed by the first n characters of s, or -1 when
-// s is shorter than n or one of them is not an ASCII digit.
-func prefix(s string, n int) int {
-	if len(s) < n {
-		return -1
-	}
-	v := 0
-	for i := range n {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return -1
-		}
-		v = v*10 + int(c-'0')
-	}
-	return v
-}
-
-// isPAN reports whether s is 12 to 19 ASCII digits.
+// isPAN reports whether s is 12 to 19 ASCII digits: the PANs this package
+// accepts on a card.
 func isPAN(s string) bool {
-	return len(s) >= minPAN && len(s) <= maxPAN && allDigits(s)
+	return len(s) >= minPAN && len(s) <= maxPAN && pan.AllDigits(s)
 }
+
+// prefix is pan.Prefix: the number formed by the first n characters of s,
+// or -1.
+func prefix(s string, n int) int { return pan.Prefix(s, n) }
 
 // allDigits reports whether s is non-empty and only ASCII digits.
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+func allDigits(s string) bool { return pan.AllDigits(s) }
 
-// PAN length limits (ISO/IEC 7812).
+// PAN length limits (ISO/IEC 7812) of the cards this package accepts.
 const (
 	minPAN = 12
 	maxPAN = 19

@@ -16,20 +16,16 @@ func (j *job) runRegistration(ctx context.Context, c zvt.Registration) {
 	p := j.p
 	j.reply(ctx, zvt.Ack())
 	p.log.Info("ECR registered", "config_byte", c.ConfigByte, "intermediate_status", c.ConfigByte&zvt.ConfigIntermediateStatus != 0)
-	status := byte(0)
-	m := zvt.Completion{StatusByte: &status, TID: p.tid}
+	currency := 0
 	if c.Currency != 0 {
-		m.Currency = p.numeric
+		currency = p.numeric
 	}
-	a, err := m.Encode()
+	a, err := registrationCompletion(p.tid, currency)
 	if err != nil {
 		p.log.Error("building registration completion", "err", err)
 		return
 	}
-	j.finishing()
-	if _, err := j.exchange(ctx, a); err != nil && ctx.Err() == nil {
-		p.log.Info("registration completion not acknowledged", "err", err)
-	}
+	j.finish(ctx, a, "registration completion not acknowledged")
 }
 
 // runStatusEnquiry answers 05 01: 80 00 00, then 06 0F with the software
@@ -42,19 +38,16 @@ func (j *job) runStatusEnquiry(ctx context.Context, c zvt.StatusEnquiry) {
 	if st, err := p.ag.Registry().Status(p.term.SN); err == nil && st.OnlineKnown && !st.Online {
 		status = zvt.TerminalOutOfOrder
 	}
-	m := zvt.Completion{TerminalStatus: &status}
+	sw := ""
 	if c.ServiceByte == nil || *c.ServiceByte&0x02 == 0 {
-		m.SWVersion = p.cfg.SWVersion
+		sw = p.cfg.SWVersion
 	}
-	a, err := m.Encode()
+	a, err := statusEnquiryCompletion(sw, status)
 	if err != nil {
 		p.log.Error("building status enquiry completion", "err", err)
 		return
 	}
-	j.finishing()
-	if _, err := j.exchange(ctx, a); err != nil && ctx.Err() == nil {
-		p.log.Info("status enquiry completion not acknowledged", "err", err)
-	}
+	j.finish(ctx, a, "status enquiry completion not acknowledged")
 }
 
 // runEndOfDay answers 06 50: closes the terminal's batch through the agent,
@@ -102,7 +95,7 @@ func (j *job) runEndOfDay(ctx context.Context) {
 func (p *PT) endOfDayInfo(ctx context.Context, r agent.BatchReport) zvt.StatusInformation {
 	si := zvt.StatusInformation{ResultCode: zvt.ResultOK, TID: p.tid}
 	si.SetTimestamp(p.clock.Now().In(p.loc))
-	if seq, err := p.ag.NextCounter(ctx, "zvt."+p.cfg.Name+".seq", counterWrap); err == nil {
+	if seq, err := p.mem.NextCounter(ctx, p.seqCounter(), counterWrap); err == nil {
 		tr := traceOf(seq)
 		si.Trace = &tr
 	}

@@ -16,7 +16,9 @@
 // and raised as an alert; once the ECR has acknowledged 04 0F the payment
 // stands, and Repeat Receipt (06 20) lets the ECR resynchronise.
 //
-// The package talks to the agent only through the Agent interface and never
-// imports the cloud or the journal. No card data is logged: APDUs are logged by
+// The package talks to the agent only through the Agent interface (payments)
+// and keeps its counter, notes and settings through the Memory interface
+// (store.ECRMemory, wired by cmd/posbridge); it never imports the cloud or
+// the journal. No card data is logged: APDUs are logged by
 // control field and length, PANs only ever travel masked.
 package pt

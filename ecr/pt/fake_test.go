@@ -20,7 +20,8 @@ import (
 )
 
 // fakeAgent is an in-memory agent for protocol tests inside synctest
-// bubbles: payments finish after Delay with the outcome Decide picks.
+// bubbles: payments finish after Delay with the outcome Decide picks. It is
+// the PT's Memory too.
 type fakeAgent struct {
 	reg *device.Registry
 
@@ -278,6 +279,63 @@ func (f *fakeAgent) NextCounter(_ context.Context, name string, _ int64) (int64,
 	return f.counters[name], nil
 }
 
+func (f *fakeAgent) Counter(_ context.Context, name string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counters[name], nil
+}
+
+// LatestOriginal is the newest payment matching q, like the journal's
+// indexed look-up.
+func (f *fakeAgent) LatestOriginal(_ context.Context, q agent.OriginalQuery) (agent.Original, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.order) - 1; i >= 0; i-- {
+		p := f.pays[f.order[i]]
+		if p.TerminalSN != q.TerminalSN || p.Type != q.Type || !strings.HasPrefix(p.MerchantOrderNo, q.OrderNoPrefix) {
+			continue
+		}
+		o := agent.Original{Payment: *p, AmountMinor: f.minor(p.Amount, p.Currency)}
+		for j := len(f.order) - 1; j >= 0; j-- {
+			v := f.pays[f.order[j]]
+			if v.Type == agent.TypeVoid && v.OrigMerchantOrderNo == p.MerchantOrderNo && (v.State == agent.StateApproved || !v.Final()) {
+				o.VoidedBy = v.MerchantOrderNo
+				break
+			}
+		}
+		return o, nil
+	}
+	return agent.Original{}, fmt.Errorf("%w: %s", agent.ErrNotFound, q.OrderNoPrefix)
+}
+
+// CheckOriginal applies the agent's rules the ZVT tests rely on: an approved
+// original, a void for its amount, a refund up to it.
+func (f *fakeAgent) CheckOriginal(_ context.Context, c agent.OriginalCheck) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.pays[c.Orig]
+	switch {
+	case !ok:
+		return nil
+	case o.State != agent.StateApproved:
+		return &agent.FieldError{Field: "orig_merchant_order_no", Msg: "not approved"}
+	case c.Type == agent.TypeVoid && c.Amount != f.minor(o.Amount, o.Currency):
+		return &agent.FieldError{Field: "amount", Msg: "a void must be for the original amount"}
+	case c.Type == agent.TypeRefund && c.Amount > f.minor(o.Amount, o.Currency):
+		return &agent.FieldError{Field: "amount", Msg: "refund exceeds the original amount"}
+	}
+	return nil
+}
+
+// minor converts a fake payment's amount (as Create got it) to minor units.
+func (f *fakeAgent) minor(amount, currency string) int64 {
+	v, err := money.Parse(amount, money.MustCurrency(currency))
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func (f *fakeAgent) Subscribe(fn func(agent.Event)) func() {
 	f.mu.Lock()
 	f.nextSub++
@@ -467,7 +525,7 @@ type harness struct {
 func newHarness(t *testing.T, sn string, tweak func(*Config)) *harness {
 	t.Helper()
 	ag := newFakeAgent(t)
-	cfg := Config{Name: "ecr0", TerminalSN: sn, Agent: ag, Logger: testLogger(t), Location: time.UTC}
+	cfg := Config{Name: "ecr0", TerminalSN: sn, Agent: ag, Memory: ag, Logger: testLogger(t), Location: time.UTC}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -512,3 +570,12 @@ func (h *harness) paymentsOfType(typ string) []agent.Payment {
 }
 
 var errBoom = errors.New("boom")
+
+// deref is *p, or the zero value for nil (for compact assertions).
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}

@@ -56,9 +56,7 @@ func (p *PT) startJob(s *session, kind string, pj *payJob, run func(ctx context.
 					panic(r)
 				}()
 				// Hand the master rights back with "system error".
-				if a, err := (zvt.Abort{ResultCode: zvt.ResultSystemError}).Encode(); err == nil {
-					j.reply(p.ctx, a)
-				}
+				j.reply(p.ctx, resultMessage(zvt.ResultSystemError, 0))
 				if pj != nil {
 					p.adoptAfterPanic(pj)
 				}
@@ -245,38 +243,22 @@ func (j *job) deliverStatus(ctx context.Context, si zvt.StatusInformation, maxWa
 // complete gives the master rights back: 06 0F 00 for result 00, otherwise
 // 06 1E <result>. Its acknowledgement changes nothing (PA00P015 §2.2.9).
 func (j *job) complete(ctx context.Context, code byte) {
-	var a zvt.APDU
-	var err error
-	if code == zvt.ResultOK {
-		a, err = zvt.Completion{}.Encode()
-	} else {
-		a, err = zvt.Abort{ResultCode: code}.Encode()
-	}
-	if err != nil {
-		j.p.log.Error("building completion", "err", err)
-		return
-	}
-	j.finishing()
-	j.owed = false // whatever answer comes now ends the command
-	if _, err := j.exchange(ctx, a); err != nil && ctx.Err() == nil {
-		j.p.log.Info("completion not acknowledged by the ECR (nothing depends on it)", "msg", zvt.ControlName(a.Control()), "err", err)
-	}
+	j.finish(ctx, resultMessage(code, 0), "completion not acknowledged by the ECR (nothing depends on it)")
 }
 
 // abort ends a command with 06 1E; currency goes with result 6F only.
 func (j *job) abort(ctx context.Context, code byte, currency int) {
-	m := zvt.Abort{ResultCode: code}
-	if code == zvt.ResultWrongCurrency {
-		m.Currency = currency
-	}
-	a, err := m.Encode()
-	if err != nil {
-		a, _ = zvt.Abort{ResultCode: code}.Encode()
-	}
+	j.finish(ctx, resultMessage(code, currency), "abort not acknowledged by the ECR")
+}
+
+// finish sends the command's final message (06 0F or 06 1E), which gives the
+// master rights back to the ECR; a missing acknowledgement is only logged, as
+// unacked.
+func (j *job) finish(ctx context.Context, a zvt.APDU, unacked string) {
 	j.finishing()
-	j.owed = false
+	j.owed = false // whatever answer comes now ends the command
 	if _, err := j.exchange(ctx, a); err != nil && ctx.Err() == nil {
-		j.p.log.Info("abort not acknowledged by the ECR", "err", err)
+		j.p.log.Info(unacked, "msg", zvt.ControlName(a.Control()), "err", err)
 	}
 }
 
@@ -286,8 +268,7 @@ func (j *job) sendStatus(ctx context.Context, code byte) {
 	if j.line() == nil {
 		return
 	}
-	a, _ := zvt.IntermediateStatus{Code: code}.Encode()
-	if _, err := j.exchange(ctx, a); err != nil && ctx.Err() == nil && !errors.Is(err, errNoLine) {
+	if _, err := j.exchange(ctx, intermediateStatusMessage(code)); err != nil && ctx.Err() == nil && !errors.Is(err, errNoLine) {
 		j.p.log.Info("intermediate status not acknowledged", "err", err)
 	}
 }

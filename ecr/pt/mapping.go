@@ -118,6 +118,24 @@ func parseOrderNo(name, s string) (int64, bool) {
 	return seq, true
 }
 
+// seqPrefix is how the order numbers of sequence number seq start.
+func seqPrefix(name string, seq int64) string {
+	return orderPrefix + name + "-" + strconv.FormatInt(seq, 10) + "-"
+}
+
+// seqOfReceipt is the newest sequence number up to last whose receipt number
+// is rn, or 0 when there is none.
+func seqOfReceipt(last int64, rn int) int64 {
+	if rn < 1 || rn > 9_999 || last < 1 {
+		return 0
+	}
+	seq := last - int64((receiptOf(last)-rn+9_999)%9_999)
+	if seq < 1 {
+		return 0
+	}
+	return seq
+}
+
 // traceOf is the 6-digit trace number (BMP 0B) of sequence number seq, 1..999999.
 func traceOf(seq int64) int { return int((seq-1)%999_999) + 1 }
 

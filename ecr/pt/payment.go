@@ -80,128 +80,178 @@ func (j *job) runReplay(ctx context.Context) {
 	j.settle(ctx, pay)
 }
 
+// payRequest is an ECR payment request that passed the per-command checks,
+// before it has a sequence number.
+type payRequest struct {
+	typ    string
+	amount int64  // minor units of the terminal's currency
+	ecrCC  int    // BMP 49 as the ECR sent it; 0 = not sent
+	orig   string // void and refund: the original's merchant_order_no
+}
+
 // createPayment validates the request and creates its payment.
 func (p *PT) createPayment(ctx context.Context, pj *payJob, cmd zvt.Command, a zvt.APDU) (agent.Payment, *refusal) {
-	cur := p.term.Currency
-	var (
-		typ, orig string
-		amount    int64
-		ecrCC     int
-	)
+	req, ref := p.paymentRequest(ctx, pj, cmd, a)
+	if ref == nil {
+		ref = p.checkLimits(req)
+	}
+	if ref != nil {
+		return agent.Payment{}, ref
+	}
+	return p.create(ctx, pj, req)
+}
+
+// paymentRequest applies the checks of one payment command.
+func (p *PT) paymentRequest(ctx context.Context, pj *payJob, cmd zvt.Command, a zvt.APDU) (payRequest, *refusal) {
 	switch c := cmd.(type) {
 	case zvt.Authorization:
-		typ, ecrCC = agent.TypeSale, c.Currency
-		if c.MaxStatusInfos != nil {
-			p.mu.Lock()
-			pj.maxWaits = int(*c.MaxStatusInfos)
-			p.mu.Unlock()
-		}
-		if c.Card.Present() {
-			// Card data typed into the ECR: posbridge never forwards it.
-			return agent.Payment{}, &refusal{ResultPCIDSS, "the ECR sent card data; posbridge takes cards only on the CodePay terminal"}
-		}
-		amount = *c.Amount
+		return p.saleRequest(pj, c)
 	case zvt.Reversal:
-		typ, ecrCC = agent.TypeVoid, c.Currency
-		o, ref := p.original(ctx, c.ReceiptNo, zvt.ResultReversalNotPossible)
-		if ref != nil {
-			return agent.Payment{}, ref
-		}
-		if o.State != agent.StateApproved {
-			return agent.Payment{}, &refusal{zvt.ResultReversalNotPossible, fmt.Sprintf("payment %s of receipt %04d is %s", o.MerchantOrderNo, c.ReceiptNo, o.State)}
-		}
-		if done, err := p.reversedBy(ctx, o); err != nil {
-			return agent.Payment{}, &refusal{zvt.ResultSystemError, err.Error()}
-		} else if done != "" {
-			return agent.Payment{}, &refusal{zvt.ResultAlreadyReversed, fmt.Sprintf("payment %s was already reversed by %s", o.MerchantOrderNo, done)}
-		}
-		origAmount, err := money.ParseLenient(o.Amount, cur)
-		if err != nil {
-			return agent.Payment{}, &refusal{zvt.ResultSystemError, err.Error()}
-		}
-		if c.Amount != nil && *c.Amount != origAmount {
-			return agent.Payment{}, &refusal{zvt.ResultReversalNotPossible, fmt.Sprintf("amount %d differs from payment %s (%d)", *c.Amount, o.MerchantOrderNo, origAmount)}
-		}
-		orig, amount = o.MerchantOrderNo, origAmount
+		return p.reversalRequest(ctx, c)
 	case zvt.Refund:
-		typ, ecrCC = agent.TypeRefund, c.Currency
-		if c.Card.Present() {
-			return agent.Payment{}, &refusal{ResultPCIDSS, "the ECR sent card data; posbridge takes cards only on the CodePay terminal"}
-		}
-		rn, ok := refundReceipt(a)
-		if !ok {
-			return agent.Payment{}, &refusal{zvt.ResultFunctionNotPossible, "a refund needs the receipt number (BMP 87) of the original payment: CodePay refunds only against an original"}
-		}
-		o, ref := p.original(ctx, rn, zvt.ResultFunctionNotPossible)
-		if ref != nil {
-			return agent.Payment{}, ref
-		}
-		if o.State != agent.StateApproved {
-			return agent.Payment{}, &refusal{zvt.ResultFunctionNotPossible, fmt.Sprintf("payment %s of receipt %04d is %s", o.MerchantOrderNo, rn, o.State)}
-		}
-		origAmount, err := money.ParseLenient(o.Amount, cur)
-		if err != nil {
-			return agent.Payment{}, &refusal{zvt.ResultSystemError, err.Error()}
-		}
-		amount = origAmount
-		if c.Amount != nil {
-			amount = *c.Amount
-		}
-		if amount > origAmount {
-			return agent.Payment{}, &refusal{zvt.ResultMaxAmountExceeded, fmt.Sprintf("refund of %d exceeds payment %s (%d)", amount, o.MerchantOrderNo, origAmount)}
-		}
-		orig = o.MerchantOrderNo
-	default:
-		return agent.Payment{}, &refusal{zvt.ResultFunctionNotPossible, "not a payment command"}
+		return p.refundRequest(ctx, c, a)
 	}
-	if ecrCC != 0 {
-		if alpha, ok := CurrencyAlpha(ecrCC); !ok || alpha != cur.Code {
-			return agent.Payment{}, &refusal{zvt.ResultWrongCurrency, fmt.Sprintf("ECR currency %03d, terminal takes %s", ecrCC, cur.Code)}
+	return payRequest{}, &refusal{zvt.ResultFunctionNotPossible, "not a payment command"}
+}
+
+// refusalCardData refuses card data typed into the ECR: posbridge never
+// forwards it.
+var refusalCardData = &refusal{ResultPCIDSS, "the ECR sent card data; posbridge takes cards only on the CodePay terminal"}
+
+// saleRequest checks an authorisation (06 01).
+func (p *PT) saleRequest(pj *payJob, c zvt.Authorization) (payRequest, *refusal) {
+	if c.MaxStatusInfos != nil {
+		p.mu.Lock()
+		pj.maxWaits = int(*c.MaxStatusInfos)
+		p.mu.Unlock()
+	}
+	if c.Card.Present() {
+		return payRequest{}, refusalCardData
+	}
+	return payRequest{typ: agent.TypeSale, amount: *c.Amount, ecrCC: c.Currency}, nil
+}
+
+// reversalRequest checks a reversal (06 30): the sale of that receipt number,
+// approved, not voided yet, for its whole amount, in the open batch.
+func (p *PT) reversalRequest(ctx context.Context, c zvt.Reversal) (payRequest, *refusal) {
+	o, ref := p.original(ctx, c.ReceiptNo, zvt.ResultReversalNotPossible)
+	if ref != nil {
+		return payRequest{}, ref
+	}
+	if o.State == agent.StateApproved && o.VoidedBy != "" {
+		return payRequest{}, &refusal{zvt.ResultAlreadyReversed, fmt.Sprintf("payment %s was already reversed by %s", o.MerchantOrderNo, o.VoidedBy)}
+	}
+	req := payRequest{typ: agent.TypeVoid, amount: o.AmountMinor, ecrCC: c.Currency, orig: o.MerchantOrderNo}
+	if c.Amount != nil {
+		req.amount = *c.Amount
+	}
+	return req, p.checkOriginal(ctx, req, c.ReceiptNo, func(*agent.FieldError) byte { return zvt.ResultReversalNotPossible })
+}
+
+// refundRequest checks a refund (06 31): the sale of the receipt number in
+// BMP 87, approved, refunded by at most its amount (by default all of it).
+func (p *PT) refundRequest(ctx context.Context, c zvt.Refund, a zvt.APDU) (payRequest, *refusal) {
+	if c.Card.Present() {
+		return payRequest{}, refusalCardData
+	}
+	rn, ok := refundReceipt(a)
+	if !ok {
+		return payRequest{}, &refusal{zvt.ResultFunctionNotPossible, "a refund needs the receipt number (BMP 87) of the original payment: CodePay refunds only against an original"}
+	}
+	o, ref := p.original(ctx, rn, zvt.ResultFunctionNotPossible)
+	if ref != nil {
+		return payRequest{}, ref
+	}
+	req := payRequest{typ: agent.TypeRefund, amount: o.AmountMinor, ecrCC: c.Currency, orig: o.MerchantOrderNo}
+	if c.Amount != nil {
+		req.amount = *c.Amount
+	}
+	return req, p.checkOriginal(ctx, req, rn, func(fe *agent.FieldError) byte {
+		if fe.Field == "amount" {
+			return zvt.ResultMaxAmountExceeded // more than the sale
+		}
+		return zvt.ResultFunctionNotPossible
+	})
+}
+
+// checkOriginal has the agent check a void or refund against its original;
+// code picks the result code of a broken rule.
+func (p *PT) checkOriginal(ctx context.Context, req payRequest, rn int, code func(*agent.FieldError) byte) *refusal {
+	err := p.ag.CheckOriginal(ctx, agent.OriginalCheck{Type: req.typ, TerminalSN: p.term.SN, Orig: req.orig,
+		Currency: p.term.Currency.Code, Amount: req.amount})
+	if err == nil {
+		return nil
+	}
+	var fe *agent.FieldError
+	if errors.As(err, &fe) {
+		return &refusal{code(fe), fmt.Sprintf("%s of receipt %04d (payment %s): %v", req.typ, rn, req.orig, err)}
+	}
+	return &refusal{zvt.ResultSystemError, "checking the original payment: " + err.Error()}
+}
+
+// checkLimits checks the currency the ECR named and the amount's bounds.
+func (p *PT) checkLimits(req payRequest) *refusal {
+	cur := p.term.Currency
+	if req.ecrCC != 0 {
+		if alpha, ok := CurrencyAlpha(req.ecrCC); !ok || alpha != cur.Code {
+			return &refusal{zvt.ResultWrongCurrency, fmt.Sprintf("ECR currency %03d, terminal takes %s", req.ecrCC, cur.Code)}
 		}
 	}
 	switch {
-	case amount <= 0:
-		return agent.Payment{}, &refusal{ResultAmountTooSmall, "amount is zero"}
-	case amount > p.maxMinor:
-		return agent.Payment{}, &refusal{zvt.ResultMaxAmountExceeded, fmt.Sprintf("amount %s %s exceeds the maximum %s", money.Format(amount, cur), cur.Code, p.cfg.MaxAmount)}
+	case req.amount <= 0:
+		return &refusal{ResultAmountTooSmall, "amount is zero"}
+	case req.amount > p.maxMinor:
+		return &refusal{zvt.ResultMaxAmountExceeded, fmt.Sprintf("amount %s %s exceeds the maximum %s", money.Format(req.amount, cur), cur.Code, p.cfg.MaxAmount)}
 	}
-	seq, err := p.ag.NextCounter(ctx, "zvt."+p.cfg.Name+".seq", counterWrap)
+	return nil
+}
+
+// create takes the next sequence number and creates the payment through the
+// agent.
+func (p *PT) create(ctx context.Context, pj *payJob, req payRequest) (agent.Payment, *refusal) {
+	cur := p.term.Currency
+	seq, err := p.mem.NextCounter(ctx, p.seqCounter(), counterWrap)
 	if err != nil {
 		return agent.Payment{}, &refusal{zvt.ResultSystemError, "allocating trace number: " + err.Error()}
 	}
 	no := orderNo(p.cfg.Name, seq, p.clock.Now())
 	pay, err := p.ag.Create(ctx, agent.CreateRequest{
 		MerchantOrderNo:     no,
-		Type:                typ,
+		Type:                req.typ,
 		TerminalSN:          p.term.SN,
-		Amount:              money.Format(amount, cur),
+		Amount:              money.Format(req.amount, cur),
 		Currency:            cur.Code,
-		OrigMerchantOrderNo: orig,
-		Description:         fmt.Sprintf("ZVT %s from %s, trace %06d, receipt %04d", typ, p.cfg.Name, traceOf(seq), receiptOf(seq)),
+		OrigMerchantOrderNo: req.orig,
+		Description:         fmt.Sprintf("ZVT %s from %s, trace %06d, receipt %04d", req.typ, p.cfg.Name, traceOf(seq), receiptOf(seq)),
 		Source:              agent.SourceECR,
 	})
 	if err != nil {
-		code := zvt.ResultSystemError
-		var fe *agent.FieldError
-		switch {
-		case errors.Is(err, agent.ErrStopping):
-			code = zvt.ResultReceiverNotReady
-		case errors.As(err, &fe) && typ == agent.TypeVoid:
-			code = zvt.ResultReversalNotPossible
-		case errors.As(err, &fe) && typ == agent.TypeRefund:
-			code = zvt.ResultFunctionNotPossible
-		}
-		return agent.Payment{}, &refusal{code, "agent refused the payment: " + err.Error()}
+		return agent.Payment{}, &refusal{createRefusalCode(req.typ, err), "agent refused the payment: " + err.Error()}
 	}
 	if age := p.clock.Now().Sub(pay.CreatedAt); age > collisionAge {
 		return agent.Payment{}, &refusal{zvt.ResultSystemError, fmt.Sprintf("order number %s already existed (created %s ago); the ZVT counter went back", no, age.Round(time.Second))}
 	}
 	p.mu.Lock()
-	pj.orderNo, pj.ecrCurrency = no, ecrCC != 0
+	pj.orderNo, pj.ecrCurrency = no, req.ecrCC != 0
 	p.last = pj
 	p.mu.Unlock()
-	p.log.Info("ECR payment accepted", "merchant_order_no", no, "type", typ, "amount", pay.Amount, "currency", pay.Currency)
+	p.log.Info("ECR payment accepted", "merchant_order_no", no, "type", req.typ, "amount", pay.Amount, "currency", pay.Currency)
 	return pay, nil
+}
+
+// createRefusalCode is the result code when the agent refuses to create a
+// payment of type typ.
+func createRefusalCode(typ string, err error) byte {
+	var fe *agent.FieldError
+	switch {
+	case errors.Is(err, agent.ErrStopping):
+		return zvt.ResultReceiverNotReady
+	case errors.As(err, &fe) && typ == agent.TypeVoid:
+		return zvt.ResultReversalNotPossible
+	case errors.As(err, &fe) && typ == agent.TypeRefund:
+		return zvt.ResultFunctionNotPossible
+	}
+	return zvt.ResultSystemError
 }
 
 // refundReceipt finds BMP 87 in a refund, which zvt.Refund does not carry.
@@ -225,39 +275,26 @@ func refundReceipt(a zvt.APDU) (int, bool) {
 	return 0, false
 }
 
-// original finds this ECR's newest sale with receipt number rn among the
-// terminal's newest payments.
-func (p *PT) original(ctx context.Context, rn int, notFound byte) (agent.Payment, *refusal) {
-	list, err := p.ag.List(ctx, agent.ListFilter{TerminalSN: p.term.SN, Limit: listLimit})
+// original finds this ECR's sale with receipt number rn: the payment of the
+// newest sequence number that gives rn (receipt numbers wrap after 9999),
+// looked up by its order number, not by scanning.
+func (p *PT) original(ctx context.Context, rn int, notFound byte) (agent.Original, *refusal) {
+	last, err := p.mem.Counter(ctx, p.seqCounter())
 	if err != nil {
-		return agent.Payment{}, &refusal{zvt.ResultSystemError, "listing payments: " + err.Error()}
+		return agent.Original{}, &refusal{zvt.ResultSystemError, "reading the trace counter: " + err.Error()}
 	}
-	for _, pay := range list {
-		seq, ok := parseOrderNo(p.cfg.Name, pay.MerchantOrderNo)
-		if ok && receiptOf(seq) == rn && pay.Type == agent.TypeSale {
-			return pay, nil
-		}
+	seq := seqOfReceipt(last, rn)
+	if seq == 0 {
+		return agent.Original{}, &refusal{notFound, fmt.Sprintf("no sale with receipt number %04d: the ECR's last trace number is %06d", rn, traceOf(max(last, 1)))}
 	}
-	return agent.Payment{}, &refusal{notFound, fmt.Sprintf("no sale with receipt number %04d among the terminal's last %d payments", rn, listLimit)}
-}
-
-// reversedBy returns the order number of an approved or running void of o
-// (the automatic reversal or any other void), or "".
-func (p *PT) reversedBy(ctx context.Context, o agent.Payment) (string, error) {
-	if v, err := p.ag.Get(ctx, reversalOrderNo(o.MerchantOrderNo)); err == nil && v.State != agent.StateDeclined &&
-		v.State != agent.StateFailed && v.State != agent.StateCancelled && v.State != agent.StateExpired {
-		return v.MerchantOrderNo, nil
+	o, err := p.ag.LatestOriginal(ctx, agent.OriginalQuery{TerminalSN: p.term.SN, OrderNoPrefix: seqPrefix(p.cfg.Name, seq), Type: agent.TypeSale})
+	if errors.Is(err, agent.ErrNotFound) {
+		return agent.Original{}, &refusal{notFound, fmt.Sprintf("no sale with receipt number %04d (trace %06d) on this terminal", rn, traceOf(seq))}
 	}
-	list, err := p.ag.List(ctx, agent.ListFilter{TerminalSN: p.term.SN, Limit: listLimit})
 	if err != nil {
-		return "", fmt.Errorf("listing payments: %w", err)
+		return agent.Original{}, &refusal{zvt.ResultSystemError, "finding the original payment: " + err.Error()}
 	}
-	for _, v := range list {
-		if v.Type == agent.TypeVoid && v.OrigMerchantOrderNo == o.MerchantOrderNo && (v.State == agent.StateApproved || !v.Final()) {
-			return v.MerchantOrderNo, nil
-		}
-	}
-	return "", nil
+	return o, nil
 }
 
 // awaitFinal follows the payment to a final state. While it runs it sends
@@ -267,10 +304,10 @@ func (p *PT) reversedBy(ctx context.Context, o agent.Payment) (string, error) {
 // 80 00 00 if it is still cancellable.
 func (j *job) awaitFinal(ctx context.Context, pay agent.Payment, started time.Time) (agent.Payment, bool) {
 	p := j.p
-	no := pay.MerchantOrderNo
+	f := &follower{j: j, ctx: ctx, no: pay.MerchantOrderNo, cur: pay, want: p.wantStatus(), lastCode: -1, cancelDone: make(chan error, 1)}
 	kick := make(chan struct{}, 1)
 	unsub := p.ag.Subscribe(func(e agent.Event) {
-		if e.Payment != nil && e.Payment.MerchantOrderNo == no {
+		if e.Payment != nil && e.Payment.MerchantOrderNo == f.no {
 			select {
 			case kick <- struct{}{}:
 			default:
@@ -278,107 +315,146 @@ func (j *job) awaitFinal(ctx context.Context, pay agent.Payment, started time.Ti
 		}
 	})
 	defer unsub()
-
-	want := p.wantStatus()
-	cur := pay
-	refresh := func() bool {
-		if np, err := p.ag.Get(ctx, no); err == nil {
-			cur = np
-		}
-		return cur.Final()
+	if f.refresh() {
+		return f.cur, true
 	}
-	if refresh() {
-		return cur, true
-	}
-	lastCode := -1
-	status := func(force bool) {
-		if !want {
-			return
-		}
-		code := intermediateStatus(cur)
-		if force || int(code) != lastCode {
-			j.sendStatus(ctx, code)
-			lastCode = int(code)
-		}
-	}
-	status(true)
+	f.status(true)
 
 	var deadline <-chan time.Time
-	if !want {
+	if !f.want {
 		dt := p.clock.NewTimer(max(p.cfg.NoStatusDeadline-p.clock.Now().Sub(started), 0))
 		defer dt.Stop()
 		deadline = dt.C()
 	}
-	// An abort (06 B0, or the T4 deadline) stays wanted until the payment is
-	// final: a cancel refused while the payment is only being sent is tried
-	// again when it reaches the terminal.
-	cancelDone := make(chan error, 1)
-	cancelling, abortWanted := false, false
-	tryCancel := func() {
-		if !abortWanted || cancelling || cur.Final() {
-			return
-		}
-		cancelling = true
-		p.goSafe("cancel", func() {
-			_, err := p.ag.Cancel(ctx, no)
-			cancelDone <- err
-		})
-	}
 	for {
 		keep := p.clock.NewTimer(p.cfg.KeepAlive)
+		final, stop := false, false
 		select {
 		case <-ctx.Done():
-			keep.Stop()
-			return cur, false
+			stop = true
 		case <-kick:
-			keep.Stop()
-			if refresh() {
-				return cur, true
-			}
-			status(false)
-			tryCancel()
+			final = f.changed(false)
 		case <-keep.C():
-			if refresh() {
-				return cur, true
-			}
-			status(true)
-			tryCancel()
+			final = f.changed(true)
 		case <-j.abortReq:
-			keep.Stop()
-			if !abortWanted {
-				abortWanted = true
-				p.log.Info("ECR asked to abort the payment; cancelling it if it has not started on the terminal", "merchant_order_no", no)
-				p.note(ctx, no, "the ECR sent abort (06 B0); cancelling if the terminal has not started the payment")
-			}
-			tryCancel()
-		case err := <-cancelDone:
-			keep.Stop()
-			cancelling = false
-			if refresh() {
-				return cur, true
-			}
-			if err != nil {
-				switch cur.State {
-				case agent.StateQueued, agent.StateSending, agent.StateUnknown:
-					p.log.Info("payment not cancellable yet; trying again when it moves", "merchant_order_no", no, "state", cur.State)
-				default:
-					abortWanted = false
-					p.log.Info("payment cannot be cancelled; its result goes to the ECR as usual", "merchant_order_no", no, "err", err)
-					p.note(ctx, no, "cancel refused, the payment continues: "+err.Error())
-				}
-			}
+			f.abortRequested()
+		case err := <-f.cancelDone:
+			final = f.cancelAnswered(err)
 		case <-deadline:
-			keep.Stop()
 			deadline = nil
-			p.log.Warn("payment still running close to the ECR's T4 and no intermediate status was requested; cancelling it if possible", "merchant_order_no", no)
-			p.note(ctx, no, "still running near the ECR's time-out T4 (no intermediate status requested); cancelling if possible")
-			abortWanted = true
-			tryCancel()
+			f.deadlineReached()
 		case <-j.wake:
-			keep.Stop()
-			status(true) // tell a newly attached line where things are
+			f.status(true) // tell a newly attached line where things are
+		}
+		keep.Stop()
+		switch {
+		case stop:
+			return f.cur, false
+		case final:
+			return f.cur, true
 		}
 	}
+}
+
+// follower is the state of awaitFinal: the payment as last read, the last
+// 04 FF code sent and the ECR's abort. An abort (06 B0, or the T4 deadline)
+// stays wanted until the payment is final: a cancel refused while the payment
+// is only being sent is tried again when it reaches the terminal.
+type follower struct {
+	j          *job
+	ctx        context.Context
+	no         string
+	cur        agent.Payment
+	want       bool // the ECR asked for intermediate status
+	lastCode   int  // the last 04 FF code sent, -1 = none
+	cancelDone chan error
+
+	cancelling, abortWanted bool
+}
+
+// refresh reads the payment again and reports whether it is final.
+func (f *follower) refresh() bool {
+	if np, err := f.j.p.ag.Get(f.ctx, f.no); err == nil {
+		f.cur = np
+	}
+	return f.cur.Final()
+}
+
+// status sends 04 FF when the ECR wants it and the code changed (or force).
+func (f *follower) status(force bool) {
+	if !f.want {
+		return
+	}
+	code := intermediateStatus(f.cur)
+	if force || int(code) != f.lastCode {
+		f.j.sendStatus(f.ctx, code)
+		f.lastCode = int(code)
+	}
+}
+
+// tryCancel asks the agent to cancel, once at a time, while an abort is wanted.
+func (f *follower) tryCancel() {
+	if !f.abortWanted || f.cancelling || f.cur.Final() {
+		return
+	}
+	f.cancelling = true
+	f.j.p.goSafe("cancel", func() {
+		_, err := f.j.p.ag.Cancel(f.ctx, f.no)
+		f.cancelDone <- err
+	})
+}
+
+// changed handles a published change (or the keep-alive timer, force) and
+// reports whether the payment is final.
+func (f *follower) changed(force bool) bool {
+	if f.refresh() {
+		return true
+	}
+	f.status(force)
+	f.tryCancel()
+	return false
+}
+
+// abortRequested handles the ECR's 06 B0.
+func (f *follower) abortRequested() {
+	if !f.abortWanted {
+		f.abortWanted = true
+		f.j.p.log.Info("ECR asked to abort the payment; cancelling it if it has not started on the terminal", "merchant_order_no", f.no)
+		f.j.p.note(f.ctx, f.no, "the ECR sent abort (06 B0); cancelling if the terminal has not started the payment")
+	}
+	f.tryCancel()
+}
+
+// cancelAnswered handles the agent's answer to a cancel and reports whether
+// the payment is final.
+func (f *follower) cancelAnswered(err error) bool {
+	p := f.j.p
+	f.cancelling = false
+	if f.refresh() {
+		return true
+	}
+	if err == nil {
+		return false
+	}
+	switch f.cur.State {
+	case agent.StateQueued, agent.StateSending, agent.StateUnknown:
+		p.log.Info("payment not cancellable yet; trying again when it moves", "merchant_order_no", f.no, "state", f.cur.State)
+	default:
+		f.abortWanted = false
+		p.log.Info("payment cannot be cancelled; its result goes to the ECR as usual", "merchant_order_no", f.no, "err", err)
+		p.note(f.ctx, f.no, "cancel refused, the payment continues: "+err.Error())
+	}
+	return false
+}
+
+// deadlineReached cancels a payment still running near the ECR's T4 when no
+// 04 FF keeps it alive.
+func (f *follower) deadlineReached() {
+	p := f.j.p
+	p.log.Warn("payment still running close to the ECR's T4 and no intermediate status was requested; cancelling it if possible", "merchant_order_no", f.no)
+	p.note(f.ctx, f.no, "still running near the ECR's time-out T4 (no intermediate status requested); cancelling if possible")
+	f.abortWanted = true
+	f.tryCancel()
 }
 
 // settle delivers a final payment's result and acts on the ECR's answer: an

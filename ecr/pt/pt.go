@@ -84,7 +84,10 @@ type Config struct {
 	// TerminalSN is the CodePay terminal the ECR's payments go to.
 	TerminalSN string
 	Agent      Agent
-	Logger     *slog.Logger
+	// Memory keeps the PT's counter, notes and settings in the journal
+	// (store.ECRMemory); required.
+	Memory Memory
+	Logger *slog.Logger
 	// Clock drives the protocol timers; nil means zvt.SystemClock.
 	Clock zvt.Clock
 	// Location is the time zone of BMP 0C/0D; nil means time.Local.
@@ -106,6 +109,7 @@ type Config struct {
 type PT struct {
 	cfg      Config
 	ag       Agent
+	mem      Memory
 	log      *slog.Logger
 	clock    zvt.Clock
 	loc      *time.Location
@@ -139,6 +143,9 @@ func New(cfg Config) (*PT, error) {
 	}
 	if cfg.Agent == nil {
 		return nil, fmt.Errorf("%w: agent is required", ErrInvalidConfig)
+	}
+	if cfg.Memory == nil {
+		return nil, fmt.Errorf("%w: memory is required", ErrInvalidConfig)
 	}
 	term, err := cfg.Agent.Registry().Lookup(cfg.TerminalSN)
 	if err != nil {
@@ -178,8 +185,8 @@ func New(cfg Config) (*PT, error) {
 	numeric, _ := CurrencyNumeric(term.Currency.Code)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &PT{
-		cfg: cfg, ag: cfg.Agent, clock: cfg.Clock, loc: cfg.Location, term: term,
-		log: cfg.Logger.With("component", "zvt-pt", "ecr", cfg.Name, "terminal_sn", term.SN),
+		cfg: cfg, ag: cfg.Agent, mem: cfg.Memory, clock: cfg.Clock, loc: cfg.Location, term: term,
+		log: cfg.Logger.With("component", "ecr.pt", "ecr", cfg.Name, "terminal_sn", term.SN),
 		tid: TerminalID(term.SN), numeric: numeric, maxMinor: maxMinor,
 		ctx: ctx, cancel: cancel, configByte: zvt.ConfigAfterLogOff,
 	}, nil
@@ -212,14 +219,18 @@ func (p *PT) Recover(ctx context.Context) error {
 // registering again.
 func (p *PT) registrationKey() string { return "zvt." + p.cfg.Name + ".registration" }
 
+// seqCounter names the durable counter of the ECR's sequence numbers, from
+// which trace and receipt numbers derive.
+func (p *PT) seqCounter() string { return "zvt." + p.cfg.Name + ".seq" }
+
 func (p *PT) saveRegistration(ctx context.Context, v string) {
-	if err := p.ag.SetSetting(context.WithoutCancel(ctx), p.registrationKey(), v); err != nil {
+	if err := p.mem.SetSetting(context.WithoutCancel(ctx), p.registrationKey(), v); err != nil {
 		p.log.Warn("saving the ECR registration failed", "err", err)
 	}
 }
 
 func (p *PT) loadRegistration(ctx context.Context) {
-	v, err := p.ag.Setting(ctx, p.registrationKey())
+	v, err := p.mem.Setting(ctx, p.registrationKey())
 	if err != nil || v == "" {
 		return
 	}
@@ -272,7 +283,7 @@ func (p *PT) resultUndelivered(ctx context.Context, pay agent.Payment) bool {
 	if pay.State != agent.StateApproved || pay.Type != agent.TypeSale || strings.HasPrefix(pay.MerchantOrderNo, reversalPrefix) {
 		return false
 	}
-	notes, err := p.ag.Notes(ctx, pay.MerchantOrderNo, noteKind)
+	notes, err := p.mem.Notes(ctx, pay.MerchantOrderNo, noteKind)
 	if err != nil {
 		return false
 	}
@@ -448,36 +459,47 @@ func (p *PT) handle(ctx context.Context, s *session, a zvt.APDU) {
 		return
 	}
 	p.log.Info("ECR command", "msg", zvt.ControlName(a.Control()), "apdu", a.String(), "session", s.id)
-	raw, _ := a.Encode()
+	if p.answerAtOnce(ctx, s, cmd) {
+		return
+	}
+	p.dispatch(ctx, s, cmd, a)
+}
+
+// answerAtOnce answers the commands that need no job: abort and log-off, and
+// those refused on their face (an authorisation without amount, a
+// registration in another currency). It reports whether cmd was answered.
+func (p *PT) answerAtOnce(ctx context.Context, s *session, cmd zvt.Command) bool {
 	switch c := cmd.(type) {
 	case zvt.AbortRequest:
 		p.onAbort(ctx, s)
-		return
+		return true
 	case zvt.LogOff:
 		p.mu.Lock()
 		p.registered, p.configByte = false, zvt.ConfigAfterLogOff
 		p.mu.Unlock()
 		p.saveRegistration(ctx, "")
 		p.reply(ctx, s, zvt.Ack())
-		return
+		return true
 	case zvt.Authorization:
 		if c.Amount == nil {
 			p.log.Warn("refusing authorisation without amount (BMP 04)")
 			p.reply(ctx, s, zvt.Nack(zvt.ResultProtocolError))
-			return
+			return true
 		}
 	case zvt.Registration:
 		if c.Currency != 0 && c.Currency != p.numeric {
 			p.log.Warn("refusing registration in another currency", "ecr_currency", c.Currency, "terminal_currency", p.term.Currency.Code)
-			data := []byte{zvt.ResultWrongCurrency}
-			if cc, err := zvt.EncodeBCD(uint64(p.numeric), 2); err == nil && p.numeric != 0 {
-				data = append(data, cc...)
-			}
-			p.reply(ctx, s, zvt.APDU{Class: zvt.CCRCNegative, Instr: 0x1E, Data: data})
-			return
+			p.reply(ctx, s, zvt.NackCurrency(p.numeric))
+			return true
 		}
 	}
+	return false
+}
 
+// dispatch starts the job of cmd, unless a job runs: then the very same
+// request re-attaches to it and anything else gets 84 A0 (receiver not ready).
+func (p *PT) dispatch(ctx context.Context, s *session, cmd zvt.Command, a zvt.APDU) {
+	raw, _ := a.Encode()
 	p.mu.Lock()
 	if j := p.job; j != nil && j.completing {
 		// The job only waits for the answer to its completion: the ECR is
@@ -496,6 +518,13 @@ func (p *PT) handle(ctx context.Context, s *session, a zvt.APDU) {
 		p.reply(ctx, s, zvt.Nack(zvt.ResultReceiverNotReady))
 		return
 	}
+	p.startCommand(s, cmd, a, raw)
+	p.mu.Unlock()
+}
+
+// startCommand starts the job of cmd on line s; p.mu must be held and no job
+// be running.
+func (p *PT) startCommand(s *session, cmd zvt.Command, a zvt.APDU, raw []byte) {
 	switch c := cmd.(type) {
 	case zvt.Registration:
 		p.registered, p.configByte = true, c.ConfigByte
@@ -514,12 +543,11 @@ func (p *PT) handle(ctx context.Context, s *session, a zvt.APDU) {
 			// The result of this very request never reached the ECR:
 			// give it that result, never a second payment.
 			p.startJob(s, "payment", last, func(ctx context.Context, j *job) { j.runReplay(ctx) })
-			break
+			return
 		}
 		pj := &payJob{raw: raw, maxWaits: -1}
 		p.startJob(s, "payment", pj, func(ctx context.Context, j *job) { j.runPayment(ctx, cmd, a) })
 	}
-	p.mu.Unlock()
 }
 
 // onAbort answers 06 B0 and passes it to a running payment.
@@ -569,7 +597,7 @@ func (p *PT) wantStatus() bool {
 
 // note appends a protocol fact to a payment's journal; failures are logged.
 func (p *PT) note(ctx context.Context, orderNo, detail string) {
-	if err := p.ag.Note(context.WithoutCancel(ctx), orderNo, noteKind, detail); err != nil {
+	if err := p.mem.Note(context.WithoutCancel(ctx), orderNo, noteKind, detail); err != nil {
 		p.log.Warn("journal note failed", "merchant_order_no", orderNo, "err", err)
 	}
 }

@@ -52,12 +52,13 @@ func TestNewValidates(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"bad name", Config{Name: "ecr-0", TerminalSN: termEUR, Agent: ag}},
-		{"long name", Config{Name: "ecr012345", TerminalSN: termEUR, Agent: ag}},
-		{"no agent", Config{Name: "ecr0", TerminalSN: termEUR}},
-		{"unknown terminal", Config{Name: "ecr0", TerminalSN: "NOPE", Agent: ag}},
-		{"bad max amount", Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, MaxAmount: "1.234"}},
-		{"huge max amount", Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, MaxAmount: "99999999999"}},
+		{"bad name", Config{Name: "ecr-0", TerminalSN: termEUR, Agent: ag, Memory: ag}},
+		{"long name", Config{Name: "ecr012345", TerminalSN: termEUR, Agent: ag, Memory: ag}},
+		{"no agent", Config{Name: "ecr0", TerminalSN: termEUR, Memory: ag}},
+		{"no memory", Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag}},
+		{"unknown terminal", Config{Name: "ecr0", TerminalSN: "NOPE", Agent: ag, Memory: ag}},
+		{"bad max amount", Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, MaxAmount: "1.234"}},
+		{"huge max amount", Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, MaxAmount: "99999999999"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,10 +102,10 @@ func TestSaleApproved(t *testing.T) {
 			t.Fatalf("messages %v, want 04 FF … 04 0F 06 0F", got)
 		}
 		si := statusOf(t, msgs)
-		if si.ResultCode != 0 || si.Amount == nil || *si.Amount != 1234 || si.Trace == nil || *si.Trace != 1 ||
-			si.ReceiptNo == nil || *si.ReceiptNo != 1 || si.TID != "00000001" || si.Currency != 978 ||
-			si.MaskedPAN != "476173******0119" || si.CardName != "VISA" || si.AID != "A1B2C3" {
-			t.Fatalf("status information = %+v", si)
+		got = []string{fmt.Sprintf("%02X", si.ResultCode), fmt.Sprint(deref(si.Amount), deref(si.Trace), deref(si.ReceiptNo)),
+			si.TID, fmt.Sprint(si.Currency), si.MaskedPAN, si.CardName, si.AID}
+		if want := []string{"00", "1234 1 1", "00000001", "978", "476173******0119", "VISA", "A1B2C3"}; !slices.Equal(got, want) {
+			t.Fatalf("status information = %q, want %q (%+v)", got, want, si)
 		}
 		if want := start.Add(3 * time.Second).UTC().Format("150405"); si.Time != want {
 			t.Errorf("BMP 0C = %s, want %s (the payment's final time)", si.Time, want)
@@ -114,8 +115,9 @@ func TestSaleApproved(t *testing.T) {
 			t.Fatalf("%d sales, want 1", len(pays))
 		}
 		p := pays[0]
-		if p.State != agent.StateApproved || p.Source != agent.SourceECR || p.Amount != "12.34" || p.Currency != "EUR" ||
-			!strings.HasPrefix(p.MerchantOrderNo, "ZVT-ecr0-1-") || !strings.Contains(p.Description, "trace 000001, receipt 0001") {
+		got = []string{p.State, p.Source, p.Amount, p.Currency, p.MerchantOrderNo[:min(len(p.MerchantOrderNo), len("ZVT-ecr0-1-"))]}
+		if want := []string{agent.StateApproved, agent.SourceECR, "12.34", "EUR", "ZVT-ecr0-1-"}; !slices.Equal(got, want) ||
+			!strings.Contains(p.Description, "trace 000001, receipt 0001") {
 			t.Fatalf("payment = %+v", p)
 		}
 		h.settled()
@@ -406,9 +408,9 @@ func TestUnacknowledgedResultIsAutoReversed(t *testing.T) {
 			t.Fatalf("%d sales and %d voids, want 1 and 1", len(sales), len(voids))
 		}
 		s, v := sales[0], voids[0]
-		if v.MerchantOrderNo != reversalOrderNo(s.MerchantOrderNo) || v.OrigMerchantOrderNo != s.MerchantOrderNo ||
-			v.State != agent.StateApproved || v.Source != agent.SourceECR || v.Amount != "25.00" {
-			t.Fatalf("void = %+v", v)
+		got := []string{v.MerchantOrderNo, v.OrigMerchantOrderNo, v.State, v.Source, v.Amount}
+		if want := []string{reversalOrderNo(s.MerchantOrderNo), s.MerchantOrderNo, agent.StateApproved, agent.SourceECR, "25.00"}; !slices.Equal(got, want) {
+			t.Fatalf("void = %q, want %q", got, want)
 		}
 		if want := "auto-reversed: the ECR never acknowledged the result; reversed by " + v.MerchantOrderNo; s.Alert != want {
 			t.Fatalf("alert %q, want %q", s.Alert, want)
@@ -509,7 +511,7 @@ func TestSerialLineComesBackMidPayment(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ag := newFakeAgent(t)
 		ag.Delay = 20 * time.Second
-		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -548,7 +550,7 @@ func TestReversalAndRefundByReceipt(t *testing.T) {
 		if si := statusOf(t, msgs); *si.ReceiptNo != 1 {
 			t.Fatalf("sale receipt %d", *si.ReceiptNo)
 		}
-		_, msgs = h.ecr.run(sale(t, 3000, 0))
+		h.ecr.run(sale(t, 3000, 0))
 		// Refund part of receipt 1.
 		first, msgs := h.ecr.run(refundAPDU(t, 1200, 1))
 		si := statusOf(t, msgs)
@@ -567,8 +569,9 @@ func TestReversalAndRefundByReceipt(t *testing.T) {
 		// Reverse receipt 2 (the 30.00 sale).
 		first, msgs = h.ecr.run(mustAPDU(t, zvt.Reversal{Password: "000000", ReceiptNo: 2}))
 		si = statusOf(t, msgs)
-		if first.Control() != 0x8000 || si.ResultCode != 0 || *si.Amount != 3000 || si.OrigTrace == nil || *si.OrigTrace != 2 || *si.Trace != 4 {
-			t.Fatalf("reversal: answer %s, status %+v", first, si)
+		got := fmt.Sprintf("%04X %02X %d %d %d", first.Control(), si.ResultCode, deref(si.Amount), deref(si.OrigTrace), deref(si.Trace))
+		if want := "8000 00 3000 2 4"; got != want {
+			t.Fatalf("reversal: answer, result, amount, original trace, trace = %s, want %s", got, want)
 		}
 		voids := h.paymentsOfType(agent.TypeVoid)
 		if len(voids) != 1 || voids[0].OrigMerchantOrderNo != sales[1].MerchantOrderNo || voids[0].State != agent.StateApproved {
@@ -686,7 +689,7 @@ func TestRecoverReversesPaymentsLeftRunning(t *testing.T) {
 		}
 		other, _ := ag.Create(ctx, agent.CreateRequest{MerchantOrderNo: orderNo("ecr1", 7, time.Now()), Type: agent.TypeSale,
 			TerminalSN: termEUR, Amount: "6.00", Currency: "EUR", Source: agent.SourceECR})
-		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -776,6 +779,11 @@ func TestMappingHelpers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOrderNumbers: order numbers carry the sequence number that trace and
+// receipt numbers derive from, and a receipt number leads back to it.
+func TestOrderNumbers(t *testing.T) {
 	no := orderNo("ecr3", 123456, time.Unix(1_800_000_000, 0))
 	if seq, ok := parseOrderNo("ecr3", no); !ok || seq != 123456 || len(no) > 32 {
 		t.Fatalf("order number %q parses to %d, %v", no, seq, ok)
@@ -792,6 +800,22 @@ func TestMappingHelpers(t *testing.T) {
 	}
 	if traceOf(999_999) != 999_999 || traceOf(1_000_000) != 1 || receiptOf(9_999) != 9_999 || receiptOf(10_000) != 1 {
 		t.Fatal("trace/receipt wrap")
+	}
+	if p := seqPrefix("ecr3", 42); p != "ZVT-ecr3-42-" || !strings.HasPrefix(orderNo("ecr3", 42, time.Now()), p) {
+		t.Fatalf("seqPrefix = %q", p)
+	}
+	for _, tc := range []struct {
+		last int64
+		rn   int
+		want int64
+	}{
+		{5, 2, 2}, {5, 5, 5}, {5, 7, 0}, {0, 1, 0}, {5, 0, 0}, {5, 10_000, 0},
+		{10_001, 2, 10_001}, {10_001, 3, 3}, {10_001, 9_999, 9_999}, {30_000, 1, 29_998},
+	} {
+		got := seqOfReceipt(tc.last, tc.rn)
+		if got != tc.want || (got != 0 && receiptOf(got) != tc.rn) {
+			t.Errorf("seqOfReceipt(%d, %d) = %d, want %d", tc.last, tc.rn, got, tc.want)
+		}
 	}
 }
 
@@ -862,7 +886,7 @@ func TestRecoverReversesApprovedResultNeverAcknowledged(t *testing.T) {
 		ag.Note(ctx, unacked.MerchantOrderNo, noteKind, "status information to the ECR: result 00")
 		ag.Note(ctx, acked.MerchantOrderNo, noteKind, "status information to the ECR: result 00")
 		ag.Note(ctx, acked.MerchantOrderNo, noteKind, ackNotePrefix+" (result 00)")
-		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+		p, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -904,12 +928,12 @@ func TestRecoverReversesApprovedResultNeverAcknowledged(t *testing.T) {
 func TestRegistrationSurvivesRestart(t *testing.T) {
 	ag := newFakeAgent(t)
 	ctx := context.Background()
-	p1, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+	p1, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p1.saveRegistration(ctx, fmt.Sprintf("%02x", zvt.ConfigIntermediateStatus|zvt.ConfigAfterLogOff))
-	p2, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+	p2, err := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -923,7 +947,7 @@ func TestRegistrationSurvivesRestart(t *testing.T) {
 		t.Fatal("registration not restored after a restart")
 	}
 	p2.saveRegistration(ctx, "") // log-off
-	p3, _ := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Logger: testLogger(t)})
+	p3, _ := New(Config{Name: "ecr0", TerminalSN: termEUR, Agent: ag, Memory: ag, Logger: testLogger(t)})
 	p3.Recover(ctx)
 	if p3.wantStatus() {
 		t.Fatal("registration restored after a log-off")

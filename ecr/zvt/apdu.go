@@ -17,6 +17,12 @@ type APDU struct {
 // Control returns CLASS<<8 | INSTR, for comparison with the Ctrl* constants.
 func (a APDU) Control() uint16 { return uint16(a.Class)<<8 | uint16(a.Instr) }
 
+// newAPDU builds the APDU of the command or message ctrl (a Ctrl* constant):
+// every Encode goes through it, so each control field is written in one place.
+func newAPDU(ctrl uint16, data []byte) APDU {
+	return APDU{Class: byte(ctrl >> 8), Instr: byte(ctrl), Data: data}
+}
+
 // String describes the APDU without its data, which may hold card data.
 func (a APDU) String() string {
 	return fmt.Sprintf("%02X %02X (%d data bytes)", a.Class, a.Instr, len(a.Data))

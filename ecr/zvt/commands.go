@@ -103,7 +103,7 @@ func (m Registration) Encode() (APDU, error) {
 		if m.ServiceByte != nil || m.TLV != nil {
 			return APDU{}, fmt.Errorf("encoding registration: %w", fieldErr("currency (needed with service byte or TLV)", ErrMissingField))
 		}
-		return APDU{Class: 0x06, Instr: 0x00, Data: out}, nil
+		return newAPDU(CtrlRegistration, out), nil
 	}
 	cc, err := EncodeBCD(uint64(m.Currency), 2)
 	if err != nil || m.Currency < 0 {
@@ -115,7 +115,7 @@ func (m Registration) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding registration: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x00, Data: w.out}, nil
+	return newAPDU(CtrlRegistration, w.out), nil
 }
 
 // Decode parses a 06 00 APDU into m.
@@ -192,7 +192,7 @@ func (m Authorization) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding authorisation: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x01, Data: nonNil(w.out)}, nil
+	return newAPDU(CtrlAuthorization, nonNil(w.out)), nil
 }
 
 // Decode parses a 06 01 APDU into m.
@@ -262,7 +262,7 @@ func (m Reversal) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding reversal: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x30, Data: w.out}, nil
+	return newAPDU(CtrlReversal, w.out), nil
 }
 
 // Decode parses a 06 30 APDU into m.
@@ -343,7 +343,7 @@ func (m Refund) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding refund: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x31, Data: w.out}, nil
+	return newAPDU(CtrlRefund, w.out), nil
 }
 
 // Decode parses a 06 31 APDU into m.
@@ -395,7 +395,7 @@ func (EndOfDay) isCommand() {}
 
 // Encode implements Message.
 func (m EndOfDay) Encode() (APDU, error) {
-	return encodePasswordTLV(0x50, "end-of-day", m.Password, nil, m.TLV)
+	return encodePasswordTLV(CtrlEndOfDay, "end-of-day", m.Password, nil, m.TLV)
 }
 
 // Decode parses a 06 50 APDU into m.
@@ -429,7 +429,7 @@ const (
 
 // Encode implements Message.
 func (m RepeatReceipt) Encode() (APDU, error) {
-	return encodePasswordTLV(0x20, "repeat receipt", m.Password, m.ServiceByte, m.TLV)
+	return encodePasswordTLV(CtrlRepeatReceipt, "repeat receipt", m.Password, m.ServiceByte, m.TLV)
 }
 
 // Decode parses a 06 20 APDU into m.
@@ -445,7 +445,7 @@ func (m *RepeatReceipt) Decode(a APDU) error {
 	return nil
 }
 
-func encodePasswordTLV(instr byte, what, pw string, sb *byte, tlv []TLV) (APDU, error) {
+func encodePasswordTLV(ctrl uint16, what, pw string, sb *byte, tlv []TLV) (APDU, error) {
 	out, err := appendPassword(nil, pw)
 	if err != nil {
 		return APDU{}, fmt.Errorf("encoding %s: %w", what, err)
@@ -456,7 +456,7 @@ func encodePasswordTLV(instr byte, what, pw string, sb *byte, tlv []TLV) (APDU, 
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding %s: %w", what, w.err)
 	}
-	return APDU{Class: 0x06, Instr: instr, Data: w.out}, nil
+	return newAPDU(ctrl, w.out), nil
 }
 
 func decodePasswordTLV(data []byte) (string, *byte, []TLV, error) {
@@ -490,11 +490,9 @@ func (m StatusEnquiry) Encode() (APDU, error) {
 		if m.ServiceByte != nil || m.TLV != nil {
 			return APDU{}, fmt.Errorf("encoding status enquiry: %w", fieldErr("password (needed with service byte or TLV)", ErrMissingField))
 		}
-		return APDU{Class: 0x05, Instr: 0x01, Data: []byte{}}, nil
+		return newAPDU(CtrlStatusEnquiry, []byte{}), nil
 	}
-	a, err := encodePasswordTLV(0x01, "status enquiry", m.Password, m.ServiceByte, m.TLV)
-	a.Class = 0x05
-	return a, err
+	return encodePasswordTLV(CtrlStatusEnquiry, "status enquiry", m.Password, m.ServiceByte, m.TLV)
 }
 
 // Decode parses a 05 01 APDU into m.
@@ -530,7 +528,7 @@ func (m AbortRequest) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding abort request: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0xB0, Data: nonNil(w.out)}, nil
+	return newAPDU(CtrlAbortRequest, nonNil(w.out)), nil
 }
 
 // Decode parses a 06 B0 APDU into m.
@@ -552,7 +550,7 @@ type LogOff struct{}
 func (LogOff) isCommand() {}
 
 // Encode implements Message.
-func (LogOff) Encode() (APDU, error) { return APDU{Class: 0x06, Instr: 0x02, Data: []byte{}}, nil }
+func (LogOff) Encode() (APDU, error) { return newAPDU(CtrlLogOff, []byte{}), nil }
 
 // Decode parses a 06 02 APDU. Data, which the specification does not define,
 // is ignored.

@@ -122,14 +122,7 @@ func (d *FrameDecoder) Feed(b byte) ([]byte, error) {
 			d.state = stIdleDLE
 		}
 	case stIdleDLE:
-		switch b {
-		case STX:
-			d.start()
-		case DLE:
-			// stay: this DLE may start DLE STX
-		default:
-			d.state = stIdle
-		}
+		d.afterIdleDLE(b)
 	case stData:
 		if b == DLE {
 			d.state = stDataDLE
@@ -137,50 +130,80 @@ func (d *FrameDecoder) Feed(b byte) ([]byte, error) {
 		}
 		return nil, d.add(b)
 	case stDataDLE:
-		switch b {
-		case DLE:
-			return nil, d.add(DLE)
-		case ETX:
-			d.crc = crcUpdate(d.crc, ETX)
-			d.state = stCRCLo
-		case STX:
-			d.start() // resynchronise on a new frame start
-			return nil, ErrBadStuffing
-		default:
-			d.state = stSkip
-			d.buf = d.buf[:0]
-			return nil, ErrBadStuffing
-		}
+		return nil, d.afterDataDLE(b)
 	case stCRCLo:
 		d.lo = b
 		d.state = stCRCHi
 	case stCRCHi:
-		d.state = stIdle
-		if uint16(d.lo)|uint16(b)<<8 != d.crc {
-			d.buf = d.buf[:0]
-			return nil, ErrBadCRC
-		}
-		apdu := make([]byte, len(d.buf))
-		copy(apdu, d.buf)
-		d.buf = d.buf[:0]
-		return apdu, nil
+		return d.finish(b)
 	case stSkip:
 		if b == DLE {
 			d.state = stSkipDLE
 		}
 	case stSkipDLE:
-		switch b {
-		case ETX:
-			d.state = stSkipCRCLo
-		case STX:
-			d.start()
-		default:
-			d.state = stSkip
-		}
+		d.afterSkipDLE(b)
 	case stSkipCRCLo:
 		d.state = stSkipCRCHi
 	case stSkipCRCHi:
 		d.state = stIdle
 	}
 	return nil, nil
+}
+
+// afterIdleDLE handles the byte after a DLE outside a frame.
+func (d *FrameDecoder) afterIdleDLE(b byte) {
+	switch b {
+	case STX:
+		d.start()
+	case DLE:
+		// stay: this DLE may start DLE STX
+	default:
+		d.state = stIdle
+	}
+}
+
+// afterDataDLE handles the byte after a DLE inside a frame: a doubled DLE,
+// the frame's end (DLE ETX), or bad stuffing.
+func (d *FrameDecoder) afterDataDLE(b byte) error {
+	switch b {
+	case DLE:
+		return d.add(DLE)
+	case ETX:
+		d.crc = crcUpdate(d.crc, ETX)
+		d.state = stCRCLo
+	case STX:
+		d.start() // resynchronise on a new frame start
+		return ErrBadStuffing
+	default:
+		d.state = stSkip
+		d.buf = d.buf[:0]
+		return ErrBadStuffing
+	}
+	return nil
+}
+
+// finish takes the CRC's high byte and returns the frame's APDU if the CRC
+// is right.
+func (d *FrameDecoder) finish(hi byte) ([]byte, error) {
+	d.state = stIdle
+	if uint16(d.lo)|uint16(hi)<<8 != d.crc {
+		d.buf = d.buf[:0]
+		return nil, ErrBadCRC
+	}
+	apdu := make([]byte, len(d.buf))
+	copy(apdu, d.buf)
+	d.buf = d.buf[:0]
+	return apdu, nil
+}
+
+// afterSkipDLE handles the byte after a DLE while skipping a bad frame.
+func (d *FrameDecoder) afterSkipDLE(b byte) {
+	switch b {
+	case ETX:
+		d.state = stSkipCRCLo
+	case STX:
+		d.start()
+	default:
+		d.state = stSkip
+	}
 }

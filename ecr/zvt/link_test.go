@@ -485,42 +485,7 @@ func TestLinkAuthorisationDialogue(t *testing.T) {
 
 		// The PT side: answer one authorisation.
 		ptDone := make(chan error, 1)
-		go func() {
-			ctx := t.Context()
-			a, err := pt.ReadAPDU(ctx)
-			if err != nil {
-				ptDone <- err
-				return
-			}
-			cmd, err := ParseCommand(a)
-			if err != nil {
-				ptDone <- err
-				return
-			}
-			auth := cmd.(Authorization)
-			si := StatusInformation{ResultCode: ResultOK, Amount: auth.Amount, Trace: new(1), MaskedPAN: "4761739001010010",
-				TID: "12345678", ReceiptNo: new(1), CardName: "VISA"}
-			replies := []Message{Response{CCRC: CCRCPositive}, IntermediateStatus{Code: StatusWaitingFEP, TimeoutMinutes: new(3)}, si, Completion{}}
-			for i, m := range replies {
-				out, err := m.Encode()
-				if err == nil {
-					err = pt.WriteAPDU(ctx, out)
-				}
-				if err != nil {
-					ptDone <- err
-					return
-				}
-				if i == 0 {
-					continue // 80 00 00 is itself a response
-				}
-				r, err := pt.ReadAPDU(ctx)
-				if err != nil || r.Control() != 0x8000 {
-					ptDone <- errors.Join(err, errors.New("ECR did not answer 80 00"))
-					return
-				}
-			}
-			ptDone <- nil
-		}()
+		go func() { ptDone <- answerAuthorisation(t.Context(), pt) }()
 
 		// The ECR side.
 		ecr := h.ecr
@@ -574,13 +539,52 @@ func TestLinkAuthorisationDialogue(t *testing.T) {
 		}
 		logMu.Lock()
 		defer logMu.Unlock()
-		if strings.Contains(logBuf.String(), "739001") || strings.Contains(logBuf.String(), "47 61 73") {
-			t.Errorf("log contains card data:\n%s", logBuf.String())
-		}
-		if !strings.Contains(logBuf.String(), "status information") {
-			t.Errorf("log should name the messages:\n%s", logBuf.String())
-		}
+		checkLinkLog(t, logBuf.String())
 	})
+}
+
+// checkLinkLog: the link's log names the messages but holds no card data.
+func checkLinkLog(t *testing.T, log string) {
+	t.Helper()
+	if strings.Contains(log, "739001") || strings.Contains(log, "47 61 73") {
+		t.Errorf("log contains card data:\n%s", log)
+	}
+	if !strings.Contains(log, "status information") {
+		t.Errorf("log should name the messages:\n%s", log)
+	}
+}
+
+// answerAuthorisation plays the PT for one authorisation on l: 80 00 00,
+// 04 FF, 04 0F and 06 0F, each but the first answered by the ECR's 80 00 00.
+func answerAuthorisation(ctx context.Context, l *Link) error {
+	a, err := l.ReadAPDU(ctx)
+	if err != nil {
+		return err
+	}
+	cmd, err := ParseCommand(a)
+	if err != nil {
+		return err
+	}
+	auth := cmd.(Authorization)
+	si := StatusInformation{ResultCode: ResultOK, Amount: auth.Amount, Trace: new(1), MaskedPAN: "4761739001010010",
+		TID: "12345678", ReceiptNo: new(1), CardName: "VISA"}
+	replies := []Message{Response{CCRC: CCRCPositive}, IntermediateStatus{Code: StatusWaitingFEP, TimeoutMinutes: new(3)}, si, Completion{}}
+	for i, m := range replies {
+		out, err := m.Encode()
+		if err == nil {
+			err = l.WriteAPDU(ctx, out)
+		}
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			continue // 80 00 00 is itself a response
+		}
+		if r, err := l.ReadAPDU(ctx); err != nil || r.Control() != 0x8000 {
+			return errors.Join(err, errors.New("ECR did not answer 80 00"))
+		}
+	}
+	return nil
 }
 
 func (c Completion) equalEmpty() bool {

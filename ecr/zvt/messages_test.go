@@ -467,3 +467,22 @@ func TestDecodeChecksControlField(t *testing.T) {
 		}
 	}
 }
+
+// TestNackCurrency: the refusal of a registration in another currency
+// (PA00P015 §2.1), byte for byte.
+func TestNackCurrency(t *testing.T) {
+	tests := []struct {
+		currency int
+		want     string
+	}{
+		{978, "841E036F0978"},
+		{36, "841E036F0036"},
+		{0, "841E016F"},
+	}
+	for _, tc := range tests {
+		b, err := NackCurrency(tc.currency).Encode()
+		if err != nil || fmt.Sprintf("%X", b) != tc.want {
+			t.Errorf("NackCurrency(%d) = %X, %v; want %s", tc.currency, b, err, tc.want)
+		}
+	}
+}

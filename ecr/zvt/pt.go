@@ -79,7 +79,7 @@ func (m StatusInformation) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding status information: %w", w.err)
 	}
-	return APDU{Class: 0x04, Instr: 0x0F, Data: w.out}, nil
+	return newAPDU(CtrlStatusInformation, w.out), nil
 }
 
 // Decode parses a 04 0F APDU into m.
@@ -250,7 +250,7 @@ func (m IntermediateStatus) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding intermediate status: %w", w.err)
 	}
-	return APDU{Class: 0x04, Instr: 0xFF, Data: w.out}, nil
+	return newAPDU(CtrlIntermediateStatus, w.out), nil
 }
 
 // Decode parses a 04 FF APDU into m. The timeout byte is positional and may be
@@ -356,7 +356,7 @@ func (m Completion) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding completion: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x0F, Data: nonNil(w.out)}, nil
+	return newAPDU(CtrlCompletion, nonNil(w.out)), nil
 }
 
 func (m Completion) encodeStatus() (APDU, error) {
@@ -381,7 +381,7 @@ func (m Completion) encodeStatus() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding completion: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x0F, Data: w.out}, nil
+	return newAPDU(CtrlCompletion, w.out), nil
 }
 
 // Decode parses a 06 0F APDU into m.
@@ -470,7 +470,7 @@ func (m Abort) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding abort: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0x1E, Data: w.out}, nil
+	return newAPDU(CtrlAbort, w.out), nil
 }
 
 // Decode parses a 06 1E APDU into m. With result code 6F, two bytes of valid
@@ -513,7 +513,7 @@ func (m PrintLine) Encode() (APDU, error) {
 	if len(data) > 0xFFFF {
 		return APDU{}, fmt.Errorf("encoding print line: %w", ErrTooLong)
 	}
-	return APDU{Class: 0x06, Instr: 0xD1, Data: data}, nil
+	return newAPDU(CtrlPrintLine, data), nil
 }
 
 // Decode parses a 06 D1 APDU into m.
@@ -540,7 +540,7 @@ func (m PrintTextBlock) Encode() (APDU, error) {
 	if w.err != nil {
 		return APDU{}, fmt.Errorf("encoding print text block: %w", w.err)
 	}
-	return APDU{Class: 0x06, Instr: 0xD3, Data: w.out}, nil
+	return newAPDU(CtrlPrintTextBlock, w.out), nil
 }
 
 // Decode parses a 06 D3 APDU into m.
@@ -599,3 +599,14 @@ func Ack() APDU { return APDU{Class: CCRCPositive, Instr: 0x00, Data: []byte{}} 
 
 // Nack returns 84 <code> 00, a negative application response.
 func Nack(code byte) APDU { return APDU{Class: CCRCNegative, Instr: code, Data: []byte{}} }
+
+// NackCurrency returns 84 1E <6F> [<CC>], the PT's refusal of a
+// registration in a currency it does not take (PA00P015 §2.1), with the PT's
+// own ISO 4217 numeric currency; 0 (or an invalid code) leaves CC out.
+func NackCurrency(currency int) APDU {
+	data := []byte{ResultWrongCurrency}
+	if cc, err := EncodeBCD(uint64(currency), 2); err == nil && currency > 0 {
+		data = append(data, cc...)
+	}
+	return APDU{Class: CCRCNegative, Instr: 0x1E, Data: data}
+}

@@ -2,6 +2,7 @@ package zvt
 
 import (
 	"fmt"
+	pkgpan "github.com/posbridge/posbridge/pan"
 	"log/slog"
 	"strings"
 )
@@ -51,12 +52,16 @@ func EncodeText(s string) []byte {
 	return out
 }
 
-// MaskPAN returns a card number safe to store and show: digits outside the
-// first six and the last four are replaced by '*'; numbers of ten digits or
-// fewer keep only their last four. Characters already '*' stay masked.
-// Anything that is not a digit becomes '*' as well.
-func MaskPAN(pan string) string {
-	b := []byte(pan)
+// MaskPAN returns a card number safe to store and show. A bare number
+// follows pan.Mask (13-19 digits keep the first six and last four, anything
+// else is all '*'). An already masked value ("476173******0119") keeps at
+// most its first six and last four characters' digits (ten characters or
+// fewer: only the last four); anything that is not a digit becomes '*'.
+func MaskPAN(p string) string {
+	if pkgpan.AllDigits(p) {
+		return pkgpan.Mask(p) // a bare number: the one masking rule
+	}
+	b := []byte(p)
 	n := len(b)
 	keepHead := 6
 	if n <= 10 {

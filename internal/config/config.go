@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -306,19 +307,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	for i := range c.ECRs {
-		e := &c.ECRs[i]
-		if e.Baud == 0 {
-			e.Baud = 9600
-		}
-		if e.DataBits == 0 {
-			e.DataBits = 8
-		}
-		if e.Parity == "" {
-			e.Parity = "none"
-		}
-		if e.StopBits == 0 {
-			e.StopBits = 2
-		}
+		c.ECRs[i].SetDefaults()
 	}
 }
 
@@ -330,186 +319,326 @@ var (
 // IsLoopbackHost reports whether host (no port) is localhost or a loopback address.
 func IsLoopbackHost(host string) bool { return netutil.IsLoopbackHost(host) }
 
+// gatewayURLMessages words checkGatewayURL's refusals for one table:
+// invalid (an empty or non-absolute URL; ", got %q" is appended unless
+// the URL may carry a password), insecure (plain http to a remote host)
+// and scheme (another scheme: a format with one %q for it; "" means
+// insecure).
+type gatewayURLMessages struct{ invalid, insecure, scheme string }
+
+// checkGatewayURL applies netutil.ParseGatewayURL, the rule the provider
+// clients apply too, and returns the refusal in the configuration's words,
+// or "".
+func checkGatewayURL(raw string, allowInsecureHTTP bool, m gatewayURLMessages) string {
+	_, err := netutil.ParseGatewayURL(raw, allowInsecureHTTP)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, netutil.ErrURLRequired), errors.Is(err, netutil.ErrURLNotAbsolute):
+		if strings.Contains(raw, "@") {
+			return m.invalid
+		}
+		return fmt.Sprintf("%s, got %q", m.invalid, raw)
+	case errors.Is(err, netutil.ErrURLInsecure), errors.Is(err, netutil.ErrURLScheme) && m.scheme == "":
+		return m.insecure
+	case errors.Is(err, netutil.ErrURLScheme):
+		u, _ := url.Parse(raw) // parsed by ParseGatewayURL
+		return fmt.Sprintf(m.scheme, u.Scheme)
+	}
+	return err.Error() // credentials, query or fragment
+}
+
+// validate checks every table and reports every problem found, one
+// *Error per problem, in the order of the file's tables: a single problem
+// is returned as its *Error, several are joined with errors.Join (see
+// Problems). Within a field, only its first problem is reported.
 func (c *Config) validate() error {
-	bad := func(field, format string, args ...any) error {
-		return &Error{File: c.Path, Field: field, Msg: fmt.Sprintf(format, args...)}
+	var errs []error
+	for _, v := range []func() error{
+		c.validateAgent,
+		c.validateCodePay,
+		c.validateLog,
+		c.validateJournal,
+		c.validateBindo,
+		c.validateFallback,
+		c.validateTerminals,
+		c.validateECRTable,
+	} {
+		errs = append(errs, Problems(v())...)
 	}
-	// [agent]
-	host, port, err := net.SplitHostPort(c.Agent.Listen)
-	if err != nil || port == "" {
-		return bad("agent.listen", "want host:port such as %q, got %q", DefaultListen, c.Agent.Listen)
+	return joinProblems(errs)
+}
+
+// Problems returns the individual problems of an error returned by Parse or
+// Load: the *Error values of a configuration with several problems, or err
+// itself. It returns nil for nil.
+func Problems(err error) []error {
+	if err == nil {
+		return nil
 	}
-	if !IsLoopbackHost(host) && !c.Agent.AllowRemote {
-		return bad("agent.listen", "%q is not a loopback address; use 127.0.0.1 or set agent.allow_remote = true", c.Agent.Listen)
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, Problems(e)...)
+		}
+		return out
 	}
-	if !filepath.IsAbs(c.Agent.DataDir) {
-		return bad("agent.data_dir", "must be an absolute path, got %q", c.Agent.DataDir)
+	return []error{err}
+}
+
+// joinProblems is nil, the one problem, or all of them joined.
+func joinProblems(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
 	}
-	if c.Agent.TokenFile == "" {
-		return bad("agent.token_file", "required: a file with the bearer token(s) for the local API")
+	return errors.Join(errs...)
+}
+
+// problems collects the problems of one table.
+type problems struct {
+	file string
+	errs []error
+}
+
+// add records a problem with field.
+func (p *problems) add(field, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// err is nil, the one problem, or all of them joined.
+func (p *problems) err() error { return joinProblems(p.errs) }
+
+// validateAgent checks the [agent] table.
+func (c *Config) validateAgent() error {
+	p := &problems{file: c.Path}
+	a := c.Agent
+	if host, port, err := net.SplitHostPort(a.Listen); err != nil || port == "" {
+		p.add("agent.listen", "want host:port such as %q, got %q", DefaultListen, a.Listen)
+	} else if !IsLoopbackHost(host) && !a.AllowRemote {
+		p.add("agent.listen", "%q is not a loopback address; use 127.0.0.1 or set agent.allow_remote = true", a.Listen)
 	}
-	for i, o := range c.Agent.AllowedOrigins {
+	if !filepath.IsAbs(a.DataDir) {
+		p.add("agent.data_dir", "must be an absolute path, got %q", a.DataDir)
+	}
+	if a.TokenFile == "" {
+		p.add("agent.token_file", "required: a file with the bearer token(s) for the local API")
+	}
+	for i, o := range a.AllowedOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
-			return bad(fmt.Sprintf("agent.allowed_origins[%d]", i), "want an origin such as \"http://localhost:3000\", got %q", o)
+			p.add(fmt.Sprintf("agent.allowed_origins[%d]", i), "want an origin such as \"http://localhost:3000\", got %q", o)
 		}
 	}
-	// [codepay]
+	return p.err()
+}
+
+// validateCodePay checks the [codepay] table.
+func (c *Config) validateCodePay() error {
+	p := &problems{file: c.Path}
 	cp := c.CodePay
-	u, err := url.Parse(cp.GatewayURL)
-	if cp.GatewayURL == "" || err != nil || u.Host == "" {
-		return bad("codepay.gateway_url", "want an https URL such as \"https://codepay-open.codepay.me\", got %q", cp.GatewayURL)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) && !cp.AllowInsecureHTTP {
-			return bad("codepay.gateway_url", "plain http is only allowed for loopback emulators; use https or set codepay.allow_insecure_http = true")
-		}
-	default:
-		return bad("codepay.gateway_url", "scheme must be https, got %q", u.Scheme)
+	if msg := checkGatewayURL(cp.GatewayURL, cp.AllowInsecureHTTP, gatewayURLMessages{
+		invalid:  "want an https URL such as \"https://codepay-open.codepay.me\"",
+		insecure: "plain http is only allowed for loopback emulators; use https or set codepay.allow_insecure_http = true",
+		scheme:   "scheme must be https, got %q",
+	}); msg != "" {
+		p.add("codepay.gateway_url", "%s", msg)
 	}
 	for _, f := range []struct{ name, v string }{{"codepay.app_id", cp.AppID}, {"codepay.merchant_no", cp.MerchantNo}} {
 		if f.v == "" {
-			return bad(f.name, "required")
-		}
-		if len(f.v) > 32 {
-			return bad(f.name, "at most 32 characters, got %d", len(f.v))
+			p.add(f.name, "required")
+		} else if len(f.v) > 32 {
+			p.add(f.name, "at most 32 characters, got %d", len(f.v))
 		}
 	}
 	if len(cp.StoreNo) > 32 {
-		return bad("codepay.store_no", "at most 32 characters, got %d", len(cp.StoreNo))
+		p.add("codepay.store_no", "at most 32 characters, got %d", len(cp.StoreNo))
 	}
 	if cp.PrivateKeyFile == "" {
-		return bad("codepay.private_key_file", "required: the app private key (PKCS#8 or PKCS#1 PEM)")
+		p.add("codepay.private_key_file", "required: the app private key (PKCS#8 or PKCS#1 PEM)")
 	}
 	if cp.GatewayPublicKeyFile == "" {
-		return bad("codepay.gateway_public_key_file", "required: the gateway public key, used to verify every response")
+		p.add("codepay.gateway_public_key_file", "required: the gateway public key, used to verify every response")
 	}
 	if d := cp.OrderExpires.Duration; d < 10*time.Second || d > 24*time.Hour || d%time.Second != 0 {
-		return bad("codepay.order_expires", "want whole seconds between 10s and 24h, got %s", d)
+		p.add("codepay.order_expires", "want whole seconds between 10s and 24h, got %s", d)
 	}
 	if d := cp.PollInterval.Duration; d < 200*time.Millisecond || d > time.Minute {
-		return bad("codepay.poll_interval", "want between 200ms and 1m, got %s", d)
+		p.add("codepay.poll_interval", "want between 200ms and 1m, got %s", d)
 	}
 	if d := cp.QueueTimeout.Duration; d < 10*time.Second || d > 24*time.Hour {
-		return bad("codepay.queue_timeout", "want between 10s and 24h, got %s", d)
+		p.add("codepay.queue_timeout", "want between 10s and 24h, got %s", d)
 	}
 	if d := cp.CreateSettle.Duration; d < time.Second || d > time.Minute {
-		return bad("codepay.create_settle", "want between 1s and 1m, got %s", d)
+		p.add("codepay.create_settle", "want between 1s and 1m, got %s", d)
 	}
 	for i, code := range cp.OrderNotFoundCodes {
 		if code == "" || len(code) > 32 || strings.TrimSpace(code) != code {
-			return bad(fmt.Sprintf("codepay.order_not_found_codes[%d]", i), "want a gateway code such as \"40005\", got %q", code)
+			p.add(fmt.Sprintf("codepay.order_not_found_codes[%d]", i), "want a gateway code such as \"40005\", got %q", code)
 		}
 	}
 	if cp.NotifyURL != "" {
 		nu, err := url.Parse(cp.NotifyURL)
 		if err != nil || (nu.Scheme != "http" && nu.Scheme != "https") || nu.Host == "" || nu.RawQuery != "" || len(cp.NotifyURL) > 256 {
-			return bad("codepay.notify_url", "want an absolute http(s) URL without query, at most 256 characters, got %q", cp.NotifyURL)
+			p.add("codepay.notify_url", "want an absolute http(s) URL without query, at most 256 characters, got %q", cp.NotifyURL)
 		}
 	}
-	// [log]
-	for _, l := range append([]string{c.Log.Level}, mapValues(c.Log.Levels)...) {
-		switch strings.ToLower(l) {
-		case "debug", "info", "warn", "error":
-		default:
-			return bad("log.level", "want debug, info, warn or error, got %q", l)
+	return p.err()
+}
+
+// validLevel reports whether l is a log level [log] accepts.
+func validLevel(l string) bool {
+	switch strings.ToLower(l) {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// validateLog checks the [log] table.
+func (c *Config) validateLog() error {
+	p := &problems{file: c.Path}
+	if !validLevel(c.Log.Level) {
+		p.add("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	comps := make([]string, 0, len(c.Log.Levels))
+	for comp := range c.Log.Levels {
+		comps = append(comps, comp)
+	}
+	sort.Strings(comps)
+	for _, comp := range comps {
+		if l := c.Log.Levels[comp]; !validLevel(l) {
+			p.add("log.levels."+comp, "want debug, info, warn or error, got %q", l)
 		}
 	}
-	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 1024 || c.Log.MaxFiles < 1 || c.Log.MaxFiles > 100 {
-		return bad("log.max_size_mb", "want max_size_mb 1-1024 and max_files 1-100")
+	if c.Log.MaxSizeMB < 1 || c.Log.MaxSizeMB > 1024 {
+		p.add("log.max_size_mb", "want 1-1024, got %d", c.Log.MaxSizeMB)
 	}
-	// [journal]
+	if c.Log.MaxFiles < 1 || c.Log.MaxFiles > 100 {
+		p.add("log.max_files", "want 1-100, got %d", c.Log.MaxFiles)
+	}
+	return p.err()
+}
+
+// validateJournal checks the [journal] table.
+func (c *Config) validateJournal() error {
+	p := &problems{file: c.Path}
 	if k := c.Journal.Keep.Duration; k != 0 && (k < MinJournalKeep || k > MaxJournalKeep) {
-		return bad("journal.keep", "want at least %dd and at most %dd (or leave it out to keep everything), got %s",
+		p.add("journal.keep", "want at least %dd and at most %dd (or leave it out to keep everything), got %s",
 			MinJournalKeep/Day, MaxJournalKeep/Day, c.Journal.Keep)
 	}
-	// [bindo]
-	if b := c.Bindo; b != nil {
-		for _, f := range []struct{ name, v string }{{"bindo.gateway_url", b.GatewayURL}, {"bindo.login_url", b.LoginURL}} {
-			u, err := url.Parse(f.v)
-			if f.v == "" || err != nil || u.Host == "" {
-				return bad(f.name, "want an https URL, got %q", f.v)
-			}
-			if u.Scheme != "https" && !(u.Scheme == "http" && (IsLoopbackHost(u.Hostname()) || b.AllowInsecureHTTP)) {
-				return bad(f.name, "https required (plain http only for loopback emulators or with bindo.allow_insecure_http = true)")
-			}
+	return p.err()
+}
+
+// validateBindo checks the optional [bindo] table.
+func (c *Config) validateBindo() error {
+	b := c.Bindo
+	if b == nil {
+		return nil
+	}
+	p := &problems{file: c.Path}
+	for _, f := range []struct{ name, v string }{{"bindo.gateway_url", b.GatewayURL}, {"bindo.login_url", b.LoginURL}} {
+		if msg := checkGatewayURL(f.v, b.AllowInsecureHTTP, gatewayURLMessages{
+			invalid:  "want an https URL",
+			insecure: "https required (plain http only for loopback emulators or with bindo.allow_insecure_http = true)",
+		}); msg != "" {
+			p.add(f.name, "%s", msg)
 		}
-		for _, f := range []struct{ name, v string }{{"bindo.store_id", b.StoreID}, {"bindo.username", b.Username},
-			{"bindo.password_file", b.PasswordFile}, {"bindo.client_id", b.ClientID}, {"bindo.client_secret", b.ClientSecret}} {
-			if f.v == "" {
-				return bad(f.name, "required when [bindo] is configured")
-			}
+	}
+	for _, f := range []struct{ name, v string }{{"bindo.store_id", b.StoreID}, {"bindo.username", b.Username},
+		{"bindo.password_file", b.PasswordFile}, {"bindo.client_id", b.ClientID}, {"bindo.client_secret", b.ClientSecret}} {
+		if f.v == "" {
+			p.add(f.name, "required when [bindo] is configured")
 		}
 	}
-	// [fallback]
-	if c.Fallback.Mode != "auto" && c.Fallback.Mode != "never" {
-		return bad("fallback.mode", "want \"auto\" or \"never\", got %q", c.Fallback.Mode)
+	return p.err()
+}
+
+// validateFallback checks the [fallback] table (against [bindo]).
+func (c *Config) validateFallback() error {
+	p := &problems{file: c.Path}
+	f := c.Fallback
+	if f.Mode != "auto" && f.Mode != "never" {
+		p.add("fallback.mode", "want \"auto\" or \"never\", got %q", f.Mode)
 	}
-	if c.Fallback.Mode == "auto" && c.Bindo == nil && c.Fallback.OfflineGrace.Duration > 0 {
-		return bad("fallback.offline_grace", "needs a [bindo] table to fall back to")
-	}
-	for _, f := range []struct {
+	for _, g := range []struct {
 		name string
 		d    time.Duration
-	}{{"fallback.offline_grace", c.Fallback.OfflineGrace.Duration}, {"fallback.unreachable_grace", c.Fallback.UnreachableGrace.Duration}} {
-		if f.d != 0 && (f.d < time.Second || f.d > time.Hour) {
-			return bad(f.name, "want between 1s and 1h, got %s", f.d)
+	}{{"fallback.offline_grace", f.OfflineGrace.Duration}, {"fallback.unreachable_grace", f.UnreachableGrace.Duration}} {
+		switch {
+		case g.name == "fallback.offline_grace" && f.Mode == "auto" && c.Bindo == nil && g.d > 0:
+			p.add(g.name, "needs a [bindo] table to fall back to")
+		case g.d != 0 && (g.d < time.Second || g.d > time.Hour):
+			p.add(g.name, "want between 1s and 1h, got %s", g.d)
 		}
 	}
-	// [[terminal]]
+	return p.err()
+}
+
+// validateTerminals checks the [[terminal]] entries.
+func (c *Config) validateTerminals() error {
+	p := &problems{file: c.Path}
 	if len(c.Terminals) == 0 {
-		return bad("terminal", "at least one [[terminal]] is required")
+		p.add("terminal", "at least one [[terminal]] is required")
 	}
 	sns, lanes := map[string]bool{}, map[string]bool{}
 	for i, t := range c.Terminals {
 		f := fmt.Sprintf("terminal[%d]", i)
-		if !snChars.MatchString(t.SN) {
-			return bad(f+".sn", "want 1-32 letters, digits, '-' or '_', got %q", t.SN)
-		}
-		if sns[t.SN] {
-			return bad(f+".sn", "duplicate terminal %q", t.SN)
+		switch {
+		case !snChars.MatchString(t.SN):
+			p.add(f+".sn", "want 1-32 letters, digits, '-' or '_', got %q", t.SN)
+		case sns[t.SN]:
+			p.add(f+".sn", "duplicate terminal %q", t.SN)
 		}
 		sns[t.SN] = true
-		for _, tf := range []struct{ name, v string }{{"lane", t.Lane}, {"name", t.Name}} {
-			if err := CheckText(tf.v); err != nil {
-				return bad(f+"."+tf.name, "%v", err)
-			}
+		laneErr := CheckText(t.Lane)
+		if laneErr != nil {
+			p.add(f+".lane", "%v", laneErr)
 		}
-		if t.Lane != "" {
+		if err := CheckText(t.Name); err != nil {
+			p.add(f+".name", "%v", err)
+		}
+		if t.Lane != "" && laneErr == nil {
 			if lanes[t.Lane] {
-				return bad(f+".lane", "lane %q is already used by another terminal", t.Lane)
+				p.add(f+".lane", "lane %q is already used by another terminal", t.Lane)
 			}
 			lanes[t.Lane] = true
 		}
 		if _, err := money.LookupCurrency(t.Currency); err != nil {
-			return bad(f+".currency", "want an ISO 4217 code such as \"USD\", got %q", t.Currency)
+			p.add(f+".currency", "want an ISO 4217 code such as \"USD\", got %q", t.Currency)
 		}
 	}
-	// [[ecr]]
+	return p.err()
+}
+
+// validateECRTable checks the [[ecr]] entries against the terminals with
+// validateECRs (the first problem only).
+func (c *Config) validateECRTable() error {
+	bad := func(field, format string, args ...any) error {
+		return &Error{File: c.Path, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	sns := make(map[string]bool, len(c.Terminals))
+	for _, t := range c.Terminals {
+		sns[t.SN] = true
+	}
+	return c.validateECRs(bad, sns)
+}
+
+// validateECRs checks the [[ecr]] entries (ECR.Problem); sns holds the
+// terminals' SNs.
+func (c *Config) validateECRs(bad func(field, format string, args ...any) error, sns map[string]bool) error {
 	for i, e := range c.ECRs {
+		field, msg := e.Problem(func(sn string) bool { return sns[sn] })
+		if msg == "" {
+			continue
+		}
 		f := fmt.Sprintf("ecr[%d]", i)
-		if e.Protocol != "zvt" {
-			return bad(f+".protocol", "only \"zvt\" is supported, got %q", e.Protocol)
+		if field != "" {
+			f += "." + field
 		}
-		if (e.Serial == "") == (e.TCPListen == "") {
-			return bad(f, "set exactly one of serial or tcp_listen")
-		}
-		if !sns[e.TerminalSN] {
-			return bad(f+".terminal_sn", "no [[terminal]] with sn %q", e.TerminalSN)
-		}
-		switch e.Parity {
-		case "none", "even", "odd":
-		default:
-			return bad(f+".parity", "want none, even or odd, got %q", e.Parity)
-		}
-		if e.DataBits < 5 || e.DataBits > 8 {
-			return bad(f+".data_bits", "want 5-8, got %d", e.DataBits)
-		}
-		if e.StopBits != 1 && e.StopBits != 2 {
-			return bad(f+".stop_bits", "want 1 or 2, got %d", e.StopBits)
-		}
+		return bad(f, "%s", msg)
 	}
 	return nil
 }
@@ -539,12 +668,4 @@ func ReadTokens(path string) ([]string, error) {
 		return nil, fmt.Errorf("read token file %s: no token in the file", path)
 	}
 	return toks, nil
-}
-
-func mapValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }

@@ -20,7 +20,9 @@ type Options struct {
 	// Level is the default minimum level.
 	Level slog.Level
 	// Levels overrides the level per component (the "component" attribute
-	// set with logger.With("component", "agent")).
+	// set with logger.With("component", "agent")). A key covers its
+	// dot-separated sub-components too: "ecr" sets the level of
+	// "ecr.zvt.serial" unless "ecr.zvt" or "ecr.zvt.serial" has its own.
 	Levels map[string]slog.Level
 	// Console receives text lines (nil = none).
 	Console io.Writer
@@ -47,7 +49,7 @@ func New(o Options) (*slog.Logger, io.Closer, error) {
 	for _, l := range o.Levels {
 		minLevel = min(minLevel, l)
 	}
-	hopts := &slog.HandlerOptions{Level: minLevel}
+	hopts := &slog.HandlerOptions{Level: minLevel, ReplaceAttr: ReplaceAttr}
 	if o.Dir != "" {
 		f, err := OpenRotating(filepath.Join(o.Dir, "posbridge.log"), o.MaxSize, o.MaxFiles)
 		if err != nil {
@@ -60,9 +62,26 @@ func New(o Options) (*slog.Logger, io.Closer, error) {
 		outs = append(outs, slog.NewTextHandler(o.Console, hopts))
 	}
 	var h slog.Handler = fanout(outs)
-	h = &levelHandler{next: h, def: o.Level, levels: o.Levels, level: o.Level}
+	h = newLevelHandler(h, o.Level, o.Levels)
 	return slog.New(NewRedactHandler(h)), closer, nil
 }
+
+// ReplaceAttr is the slog.HandlerOptions.ReplaceAttr of posbridge's
+// handlers: a time.Duration is written as a string with its unit ("1.5s",
+// "250ms"), the same in the JSON file as on the text console (slog's JSON
+// handler would write nanoseconds).
+func ReplaceAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
+// ComponentKey is the attribute naming the part of posbridge that logs.
+// A package's constructor adds its own, once, to the logger it is given:
+// log.With(logging.ComponentKey, "ecr.zvt.serial"); callers pass their
+// parent logger unchanged. Names nest with dots ("ecr", "ecr.pt").
+const ComponentKey = "component"
 
 type nopCloser struct{}
 
@@ -108,12 +127,45 @@ func (f fanout) WithGroup(n string) slog.Handler {
 	return out
 }
 
-// levelHandler applies the level of the record's component.
+// levelHandler applies the level of the record's component and keeps one
+// component attribute per record: a component added by a callee replaces
+// the one its caller's logger carried (it stays first, right after the
+// message), so a line never says component=ecr component=ecr.pt.
 type levelHandler struct {
-	next   slog.Handler
+	base   slog.Handler // the handler below, before any attribute of this chain
+	next   slog.Handler // base with the component and ops applied
+	ops    []handlerOp  // attributes and groups added after base, in order
+	comp   string       // the component ("" = none)
+	groups int          // groups opened; a component inside a group is an ordinary attribute
 	def    slog.Level
 	levels map[string]slog.Level
 	level  slog.Level // effective level for this handler's component
+}
+
+// handlerOp is one WithAttrs (attrs) or WithGroup (group) call.
+type handlerOp struct {
+	attrs []slog.Attr
+	group string
+}
+
+func newLevelHandler(next slog.Handler, def slog.Level, levels map[string]slog.Level) *levelHandler {
+	return &levelHandler{base: next, next: next, def: def, levels: levels, level: def}
+}
+
+// levelFor returns the level of component comp: that of the longest key of
+// levels equal to comp or a dot-separated prefix of it, else def.
+func levelFor(comp string, def slog.Level, levels map[string]slog.Level) slog.Level {
+	for c := comp; c != ""; {
+		if l, ok := levels[c]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(c, '.')
+		if i < 0 {
+			break
+		}
+		c = c[:i]
+	}
+	return def
 }
 
 func (h *levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -128,19 +180,49 @@ func (h *levelHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	level := h.level
-	for _, a := range attrs {
-		if a.Key == "component" {
-			if l, ok := h.levels[a.Value.String()]; ok {
-				level = l
-			} else {
-				level = h.def
+	if len(attrs) == 0 {
+		return h
+	}
+	c := *h
+	rest := attrs
+	if h.groups == 0 {
+		rest = make([]slog.Attr, 0, len(attrs))
+		for _, a := range attrs {
+			if a.Key == ComponentKey {
+				c.comp = a.Value.String()
+				continue
 			}
+			rest = append(rest, a)
 		}
 	}
-	return &levelHandler{next: h.next.WithAttrs(attrs), def: h.def, levels: h.levels, level: level}
+	c.ops = append(h.ops[:len(h.ops):len(h.ops)], handlerOp{attrs: rest})
+	if c.comp == h.comp {
+		c.next = h.next.WithAttrs(rest)
+		return &c
+	}
+	// A new component: rebuild from base so it is the only one, and first.
+	c.level = levelFor(c.comp, h.def, h.levels)
+	c.next = c.base
+	if c.comp != "" {
+		c.next = c.next.WithAttrs([]slog.Attr{slog.String(ComponentKey, c.comp)})
+	}
+	for _, op := range c.ops {
+		if op.group != "" {
+			c.next = c.next.WithGroup(op.group)
+		} else if len(op.attrs) > 0 {
+			c.next = c.next.WithAttrs(op.attrs)
+		}
+	}
+	return &c
 }
 
 func (h *levelHandler) WithGroup(n string) slog.Handler {
-	return &levelHandler{next: h.next.WithGroup(n), def: h.def, levels: h.levels, level: h.level}
+	if n == "" {
+		return h
+	}
+	c := *h
+	c.ops = append(h.ops[:len(h.ops):len(h.ops)], handlerOp{group: n})
+	c.groups++
+	c.next = h.next.WithGroup(n)
+	return &c
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+
+	"github.com/posbridge/posbridge/pan"
 )
 
 // Redaction rules. Anything that can carry card data or secrets is removed
@@ -56,8 +58,8 @@ func RedactString(s string) string {
 
 // PAN lengths: a card number has 13 to 19 digits.
 const (
-	minPAN = 13
-	maxPAN = 19
+	minPAN = pan.MinLen
+	maxPAN = pan.MaxLen
 )
 
 // maskPANs replaces with '*' the middle digits (all but the first 6 and the

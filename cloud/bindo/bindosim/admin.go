@@ -2,10 +2,10 @@ package bindosim
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"time"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 )
 
 // adminEndpoints is the index served at GET /sim/.
@@ -48,7 +48,7 @@ func (s *Sim) adminRoutes(m *http.ServeMux) {
 			ErrorCode string `json:"error_code"`
 			ErrorDesc string `json:"error_desc"`
 		}
-		if err := decodeAdmin(r, &body); err != nil {
+		if err := simkit.DecodeAdmin(r, &body); err != nil {
 			writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
@@ -66,7 +66,7 @@ func (s *Sim) adminRoutes(m *http.ServeMux) {
 			Count   int       `json:"count"`
 			DelayMS int64     `json:"delay_ms"`
 		}
-		if err := decodeAdmin(r, &body); err != nil {
+		if err := simkit.DecodeAdmin(r, &body); err != nil {
 			writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
@@ -90,26 +90,7 @@ func (s *Sim) adminRoutes(m *http.ServeMux) {
 	})
 }
 
+// writeAdminJSON answers with indented JSON.
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
-
-// decodeAdmin reads a small JSON body strictly.
-func decodeAdmin(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON object")
-	}
-	return nil
+	simkit.WriteJSON(w, status, v, func(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") })
 }

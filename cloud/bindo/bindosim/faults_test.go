@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/posbridge/posbridge/pan"
 )
 
 func TestFaults(t *testing.T) {
@@ -376,8 +378,8 @@ func TestTestCards(t *testing.T) {
 	}
 	wantAcq := map[string]string{"Visa": "visa", "MasterCard": "mastercard", "Amex": "amex", "JCB": "jcb", "China UnionPay": "cup"}
 	for _, c := range cards {
-		if !luhn(c.Number) || acquirerType(c.Number) != wantAcq[c.Scheme] || !isTestCard(c.Number) {
-			t.Errorf("test card %s (%s): luhn %v acquirer %q", c.Scheme, c.Number, luhn(c.Number), acquirerType(c.Number))
+		if !pan.Luhn(c.Number) || acquirerType(c.Number) != wantAcq[c.Scheme] || !isTestCard(c.Number) {
+			t.Errorf("test card %s (%s): luhn %v acquirer %q", c.Scheme, c.Number, pan.Luhn(c.Number), acquirerType(c.Number))
 		}
 	}
 	cards[0].Number = "x"

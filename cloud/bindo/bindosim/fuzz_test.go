@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/posbridge/posbridge/pan"
 )
 
 // FuzzSale sends arbitrary bodies to the sale endpoint: no panic, only the
@@ -132,12 +134,12 @@ func FuzzTrack2(f *testing.F) {
 	f.Add("4111111111111111D2812101F")
 	f.Add(";=?")
 	f.Fuzz(func(t *testing.T, t2 string) {
-		pan, exp, ok := parseTrack2(t2)
+		number, exp, ok := parseTrack2(t2)
 		if !ok {
 			return
 		}
-		if len(pan) < 12 || len(pan) > 19 || !isDigits(pan) || len(exp) != 4 || !isDigits(exp) {
-			t.Fatalf("parseTrack2(%q) = %q, %q", t2, pan, exp)
+		if len(number) < 12 || len(number) > 19 || !pan.AllDigits(number) || len(exp) != 4 || !pan.AllDigits(exp) {
+			t.Fatalf("parseTrack2(%q) = %q, %q", t2, number, exp)
 		}
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 )
 
 // maxBody bounds a request body.
@@ -76,13 +78,13 @@ func (s *Sim) endpoint(op string, auth bool, fn opFunc) http.HandlerFunc {
 		s.mu.Lock()
 		now := s.clock.Now()
 		s.advanceLocked(now)
-		fault := s.takeFaultLocked(op)
+		fault := s.faults.Take(op)
 		rec := &Request{Time: now, Op: op, Path: r.URL.Path, Fault: fault.Kind, DeviceID: r.Header.Get("X-USER-DEVICE-ID")}
 		rec.Body, rec.UUID, rec.OrigBRN = summarise(body)
 		if op == OpQuery {
 			rec.UUID = r.PathValue("id")
 		}
-		s.recordLocked(rec)
+		s.requests.Add(rec)
 		if fault.Kind == FaultHTTP500 {
 			rec.HTTPStatus = http.StatusInternalServerError
 			s.mu.Unlock()
@@ -113,23 +115,8 @@ func (s *Sim) endpoint(op string, auth bool, fn opFunc) http.HandlerFunc {
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
-		switch fault.Kind {
-		case FaultSlow:
-			t := time.NewTimer(fault.Delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				return
-			}
-		case FaultDropAfterProcess:
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
+		if !simkit.Misbehave(w, r, fault.Kind == FaultSlow, fault.Kind == FaultDropAfterProcess, fault.Delay) {
+			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(rep.status)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 	"github.com/posbridge/posbridge/money"
 )
 
@@ -115,8 +116,8 @@ type txn struct {
 	refunded         int64
 	refundCount      int
 	notifyURL        string
-	fingerprint      string // request parameters, for duplicate uuids
-	notify           *notification
+	fingerprint      string          // request parameters, for duplicate uuids
+	notify           *simkit.Message // the webhook, once queued
 }
 
 func (t *txn) view() TransactionView {
@@ -130,7 +131,7 @@ func (t *txn) view() TransactionView {
 		v.OriginBRN = t.origin.brn
 	}
 	if t.notify != nil {
-		w := t.notify.view()
+		w := WebhookView(t.notify.State())
 		v.Webhook = &w
 	}
 	return v

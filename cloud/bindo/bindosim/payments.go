@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/money"
+	"github.com/posbridge/posbridge/pan"
 )
 
 // maxExpiry is the longest txn_exp_at the spec allows after creation, and
@@ -149,7 +150,7 @@ func validateCard(id string, cc *reqCard) (cardInfo, *reply) {
 	if cc.Number == "" {
 		return bad("credit_card.card_number is required")
 	}
-	if len(cc.Number) < 12 || len(cc.Number) > 19 || !luhn(cc.Number) {
+	if len(cc.Number) < 12 || len(cc.Number) > 19 || !pan.Luhn(cc.Number) {
 		return bad("credit_card.card_number is not a valid card number")
 	}
 	if cc.ExpDate == "" {
@@ -180,7 +181,7 @@ func validateCard(id string, cc *reqCard) (cardInfo, *reply) {
 		if cc.CardSN == "" {
 			return bad("credit_card.card_sn is required for card_reader_mode %s", cc.ReaderMode)
 		}
-		if len(cc.CardSN) > 3 || !isDigits(cc.CardSN) {
+		if len(cc.CardSN) > 3 || !pan.AllDigits(cc.CardSN) {
 			return bad("credit_card.card_sn must be 1-3 digits")
 		}
 		if cc.ICCRequest == "" {
@@ -190,11 +191,11 @@ func validateCard(id string, cc *reqCard) (cardInfo, *reply) {
 			return bad("credit_card.icc_request must be hex-encoded EMV data")
 		}
 	}
-	if cc.CVV != "" && (len(cc.CVV) < 3 || len(cc.CVV) > 4 || !isDigits(cc.CVV)) {
+	if cc.CVV != "" && (len(cc.CVV) < 3 || len(cc.CVV) > 4 || !pan.AllDigits(cc.CVV)) {
 		return bad("credit_card.cvv must be 3 or 4 digits")
 	}
 	return cardInfo{
-		mode: cc.ReaderMode, masked: maskPAN(cc.Number), acquirer: acquirerType(cc.Number),
+		mode: cc.ReaderMode, masked: pan.Mask(cc.Number), acquirer: acquirerType(cc.Number),
 		fallback: cc.Fallback, cardSN: cc.CardSN, test: isTestCard(cc.Number),
 	}, nil
 }

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
+	"github.com/posbridge/posbridge/pan"
 )
 
 // Operations, as recorded in the request log and matched by faults and Count.
@@ -69,27 +72,8 @@ func (s *Sim) InjectFault(f Fault) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults.Add(f.Op, f.Count, f)
 }
-
-// takeFaultLocked consumes one use of the first fault matching op.
-func (s *Sim) takeFaultLocked(op string) Fault {
-	for i, f := range s.faults {
-		if f.Op != "" && f.Op != op {
-			continue
-		}
-		out := *f
-		f.Count--
-		if f.Count <= 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		return out
-	}
-	return Fault{}
-}
-
-// maxRecorded bounds the request log; past it the oldest tenth is dropped.
-const maxRecorded = 50_000
 
 // Request is one recorded request. Body is the JSON body with every card
 // field redacted (card_number masked 6/4; tracks, ICC data, CVV, PIN and
@@ -108,15 +92,18 @@ type Request struct {
 	ErrorCode  string         `json:"error_code,omitempty"`
 }
 
-func (s *Sim) recordLocked(r *Request) {
-	if len(s.requests) >= maxRecorded {
-		s.requests = slices.Delete(s.requests, 0, maxRecorded/10)
+// matcher selects the requests of op (or path) and uuid; "" matches any.
+func matcher(op, uuid string) func(*Request) bool {
+	return func(r *Request) bool {
+		return (op == "" || r.Op == op || r.Path == op) && (uuid == "" || strings.EqualFold(r.UUID, uuid))
 	}
-	s.requests = append(s.requests, r)
 }
 
-func (r *Request) matches(op, uuid string) bool {
-	return (op == "" || r.Op == op || r.Path == op) && (uuid == "" || strings.EqualFold(r.UUID, uuid))
+// clone copies r with its own body.
+func (r *Request) clone() Request {
+	c := *r
+	c.Body = cloneJSON(r.Body)
+	return c
 }
 
 // Requests returns the recorded requests, oldest first, filtered by
@@ -125,28 +112,14 @@ func (r *Request) matches(op, uuid string) bool {
 func (s *Sim) Requests(op, uuid string) []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Request
-	for _, r := range s.requests {
-		if r.matches(op, uuid) {
-			c := *r
-			c.Body = cloneJSON(r.Body)
-			out = append(out, c)
-		}
-	}
-	return out
+	return s.requests.Select(matcher(op, uuid), (*Request).clone)
 }
 
 // Count is len(Requests(op, uuid)): "exactly one sale per uuid" checks.
 func (s *Sim) Count(op, uuid string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if r.matches(op, uuid) {
-			n++
-		}
-	}
-	return n
+	return s.requests.Count(matcher(op, uuid))
 }
 
 // Redaction rules: keys whose value is replaced wherever they appear, and
@@ -160,7 +133,7 @@ var (
 	cardKeptKeys = map[string]bool{"card_reader_mode": true, "card_fallback": true, "is_msd_card": true, "card_sn": true}
 )
 
-const redacted = "[redacted]"
+const redacted = simkit.Redacted
 
 // summarise decodes a request body for the log: the redacted object, the
 // transaction uuid and origin_brn.
@@ -200,8 +173,8 @@ func redactValue(v any, inCard bool) {
 					x[k] = redacted
 				}
 			case lk == "card_number":
-				if str, ok := val.(string); ok && isDigits(str) && len(str) >= 12 {
-					x[k] = maskPAN(str)
+				if str, ok := val.(string); ok && pan.AllDigits(str) && len(str) >= 12 {
+					x[k] = pan.Mask(str)
 				} else {
 					x[k] = redacted
 				}

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 	"github.com/posbridge/posbridge/money"
 )
 
@@ -32,11 +33,7 @@ import (
 var ErrInvalidConfig = errors.New("invalid emulator config")
 
 // Clock tells the emulator the time. A nil Clock in Config means real time.
-type Clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
+type Clock = simkit.Clock
 
 // Defaults.
 const (
@@ -85,9 +82,6 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// pollInterval is how often Serve re-evaluates the clock.
-const pollInterval = 50 * time.Millisecond
-
 // Sim is the emulator. It is an http.Handler; run Serve alongside it for
 // the background lifecycle and webhook delivery.
 type Sim struct {
@@ -99,21 +93,21 @@ type Sim struct {
 	decline int
 	mux     *http.ServeMux
 
-	mu            sync.Mutex
-	token         string
-	logins        int
-	txns          map[string]*txn // by lower-case uuid
-	byBRN         map[string]*txn
-	list          []*txn
-	tips          map[string]tipRecord // tips request uuid → adjustment
-	scripts       map[string]Outcome   // by lower-case uuid
-	faults        []*Fault
-	requests      []*Request
-	notifications []*notification
-	seq           uint64
-	batchNo       int
+	webhooks *simkit.Outbox
+	loop     simkit.Loop
 
-	deliveries sync.WaitGroup
+	mu       sync.Mutex
+	token    string
+	logins   int
+	txns     map[string]*txn // by lower-case uuid
+	byBRN    map[string]*txn
+	list     []*txn
+	tips     map[string]tipRecord // tips request uuid → adjustment
+	scripts  map[string]Outcome   // by lower-case uuid
+	faults   simkit.Faults[Fault]
+	requests simkit.Log[Request]
+	seq      uint64
+	batchNo  int
 }
 
 // New builds an emulator from cfg.
@@ -146,7 +140,7 @@ func New(cfg Config) (*Sim, error) {
 		scripts: make(map[string]Outcome), batchNo: 1,
 	}
 	if s.clock == nil {
-		s.clock = realClock{}
+		s.clock = simkit.RealClock{}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -166,6 +160,11 @@ func New(cfg Config) (*Sim, error) {
 	if s.cfg.WebhookEncoding == "" {
 		s.cfg.WebhookEncoding = EncodingHex
 	}
+	s.webhooks = &simkit.Outbox{
+		Source: "bindosim", Noun: "webhook", IDKey: "uuid",
+		Retries: webhookRetries[:], Timeout: webhookTimeout, Post: s.post, Log: s.log,
+	}
+	s.loop = simkit.Loop{Lock: &s.mu, Clock: s.clock, Advance: s.advanceLocked, Outbox: s.webhooks}
 	s.mux = s.routes()
 	return s, nil
 }
@@ -177,25 +176,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTT
 
 // Serve runs the transaction lifecycle and delivers webhooks until ctx is
 // cancelled; it then waits for deliveries in flight and returns nil.
-func (s *Sim) Serve(ctx context.Context) error {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	for {
-		s.runDue(ctx, false)
-		select {
-		case <-ctx.Done():
-			s.deliveries.Wait()
-			return nil
-		case <-t.C:
-		}
-	}
-}
+func (s *Sim) Serve(ctx context.Context) error { return s.loop.Serve(ctx) }
 
 // RunDue applies every transition due at the clock's current time and
 // delivers the webhooks due now, returning when those deliveries have
 // finished. Serve calls it continually; tests that drive a fake clock call
 // it directly after moving the clock.
-func (s *Sim) RunDue(ctx context.Context) { s.runDue(ctx, true) }
+func (s *Sim) RunDue(ctx context.Context) { s.loop.RunDue(ctx) }
 
 // Outcome scripts how a sale ends: State "success" or "failed" (ErrorCode
 // defaults to 110003 "Rejected By Issuer").

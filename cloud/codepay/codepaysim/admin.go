@@ -1,14 +1,12 @@
 package codepaysim
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 )
 
 // routes wires /api/entry and the admin API. The admin API has no
@@ -31,32 +29,13 @@ func (s *Sim) routes() *http.ServeMux {
 	return m
 }
 
+// writeAdminJSON answers with compact JSON without HTML escaping.
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshalNoEscape(v)
-	if err != nil {
-		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	simkit.WriteJSON(w, status, v, marshalNoEscape)
 }
 
 func adminError(w http.ResponseWriter, status int, msg string) {
 	writeAdminJSON(w, status, map[string]string{"error": msg})
-}
-
-// decodeAdmin reads a small JSON body strictly.
-func decodeAdmin(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON object")
-	}
-	return nil
 }
 
 // adminEndpoints is the index served at GET /sim/.
@@ -121,7 +100,7 @@ func (s *Sim) adminOutcome(w http.ResponseWriter, r *http.Request) {
 		ErrorMsg    string `json:"error_msg"`
 		PayScenario string `json:"pay_scenario"`
 	}
-	if err := decodeAdmin(r, &body); err != nil {
+	if err := simkit.DecodeAdmin(r, &body); err != nil {
 		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
 		return
 	}
@@ -169,7 +148,7 @@ func (s *Sim) adminTerminals(w http.ResponseWriter, _ *http.Request) {
 	}
 	out := []term{}
 	for _, t := range s.Terminals() {
-		out = append(out, term{t.SN, t.Online})
+		out = append(out, term(t))
 	}
 	writeAdminJSON(w, http.StatusOK, out)
 }
@@ -179,7 +158,7 @@ func (s *Sim) adminSetTerminal(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Online *bool `json:"online"`
 	}
-	if err := decodeAdmin(r, &body); err != nil || body.Online == nil {
+	if err := simkit.DecodeAdmin(r, &body); err != nil || body.Online == nil {
 		adminError(w, http.StatusBadRequest, `body must be {"online":true|false}`)
 		return
 	}
@@ -199,7 +178,7 @@ func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
 		Count   int       `json:"count"`
 		DelayMS int64     `json:"delay_ms"`
 	}
-	if err := decodeAdmin(r, &body); err != nil {
+	if err := simkit.DecodeAdmin(r, &body); err != nil {
 		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
 		return
 	}
@@ -251,7 +230,7 @@ func (s *Sim) adminMode(w http.ResponseWriter, _ *http.Request) {
 // an absent or empty member keeps its value; answers the mode now in force.
 func (s *Sim) adminSetMode(w http.ResponseWriter, r *http.Request) {
 	var body Mode
-	if err := decodeAdmin(r, &body); err != nil {
+	if err := simkit.DecodeAdmin(r, &body); err != nil {
 		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
 		return
 	}

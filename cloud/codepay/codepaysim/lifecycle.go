@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 	"github.com/posbridge/posbridge/money"
 )
 
@@ -68,9 +69,9 @@ type order struct {
 	cardRead    bool // the terminal read a card / QR code: payment details are known
 	authNo      string
 	refNo       string
-	batchNo     int    // batch the order was approved into; 0 if never approved
-	voidedBy    string // merchant_order_no of the approved void, or "order.revoker"
-	notify      *notification
+	batchNo     int             // batch the order was approved into; 0 if never approved
+	voidedBy    string          // merchant_order_no of the approved void, or "order.revoker"
+	notify      *simkit.Message // the notification, once queued
 }
 
 func (o *order) transAmount() int64 { return o.amount + o.tip + o.cashback }
@@ -238,8 +239,9 @@ func (s *Sim) finishLocked(o *order, out Outcome, at time.Time, processed bool) 
 	s.log.Info("codepaysim: order final", "merchant_order_no", o.no, "trans_status", int(o.status),
 		"trans_error_code", o.errCode)
 	if o.notifyURL != "" {
-		o.notify = &notification{order: o, url: o.notifyURL, nextAt: at}
-		s.notifications = append(s.notifications, o.notify)
+		o.notify = s.notifications.Add(o.no, o.notifyURL, at, func(now time.Time) ([]byte, error) {
+			return s.notificationBody(o, now)
+		})
 	}
 }
 
@@ -418,7 +420,7 @@ func (s *Sim) viewLocked(o *order) OrderView {
 		}
 	}
 	if o.notify != nil {
-		n := o.notify.view()
+		n := NotificationView(o.notify.State())
 		v.Notification = &n
 	}
 	return v

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 )
 
 // FaultKind is a kind of injected fault.
@@ -94,7 +95,7 @@ func (s *Sim) InjectFault(f Fault) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults.Add(f.Method, f.Count, f)
 }
 
 // ClearFaults drops every fault not yet used up: the emulator answers
@@ -102,28 +103,8 @@ func (s *Sim) InjectFault(f Fault) {
 func (s *Sim) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
 }
-
-// takeFaultLocked consumes one use of the first fault matching method.
-func (s *Sim) takeFaultLocked(method string) Fault {
-	for i, f := range s.faults {
-		if f.Method != "" && f.Method != method {
-			continue
-		}
-		out := *f
-		f.Count--
-		if f.Count <= 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		return out
-	}
-	return Fault{}
-}
-
-// maxRecorded bounds the request log of a long-running emulator; past it the
-// oldest tenth is dropped.
-const maxRecorded = 50_000
 
 // Request is one recorded /api/entry request.
 type Request struct {
@@ -152,7 +133,7 @@ func redact(p codepay.Params) codepay.Params {
 	c := maps.Clone(p)
 	for k := range c {
 		if slices.Contains(redactedKeys, strings.ToLower(k)) {
-			c[k] = "[redacted]"
+			c[k] = simkit.Redacted
 		}
 	}
 	return c
@@ -174,15 +155,12 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	now := s.clock.Now()
 	method := p["method"]
-	fault := s.takeFaultLocked(method)
+	fault := s.faults.Take(method)
 	rec := &Request{
 		Time: now, Method: method, MerchantOrderNo: p["merchant_order_no"], Params: redact(p),
 		ContentType: r.Header.Get("Content-Type"), RequestPSN: r.Header.Get("Http-Request-Psn"), Fault: fault.Kind,
 	}
-	if len(s.requests) >= maxRecorded {
-		s.requests = slices.Delete(s.requests, 0, maxRecorded/10)
-	}
-	s.requests = append(s.requests, rec)
+	s.requests.Add(rec)
 	if !fault.Kind.processes() {
 		s.mu.Unlock()
 		s.log.Info("codepaysim: injected fault, request not processed", "fault", string(fault.Kind), "method", method, "merchant_order_no", rec.MerchantOrderNo)
@@ -219,14 +197,10 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
-	switch fault.Kind {
-	case FaultSlow:
-		if !waitOrGone(r, fault.Delay) {
-			return
-		}
-	case FaultDropAfterProcess:
-		dropConn(w)
+	if !simkit.Misbehave(w, r, fault.Kind == FaultSlow, fault.Kind == FaultDropAfterProcess, fault.Delay) {
 		return
+	}
+	switch fault.Kind {
 	case FaultHTTP500AfterProcess:
 		http.Error(w, "internal server error (injected fault, request processed)", http.StatusInternalServerError)
 		return
@@ -247,32 +221,11 @@ func (s *Sim) failUnprocessed(w http.ResponseWriter, r *http.Request, f Fault) {
 	case FaultHTTP429:
 		http.Error(w, "too many requests (injected fault)", http.StatusTooManyRequests)
 	case FaultDrop:
-		dropConn(w)
+		simkit.DropConn(w)
 	case FaultHang:
-		waitOrGone(r, f.Delay)
-		dropConn(w)
+		simkit.WaitOrGone(r, f.Delay)
+		simkit.DropConn(w)
 	}
-}
-
-// waitOrGone waits d, or until the client goes away (false).
-func waitOrGone(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
-// dropConn closes the connection without a response.
-func dropConn(w http.ResponseWriter) {
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		conn.Close()
-		return
-	}
-	panic(http.ErrAbortHandler)
 }
 
 // encodeResponse builds {"code","msg","psn","data"} and adds "sign":

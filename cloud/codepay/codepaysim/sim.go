@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit"
 )
 
 // Sentinel errors of the Go API.
@@ -39,11 +40,7 @@ var (
 )
 
 // Clock tells the emulator the time. A nil Clock in Config means real time.
-type Clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
+type Clock = simkit.Clock
 
 // TerminalConfig is one emulated terminal.
 type TerminalConfig struct {
@@ -195,9 +192,6 @@ const (
 	DefaultDeclineMinorSuffix = 51
 )
 
-// pollInterval is how often Serve re-evaluates the clock.
-const pollInterval = 50 * time.Millisecond
-
 // Sim is the emulator. It is an http.Handler; run Serve alongside it for the
 // background lifecycle and notification delivery.
 type Sim struct {
@@ -210,22 +204,22 @@ type Sim struct {
 	decline int
 	mux     *http.ServeMux
 
-	mu            sync.Mutex
-	mode          Mode
-	terminals     map[string]*terminal
-	termOrder     []string
-	orders        map[string]*order // by merchant_order_no
-	byTransNo     map[string]*order
-	orderList     []*order
-	active        []*order // not final, in creation order
-	scripts       map[string]Outcome
-	paidWith      map[string]codepay.PayScenario // ScriptPayScenario
-	faults        []*Fault
-	requests      []*Request
-	notifications []*notification
-	seq           uint64
+	notifications *simkit.Outbox
+	loop          simkit.Loop
 
-	deliveries sync.WaitGroup
+	mu        sync.Mutex
+	mode      Mode
+	terminals map[string]*terminal
+	termOrder []string
+	orders    map[string]*order // by merchant_order_no
+	byTransNo map[string]*order
+	orderList []*order
+	active    []*order // not final, in creation order
+	scripts   map[string]Outcome
+	paidWith  map[string]codepay.PayScenario // ScriptPayScenario
+	faults    simkit.Faults[Fault]
+	requests  simkit.Log[Request]
+	seq       uint64
 }
 
 // New builds an emulator from cfg.
@@ -268,7 +262,7 @@ func New(cfg Config) (*Sim, error) {
 		mode:      mode,
 	}
 	if s.clock == nil {
-		s.clock = realClock{}
+		s.clock = simkit.RealClock{}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -285,6 +279,10 @@ func New(cfg Config) (*Sim, error) {
 	if s.decline == 0 {
 		s.decline = DefaultDeclineMinorSuffix
 	}
+	s.notifications = &simkit.Outbox{
+		Source: "codepaysim", Noun: "notification", IDKey: "merchant_order_no",
+		Retries: retrySchedule[:], Timeout: notifyTimeout, Post: s.post, Log: s.log,
+	}
 	for _, t := range cfg.Terminals {
 		if t.SN == "" || len(t.SN) > 32 {
 			return nil, fmt.Errorf("%w: terminal SN %q must be 1-32 characters", ErrInvalidConfig, t.SN)
@@ -294,6 +292,7 @@ func New(cfg Config) (*Sim, error) {
 		}
 		s.addTerminalLocked(t, s.clock.Now())
 	}
+	s.loop = simkit.Loop{Lock: &s.mu, Clock: s.clock, Advance: s.advanceLocked, Outbox: s.notifications}
 	s.mux = s.routes()
 	return s, nil
 }
@@ -305,25 +304,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTT
 
 // Serve runs the order lifecycle and delivers notifications until ctx is
 // cancelled; it then waits for deliveries in flight and returns nil.
-func (s *Sim) Serve(ctx context.Context) error {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	for {
-		s.runDue(ctx, false)
-		select {
-		case <-ctx.Done():
-			s.deliveries.Wait()
-			return nil
-		case <-t.C:
-		}
-	}
-}
+func (s *Sim) Serve(ctx context.Context) error { return s.loop.Serve(ctx) }
 
 // RunDue applies every lifecycle transition due at the clock's current time
 // and delivers the notifications due now, returning when those deliveries
 // have finished. Serve calls it continually; tests that drive a fake clock
 // call it directly after moving the clock.
-func (s *Sim) RunDue(ctx context.Context) { s.runDue(ctx, true) }
+func (s *Sim) RunDue(ctx context.Context) { s.loop.RunDue(ctx) }
 
 // SetOnline brings a terminal online or takes it offline. Orders waiting for
 // an offline terminal stay in status 9; their pickup timer starts when it
@@ -427,26 +414,21 @@ func (s *Sim) ScriptPayScenario(merchantOrderNo string, scenario codepay.PayScen
 func (s *Sim) Requests(method, merchantOrderNo string) []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Request
-	for _, r := range s.requests {
-		if (method == "" || r.Method == method) && (merchantOrderNo == "" || r.MerchantOrderNo == merchantOrderNo) {
-			out = append(out, r.clone())
-		}
-	}
-	return out
+	return s.requests.Select(matcher(method, merchantOrderNo), (*Request).clone)
 }
 
 // Count is len(Requests(method, merchantOrderNo)).
 func (s *Sim) Count(method, merchantOrderNo string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if (method == "" || r.Method == method) && (merchantOrderNo == "" || r.MerchantOrderNo == merchantOrderNo) {
-			n++
-		}
+	return s.requests.Count(matcher(method, merchantOrderNo))
+}
+
+// matcher selects the requests of method and merchantOrderNo; "" matches any.
+func matcher(method, merchantOrderNo string) func(*Request) bool {
+	return func(r *Request) bool {
+		return (method == "" || r.Method == method) && (merchantOrderNo == "" || r.MerchantOrderNo == merchantOrderNo)
 	}
-	return n
 }
 
 // Order returns the current state of an order, after applying every

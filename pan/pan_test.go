@@ -1,4 +1,4 @@
-package card
+package pan
 
 import (
 	"strings"
@@ -40,10 +40,12 @@ func TestMask(t *testing.T) {
 	}{
 		{"4761739001010119", "476173******0119"},
 		{"374340095639074", "374340*****9074"},
-		{"123456789012", "123456**9012"},
+		{"4761739001019", "476173***1019"},
 		{"1234567890123456789", "123456*********6789"},
-		{"12345678901", "***********"},                   // too short for a PAN: no digit shown
-		{"12345678901234567890", "********************"}, // too long
+		{"123456789012", "********9012"}, // not a PAN length: the last four only (6 + 4 of 12 would hide 2)
+		{"12345678901", "*******8901"},
+		{"0119", "0119"},                                 // at most a PAN's last four
+		{"12345678901234567890", "****************7890"}, // too long: the last four only
 		{"4111-1111-1111-1111", "*******************"},
 		{"", ""},
 	}
@@ -53,7 +55,7 @@ func TestMask(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("Mask(%q) = %q, want %q", tc.in, got, tc.want)
 			}
-			if tc.in != "" && got == tc.in {
+			if len(tc.in) > 4 && got == tc.in {
 				t.Errorf("Mask(%q) returned its input", tc.in)
 			}
 		})
@@ -117,11 +119,36 @@ func TestBrandOf(t *testing.T) {
 }
 
 func TestMaskShape(t *testing.T) {
-	for n := minPAN; n <= maxPAN; n++ {
+	for n := MinLen; n <= MaxLen; n++ {
 		pan := strings.Repeat("7", n)
 		m := Mask(pan)
 		if len(m) != n || strings.Count(m, "*") != n-10 || m[:6] != pan[:6] || m[n-4:] != pan[n-4:] {
 			t.Errorf("Mask(%d digits) = %q, want first 6, %d stars, last 4", n, m, n-10)
+		}
+	}
+}
+
+func TestMaskRuns(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"card 4111111111111111 refused", "card 411111******1111 refused"},
+		{"code 110003", "code 110003"},
+		{"ref 123456789012", "ref ********9012"},
+		{"trans_no 1234567890123456789012", "trans_no ******************9012"},
+		{"4761739001010119", "476173******0119"},
+		{"a1b22c", "a1b22c"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := MaskRuns(tc.in, 12); got != tc.want {
+			t.Errorf("MaskRuns(%q, 12) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAllDigits(t *testing.T) {
+	for in, want := range map[string]bool{"0": true, "4111111111111111": true, "": false, "41 11": false, "٤": false} {
+		if got := AllDigits(in); got != want {
+			t.Errorf("AllDigits(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

@@ -1,0 +1,280 @@
+package wsapi
+
+import (
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/device"
+)
+
+// The wire types: the JSON objects of the WebSocket API as design/contract.md
+// and docs/websocket-api.md define them. The agent's own types carry no JSON;
+// each is turned into its wire type here, in one function per type.
+//
+// encoding/json writes a struct's fields in declaration order, and the order
+// is part of the contract (clients compare bytes; the golden files in
+// testdata/ pin it): never reorder fields, and keep nil and empty apart
+// (null versus [] or {}) when converting.
+
+// Payment is the payment object: the result of payment.create, .get, .wait,
+// .cancel, .refund and .tip_adjust, and the params of payment.updated.
+type Payment struct {
+	MerchantOrderNo     string        `json:"merchant_order_no"`
+	Type                string        `json:"type"`
+	State               string        `json:"state"`
+	Source              string        `json:"source"`
+	TerminalSN          string        `json:"terminal_sn"`
+	Amount              string        `json:"amount"`
+	Currency            string        `json:"currency"`
+	TipAmount           string        `json:"tip_amount"`
+	CashbackAmount      string        `json:"cashback_amount,omitempty"`
+	OrigMerchantOrderNo string        `json:"orig_merchant_order_no,omitempty"`
+	Description         string        `json:"description,omitempty"`
+	Route               string        `json:"route"`
+	TransNo             string        `json:"trans_no"`
+	TransStatus         *int          `json:"trans_status"`
+	AuthCode            string        `json:"auth_code"`
+	RefNo               string        `json:"ref_no"`
+	Card                *Card         `json:"card"`
+	Error               *PaymentError `json:"error"`
+	Notice              string        `json:"notice,omitempty"`
+	Alert               string        `json:"alert,omitempty"`
+	ExpiresAt           time.Time     `json:"expires_at"`
+	CreatedAt           time.Time     `json:"created_at"`
+	UpdatedAt           time.Time     `json:"updated_at"`
+	Seq                 int64         `json:"seq"`
+}
+
+// Card is the payment object's card: never a full PAN.
+type Card struct {
+	Brand     string `json:"brand"`
+	MaskedPAN string `json:"masked_pan"`
+	EntryMode string `json:"entry_mode"`
+}
+
+// PaymentError is the payment object's error.
+type PaymentError struct {
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// PaymentFrom is the payment object of p.
+func PaymentFrom(p agent.Payment) Payment {
+	w := Payment{
+		MerchantOrderNo: p.MerchantOrderNo, Type: p.Type, State: p.State, Source: p.Source, TerminalSN: p.TerminalSN,
+		Amount: p.Amount, Currency: p.Currency, TipAmount: p.TipAmount, CashbackAmount: p.CashbackAmount,
+		OrigMerchantOrderNo: p.OrigMerchantOrderNo, Description: p.Description, Route: p.Route,
+		TransNo: p.TransNo, TransStatus: p.TransStatus, AuthCode: p.AuthCode, RefNo: p.RefNo,
+		Notice: p.Notice, Alert: p.Alert, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Seq: p.Seq,
+	}
+	if p.Card != nil {
+		w.Card = &Card{Brand: p.Card.Brand, MaskedPAN: p.Card.MaskedPAN, EntryMode: p.Card.EntryMode}
+	}
+	if p.Error != nil {
+		w.Error = &PaymentError{Code: p.Error.Code, Message: p.Error.Message, Fallback: p.Error.Fallback}
+	}
+	return w
+}
+
+// paymentsFrom converts a list; nil stays nil.
+func paymentsFrom(ps []agent.Payment) []Payment {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Payment, len(ps))
+	for i := range ps {
+		out[i] = PaymentFrom(ps[i])
+	}
+	return out
+}
+
+// Terminal is one terminal of terminal.list and the params of
+// terminal.updated.
+type Terminal struct {
+	SN             string      `json:"sn"`
+	Lane           string      `json:"lane"`
+	Name           string      `json:"name"`
+	Currency       string      `json:"currency"`
+	Online         bool        `json:"online"`
+	OnlineKnown    bool        `json:"online_known"`
+	Busy           bool        `json:"busy"`
+	QueueDepth     int         `json:"queue_depth"`
+	CurrentOrderNo string      `json:"current_order_no"`
+	CodePay        CodePayLink `json:"codepay"`
+}
+
+// CodePayLink is a terminal's codepay object: reachable is null until
+// known, and each time null until it happened.
+type CodePayLink struct {
+	Reachable           *bool      `json:"reachable"`
+	LastSuccessAt       *time.Time `json:"last_success_at"`
+	LastFailureAt       *time.Time `json:"last_failure_at"`
+	UnreachableSince    *time.Time `json:"unreachable_since"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastError           string     `json:"last_error"`
+}
+
+// TerminalFrom is the terminal object of s.
+func TerminalFrom(s device.Status) Terminal {
+	l := s.CodePay
+	w := Terminal{
+		SN: s.SN, Lane: s.Lane, Name: s.Name, Currency: s.Currency, Online: s.Online, OnlineKnown: s.OnlineKnown,
+		Busy: s.Busy, QueueDepth: s.QueueDepth, CurrentOrderNo: s.CurrentOrderNo,
+		CodePay: CodePayLink{
+			LastSuccessAt: timeOrNull(l.LastSuccessAt), LastFailureAt: timeOrNull(l.LastFailureAt),
+			UnreachableSince: timeOrNull(l.UnreachableSince), ConsecutiveFailures: l.ConsecutiveFailures, LastError: l.LastError,
+		},
+	}
+	if l.Known {
+		r := l.Reachable
+		w.CodePay.Reachable = &r
+	}
+	return w
+}
+
+// timeOrNull is t in UTC, or nil (JSON null) when t is zero.
+func timeOrNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// BatchReport is a batch as batch.get, batch.close and batch.list return it
+// and the params of batch.closed.
+type BatchReport struct {
+	TerminalSN      string       `json:"terminal_sn"`
+	BatchNo         int64        `json:"batch_no"`
+	State           string       `json:"state"`
+	OpenedAt        time.Time    `json:"opened_at"`
+	ClosedAt        *time.Time   `json:"closed_at"`
+	ClosedBy        string       `json:"closed_by,omitempty"`
+	Local           BatchTotals  `json:"local"`
+	Cloud           *CloudTotals `json:"cloud"`
+	Differences     []string     `json:"differences"`
+	Payments        []string     `json:"payments"`
+	Comparison      string       `json:"comparison,omitempty"`
+	CloudSettleList string       `json:"cloud_settle_list,omitempty"`
+}
+
+// BatchTotals are a batch report's local totals.
+type BatchTotals struct {
+	Count       int                  `json:"count"`
+	TotalAmount string               `json:"total_amount"`
+	Currency    string               `json:"currency"`
+	ByType      map[string]TypeTotal `json:"by_type"`
+	Tips        string               `json:"tips"`
+	ByRoute     map[string]TypeTotal `json:"by_route"`
+}
+
+// TypeTotal is a count and an amount.
+type TypeTotal struct {
+	Count  int    `json:"count"`
+	Amount string `json:"amount"`
+}
+
+// CloudTotals are the totals CodePay returned.
+type CloudTotals struct {
+	Count       *int64 `json:"count"`
+	TotalAmount string `json:"total_amount"`
+}
+
+// BatchReportFrom is the batch report object of r.
+func BatchReportFrom(r agent.BatchReport) BatchReport {
+	w := BatchReport{
+		TerminalSN: r.TerminalSN, BatchNo: r.BatchNo, State: r.State, OpenedAt: r.OpenedAt, ClosedAt: r.ClosedAt,
+		ClosedBy: r.ClosedBy, Differences: r.Differences, Payments: r.Payments, Comparison: r.Comparison,
+		CloudSettleList: r.CloudSettleList,
+		Local: BatchTotals{
+			Count: r.Local.Count, TotalAmount: r.Local.TotalAmount, Currency: r.Local.Currency, Tips: r.Local.Tips,
+			ByType: typeTotalsFrom(r.Local.ByType), ByRoute: typeTotalsFrom(r.Local.ByRoute),
+		},
+	}
+	if r.Cloud != nil {
+		w.Cloud = &CloudTotals{Count: r.Cloud.Count, TotalAmount: r.Cloud.TotalAmount}
+	}
+	return w
+}
+
+// typeTotalsFrom converts a totals map; nil stays nil.
+func typeTotalsFrom(m map[string]agent.TypeTotal) map[string]TypeTotal {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]TypeTotal, len(m))
+	for k, v := range m {
+		out[k] = TypeTotal{Count: v.Count, Amount: v.Amount}
+	}
+	return out
+}
+
+// batchReportsFrom converts a list; nil stays nil.
+func batchReportsFrom(rs []agent.BatchReport) []BatchReport {
+	if rs == nil {
+		return nil
+	}
+	out := make([]BatchReport, len(rs))
+	for i := range rs {
+		out[i] = BatchReportFrom(rs[i])
+	}
+	return out
+}
+
+// Changes is the result of events.since.
+type Changes struct {
+	Payments []Payment `json:"payments"`
+	Next     int64     `json:"next"`
+	More     bool      `json:"more"`
+}
+
+// ChangesFrom is the events.since result of c.
+func ChangesFrom(c agent.Changes) Changes {
+	return Changes{Payments: paymentsFrom(c.Payments), Next: c.Next, More: c.More}
+}
+
+// PaymentList is the result of payment.list.
+type PaymentList struct {
+	Payments []Payment `json:"payments"`
+}
+
+// TerminalList is the result of terminal.list.
+type TerminalList struct {
+	Terminals []Terminal `json:"terminals"`
+}
+
+// BatchList is the result of batch.list.
+type BatchList struct {
+	Batches []BatchReport `json:"batches"`
+}
+
+// Subscribed is the result of events.subscribe without since.
+type Subscribed struct {
+	Subscribed []string `json:"subscribed"`
+}
+
+// SubscribedReplay is the result of events.subscribe with since: the
+// subscription and the replay, as events.since would return it. Its fields
+// are in alphabetical order, as the API has always written them.
+type SubscribedReplay struct {
+	More       bool      `json:"more"`
+	Next       int64     `json:"next"`
+	Payments   []Payment `json:"payments"`
+	Subscribed []string  `json:"subscribed"`
+}
+
+// Options are payment.create's options.
+type Options struct {
+	OnScreenTip       *bool  `json:"on_screen_tip,omitempty"`
+	ConfirmOnTerminal *bool  `json:"confirm_on_terminal,omitempty"`
+	ReceiptPrintMode  *int   `json:"receipt_print_mode,omitempty"`
+	Fallback          string `json:"fallback,omitempty"`
+	Route             string `json:"route,omitempty"`
+}
+
+// agentOptions are the agent's options of o.
+func (o Options) agentOptions() agent.Options {
+	return agent.Options{OnScreenTip: o.OnScreenTip, ConfirmOnTerminal: o.ConfirmOnTerminal,
+		ReceiptPrintMode: o.ReceiptPrintMode, Fallback: o.Fallback, Route: o.Route}
+}

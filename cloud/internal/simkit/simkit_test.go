@@ -1,0 +1,93 @@
+package simkit
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestFaults(t *testing.T) {
+	var q Faults[string]
+	q.Add("sale", 2, "a")
+	q.Add("", 0, "b") // count 0 means 1
+	got := []string{q.Take("query"), q.Take("sale"), q.Take("sale"), q.Take("sale"), q.Take("query")}
+	want := []string{"b", "a", "a", "", ""}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Take sequence = %q, want %q", got, want)
+		}
+	}
+	q.Add("", 5, "c")
+	q.Clear()
+	if f := q.Take("x"); f != "" {
+		t.Fatalf("Take after Clear = %q", f)
+	}
+}
+
+func TestLogBounded(t *testing.T) {
+	var l Log[int]
+	for i := range MaxRecorded + 1 {
+		l.Add(&i)
+	}
+	all := func(*int) bool { return true }
+	if n := l.Count(all); n != MaxRecorded-MaxRecorded/10+1 {
+		t.Fatalf("Count = %d after overflow", n)
+	}
+	first := l.Select(all, func(p *int) int { return *p })[0]
+	if first != MaxRecorded/10 {
+		t.Fatalf("oldest kept = %d, want %d", first, MaxRecorded/10)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestOutboxRetries(t *testing.T) {
+	clk := &clock{t: time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)}
+	var mu sync.Mutex
+	fail := 2
+	box := &Outbox{
+		Source: "sim", Noun: "note", IDKey: "id",
+		Retries: []time.Duration{time.Second, time.Minute}, Timeout: time.Second,
+		Post: func(context.Context, string, []byte) error {
+			if fail > 0 {
+				fail--
+				return errors.New("refused")
+			}
+			return nil
+		},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	loop := Loop{Lock: &mu, Clock: clk, Advance: func(time.Time) {}, Outbox: box}
+	bodies := 0
+	m := box.Add("o1", "http://x", clk.Now(), func(time.Time) ([]byte, error) { bodies++; return []byte("{}"), nil })
+
+	loop.RunDue(context.Background())
+	if d := m.State(); d.Attempts != 1 || d.LastError != "refused" || !d.NextAt.Equal(clk.Now().Add(time.Second)) {
+		t.Fatalf("after attempt 1: %+v", d)
+	}
+	loop.RunDue(context.Background()) // not due yet
+	clk.add(time.Second)
+	loop.RunDue(context.Background())
+	clk.add(time.Minute)
+	loop.RunDue(context.Background())
+	if d := m.State(); !d.Delivered || d.Attempts != 3 || d.LastError != "" || !d.NextAt.IsZero() || bodies != 3 {
+		t.Fatalf("after attempt 3: %+v (bodies %d)", d, bodies)
+	}
+	if box.Attempts() != 3 {
+		t.Fatalf("Attempts = %d", box.Attempts())
+	}
+}
