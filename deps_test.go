@@ -65,11 +65,16 @@ var deps = []struct {
 		"device": "the transport knows no card reader",
 	}},
 	{"api", map[string]string{
-		"ecr":                      "front ends never reach into each other; both go through the agent",
-		"store":                    "front ends reach the journal only through the agent",
-		"installer":                "front ends run the same however the service is installed",
-		"cloud/codepay/codepaysim": "emulators are for tests, the demo and `posbridge sim` only",
-		"cloud/bindo/bindosim":     "emulators are for tests, the demo and `posbridge sim` only",
+		"ecr":                        "front ends never reach into each other; both go through the agent",
+		"store":                      "front ends reach the journal only through the agent",
+		"installer":                  "front ends run the same however the service is installed",
+		"cloud/codepay/codepaysim":   "emulators are for tests, the demo and `posbridge sim` only",
+		"cloud/bindo/bindosim":       "emulators are for tests, the demo and `posbridge sim` only",
+		"cloud/qrwallet/qrwalletsim": "emulators are for tests, the demo and `posbridge sim` only",
+		"cloud/idpay/idpaysim":       "emulators are for tests, the demo and `posbridge sim` only",
+	}},
+	{"internal/secretfile", map[string]string{
+		"": "the one secret-file permission check is a bottom-layer helper; it imports no posbridge package",
 	}},
 	{"ecr", map[string]string{
 		"api":       "front ends never reach into each other; both go through the agent",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -27,8 +28,9 @@ type Conn struct {
 	remote string
 	log    *slog.Logger
 
-	// ctx is the parent of the calls' contexts; cancelled when the
-	// connection has ended.
+	// ctx is the parent of the calls' contexts: it has the values of the
+	// upgrade request's context and is cancelled when the connection has
+	// ended or is told to go away (goAway).
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -51,14 +53,17 @@ type Conn struct {
 	calls      sync.WaitGroup
 }
 
-func newConn(s *Server, ws *websocket.Conn, remote string) *Conn {
+// newConn returns the connection upgraded from r. Its calls' context has
+// the values of r's but does not end with it directly: serve closes the
+// connection first (goAway).
+func newConn(s *Server, ws *websocket.Conn, r *http.Request) *Conn {
 	id := s.nextID.Add(1)
-	ctx, cancel := context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	return &Conn{
 		id:         id,
 		srv:        s,
 		ws:         ws,
-		remote:     remote,
+		remote:     r.RemoteAddr,
 		log:        s.log.With("conn", id),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -119,6 +124,15 @@ func (c *Conn) requestClose(code int, reason string) {
 	c.startCloseLocked(code, reason)
 }
 
+// goAway closes the connection with 1001 (going away) and then cancels its
+// calls' contexts: closing first makes the calls that end by the
+// cancellation queue nothing, so the client sees the close, not an error
+// answer for a call whose outcome it must look up.
+func (c *Conn) goAway() {
+	c.requestClose(websocket.CloseGoingAway, "server shutting down")
+	c.cancel()
+}
+
 func (c *Conn) startCloseLocked(code int, reason string) {
 	if c.closed {
 		return
@@ -129,9 +143,11 @@ func (c *Conn) startCloseLocked(code int, reason string) {
 	close(c.closing)
 }
 
-// serve runs the connection until it ends. It owns the final Close.
-func (c *Conn) serve() {
+// serve runs the connection until it ends or parent (the upgrade request's
+// context) ends, which makes it go away. It owns the final Close.
+func (c *Conn) serve(parent context.Context) {
 	c.log.Debug("websocket connected", "remote", c.remote, "subprotocol", c.ws.Subprotocol())
+	stopWatch := context.AfterFunc(parent, c.goAway)
 	go c.writeLoop()
 	go c.readLoop()
 
@@ -154,6 +170,7 @@ func (c *Conn) serve() {
 	_ = c.ws.Close()
 	<-c.readerDone
 	<-c.writerDone
+	stopWatch()
 	c.cancel()
 	c.srv.unregister(c)
 	close(c.done)

@@ -63,6 +63,17 @@
 // Config.PongWait. Server.Shutdown closes every connection with 1001 (going
 // away).
 //
+// # Lifetime
+//
+// The server makes no context of its own: a connection's calls run under a
+// context with the values of the upgrade request's context, which ends when
+// the connection ends. When the request's context ends (for an http.Server,
+// its BaseContext, which the owner ties to the server's run), the connection
+// is closed with 1001 and then its calls' contexts are cancelled, as
+// Server.Shutdown does; closing first means a call that ends by the
+// cancellation sends no answer, and the client looks its outcome up.
+//
 // Calls are logged at debug level with method, duration and error code, never
-// with their params, which may carry card data.
+// with their params, which may carry card data. The server adds
+// component=rpc to the logger it is given.
 package rpc

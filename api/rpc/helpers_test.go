@@ -23,6 +23,9 @@ const waitTimeout = 10 * time.Second
 
 const testToken = "tok-3f9a1c"
 
+// baseKey is a context key the "basevalue" method looks up.
+type baseKey struct{}
+
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -161,6 +164,9 @@ func (e *testEnv) handle(ctx context.Context, c *Conn, method string, params jso
 		return "ok", nil
 	case "after": // notifies test.after once its answer is queued
 		return AfterReply(ctx, func() { _ = c.Notify("test.after", params) }), nil
+	case "basevalue": // the value the http.Server's base context carries
+		v, _ := ctx.Value(baseKey{}).(string)
+		return v, nil
 	case "fail":
 		return nil, errors.New("open journal: secret-detail")
 	case "invalid":

@@ -39,6 +39,9 @@ const (
 )
 
 const (
+	// componentKey is the log attribute naming the component; the rpc
+	// server adds component=rpc to the logger it is given.
+	componentKey = "component"
 	// maxInFlight bounds the calls one connection runs at once; the next
 	// message is read only when a slot frees.
 	maxInFlight = 16
@@ -51,9 +54,10 @@ const (
 // Handler answers one call. Returning an *Error (possibly wrapped) sends it
 // as is; any other error becomes -32603 with a generic message, the detail
 // being logged only. Calls from one connection run concurrently, at most 16
-// at a time; ctx ends when the connection ends or the server shuts down, and
-// carries the call for AfterReply. For a notification from the client the
-// result is discarded.
+// at a time; ctx carries the values of the upgrade request's context, ends
+// when the connection ends, the server shuts down or that request context
+// ends (see Server.ServeHTTP), and carries the call for AfterReply. For a
+// notification from the client the result is discarded.
 type Handler interface {
 	Call(ctx context.Context, c *Conn, method string, params json.RawMessage) (any, error)
 }
@@ -99,7 +103,8 @@ type Config struct {
 	// SendQueue is the per-connection outbound buffer in messages (default
 	// 256). A client that does not drain it is closed with 1008.
 	SendQueue int
-	// Logger receives the server's logs; nil discards them.
+	// Logger receives the server's logs, with component=rpc added by
+	// NewServer; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -110,10 +115,6 @@ type Server struct {
 	log            *slog.Logger
 	upgrader       websocket.Upgrader
 	allowedOrigins []string
-
-	// ctx is the parent of every call's context; Shutdown cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
 
 	nextID atomic.Uint64
 
@@ -131,7 +132,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:   cfg,
-		log:   cfg.Logger,
+		log:   cfg.Logger.With(componentKey, "rpc"),
 		conns: make(map[*Conn]struct{}),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -143,7 +144,6 @@ func NewServer(cfg Config) (*Server, error) {
 		CheckOrigin:       s.checkOrigin,
 		EnableCompression: false,
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -193,6 +193,11 @@ func applyDefaults(cfg *Config) error {
 
 // ServeHTTP is the /v1/ws endpoint. It applies the Guard checks (403), then
 // the token (401), then upgrades and serves the connection until it ends.
+//
+// The connection lives within the request's context: when r.Context() ends
+// (with an http.Server, when its BaseContext ends, which its owner ties to
+// the server's run), the connection is closed with 1001 (going away) and its
+// calls' contexts are cancelled, as by Shutdown but without waiting.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w.Header())
 	if !s.admit(w, r) {
@@ -214,15 +219,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
 		return
 	}
-	c := newConn(s, ws, r.RemoteAddr)
+	c := newConn(s, ws, r)
 	if !s.register(c) {
+		c.cancel()
 		_ = ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
 			time.Now().Add(s.cfg.WriteWait))
 		_ = ws.Close()
 		return
 	}
-	c.serve()
+	c.serve(r.Context())
 }
 
 // CheckToken reports whether r carries a valid token: "Authorization: Bearer
@@ -271,6 +277,9 @@ func contains(list []string, s string) bool {
 // Shutdown closes every connection with 1001 (going away), cancels the
 // calls' contexts and waits until the connections and their calls have ended
 // or ctx is done. New upgrades are refused with 503 from then on.
+//
+// Ending the contexts of the connections' upgrade requests (ServeHTTP) stops
+// them the same way; Shutdown is what also refuses new upgrades and waits.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true
@@ -280,11 +289,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	// Close first, so that calls ended by the cancellation queue nothing.
 	for _, c := range conns {
-		c.requestClose(websocket.CloseGoingAway, "server shutting down")
+		c.goAway()
 	}
-	s.cancel()
 
 	done := make(chan struct{})
 	go func() {

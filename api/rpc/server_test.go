@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -452,6 +454,61 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// Ending the http.Server's base context, which its owner ties to the
+// server's run, ends every connection as Shutdown does: close 1001 first, so
+// the cancelled call answers nothing, then cancel the calls' contexts. The
+// calls see the base context's values.
+func TestBaseContextEndsConnections(t *testing.T) {
+	e := newEnv(t, nil)
+	base, stop := context.WithCancel(context.WithValue(context.Background(), baseKey{}, "from-base"))
+	defer stop()
+	ts := httptest.NewUnstartedServer(e.ts.Config.Handler)
+	ts.Config.BaseContext = func(net.Listener) context.Context { return base }
+	ts.Start()
+	t.Cleanup(ts.Close)
+	e.host = strings.TrimPrefix(ts.URL, "http://")
+	e.wsURL = "ws://" + e.host + "/v1/ws"
+
+	cl1, cl2 := e.connect(t), e.connect(t)
+	c1 := cl1.hello(e)
+	c2 := cl2.hello(e)
+	if got := cl2.call(`{"jsonrpc":"2.0","id":2,"method":"basevalue"}`); got != `{"jsonrpc":"2.0","id":2,"result":"from-base"}` {
+		t.Errorf("basevalue = %s, want the base context's value", got)
+	}
+	cl1.send(`{"jsonrpc":"2.0","id":1,"method":"block","params":{"key":"b"}}`)
+	e.waitEntered(t)
+
+	stop()
+	waitDone(t, c1)
+	waitDone(t, c2)
+	select {
+	case k := <-e.cancelled:
+		if k != "b" {
+			t.Errorf("cancelled %q", k)
+		}
+	case <-time.After(waitTimeout):
+		t.Error("the blocked call's context was not cancelled")
+	}
+	for i, cl := range []*client{cl1, cl2} {
+		for msg := range cl.msgs {
+			t.Errorf("client %d got %s after the base context ended, want only the close", i+1, msg)
+		}
+		if err := <-cl.err; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+			t.Errorf("client %d read error = %v, want close 1001", i+1, err)
+		}
+	}
+	if n := e.srv.Conns(); n != 0 {
+		t.Errorf("Conns() = %d after the base context ended, want 0", n)
+	}
+	// The server itself was not shut down: a connection through the
+	// other listener is served.
+	e.host = strings.TrimPrefix(e.ts.URL, "http://")
+	e.wsURL = "ws://" + e.host + "/v1/ws"
+	if got := e.connect(t).call(`{"jsonrpc":"2.0","id":3,"method":"echo","params":[3]}`); got != `{"jsonrpc":"2.0","id":3,"result":[3]}` {
+		t.Errorf("new connection answered %s", got)
+	}
+}
+
 func TestShutdownBounded(t *testing.T) {
 	e := newEnv(t, nil)
 	cl := e.connect(t)
@@ -541,7 +598,7 @@ func TestCallsLoggedWithoutParams(t *testing.T) {
 	if strings.Contains(logs, pan) {
 		t.Errorf("logs contain card data:\n%s", logs)
 	}
-	for _, want := range []string{`"msg":"rpc call","conn":1,"method":"echo"`, `"method":"invalid","notification":false,"duration":`, `"code":-32602`} {
+	for _, want := range []string{`"msg":"rpc call","component":"rpc","conn":1,"method":"echo"`, `"method":"invalid","notification":false,"duration":`, `"code":-32602`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}

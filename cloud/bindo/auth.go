@@ -16,6 +16,23 @@ import (
 // maxLoginResponseBytes bounds the login response body.
 const maxLoginResponseBytes = 1 << 20
 
+var (
+	// ErrAuth means the gateway refused our credentials: the login endpoint
+	// rejected them, or a request was still refused with HTTP 401 after one
+	// fresh login. Errors of this class also match ErrNotSent.
+	ErrAuth = errors.New("bindo authentication failed")
+	// ErrNoToken may be returned by TokenStore.LoadToken when no token is
+	// stored (returning "" with a nil error means the same).
+	ErrNoToken = errors.New("no bindo access token stored")
+)
+
+// authError is a refusal of our credentials; it matches ErrAuth and ErrNotSent.
+type authError struct{ reason string }
+
+func (e *authError) Error() string { return "bindo authentication failed: " + e.reason }
+
+func (e *authError) Unwrap() []error { return []error{ErrAuth, ErrNotSent} }
+
 // accessToken returns the token to send: the one in memory, else the one in
 // the TokenStore, else a fresh login. Loading and logging in happen under
 // loginSem, so concurrent first calls make at most one login.

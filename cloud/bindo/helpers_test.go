@@ -1,7 +1,6 @@
 package bindo
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 	"github.com/posbridge/posbridge/money"
 )
 
@@ -37,26 +37,6 @@ const (
 	visaMask  = "411111******1111"
 	otherMask = "476173******0119"
 )
-
-// fakeClock is a manually advanced clock, shared by the client and the emulator.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // testCard implements Card.
 type testCard struct {
@@ -132,33 +112,15 @@ func (m *memTokens) get() string {
 	return m.token
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *simtest.Clock
 	sim     *bindosim.Sim
 	srv     *httptest.Server
 	client  *Client
 	tokens  *memTokens
-	logs    *syncBuffer // client logs (debug level, JSON)
-	simLogs *syncBuffer // emulator logs
+	logs    *simtest.LogBuffer // client logs (debug level, JSON)
+	simLogs *simtest.LogBuffer // emulator logs
 }
 
 type envOption func(*bindosim.Config, *Config)
@@ -173,7 +135,7 @@ func withPending(d time.Duration) envOption {
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, clock: newFakeClock(), tokens: &memTokens{}, logs: &syncBuffer{}, simLogs: &syncBuffer{}}
+	e := &env{t: t, clock: simtest.NewClock(), tokens: &memTokens{}, logs: &simtest.LogBuffer{}, simLogs: &simtest.LogBuffer{}}
 	sc := bindosim.Config{
 		StoreID: testStore, Username: testUser, Password: testPassword, ClientID: testClientID, ClientSecret: testSecret,
 		Clock: e.clock, Logger: slog.New(slog.NewTextHandler(e.simLogs, nil)), PendingDelay: 2 * time.Second,

@@ -131,7 +131,16 @@ func (c *Client) send(ctx context.Context, op, method, url string, payload any, 
 }
 
 // outcomes are this package's error values for a failed exchange.
-var outcomes = httpx.Classes{NotSent: ErrNotSent, UnknownOutcome: ErrUnknownOutcome}
+var outcomes = httpx.NewClasses("request was not processed by the gateway")
+
+// ErrNotSent and ErrUnknownOutcome are the classes of a failed exchange
+// that httpx.Classes defines. For Bindo, ErrNotSent also covers a request
+// no token could be obtained for and one the gateway refused with HTTP 401
+// before processing it: nothing was charged and the same request (same
+// uuid) may be sent again. ErrUnknownOutcome also covers an HTTP 408, a
+// redirect, and a failed state with an error code the spec does not list:
+// reconcile with Query by uuid, never send a second sale for the payment.
+var ErrNotSent, ErrUnknownOutcome = outcomes.NotSent, outcomes.UnknownOutcome
 
 // wipingReader is a request body that zeroes its bytes when the transport
 // closes it. RoundTrip always closes the body, possibly from another

@@ -5,8 +5,17 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
+)
+
+var (
+	// ErrBadSignature means a webhook's X-SIGNATURE did not verify.
+	ErrBadSignature = errors.New("invalid webhook signature")
+	// ErrBadWebhook means a webhook body could not be decoded or lacks the
+	// fields a transaction needs.
+	ErrBadWebhook = errors.New("malformed webhook")
 )
 
 // MaxWebhookBytes is the largest webhook body ParseWebhook accepts; read

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 // TestCloseBatchShapes: every documented batch.close answer, and the junk a
@@ -77,7 +79,7 @@ func TestCloseBatchShapes(t *testing.T) {
 			g.setRespond(func(w http.ResponseWriter, _ *http.Request, _ received) {
 				g.writeSigned(w, http.StatusOK, "0", "success", tc.data)
 			})
-			var logs logBuffer
+			var logs simtest.LogBuffer
 			cfg := testConfig(t, g)
 			cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			r, err := newTestClient(t, cfg).CloseBatch(context.Background(), "P3171916581910")

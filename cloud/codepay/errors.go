@@ -3,34 +3,32 @@ package codepay
 import (
 	"errors"
 	"fmt"
+
+	"github.com/posbridge/posbridge/cloud/internal/httpx"
 )
 
-// Error classes callers branch on with errors.Is / errors.As.
+// Error classes callers branch on with errors.Is / errors.As. Those of a
+// failed exchange, ErrNotSent and ErrUnknownOutcome, are in transport.go,
+// ErrBadSignature is in sign.go and ErrBadNotification in notify.go. None
+// matches an error of another client.
 var (
-	// ErrBadSignature means a signature (on a response or a notification) did not verify.
-	// A response that fails verification is never treated as a success.
-	ErrBadSignature = errors.New("invalid signature")
-	// ErrUnknownOutcome means the request may or may not have been processed:
-	// a timeout or connection failure after the request was (possibly) sent,
-	// an HTTP 5xx, or a response that could not be read or trusted. The caller
-	// must reconcile with a query; it must never resend a create order.
-	ErrUnknownOutcome = errors.New("outcome unknown")
 	// ErrInvalidRequest means local validation refused the request; nothing was sent.
 	ErrInvalidRequest = errors.New("invalid request")
-	// ErrNotSent means the request was never written to the network (the
-	// connection could not be made, or the context ended first), so the gateway
-	// cannot have acted on it. It deliberately does NOT match ErrUnknownOutcome:
-	// the outcome is known (nothing happened) and the request may be sent again.
-	ErrNotSent = errors.New("request was not sent")
 	// ErrInvalidConfig means New or LoadKeys refused the configuration; the
 	// error text names the [codepay] key or file at fault.
 	ErrInvalidConfig = errors.New("invalid codepay configuration")
-	// ErrBadNotification means a notification body could not be decoded or
-	// lacks the fields an order needs.
-	ErrBadNotification = errors.New("malformed notification")
 	// ErrKeyFilePerm means a key file is accessible by group or others.
 	ErrKeyFilePerm = errors.New("key file permissions too open")
 )
+
+// ValidationError names the request field that failed local validation
+// ("invalid request field <Field>: <Reason>"). It wraps ErrInvalidRequest.
+type ValidationError = httpx.ValidationError[provider]
+
+// ConfigError names the [codepay] configuration key that New refused
+// ("codepay.<Field>: <Reason>", Field e.g. "gateway_url"). It wraps
+// ErrInvalidConfig.
+type ConfigError = httpx.ConfigError[provider]
 
 // GatewayError is a refusal by the gateway: a trusted (signed, verified)
 // response with code ≠ "0". It is the only error that says the gateway
@@ -78,30 +76,9 @@ func (e *GatewayError) Error() string {
 	return fmt.Sprintf("codepay %s refused: code %s: %s (psn %s)", e.Method, e.Code, e.Msg, e.PSN)
 }
 
-// ValidationError names the request field that failed local validation.
-// It wraps ErrInvalidRequest.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
+// provider is CodePay in httpx's field errors.
+type provider struct{}
 
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("invalid request field %s: %s", e.Field, e.Reason)
-}
-
-// Unwrap lets errors.Is(err, ErrInvalidRequest) match.
-func (e *ValidationError) Unwrap() error { return ErrInvalidRequest }
-
-// ConfigError names the [codepay] configuration key that New refused.
-// It wraps ErrInvalidConfig.
-type ConfigError struct {
-	Field  string // e.g. "gateway_url"
-	Reason string
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("codepay.%s: %s", e.Field, e.Reason)
-}
-
-// Unwrap lets errors.Is(err, ErrInvalidConfig) match.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+func (provider) Name() string          { return "codepay" }
+func (provider) InvalidRequest() error { return ErrInvalidRequest }
+func (provider) InvalidConfig() error  { return ErrInvalidConfig }

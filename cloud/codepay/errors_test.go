@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 // errClass is the expected classification of an error.
@@ -406,7 +408,7 @@ func TestUnsignedResponsesWithoutVerification(t *testing.T) {
 			})
 			cfg := testConfig(t, g)
 			cfg.GatewayPublicKey = nil
-			logs := &logBuffer{}
+			logs := &simtest.LogBuffer{}
 			cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 			if tc.basic {
 				cfg.BasicAuth = &BasicAuth{Username: "merchant", Password: "s3cret"}

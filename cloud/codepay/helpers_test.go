@@ -192,24 +192,6 @@ func signedEnvelope(t testing.TB, key *rsa.PrivateKey, code, msg, data string) [
 	return envelopeJSON(code, msg, testPSN, data, sig)
 }
 
-// logBuffer collects JSON log records safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // testConfig returns a signing configuration pointed at g.
 func testConfig(t testing.TB, g *fakeGateway) Config {
 	t.Helper()

@@ -2,8 +2,11 @@ package codepay
 
 import (
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/posbridge/posbridge/internal/secretfile"
 )
 
 // LoadKeys reads the app private key and the gateway public key from files
@@ -41,4 +44,21 @@ func LoadKeys(privateKeyFile, gatewayPublicKeyFile string) (*rsa.PrivateKey, *rs
 		}
 	}
 	return priv, pub, nil
+}
+
+// CheckKeyFilePerm refuses a key or secret file that group or others may
+// access, through secretfile.Read: on Unix mode&0o077 must be 0, on Windows
+// access is governed by the file's ACL (set by the installer). A refusal
+// matches both ErrKeyFilePerm and secretfile.ErrTooOpen and its text names
+// the path, the mode and the fix; a file that cannot be read gives that
+// error (errors.Is fs.ErrNotExist for a missing file).
+func CheckKeyFilePerm(path string) error {
+	_, err := secretfile.Read(path)
+	switch {
+	case errors.Is(err, secretfile.ErrTooOpen):
+		return fmt.Errorf("check key file: %w: %w", ErrKeyFilePerm, err)
+	case err != nil:
+		return fmt.Errorf("check key file %s: %w", path, err)
+	}
+	return nil
 }

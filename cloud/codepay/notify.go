@@ -15,6 +15,10 @@ const NotificationAck = "success"
 // maxNotificationBytes bounds a notification body.
 const maxNotificationBytes = 64 << 10
 
+// ErrBadNotification means a notification body could not be decoded or
+// lacks the fields an order needs.
+var ErrBadNotification = errors.New("malformed notification")
+
 // ParseNotification verifies and decodes a result notification pushed to
 // notify_url. The body may be JSON (values as strings, numbers or booleans)
 // or application/x-www-form-urlencoded; the signature is checked with the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 	"github.com/posbridge/posbridge/money"
 )
 
@@ -641,7 +642,7 @@ func TestLogging(t *testing.T) {
 		g.writeSigned(w, http.StatusOK, "0", "success", `{"merchant_order_no":"LOG-1","trans_status":2,"card_no":"4761739001010119","price_currency":"USD","order_amount":"1.00"}`)
 	})
 	cfg := testConfig(t, g)
-	logs := &logBuffer{}
+	logs := &simtest.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newTestClient(t, cfg)
 	if _, err := c.CreateOrder(context.Background(), saleRequest("LOG-1")); err != nil {

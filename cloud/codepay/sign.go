@@ -16,6 +16,11 @@ import (
 	"strings"
 )
 
+// ErrBadSignature means a signature (on a response or a notification) did
+// not verify. A response that fails verification is never treated as a
+// success.
+var ErrBadSignature = errors.New("invalid signature")
+
 // Params is one request or notification as it travels on the wire: every value
 // is the exact string that is sent and signed. Build it once, sign it, send it.
 type Params map[string]string

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 // sdkSignedBody appends to the JSON object body a "sign" made with key over
@@ -228,8 +230,8 @@ func TestNotificationFastjsonVariant(t *testing.T) {
 }
 
 // captureLog returns a logger writing JSON records to the returned buffer.
-func captureLog() (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func captureLog() (*slog.Logger, *simtest.LogBuffer) {
+	buf := &simtest.LogBuffer{}
 	return slog.New(slog.NewJSONHandler(buf, nil)), buf
 }
 

@@ -113,7 +113,19 @@ func requestPSN(t time.Time) string {
 }
 
 // outcomes are this package's error values for a failed exchange.
-var outcomes = httpx.Classes{NotSent: ErrNotSent, UnknownOutcome: ErrUnknownOutcome}
+var outcomes = httpx.NewClasses("request was not sent")
+
+var (
+	// ErrNotSent is httpx.Classes' NotSent: the request was never written
+	// to the network, so the gateway cannot have acted on it and it may be
+	// sent again.
+	ErrNotSent = outcomes.NotSent
+	// ErrUnknownOutcome is httpx.Classes' UnknownOutcome. For CodePay it
+	// also covers a response whose signature did not verify (which matches
+	// ErrBadSignature too); the caller reconciles with a query and never
+	// resends a create order.
+	ErrUnknownOutcome = outcomes.UnknownOutcome
+)
 
 // roundTrip posts body and classifies the result. variant names the form
 // of the signed fields that verified ("raw", "compact" or "fastjson"), for

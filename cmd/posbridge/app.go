@@ -23,8 +23,8 @@ import (
 	"github.com/posbridge/posbridge/ecr"
 	"github.com/posbridge/posbridge/ecr/pt"
 	"github.com/posbridge/posbridge/internal/config"
-	"github.com/posbridge/posbridge/internal/logging"
 	"github.com/posbridge/posbridge/internal/metrics"
+	"github.com/posbridge/posbridge/internal/secretfile"
 	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
 )
@@ -47,17 +47,12 @@ type app struct {
 // serves nothing until serve. ln may be nil to listen on cfg.Agent.Listen;
 // demo shows the console's test-sale form.
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener, demo bool) (*app, error) {
-	tokens, err := config.ReadTokens(cfg.Agent.TokenFile)
+	tokens, err := readTokens(cfg.Agent.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("agent.token_file: %w", err)
 	}
-	if err := codepay.CheckKeyFilePerm(cfg.Agent.TokenFile); err != nil {
-		return nil, fmt.Errorf("agent.token_file: %w", err)
-	}
-	for _, f := range []struct{ field, path string }{{"codepay.private_key_file", cfg.CodePay.PrivateKeyFile}} {
-		if err := codepay.CheckKeyFilePerm(f.path); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.field, err)
-		}
+	if err := codepay.CheckKeyFilePerm(cfg.CodePay.PrivateKeyFile); err != nil {
+		return nil, fmt.Errorf("codepay.private_key_file: %w", err)
 	}
 	priv, pub, err := codepay.LoadKeys(cfg.CodePay.PrivateKeyFile, cfg.CodePay.GatewayPublicKeyFile)
 	if err != nil {
@@ -123,7 +118,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		Handler:        wsapi.New(ag, log), // wsapi adds component=wsapi
 		Tokens:         func() []string { mu.Lock(); defer mu.Unlock(); return a.tokens },
 		AllowedOrigins: cfg.Agent.AllowedOrigins,
-		Logger:         log.With(logging.ComponentKey, "rpc"), // rpc.NewServer adds none of its own
+		Logger:         log, // rpc.NewServer adds component=rpc
 	})
 	if err != nil {
 		db.Close()
@@ -231,12 +226,20 @@ func newBindo(cfg *config.Config, db *store.DB, log *slog.Logger) (*bindo.Client
 	return c, secret, nil
 }
 
-// readSecret reads a one-line secret file after checking its permissions.
-func readSecret(field, path string) (string, error) {
-	if err := codepay.CheckKeyFilePerm(path); err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
+// readTokens reads the agent's token file, which must not be accessible by
+// others (secretfile.Read).
+func readTokens(path string) ([]string, error) {
+	b, err := secretfile.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("read token file: %w", err)
 	}
-	b, err := os.ReadFile(path)
+	return config.ParseTokens(path, b)
+}
+
+// readSecret reads a one-line secret file, which must not be accessible by
+// others (secretfile.Read).
+func readSecret(field, path string) (string, error) {
+	b, err := secretfile.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", field, err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/internal/config"
+	"github.com/posbridge/posbridge/internal/secretfile"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -78,17 +79,13 @@ func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []
 		return out
 	}
 	add("config", fmt.Sprintf("%s (%d terminals, %d ECRs)", cfgPath, len(cfg.Terminals), len(cfg.ECRs)), nil)
-	if toks, err := config.ReadTokens(cfg.Agent.TokenFile); err != nil {
-		add("token file", "", err)
-	} else if err := codepay.CheckKeyFilePerm(cfg.Agent.TokenFile); err != nil {
+	if toks, err := readTokens(cfg.Agent.TokenFile); err != nil {
 		add("token file", "", err)
 	} else {
 		add("token file", fmt.Sprintf("%s (%d tokens)", cfg.Agent.TokenFile, len(toks)), nil)
 	}
 	keysOK := true
-	if err := codepay.CheckKeyFilePerm(cfg.CodePay.PrivateKeyFile); err != nil {
-		keysOK = add("private key", "", err)
-	} else if b, err := os.ReadFile(cfg.CodePay.PrivateKeyFile); err != nil {
+	if b, err := secretfile.Read(cfg.CodePay.PrivateKeyFile); err != nil {
 		keysOK = add("private key", "", fmt.Errorf("codepay.private_key_file: %w", err))
 	} else if k, err := codepay.ParsePrivateKey(b); err != nil {
 		keysOK = add("private key", "", fmt.Errorf("codepay.private_key_file %s: %w", cfg.CodePay.PrivateKeyFile, err))

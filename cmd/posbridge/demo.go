@@ -19,7 +19,6 @@ import (
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/internal/config"
-	"github.com/posbridge/posbridge/internal/logging"
 )
 
 // Demo identities: the emulator accepts exactly these.
@@ -81,7 +80,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 		AppID: demoAppID, MerchantNo: demoMerchantNo, StoreNo: demoStoreNo,
 		AppPublicKey: keys.AppPublic, GatewayKey: keys.GatewayPrivate,
 		Terminals: []codepaysim.TerminalConfig{{SN: demoOnline, Online: true}, {SN: demoOffline, Online: false}},
-		Logger:    log.With(logging.ComponentKey, "codepaysim"), // codepaysim adds none of its own
+		Logger:    log,
 	})
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)
@@ -189,7 +188,7 @@ func ensureToken(path string) (string, error) {
 func startDemoBindo(dataDir, webhookURL string, log *slog.Logger) (*config.Bindo, []part, func(), error) {
 	const user, pass, clientID, clientSecret, secret = "demo@posbridge.local", "demo-password", "demo-client", "demo-client-secret", "demo-webhook-secret"
 	sim, err := bindosim.New(bindosim.Config{StoreID: "8527", Username: user, Password: pass, ClientID: clientID, ClientSecret: clientSecret,
-		WebhookURL: webhookURL, WebhookSecret: secret, Logger: log.With(logging.ComponentKey, "bindosim")})
+		WebhookURL: webhookURL, WebhookSecret: secret, Logger: log})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("start Bindo emulator: %w", err)
 	}

@@ -105,8 +105,16 @@ func supervise(ctx context.Context, log *slog.Logger, timeout time.Duration, sta
 // httpPart serves srv on ln as a part: a failing listener fails the part;
 // when told to stop, beforeShutdown (if set) runs and srv shuts down
 // gracefully within shutdownTimeout, then is closed.
+//
+// httpPart sets srv.BaseContext: every request's context, and so every
+// WebSocket connection's (api/rpc), carries the part's context values and
+// ends when the part returns, after the graceful shutdown, so that nothing
+// the server started outlives it.
 func httpPart(name string, srv *http.Server, ln net.Listener, log *slog.Logger, beforeShutdown func(context.Context)) part {
 	return part{name: name, serve: func(ctx context.Context) error {
+		base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancelBase()
+		srv.BaseContext = func(net.Listener) context.Context { return base }
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ln) }()
 		select {

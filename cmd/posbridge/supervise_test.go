@@ -323,3 +323,52 @@ currency = "usd"
 		}
 	}
 }
+
+// Stopping the supervisor ends every request's context, a hijacked
+// connection's (a WebSocket, which http.Server.Shutdown does not track)
+// included: httpPart ties the server's base context to the part.
+func TestHTTPPartStopEndsHijackedConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hijacked, ended := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		close(hijacked)
+		<-r.Context().Done()
+		close(ended)
+	})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- supervise(ctx, quietLog, time.Minute, []part{httpPart("HTTP server", srv, ln, quietLog, nil)})
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hijacked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request was not served")
+	}
+	cancel()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hijacked connection's context did not end when the supervisor stopped")
+	}
+	if err := <-done; err != nil {
+		t.Errorf("supervise() = %v", err)
+	}
+}

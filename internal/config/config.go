@@ -648,11 +648,19 @@ func ValidOrderNo(s string) bool { return orderNoChars.MatchString(s) }
 
 // ReadTokens reads bearer tokens from a file, one per line; blank lines and
 // lines starting with # are ignored. At least one token of 16+ characters is required.
+// It does not check the file's permissions: the agent reads the file with
+// secretfile.Read and parses it with ParseTokens.
 func ReadTokens(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read token file: %w", err)
 	}
+	return ParseTokens(path, b)
+}
+
+// ParseTokens parses the contents b of the token file at path (named in
+// errors) as ReadTokens does.
+func ParseTokens(path string, b []byte) ([]string, error) {
 	var toks []string
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)

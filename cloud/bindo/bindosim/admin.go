@@ -3,7 +3,6 @@ package bindosim
 import (
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/posbridge/posbridge/cloud/internal/simkit"
 )
@@ -61,16 +60,14 @@ func (s *Sim) adminRoutes(m *http.ServeMux) {
 	})
 	m.HandleFunc("POST /sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
-			Op      string    `json:"op"`
-			Kind    FaultKind `json:"kind"`
-			Count   int       `json:"count"`
-			DelayMS int64     `json:"delay_ms"`
+			Op string `json:"op"`
+			simkit.FaultBody[FaultKind]
 		}
 		if err := simkit.DecodeAdmin(r, &body); err != nil {
 			writeAdminJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
-		f := Fault{Op: body.Op, Kind: body.Kind, Count: body.Count, Delay: time.Duration(body.DelayMS) * time.Millisecond}
+		f := Fault{Op: body.Op, Kind: body.Kind, Count: body.Count, Delay: body.Delay()}
 		valid := false
 		for _, k := range FaultKinds() {
 			valid = valid || k == f.Kind

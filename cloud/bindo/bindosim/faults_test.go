@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 	"github.com/posbridge/posbridge/pan"
 )
 
@@ -164,17 +165,23 @@ func TestRequestLogRedaction(t *testing.T) {
 	}
 }
 
+// webhook is one webhook a receiver got.
+type webhook struct {
+	body  map[string]any
+	hdr   http.Header
+	sigOK bool // X-SIGNATURE verified independently of the emulator's Sign
+}
+
 // receiver records webhooks and checks their signature independently of
 // the emulator's Sign.
 type receiver struct {
-	mu     sync.Mutex
+	simtest.Hits[webhook]
 	srv    *httptest.Server
-	status []int // answers to give, in order; then 200
-	got    []map[string]any
-	hdrs   []http.Header
-	sigOK  []bool
 	enc    string
 	notify chan struct{}
+
+	mu     sync.Mutex
+	status []int // answers to give, in order; then 200
 }
 
 func newReceiver(t *testing.T, enc string, status ...int) *receiver {
@@ -189,26 +196,24 @@ func newReceiver(t *testing.T, enc string, status ...int) *receiver {
 		}
 		var m map[string]any
 		_ = json.Unmarshal(body, &m)
-		rc.mu.Lock()
-		rc.got = append(rc.got, m)
-		rc.hdrs = append(rc.hdrs, r.Header.Clone())
-		rc.sigOK = append(rc.sigOK, r.Header.Get("X-SIGNATURE") == want)
-		code := 200
-		if len(rc.status) > 0 {
-			code, rc.status = rc.status[0], rc.status[1:]
-		}
-		rc.mu.Unlock()
-		w.WriteHeader(code)
+		rc.Add(webhook{body: m, hdr: r.Header.Clone(), sigOK: r.Header.Get("X-SIGNATURE") == want})
+		w.WriteHeader(rc.next())
 		rc.notify <- struct{}{}
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
 }
 
-func (rc *receiver) count() int {
+// next is the status of the next answer.
+func (rc *receiver) next() int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return len(rc.got)
+	if len(rc.status) == 0 {
+		return http.StatusOK
+	}
+	code := rc.status[0]
+	rc.status = rc.status[1:]
+	return code
 }
 
 func TestWebhookSender(t *testing.T) {
@@ -219,15 +224,15 @@ func TestWebhookSender(t *testing.T) {
 			ctx := context.Background()
 			h.post("transactions", saleBody(uuid1, "1.00", "contact", nil))
 			h.sim.RunDue(ctx)
-			if rc.count() != 0 {
+			if rc.Count() != 0 {
 				t.Fatal("webhook sent for a pending sale")
 			}
 			h.clock.Advance(2 * time.Second)
 			h.sim.RunDue(ctx) // attempt 1: 500
 			h.clock.Advance(9 * time.Second)
 			h.sim.RunDue(ctx) // not due yet
-			if rc.count() != 1 {
-				t.Fatalf("attempts = %d, want 1 before the 10 s retry", rc.count())
+			if rc.Count() != 1 {
+				t.Fatalf("attempts = %d, want 1 before the 10 s retry", rc.Count())
 			}
 			h.clock.Advance(time.Second)
 			h.sim.RunDue(ctx) // attempt 2: 503
@@ -235,16 +240,15 @@ func TestWebhookSender(t *testing.T) {
 			h.sim.RunDue(ctx) // attempt 3: 200
 			h.clock.Advance(time.Hour)
 			h.sim.RunDue(ctx) // nothing more
-			rc.mu.Lock()
-			defer rc.mu.Unlock()
-			if len(rc.got) != 3 {
-				t.Fatalf("attempts = %d, want 3", len(rc.got))
+			got := rc.All()
+			if len(got) != 3 {
+				t.Fatalf("attempts = %d, want 3", len(got))
 			}
-			for i := range rc.got {
-				tx, _ := rc.got[i]["transaction"].(map[string]any)
-				if !rc.sigOK[i] || tx["uuid"] != uuid1 || tx["transaction_state"] != "success" || tx["is_voided"] != false ||
-					rc.hdrs[i].Get("X-APP-ID") != "APP-1" {
-					t.Fatalf("webhook %d: signature ok %v, body %v, headers %v", i, rc.sigOK[i], rc.got[i], rc.hdrs[i])
+			for i, wh := range got {
+				tx, _ := wh.body["transaction"].(map[string]any)
+				if !wh.sigOK || tx["uuid"] != uuid1 || tx["transaction_state"] != "success" || tx["is_voided"] != false ||
+					wh.hdr.Get("X-APP-ID") != "APP-1" {
+					t.Fatalf("webhook %d: signature ok %v, body %v, headers %v", i, wh.sigOK, wh.body, wh.hdr)
 				}
 			}
 			v, _ := h.sim.Transaction(uuid1)
@@ -267,8 +271,8 @@ func TestWebhookSender(t *testing.T) {
 			h.clock.Advance(2 * time.Hour)
 		}
 		v, _ := h.sim.Transaction(uuid1)
-		if rc.count() != WebhookAttempts || v.Webhook == nil || !v.Webhook.GaveUp || v.Webhook.URL != rc.srv.URL {
-			t.Fatalf("attempts = %d, view %+v; want %d then give up", rc.count(), v.Webhook, WebhookAttempts)
+		if rc.Count() != WebhookAttempts || v.Webhook == nil || !v.Webhook.GaveUp || v.Webhook.URL != rc.srv.URL {
+			t.Fatalf("attempts = %d, view %+v; want %d then give up", rc.Count(), v.Webhook, WebhookAttempts)
 		}
 	})
 	t.Run("void and refund", func(t *testing.T) {
@@ -277,8 +281,8 @@ func TestWebhookSender(t *testing.T) {
 		brn := h.post("transactions", saleBody(uuid1, "5.00", "swipe", nil)).str("brn")
 		h.post("refund", childBody("refund", uuid2, brn, "1.00"))
 		h.sim.RunDue(context.Background())
-		if rc.count() != 2 {
-			t.Fatalf("webhooks = %d, want sale + refund", rc.count())
+		if rc.Count() != 2 {
+			t.Fatalf("webhooks = %d, want sale + refund", rc.Count())
 		}
 	})
 }
@@ -286,25 +290,11 @@ func TestWebhookSender(t *testing.T) {
 func TestServeLoop(t *testing.T) {
 	rc := newReceiver(t, EncodingHex)
 	h := newHarness(t, func(c *Config) { c.WebhookURL = rc.srv.URL })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.sim.Serve(ctx) }()
+	stop := simtest.Serve(t, h.sim.Serve)
 	h.post("transactions", saleBody(uuid1, "1.00", "swipe", nil))
 	h.clock.Advance(2 * time.Second)
-	select {
-	case <-rc.notify:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not deliver the webhook")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not stop on cancel")
-	}
+	simtest.Receive(t, rc.notify, "webhook from Serve")
+	stop()
 }
 
 func TestAdminAPI(t *testing.T) {

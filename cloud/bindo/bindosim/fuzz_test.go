@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 	"github.com/posbridge/posbridge/pan"
 )
 
@@ -53,7 +54,7 @@ func FuzzSale(f *testing.F) {
 func fuzzSim(t *testing.T) (*Sim, string) {
 	sim, err := New(Config{
 		StoreID: tStore, Username: tUser, Password: tPassword, ClientID: tClientID, ClientSecret: tSecret,
-		Clock: newFakeClock(), Logger: slog.New(slog.DiscardHandler),
+		Clock: simtest.NewClock(), Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -110,12 +110,8 @@ func (s *Sim) endpoint(op string, auth bool, fn opFunc) http.HandlerFunc {
 
 		s.log.Info("bindosim: request", "op", op, "uuid", rec.UUID, "http_status", rep.status, "error_code", rep.code, "fault", string(fault.Kind))
 		out, err := json.Marshal(rep.body)
-		if err != nil {
-			s.log.Error("bindosim: encode response", "err", err)
-			http.Error(w, "internal server error", http.StatusInternalServerError)
-			return
-		}
-		if !simkit.Misbehave(w, r, fault.Kind == FaultSlow, fault.Kind == FaultDropAfterProcess, fault.Delay) {
+		if simkit.EncodeFailed(w, s.log, "bindosim", err) ||
+			!simkit.Misbehave(w, r, fault.Kind == FaultSlow, fault.Kind == FaultDropAfterProcess, fault.Delay) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -1,16 +1,16 @@
 package bindosim
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 const (
@@ -36,54 +36,18 @@ const (
 
 var cardSecrets = []string{visaPAN, visaT2, visaICC, otherPAN, "4761739001010119D2812201", tPassword, tSecret}
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type harness struct {
 	t     *testing.T
 	sim   *Sim
 	srv   *httptest.Server
-	clock *fakeClock
-	logs  *logBuf
+	clock *simtest.Clock
+	logs  *simtest.LogBuffer
 	token string
 }
 
 func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newFakeClock(), logs: &logBuf{}}
+	h := &harness{t: t, clock: simtest.NewClock(), logs: &simtest.LogBuffer{}}
 	cfg := Config{
 		StoreID: tStore, Username: tUser, Password: tPassword, ClientID: tClientID, ClientSecret: tSecret,
 		WebhookSecret: tWHSecret, Clock: h.clock, Logger: slog.New(slog.NewTextHandler(h.logs, nil)),

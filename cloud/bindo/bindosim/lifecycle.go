@@ -86,7 +86,6 @@ func responseCodeFor(code string) string {
 }
 
 type txn struct {
-	seq              uint64
 	uuid, brn, rrn   string
 	typ              string
 	state            string
@@ -157,9 +156,10 @@ func pow10(n int) uint64 {
 	return p
 }
 
+// addLocked files a new transaction. Filing one draws a sequence number,
+// as the numbers handed out do, so the numbers that follow depend on it.
 func (s *Sim) addLocked(t *txn) {
 	s.seq++
-	t.seq = s.seq
 	s.txns[t.uuid] = t
 	s.byBRN[t.brn] = t
 	s.list = append(s.list, t)

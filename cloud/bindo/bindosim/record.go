@@ -110,17 +110,11 @@ func (r *Request) clone() Request {
 // operation (an Op* constant, or the exact URL path) and uuid ("" matches
 // any). The log keeps the most recent 45,000-50,000 requests.
 func (s *Sim) Requests(op, uuid string) []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests.Select(matcher(op, uuid), (*Request).clone)
+	return s.requests.Read(&s.mu, matcher(op, uuid), (*Request).clone)
 }
 
 // Count is len(Requests(op, uuid)): "exactly one sale per uuid" checks.
-func (s *Sim) Count(op, uuid string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests.Count(matcher(op, uuid))
-}
+func (s *Sim) Count(op, uuid string) int { return s.requests.Tally(&s.mu, matcher(op, uuid)) }
 
 // Redaction rules: keys whose value is replaced wherever they appear, and
 // the credit_card keys that are kept.

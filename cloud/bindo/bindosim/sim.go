@@ -17,7 +17,6 @@
 package bindosim
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,19 +81,21 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// Sim is the emulator. It is an http.Handler; run Serve alongside it for
-// the background lifecycle and webhook delivery.
+// Sim is the emulator. It is an http.Handler serving the login endpoint,
+// the gateway endpoints and /sim/; run Serve alongside it for the
+// background transaction lifecycle and webhook delivery (RunDue does one
+// round of it, for tests that move a fake clock).
 type Sim struct {
+	simkit.Runner
+
 	cfg     Config
 	clock   Clock
 	log     *slog.Logger
 	httpc   *http.Client
 	pending time.Duration
 	decline int
-	mux     *http.ServeMux
 
 	webhooks *simkit.Outbox
-	loop     simkit.Loop
 
 	mu       sync.Mutex
 	token    string
@@ -134,20 +135,12 @@ func New(cfg Config) (*Sim, error) {
 		}
 	}
 	s := &Sim{
-		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, httpc: cfg.HTTPClient,
+		cfg:     cfg,
 		pending: cfg.PendingDelay, decline: cfg.DeclineMinorSuffix,
 		txns: make(map[string]*txn), byBRN: make(map[string]*txn), tips: make(map[string]tipRecord),
 		scripts: make(map[string]Outcome), batchNo: 1,
 	}
-	if s.clock == nil {
-		s.clock = simkit.RealClock{}
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	if s.httpc == nil {
-		s.httpc = &http.Client{Timeout: 10 * time.Second}
-	}
+	s.clock, s.log, s.httpc = simkit.Defaults("bindosim", cfg.Clock, cfg.Logger, cfg.HTTPClient)
 	if s.pending == 0 {
 		s.pending = DefaultPendingDelay
 	}
@@ -164,25 +157,11 @@ func New(cfg Config) (*Sim, error) {
 		Source: "bindosim", Noun: "webhook", IDKey: "uuid",
 		Retries: webhookRetries[:], Timeout: webhookTimeout, Post: s.post, Log: s.log,
 	}
-	s.loop = simkit.Loop{Lock: &s.mu, Clock: s.clock, Advance: s.advanceLocked, Outbox: s.webhooks}
-	s.mux = s.routes()
+	s.Bind(s.routes(), simkit.Loop{Lock: &s.mu, Clock: s.clock, Advance: s.advanceLocked, Outbox: s.webhooks})
 	return s, nil
 }
 
 var _ http.Handler = (*Sim)(nil)
-
-// ServeHTTP serves the login endpoint, the gateway endpoints and /sim/.
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// Serve runs the transaction lifecycle and delivers webhooks until ctx is
-// cancelled; it then waits for deliveries in flight and returns nil.
-func (s *Sim) Serve(ctx context.Context) error { return s.loop.Serve(ctx) }
-
-// RunDue applies every transition due at the clock's current time and
-// delivers the webhooks due now, returning when those deliveries have
-// finished. Serve calls it continually; tests that drive a fake clock call
-// it directly after moving the clock.
-func (s *Sim) RunDue(ctx context.Context) { s.loop.RunDue(ctx) }
 
 // Outcome scripts how a sale ends: State "success" or "failed" (ErrorCode
 // defaults to 110003 "Rejected By Issuer").

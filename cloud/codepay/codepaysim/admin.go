@@ -3,7 +3,6 @@ package codepaysim
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/internal/simkit"
@@ -173,10 +172,8 @@ func (s *Sim) adminSetTerminal(w http.ResponseWriter, r *http.Request) {
 // POST /sim/faults {"method","kind","count","delay_ms"}
 func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Method  string    `json:"method"`
-		Kind    FaultKind `json:"kind"`
-		Count   int       `json:"count"`
-		DelayMS int64     `json:"delay_ms"`
+		Method string `json:"method"`
+		simkit.FaultBody[FaultKind]
 	}
 	if err := simkit.DecodeAdmin(r, &body); err != nil {
 		adminError(w, http.StatusBadRequest, "bad body: "+err.Error())
@@ -194,7 +191,7 @@ func (s *Sim) adminFault(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, "count and delay_ms must not be negative")
 		return
 	}
-	f := Fault{Method: body.Method, Kind: body.Kind, Count: body.Count, Delay: time.Duration(body.DelayMS) * time.Millisecond}
+	f := Fault{Method: body.Method, Kind: body.Kind, Count: body.Count, Delay: body.Delay()}
 	s.InjectFault(f)
 	writeAdminJSON(w, http.StatusOK, body)
 }

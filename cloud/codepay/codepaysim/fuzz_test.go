@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 var fuzzSeeds = []struct{ ct, body string }{
@@ -75,7 +76,7 @@ func FuzzDecodeRequest(f *testing.F) {
 // and nothing but a correctly signed request is ever accepted.
 func FuzzEntry(f *testing.F) {
 	keys := loadTestKeys(f)
-	clock := newFakeClock()
+	clock := simtest.NewClock()
 	sim, err := New(Config{
 		AppID: testAppID, MerchantNo: testMerchant, StoreNo: testStore,
 		AppPublicKey: keys.appPub, GatewayKey: keys.gwPriv,

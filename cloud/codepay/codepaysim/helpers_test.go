@@ -13,11 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 const (
@@ -27,28 +27,6 @@ const (
 	snOnline     = "DEMO000001"
 	snOffline    = "DEMO000002"
 )
-
-// fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type testKeys struct {
 	appPriv *rsa.PrivateKey
@@ -91,7 +69,7 @@ func testLogger() *slog.Logger {
 type env struct {
 	t     *testing.T
 	sim   *Sim
-	clock *fakeClock
+	clock *simtest.Clock
 	srv   *httptest.Server
 	keys  testKeys
 	cl    *client
@@ -100,7 +78,7 @@ type env struct {
 func newEnv(t *testing.T, mutate func(*Config)) *env {
 	t.Helper()
 	keys := loadTestKeys(t)
-	clock := newFakeClock()
+	clock := simtest.NewClock()
 	cfg := Config{
 		AppID: testAppID, MerchantNo: testMerchant, StoreNo: testStore,
 		AppPublicKey: keys.appPub, GatewayKey: keys.gwPriv,
@@ -128,7 +106,7 @@ type client struct {
 	url   string
 	key   *rsa.PrivateKey
 	gwPub *rsa.PublicKey
-	clock *fakeClock
+	clock *simtest.Clock
 	http  *http.Client
 }
 

@@ -132,10 +132,10 @@ func TestClientInterop(t *testing.T) {
 		}
 		e.clock.Advance(time.Minute)
 		e.sim.RunDue(ctx)
-		if rc.count() != 1 {
-			t.Fatalf("notifications = %d", rc.count())
+		if rc.Count() != 1 {
+			t.Fatalf("notifications = %d", rc.Count())
 		}
-		h := rc.last()
+		h := rc.Last()
 		o, err := cl.ParseNotification(h.body, h.ctype)
 		if err != nil || o.MerchantOrderNo != "IO-N" || o.TransStatus != codepay.StatusCompleted {
 			t.Fatalf("ParseNotification = %+v, %v", o, err)

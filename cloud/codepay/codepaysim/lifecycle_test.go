@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 func TestSaleLifecycle(t *testing.T) {
@@ -42,7 +43,7 @@ func TestSaleLifecycle(t *testing.T) {
 			t.Fatalf("after +%v trans_status = %v (%T), want JSON number %d", st.advance, got, got, st.want)
 		}
 	}
-	finalAt := newFakeClock().Now().Add(2 * time.Second).UTC().Format("2006-01-02 15:04:05")
+	finalAt := simtest.Start.Add(2 * time.Second).UTC().Format("2006-01-02 15:04:05")
 	want := map[string]any{
 		"merchant_order_no": "SALE-1",
 		"trans_no":          created["trans_no"],
@@ -282,7 +283,7 @@ func TestExpiry(t *testing.T) {
 		if v.Status != codepay.StatusFailed || v.ErrorCode != "ORDER_EXPIRED" {
 			t.Fatalf("order = %+v, want expired", v)
 		}
-		if want := newFakeClock().Now().Add(time.Second); !v.FinalAt.Equal(want) {
+		if want := simtest.Start.Add(time.Second); !v.FinalAt.Equal(want) {
 			t.Errorf("final at %v, want %v (the expiry instant)", v.FinalAt, want)
 		}
 	})
@@ -302,7 +303,7 @@ func TestTerminalQueue(t *testing.T) {
 	e.clock.Advance(10 * time.Second)
 	va, _ := e.sim.Order("QA")
 	vb, _ := e.sim.Order("QB")
-	start := newFakeClock().Now()
+	start := simtest.Start
 	if !va.FinalAt.Equal(start.Add(2 * time.Second)) {
 		t.Errorf("QA final at +%v, want +2s", va.FinalAt.Sub(start))
 	}

@@ -6,11 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 type hit struct {
@@ -22,18 +22,13 @@ type hit struct {
 
 // receiver is a notify_url endpoint that answers attempt n with reply(n).
 type receiver struct {
-	t     *testing.T
-	clock *fakeClock
-	reply func(n int) (int, string)
-	srv   *httptest.Server
-	got   chan hit
-
-	mu   sync.Mutex
-	hits []hit
+	simtest.Hits[hit]
+	srv *httptest.Server
+	got chan hit
 }
 
-func newReceiver(t *testing.T, clock *fakeClock, reply func(n int) (int, string)) *receiver {
-	rc := &receiver{t: t, clock: clock, reply: reply, got: make(chan hit, 64)}
+func newReceiver(t *testing.T, clock *simtest.Clock, reply func(n int) (int, string)) *receiver {
+	rc := &receiver{got: make(chan hit, 64)}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var p codepay.Params
@@ -41,29 +36,13 @@ func newReceiver(t *testing.T, clock *fakeClock, reply func(n int) (int, string)
 			t.Errorf("notification is not a JSON object of strings: %s", b)
 		}
 		h := hit{at: clock.Now(), body: b, ctype: r.Header.Get("Content-Type"), params: p}
-		rc.mu.Lock()
-		rc.hits = append(rc.hits, h)
-		n := len(rc.hits)
-		rc.mu.Unlock()
-		status, body := reply(n)
+		status, body := reply(rc.Add(h))
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 		rc.got <- h
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
-}
-
-func (rc *receiver) count() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.hits)
-}
-
-func (rc *receiver) last() hit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.hits[len(rc.hits)-1]
 }
 
 func TestNotificationDeliveredAndRetried(t *testing.T) {
@@ -80,16 +59,16 @@ func TestNotificationDeliveredAndRetried(t *testing.T) {
 	ctx := context.Background()
 	e.mustCreate(with(createFields("N-1", "12.34"), "notify_url", rc.srv.URL+"/hooks/codepay", "attach", "lane=1"))
 	e.sim.RunDue(ctx)
-	if rc.count() != 0 {
+	if rc.Count() != 0 {
 		t.Fatal("notified before the order was final")
 	}
 	e.clock.Advance(2 * time.Second)
 	final := e.clock.Now()
 	e.sim.RunDue(ctx)
-	if rc.count() != 1 {
-		t.Fatalf("attempts after final = %d, want 1", rc.count())
+	if rc.Count() != 1 {
+		t.Fatalf("attempts after final = %d, want 1", rc.Count())
 	}
-	h := rc.last()
+	h := rc.Last()
 	if err := codepay.Verify(e.keys.gwPub, h.params); err != nil {
 		t.Fatalf("notification signature: %v\n%s", err, h.body)
 	}
@@ -124,7 +103,7 @@ func TestNotificationDeliveredAndRetried(t *testing.T) {
 	for _, st := range steps {
 		e.clock.Advance(st.advance)
 		e.sim.RunDue(ctx)
-		if got := rc.count(); got != st.want {
+		if got := rc.Count(); got != st.want {
 			t.Fatalf("after +%v: %d attempts, want %d", st.advance, got, st.want)
 		}
 	}
@@ -145,23 +124,23 @@ func TestNotificationGivesUpAfterSchedule(t *testing.T) {
 	var offsets []time.Duration
 	for i := 0; i < NotifyAttempts; i++ {
 		e.sim.RunDue(ctx)
-		if got := rc.count(); got != i+1 {
+		if got := rc.Count(); got != i+1 {
 			t.Fatalf("attempt %d: receiver saw %d", i+1, got)
 		}
-		offsets = append(offsets, rc.last().at.Sub(start))
+		offsets = append(offsets, rc.Last().at.Sub(start))
 		if i == NotifyAttempts-1 {
 			break
 		}
 		e.clock.Advance(RetrySchedule()[i] - time.Millisecond)
 		e.sim.RunDue(ctx)
-		if got := rc.count(); got != i+1 {
+		if got := rc.Count(); got != i+1 {
 			t.Fatalf("retry %d came early", i+1)
 		}
 		e.clock.Advance(time.Millisecond)
 	}
 	e.clock.Advance(48 * time.Hour)
 	e.sim.RunDue(ctx)
-	if got := rc.count(); got != 15 {
+	if got := rc.Count(); got != 15 {
 		t.Fatalf("attempts = %d, want 15", got)
 	}
 	wantOffsets := []time.Duration{0}
@@ -178,7 +157,7 @@ func TestNotificationGivesUpAfterSchedule(t *testing.T) {
 	if sum < 11*time.Hour || sum > 13*time.Hour {
 		t.Errorf("schedule spans %v, want about 12h", sum)
 	}
-	if h := rc.last(); h.params["trans_status"] != "1" || h.params["trans_error_code"] != "05" {
+	if h := rc.Last(); h.params["trans_status"] != "1" || h.params["trans_error_code"] != "05" {
 		t.Errorf("declined notification = %v", h.params)
 	}
 	v, _ := e.sim.Order("N-2")
@@ -195,8 +174,8 @@ func TestNotificationKinds(t *testing.T) {
 	e.mustCreate(with(createFields("NN-1", "1.00"), "notify_url", rc.srv.URL, "terminal_sn", snOffline, "expires", "30"))
 	e.clock.Advance(time.Minute)
 	e.sim.RunDue(ctx)
-	if rc.count() != 1 || rc.last().params["trans_error_code"] != "ORDER_EXPIRED" {
-		t.Fatalf("expiry notification: %d hits", rc.count())
+	if rc.Count() != 1 || rc.Last().params["trans_error_code"] != "ORDER_EXPIRED" {
+		t.Fatalf("expiry notification: %d hits", rc.Count())
 	}
 	e.approve(createFields("NN-2", "4.00"))
 	r := e.cl.do(codepay.MethodRefundSubmit, map[string]string{
@@ -206,10 +185,10 @@ func TestNotificationKinds(t *testing.T) {
 	wantCode(t, r, CodeOK)
 	e.clock.Advance(2 * time.Second)
 	e.sim.RunDue(ctx)
-	if rc.count() != 2 {
-		t.Fatalf("refund notification: %d hits, want 2", rc.count())
+	if rc.Count() != 2 {
+		t.Fatalf("refund notification: %d hits, want 2", rc.Count())
 	}
-	if p := rc.last().params; p["trans_type"] != "3" || p["merchant_order_no"] != "NN-R" || p["orig_merchant_order_no"] != "NN-2" {
+	if p := rc.Last().params; p["trans_type"] != "3" || p["merchant_order_no"] != "NN-R" || p["orig_merchant_order_no"] != "NN-2" {
 		t.Errorf("refund notification = %v", p)
 	}
 }
@@ -217,27 +196,12 @@ func TestNotificationKinds(t *testing.T) {
 func TestServeDeliversAndStops(t *testing.T) {
 	e := newEnv(t, nil)
 	rc := newReceiver(t, e.clock, func(int) (int, string) { return http.StatusOK, "success" })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.sim.Serve(ctx) }()
+	stop := simtest.Serve(t, e.sim.Serve)
 
 	e.mustCreate(with(createFields("SV-1", "3.00"), "notify_url", rc.srv.URL))
 	e.clock.Advance(2 * time.Second)
-	select {
-	case h := <-rc.got:
-		if h.params["merchant_order_no"] != "SV-1" || h.params["trans_status"] != "2" {
-			t.Errorf("notification = %v", h.params)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not deliver the notification")
+	if h := simtest.Receive(t, rc.got, "notification from Serve"); h.params["merchant_order_no"] != "SV-1" || h.params["trans_status"] != "2" {
+		t.Errorf("notification = %v", h.params)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve = %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not stop")
-	}
+	stop()
 }

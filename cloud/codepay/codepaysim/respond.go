@@ -18,30 +18,21 @@ import (
 // FaultKind is a kind of injected fault.
 type FaultKind string
 
-// Fault kinds.
+// processes reports whether the gateway processes a request that gets k.
+func (k FaultKind) processes() bool {
+	switch k {
+	case FaultHTTP500, FaultHTTP429, FaultDrop, FaultHang:
+		return false
+	}
+	return true
+}
+
+// Fault kinds that answer without processing the request.
 const (
 	// FaultHTTP500 answers HTTP 500 without processing the request.
 	FaultHTTP500 FaultKind = "http500"
-	// FaultSlow processes the request, then waits Fault.Delay (real time)
-	// before responding; a client that gives up first never sees the answer.
-	FaultSlow FaultKind = "slow"
-	// FaultDropAfterProcess processes the request, then closes the TCP
-	// connection without any response: the unknown-outcome case.
-	FaultDropAfterProcess FaultKind = "drop_after_process"
-	// FaultBadSignature signs the response over different content.
-	FaultBadSignature FaultKind = "bad_signature"
-	// FaultUnsigned omits "sign" from the response.
-	FaultUnsigned FaultKind = "unsigned"
-	// FaultDataAsString sends "data" as a JSON string holding the object
-	// (correctly signed over the string's contents).
-	FaultDataAsString FaultKind = "data_as_string"
-	// FaultHTTP500AfterProcess processes the request, then answers HTTP 500
-	// with a plain-text body: the gateway did the work, the client sees an error.
-	FaultHTTP500AfterProcess FaultKind = "http500_after_process"
 	// FaultHTTP429 answers HTTP 429 (rate limited) without processing the request.
 	FaultHTTP429 FaultKind = "http429"
-	// FaultHTTP429AfterProcess processes the request, then answers HTTP 429.
-	FaultHTTP429AfterProcess FaultKind = "http429_after_process"
 	// FaultDrop closes the connection without processing the request.
 	FaultDrop FaultKind = "drop"
 	// FaultHang does not process the request and never answers: it holds the
@@ -50,19 +41,37 @@ const (
 	FaultHang FaultKind = "hang"
 )
 
+// Fault kinds that process the request, then answer late, not at all or
+// with an HTTP error.
+const (
+	// FaultSlow processes the request, then waits Fault.Delay (real time)
+	// before responding; a client that gives up first never sees the answer.
+	FaultSlow FaultKind = "slow"
+	// FaultDropAfterProcess processes the request, then closes the TCP
+	// connection without any response: the unknown-outcome case.
+	FaultDropAfterProcess FaultKind = "drop_after_process"
+	// FaultHTTP500AfterProcess processes the request, then answers HTTP 500
+	// with a plain-text body: the gateway did the work, the client sees an error.
+	FaultHTTP500AfterProcess FaultKind = "http500_after_process"
+	// FaultHTTP429AfterProcess processes the request, then answers HTTP 429.
+	FaultHTTP429AfterProcess FaultKind = "http429_after_process"
+)
+
+// Fault kinds that process the request and answer with a damaged envelope.
+const (
+	// FaultBadSignature signs the response over different content.
+	FaultBadSignature FaultKind = "bad_signature"
+	// FaultUnsigned omits "sign" from the response.
+	FaultUnsigned FaultKind = "unsigned"
+	// FaultDataAsString sends "data" as a JSON string holding the object
+	// (correctly signed over the string's contents).
+	FaultDataAsString FaultKind = "data_as_string"
+)
+
 // FaultKinds lists every kind.
 func FaultKinds() []FaultKind {
 	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultBadSignature, FaultUnsigned, FaultDataAsString,
 		FaultHTTP500AfterProcess, FaultHTTP429, FaultHTTP429AfterProcess, FaultDrop, FaultHang}
-}
-
-// processes reports whether the gateway processes a request that gets k.
-func (k FaultKind) processes() bool {
-	switch k {
-	case FaultHTTP500, FaultHTTP429, FaultDrop, FaultHang:
-		return false
-	}
-	return true
 }
 
 func (k FaultKind) valid() bool { return slices.Contains(FaultKinds(), k) }
@@ -192,12 +201,8 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("codepaysim: request", "method", method, "merchant_order_no", rec.MerchantOrderNo,
 		"code", code, "msg", msg, "fault", string(fault.Kind))
 	out, err := s.encodeResponse(code, msg, psn, data, fault.Kind)
-	if err != nil {
-		s.log.Error("codepaysim: encode response", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
-		return
-	}
-	if !simkit.Misbehave(w, r, fault.Kind == FaultSlow, fault.Kind == FaultDropAfterProcess, fault.Delay) {
+	if simkit.EncodeFailed(w, s.log, "codepaysim", err) ||
+		!simkit.Misbehave(w, r, fault.Kind == FaultSlow, fault.Kind == FaultDropAfterProcess, fault.Delay) {
 		return
 	}
 	switch fault.Kind {

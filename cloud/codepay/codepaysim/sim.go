@@ -15,7 +15,6 @@
 package codepaysim
 
 import (
-	"context"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -192,20 +191,22 @@ const (
 	DefaultDeclineMinorSuffix = 51
 )
 
-// Sim is the emulator. It is an http.Handler; run Serve alongside it for the
-// background lifecycle and notification delivery.
+// Sim is the emulator. It is an http.Handler serving POST /api/entry and
+// the admin API under /sim/; run Serve alongside it for the background
+// order lifecycle and notification delivery (RunDue does one round of it,
+// for tests that move a fake clock).
 type Sim struct {
+	simkit.Runner
+
 	cfg     Config
-	clock   Clock
-	log     *slog.Logger
-	httpc   *http.Client
 	pickup  time.Duration
 	process time.Duration
 	decline int
-	mux     *http.ServeMux
+	clock   Clock
+	log     *slog.Logger
+	httpc   *http.Client
 
 	notifications *simkit.Outbox
-	loop          simkit.Loop
 
 	mu        sync.Mutex
 	mode      Mode
@@ -248,9 +249,6 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg:       cfg,
-		clock:     cfg.Clock,
-		log:       cfg.Logger,
-		httpc:     cfg.HTTPClient,
 		pickup:    cfg.PickupDelay,
 		process:   cfg.ProcessDelay,
 		decline:   cfg.DeclineMinorSuffix,
@@ -261,15 +259,7 @@ func New(cfg Config) (*Sim, error) {
 		paidWith:  make(map[string]codepay.PayScenario),
 		mode:      mode,
 	}
-	if s.clock == nil {
-		s.clock = simkit.RealClock{}
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	if s.httpc == nil {
-		s.httpc = &http.Client{Timeout: 10 * time.Second}
-	}
+	s.clock, s.log, s.httpc = simkit.Defaults("codepaysim", cfg.Clock, cfg.Logger, cfg.HTTPClient)
 	if s.pickup == 0 {
 		s.pickup = DefaultPickupDelay
 	}
@@ -292,25 +282,11 @@ func New(cfg Config) (*Sim, error) {
 		}
 		s.addTerminalLocked(t, s.clock.Now())
 	}
-	s.loop = simkit.Loop{Lock: &s.mu, Clock: s.clock, Advance: s.advanceLocked, Outbox: s.notifications}
-	s.mux = s.routes()
+	s.Bind(s.routes(), simkit.Loop{Lock: &s.mu, Clock: s.clock, Advance: s.advanceLocked, Outbox: s.notifications})
 	return s, nil
 }
 
 var _ http.Handler = (*Sim)(nil)
-
-// ServeHTTP serves POST /api/entry and the admin API under /sim/.
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// Serve runs the order lifecycle and delivers notifications until ctx is
-// cancelled; it then waits for deliveries in flight and returns nil.
-func (s *Sim) Serve(ctx context.Context) error { return s.loop.Serve(ctx) }
-
-// RunDue applies every lifecycle transition due at the clock's current time
-// and delivers the notifications due now, returning when those deliveries
-// have finished. Serve calls it continually; tests that drive a fake clock
-// call it directly after moving the clock.
-func (s *Sim) RunDue(ctx context.Context) { s.loop.RunDue(ctx) }
 
 // SetOnline brings a terminal online or takes it offline. Orders waiting for
 // an offline terminal stay in status 9; their pickup timer starts when it
@@ -412,16 +388,12 @@ func (s *Sim) ScriptPayScenario(merchantOrderNo string, scenario codepay.PayScen
 // by method and merchant_order_no ("" matches any). The log keeps the most
 // recent 45,000-50,000 requests.
 func (s *Sim) Requests(method, merchantOrderNo string) []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests.Select(matcher(method, merchantOrderNo), (*Request).clone)
+	return s.requests.Read(&s.mu, matcher(method, merchantOrderNo), (*Request).clone)
 }
 
 // Count is len(Requests(method, merchantOrderNo)).
 func (s *Sim) Count(method, merchantOrderNo string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests.Count(matcher(method, merchantOrderNo))
+	return s.requests.Tally(&s.mu, matcher(method, merchantOrderNo))
 }
 
 // matcher selects the requests of method and merchantOrderNo; "" matches any.

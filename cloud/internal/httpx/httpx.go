@@ -7,6 +7,7 @@
 package httpx
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,14 +53,31 @@ func NewClient(hc *http.Client, timeout time.Duration, transport http.RoundTripp
 }
 
 // Classes are a client's error values for the two ways an exchange can
-// fail once the request is built.
+// fail once the request is built. Each client makes its own (NewClasses)
+// and exports them as its ErrNotSent and ErrUnknownOutcome, documenting
+// there only what its gateway adds; this is where the two are defined.
+// The two never match each other, and no client's class matches
+// another's.
 type Classes struct {
-	// NotSent: no request byte was written (the connection could not be
-	// made, the context ended first), so the gateway cannot have seen it.
+	// NotSent: the gateway cannot have acted on the request, so nothing
+	// was charged and the same request may be sent again. RoundTrip
+	// returns it when no request byte was written (the connection could
+	// not be made, the context ended first); a client also uses it when it
+	// could not build the request, or when the gateway refused it before
+	// processing it. The outcome is known: nothing happened.
 	NotSent error
-	// UnknownOutcome: the request may have been written, and no usable
-	// answer came back; it may or may not have been processed.
+	// UnknownOutcome: the request may have been written and no usable
+	// answer came back (a timeout or connection reset after writing, an
+	// HTTP 5xx, a response that could not be read, decoded or trusted), so
+	// it may or may not have been processed. The caller must reconcile
+	// with a query and must never send a second payment in its place.
 	UnknownOutcome error
+}
+
+// NewClasses returns new values for a client's classes: NotSent with the
+// text notSent, UnknownOutcome with "outcome unknown".
+func NewClasses(notSent string) Classes {
+	return Classes{NotSent: errors.New(notSent), UnknownOutcome: errors.New("outcome unknown")}
 }
 
 // RoundTrip sends req with hc and reads the answer, at most

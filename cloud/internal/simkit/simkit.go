@@ -1,10 +1,11 @@
 // Package simkit is the machinery the provider emulators
-// (cloud/codepay/codepaysim, cloud/bindo/bindosim) share: the clock and the
-// loop that re-evaluates it, the fault queue, the bounded request log, the
-// notification (webhook) outbox with its retry schedule and delivery state,
-// and small HTTP helpers of the admin API and of transport faults. Each
-// emulator keeps its own fault kinds, codes, redaction rules and wire
-// formats.
+// (cloud/codepay/codepaysim, cloud/bindo/bindosim) share: the Runner each
+// Sim embeds (ServeHTTP, Serve, RunDue) and the defaults of its Config, the
+// clock and the loop that re-evaluates it, the fault queue, the bounded
+// request log, the notification (webhook) outbox with its retry schedule
+// and delivery state, and small HTTP helpers of the admin API and of
+// transport faults. Each emulator keeps its own fault kinds, codes,
+// redaction rules and wire formats. Their tests share simkit/simtest.
 //
 // Unless a type says otherwise it is not safe for concurrent use: the
 // emulator guards it with its own lock.
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -116,6 +118,18 @@ func (q *Faults[F]) Take(key string) F {
 // Clear drops every fault not yet used up.
 func (q *Faults[F]) Clear() { q.queue = nil }
 
+// FaultBody is the body of an admin POST /sim/faults less the key the
+// emulator matches requests on (its own "op" or "method" member, which it
+// embeds FaultBody beside): {"kind", "count", "delay_ms"}.
+type FaultBody[K ~string] struct {
+	Kind    K     `json:"kind"`
+	Count   int   `json:"count"`
+	DelayMS int64 `json:"delay_ms"`
+}
+
+// Delay is DelayMS as a duration.
+func (b FaultBody[K]) Delay() time.Duration { return time.Duration(b.DelayMS) * time.Millisecond }
+
 // MaxRecorded bounds a request log; past it the oldest tenth is dropped, so
 // a log keeps the most recent 45,000-50,000 requests.
 const MaxRecorded = 50_000
@@ -161,6 +175,21 @@ func (l *Log[R]) Count(match func(*R) bool) int {
 	return n
 }
 
+// Read is Select with lock (the emulator's) held: how the emulator's Go API
+// (Sim.Requests) reads the log.
+func (l *Log[R]) Read(lock sync.Locker, match func(*R) bool, clone func(*R) R) []R {
+	lock.Lock()
+	defer lock.Unlock()
+	return l.Select(match, clone)
+}
+
+// Tally is Count with lock (the emulator's) held, for Sim.Count.
+func (l *Log[R]) Tally(lock sync.Locker, match func(*R) bool) int {
+	lock.Lock()
+	defer lock.Unlock()
+	return l.Count(match)
+}
+
 // WriteJSON answers an admin request with status and the JSON encoding of
 // v made by marshal, followed by a newline.
 func WriteJSON(w http.ResponseWriter, status int, v any, marshal func(any) ([]byte, error)) {
@@ -189,6 +218,18 @@ func DecodeAdmin(r *http.Request, v any) error {
 		return errors.New("data after the JSON object")
 	}
 	return nil
+}
+
+// EncodeFailed reports whether err, from encoding the answer to a request
+// the emulator processed, is set; if so it logs it ("<source>: encode
+// response") and answers HTTP 500.
+func EncodeFailed(w http.ResponseWriter, log *slog.Logger, source string, err error) bool {
+	if err == nil {
+		return false
+	}
+	log.Error(source+": encode response", "err", err)
+	http.Error(w, "internal server error", http.StatusInternalServerError)
+	return true
 }
 
 // WaitOrGone waits d (real time), or until the client goes away (false).

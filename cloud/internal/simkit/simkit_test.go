@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/posbridge/posbridge/cloud/internal/simkit/simtest"
 )
 
 func TestFaults(t *testing.T) {
@@ -43,20 +45,8 @@ func TestLogBounded(t *testing.T) {
 	}
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestOutboxRetries(t *testing.T) {
-	clk := &clock{t: time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)}
+	clk := simtest.NewClock()
 	var mu sync.Mutex
 	fail := 2
 	box := &Outbox{
@@ -80,9 +70,9 @@ func TestOutboxRetries(t *testing.T) {
 		t.Fatalf("after attempt 1: %+v", d)
 	}
 	loop.RunDue(context.Background()) // not due yet
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	loop.RunDue(context.Background())
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	loop.RunDue(context.Background())
 	if d := m.State(); !d.Delivered || d.Attempts != 3 || d.LastError != "" || !d.NextAt.IsZero() || bodies != 3 {
 		t.Fatalf("after attempt 3: %+v (bodies %d)", d, bodies)
