@@ -156,8 +156,15 @@ func New(spec Spec, prg service.Interface) (service.Service, error) {
 	return s, nil
 }
 
+// ErrNoServiceManager means the machine runs no service manager posbridge
+// can talk to (e.g. a container without systemd).
+var ErrNoServiceManager = errors.New("no service manager is running on this machine")
+
 // Control runs start, stop or restart on the installed service.
 func Control(spec Spec, action string) error {
+	if err := preflight(spec); err != nil {
+		return fmt.Errorf("%s service %s: %w", action, spec.Name, err)
+	}
 	s, err := New(spec, &Program{})
 	if err != nil {
 		return err
@@ -170,6 +177,12 @@ func Control(spec Spec, action string) error {
 
 // Status reports the service status as a word: running, stopped, not installed, unknown.
 func Status(spec Spec) (string, error) {
+	switch err := preflight(spec); {
+	case errors.Is(err, ErrNotInstalled):
+		return "not installed", nil
+	case err != nil:
+		return "unknown", fmt.Errorf("read service status: %w", err)
+	}
 	s, err := New(spec, &Program{})
 	if err != nil {
 		return "", err

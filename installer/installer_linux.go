@@ -128,6 +128,27 @@ func Uninstall(spec Spec, root string) error {
 	return nil
 }
 
+// preflight says, before asking systemd, what would make it fail
+// obscurely: no unit file (not installed), or no systemd at all.
+func preflight(spec Spec) error {
+	name := spec.Name
+	if name == "" {
+		name = "posbridge"
+	}
+	if path := UnitPath("/", name); !fileExists(path) {
+		return fmt.Errorf("%w (%s does not exist)", ErrNotInstalled, path)
+	}
+	if !systemdRunning() {
+		return fmt.Errorf("%w: systemd is not running (no /run/systemd/system); run it in the foreground with: posbridge run --config FILE", ErrNoServiceManager)
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 func systemdRunning() bool {
 	st, err := os.Stat("/run/systemd/system")
 	return err == nil && st.IsDir()

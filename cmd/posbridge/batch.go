@@ -107,16 +107,19 @@ func printReport(w io.Writer, r batchReport) {
 // cmdBatch is `posbridge batch show [--terminal SN]` and `posbridge batch close --terminal SN`.
 func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "show" && args[0] != "close") {
-		fmt.Fprintln(stderr, "usage: posbridge batch show [--terminal SN] | posbridge batch close --terminal SN")
+		if wantsHelp(args) {
+			printGroupHelp(stdout, "batch")
+			return exitOK
+		}
+		printGroupHelp(stderr, "batch")
 		return exitUsage
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("batch "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	af := addAgentFlags(fs)
 	terminal := fs.String("terminal", "", "terminal serial number")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+	if code, done := parseCommand("batch "+sub, fs, args[1:], stdout, stderr, fs.Parse); done {
+		return code
 	}
 	if sub == "close" && *terminal == "" {
 		fmt.Fprintln(stderr, "posbridge batch close: --terminal SN is required")
@@ -185,19 +188,29 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // `payments show ORDER_NO` and `payments cancel ORDER_NO`.
 func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "cancel") {
-		fmt.Fprintln(stderr, "usage: posbridge payments list [--terminal SN] [--state S] [--limit N] | posbridge payments show ORDER_NO | posbridge payments cancel ORDER_NO")
+		if wantsHelp(args) {
+			printGroupHelp(stdout, "payments")
+			return exitOK
+		}
+		printGroupHelp(stderr, "payments")
 		return exitUsage
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("payments "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	af := addAgentFlags(fs)
-	terminal := fs.String("terminal", "", "only this terminal")
-	state := fs.String("state", "", "only this state")
-	limit := fs.Int("limit", 50, "at most this many (1-500)")
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
-		return exitUsage
+	var terminal, state *string
+	var limit *int
+	if sub == "list" { // show and cancel take only the order number
+		terminal = fs.String("terminal", "", "only this terminal")
+		state = fs.String("state", "", "only this state")
+		limit = fs.Int("limit", 50, "at most this many (1-500)")
+	}
+	var pos []string
+	if code, done := parseCommand("payments "+sub, fs, args[1:], stdout, stderr, func(a []string) (err error) {
+		pos, err = parseInterleaved(fs, a)
+		return err
+	}); done {
+		return code
 	}
 	if sub != "list" && len(pos) != 1 {
 		fmt.Fprintf(stderr, "posbridge payments %s: give exactly one ORDER_NO\n", sub)

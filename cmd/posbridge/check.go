@@ -33,11 +33,10 @@ type checkResult struct {
 // cmdCheck validates a configuration and its surroundings, one line per check.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (required)")
 	offline := fs.Bool("offline", false, "skip the signed call that proves the CodePay credentials")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseCommand("check", fs, args, stdout, stderr, fs.Parse); done {
+		return code
 	}
 	if *cfgPath == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "posbridge check: --config FILE is required")

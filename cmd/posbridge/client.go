@@ -61,8 +61,13 @@ func (f agentFlags) dial(ctx context.Context) (*rpcClient, error) {
 	url, token := *f.url, *f.token
 	if url == "" || token == "" {
 		cfg, err := config.Load(*f.config)
-		if err != nil {
-			return nil, fmt.Errorf("%w (or pass --url and --token)", err)
+		switch {
+		case err != nil && token != "":
+			// A token without a configuration (the demo prints one): the
+			// agent's default address, as `posbridge pay` uses.
+			cfg = &config.Config{Agent: config.Agent{Listen: config.DefaultListen}}
+		case err != nil:
+			return nil, fmt.Errorf("%w (or pass --url and --token, or set POSBRIDGE_URL and POSBRIDGE_TOKEN)", err)
 		}
 		if url == "" {
 			url = "ws://" + cfg.Agent.Listen + "/v1/ws"

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/posbridge/posbridge/internal/config"
 )
 
 // cmdPay is a tiny WebSocket client: it sends one payment.create to a running
@@ -23,8 +24,7 @@ import (
 // interrupted): the payment may still charge, and pay says how to follow it.
 func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	wsURL := fs.String("url", envOr("POSBRIDGE_URL", "ws://127.0.0.1:8765/v1/ws"), "WebSocket URL of the agent (env POSBRIDGE_URL)")
+	wsURL := fs.String("url", envOr("POSBRIDGE_URL", "ws://"+config.DefaultListen+"/v1/ws"), "WebSocket URL of the agent (env POSBRIDGE_URL)")
 	token := fs.String("token", os.Getenv("POSBRIDGE_TOKEN"), "bearer token (env POSBRIDGE_TOKEN)")
 	amount := fs.String("amount", "", "amount as a decimal string, e.g. 12.34 (required)")
 	currency := fs.String("currency", "USD", "ISO 4217 currency")
@@ -38,8 +38,8 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	icc := fs.String("icc", "", "with --track2: EMV ICC data as hex (contact, contactless)")
 	native := fs.Bool("native", false, "with --track2: go to Bindo directly (options.route native)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for a final state")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseCommand("pay", fs, args, stdout, stderr, fs.Parse); done {
+		return code
 	}
 	if *amount == "" || *token == "" {
 		fmt.Fprintln(stderr, "posbridge pay: --amount and --token are required")

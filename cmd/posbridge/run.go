@@ -20,11 +20,10 @@ import (
 // under the service manager (Windows SCM, systemd) when installed.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "path to the TOML configuration file (required)")
 	debug := fs.Bool("debug", false, "log at debug level")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseCommand("run", fs, args, stdout, stderr, fs.Parse); done {
+		return code
 	}
 	if *cfgPath == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "posbridge run: --config FILE is required")

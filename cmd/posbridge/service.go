@@ -15,7 +15,6 @@ import (
 // cmdService handles install, uninstall, start, stop, restart and status.
 func cmdService(ctx context.Context, action string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfgPath, user, root *string
 	if action == "install" {
 		cfgPath = fs.String("config", "", "absolute path of the configuration file (required)")
@@ -25,8 +24,8 @@ func cmdService(ctx context.Context, action string, args []string, stdout, stder
 		root = fs.String("root", "/", "uninstall below this directory (packaging and tests; Linux only)")
 	}
 	name := fs.String("name", "posbridge", "service name")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, done := parseCommand(action, fs, args, stdout, stderr, fs.Parse); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "posbridge %s: unexpected argument %q\n", action, fs.Arg(0))
@@ -81,6 +80,10 @@ func cmdService(ctx context.Context, action string, args []string, stdout, stder
 		fmt.Fprintf(stdout, "service %q removed; the data directory and configuration are kept\n", *name)
 	case "start", "stop", "restart":
 		if err := installer.Control(spec, action); err != nil {
+			if errors.Is(err, installer.ErrNotInstalled) {
+				fmt.Fprintf(stderr, "posbridge %s: service %q is not installed; install it with: posbridge install --config FILE\n", action, *name)
+				return exitFailure
+			}
 			fmt.Fprintf(stderr, "posbridge %s: %v\n", action, err)
 			return exitFailure
 		}
