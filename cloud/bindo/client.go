@@ -76,6 +76,12 @@ type Config struct {
 	// refund so the gateway posts the result to the agent's /hooks/bindo.
 	NotifyURL string
 
+	// WebhookAppID and WebhookSecret are the store's APP-ID and secret_key
+	// issued by Bindo "for Webhook" (reference/bindo.md §1). ParseLinkWebhook
+	// verifies X-SIGNATURE with WebhookSecret and requires X-APP-ID to equal
+	// WebhookAppID when it is set; with no secret it refuses every webhook.
+	WebhookAppID, WebhookSecret string
+
 	// Tokens persists the access token; nil keeps it in memory only (every
 	// restart then logs in again, which invalidates the previous token).
 	Tokens TokenStore
@@ -106,6 +112,8 @@ type Client struct {
 	clientID    string
 	secret      string
 	notifyURL   string
+	hookAppID   string
+	hookSecret  []byte
 	tokens      TokenStore
 	headers     deviceHeaders
 	hc          *http.Client
@@ -156,6 +164,9 @@ func New(cfg Config) (*Client, error) {
 			return nil, &ConfigError{Field: "notify_url", Reason: "must be an absolute http(s) URL"}
 		}
 	}
+	if cfg.WebhookAppID != "" && !headerSafe(cfg.WebhookAppID) {
+		return nil, &ConfigError{Field: "webhook_app_id", Reason: "must be printable ASCII, at most 128 characters"}
+	}
 	h := deviceHeaders{
 		appType: orDefault(cfg.AppType, DefaultAppType), appVersion: orDefault(cfg.AppVersion, DefaultAppVersion),
 		deviceType: orDefault(cfg.DeviceType, DefaultDeviceType), deviceModel: orDefault(cfg.DeviceModel, DefaultDeviceModel),
@@ -182,6 +193,8 @@ func New(cfg Config) (*Client, error) {
 		clientID:    cfg.ClientID,
 		secret:      cfg.ClientSecret,
 		notifyURL:   cfg.NotifyURL,
+		hookAppID:   cfg.WebhookAppID,
+		hookSecret:  []byte(cfg.WebhookSecret),
 		tokens:      cfg.Tokens,
 		headers:     h,
 		hc:          hc,

@@ -80,6 +80,12 @@ type Transaction struct {
 
 	ErrorCode string // error_code when failed
 	Message   string // error_desc, with long digit runs masked
+
+	// PayURL is pay_redirect_url, present on pre-created (pay-by-link)
+	// transactions: the page the customer pays on. It is kept only when it
+	// is an absolute http(s) URL without user info; it carries the order's
+	// X-CLIENT-SECRET, so it is never logged.
+	PayURL string
 }
 
 // wireEnvelope is {"transaction": {...}}, tolerating error fields at the
@@ -110,6 +116,7 @@ type wireTxn struct {
 	IsVoided       flexString `json:"is_voided"`
 	RefundedTimes  flexString `json:"refunded_times"`
 	RefundedAmount flexString `json:"refunded_amount"`
+	PayRedirectURL flexString `json:"pay_redirect_url"`
 	CreditCard     *wireCard  `json:"credit_card"`
 }
 
@@ -194,6 +201,7 @@ func (w *wireTxn) toTransaction() (*Transaction, error) {
 	if ts, err := time.Parse(time.RFC3339Nano, w.DateTime.str()); err == nil {
 		t.Time = ts
 	}
+	t.PayURL = linkURL(w.PayRedirectURL.str())
 	t.Voided = w.IsVoided.str() == "true"
 	if n, err := strconv.Atoi(w.RefundedTimes.str()); err == nil && n >= 0 {
 		t.RefundCount = n

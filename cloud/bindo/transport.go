@@ -26,7 +26,15 @@ const (
 	HeaderDeviceModel = "X-USER-DEVICE-MODEL"
 	HeaderSignature   = "X-SIGNATURE"
 	HeaderAppID       = "X-APP-ID"
+	// HeaderClientIP is required on pre-create: the IP of the client that
+	// will open the pay_redirect_url (JS SDK spec:85).
+	HeaderClientIP = "X-CLIENT-IP"
 )
+
+// extraHeaders are the per-request headers beyond the token: sn adds the
+// native-payment device headers (X-USER-DEVICE-ID = sn), clientIP adds
+// X-CLIENT-IP (pre-create).
+type extraHeaders struct{ sn, clientIP string }
 
 // rawResponse is an HTTP answer other than 401.
 type rawResponse struct {
@@ -49,11 +57,16 @@ type rawResponse struct {
 // no usable answer). HTTP statuses other than 401 are returned for the
 // caller to classify.
 func (c *Client) call(ctx context.Context, op, method, url string, payload any, sn string) (*rawResponse, error) {
+	return c.callWith(ctx, op, method, url, payload, extraHeaders{sn: sn})
+}
+
+// callWith is call with any extra headers.
+func (c *Client) callWith(ctx context.Context, op, method, url string, payload any, hx extraHeaders) (*rawResponse, error) {
 	tok, err := c.accessToken(ctx)
 	if err != nil {
 		return nil, notSent(op, err)
 	}
-	resp, err := c.send(ctx, op, method, url, payload, sn, tok)
+	resp, err := c.send(ctx, op, method, url, payload, hx, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +78,7 @@ func (c *Client) call(ctx context.Context, op, method, url string, payload any, 
 	if err != nil {
 		return nil, notSent(op, err)
 	}
-	resp, err = c.send(ctx, op, method, url, payload, sn, tok)
+	resp, err = c.send(ctx, op, method, url, payload, hx, tok)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +99,7 @@ func notSent(op string, err error) error {
 }
 
 // send makes one HTTP attempt. A 401 is returned as a response.
-func (c *Client) send(ctx context.Context, op, method, url string, payload any, sn, tok string) (*rawResponse, error) {
+func (c *Client) send(ctx context.Context, op, method, url string, payload any, hx extraHeaders, tok string) (*rawResponse, error) {
 	var body *wipingReader
 	if payload != nil {
 		var buf bytes.Buffer
@@ -116,12 +129,15 @@ func (c *Client) send(ctx context.Context, op, method, url string, payload any, 
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(HeaderAccessToken, tok)
-	if sn != "" {
+	if hx.sn != "" {
 		req.Header.Set(HeaderAppType, c.headers.appType)
 		req.Header.Set(HeaderAppVersion, c.headers.appVersion)
 		req.Header.Set(HeaderDeviceType, c.headers.deviceType)
-		req.Header.Set(HeaderDeviceID, sn)
+		req.Header.Set(HeaderDeviceID, hx.sn)
 		req.Header.Set(HeaderDeviceModel, c.headers.deviceModel)
+	}
+	if hx.clientIP != "" {
+		req.Header.Set(HeaderClientIP, hx.clientIP)
 	}
 	status, raw, err := outcomes.RoundTrip(c.hc, req, "bindo "+op)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posbridge/posbridge/money"
 )
@@ -176,14 +177,31 @@ func TestGoldenCanonicalRequests(t *testing.T) {
 		{"tip_adjustment", func(ctx context.Context, c *Client) error {
 			return c.AdjustTip(ctx, "TEST_1654765371046", usd(3005))
 		}},
+		{"checkout_minimal", func(ctx context.Context, c *Client) error {
+			_, err := c.Checkout(ctx, CheckoutRequest{MerchantOrderNo: "TEST_1734343519886", Amount: usd(15034), Description: "Iphone 16", Expires: 15 * time.Minute})
+			return err
+		}},
+		{"checkout_full", func(ctx context.Context, c *Client) error {
+			_, err := c.Checkout(ctx, CheckoutRequest{
+				MerchantOrderNo: "TEST_1734343519887", Amount: usd(15034), Description: "Iphone 16", Expires: 7 * 24 * time.Hour,
+				ReturnURL: "https://shop.example.com/done?order=TEST_1734343519887", NotifyURL: "https://pos.example.com/hooks/codepay",
+				Attach: "lane 1", TermIP: "27.38.213.255", Longitude: "-122.4194", Latitude: "37.7749",
+				OrderDetail: json.RawMessage(`{"data": {"items": [{"name": "Iphone 16", "amount": 150.34, "quantity": 1}]}, "type": "GENERAL"}`),
+				ExtParams:   json.RawMessage(`{"k": "v"}`),
+			})
+			return err
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newFakeGateway(t)
 			g.setRespond(func(w http.ResponseWriter, _ *http.Request, got received) {
 				data := `{}`
-				if got.Params["method"] == MethodOrderQuery {
+				switch got.Params["method"] {
+				case MethodOrderQuery:
 					data = `{"trans_status":2,"merchant_order_no":"TEST_1686732708342"}`
+				case MethodPayCheckout:
+					data = `{"pay_url":"https://checkout.codepay.example/pay/1"}`
 				}
 				g.writeSigned(w, http.StatusOK, "0", "success", data)
 			})

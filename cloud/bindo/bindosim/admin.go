@@ -13,7 +13,8 @@ var adminEndpoints = []string{
 	"GET  /sim/transactions",
 	"GET  /sim/transactions/{uuid_or_brn}",
 	"POST /sim/transactions/{uuid}/outcome {\"state\":\"success|failed\",\"error_code\":\"\",\"error_desc\":\"\"}",
-	"POST /sim/faults {\"op\":\"login|sale|query|void|refund|tips|\",\"kind\":\"http500|slow|drop_after_process|http401\",\"count\":1,\"delay_ms\":0}",
+	"POST /sim/faults {\"op\":\"login|sale|precreate|query|void|refund|tips|\",\"kind\":\"http500|slow|drop_after_process|http401\",\"count\":1,\"delay_ms\":0}",
+	"POST /sim/links/{uuid} {\"action\":\"pay|decline|abandon|expire\",\"error_code\":\"\"}",
 	"POST /sim/settle",
 	"GET  /sim/test-cards",
 }
@@ -79,6 +80,7 @@ func (s *Sim) adminRoutes(m *http.ServeMux) {
 		s.InjectFault(f)
 		writeAdminJSON(w, http.StatusOK, map[string]any{"injected": f.Kind})
 	})
+	m.HandleFunc("POST /sim/links/{id}", s.adminLink)
 	m.HandleFunc("POST /sim/settle", func(w http.ResponseWriter, _ *http.Request) {
 		writeAdminJSON(w, http.StatusOK, map[string]int{"settled": s.Settle()})
 	})

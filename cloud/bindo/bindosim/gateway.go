@@ -32,6 +32,8 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("POST "+base+"/payment/void", s.endpoint(OpVoid, true, s.voidLocked))
 	m.HandleFunc("POST "+base+"/payment/refund", s.endpoint(OpRefund, true, s.refundLocked))
 	m.HandleFunc("POST "+base+"/payment/tips", s.endpoint(OpTips, true, s.tipsLocked))
+	m.HandleFunc("POST "+base+"/payment/precreate", s.endpoint(OpPreCreate, true, s.preCreateLocked))
+	m.HandleFunc("GET "+linkPath, s.endpoint(OpLinkPage, false, s.linkPageLocked))
 	s.adminRoutes(m)
 	return m
 }

@@ -117,6 +117,7 @@ type txn struct {
 	notifyURL        string
 	fingerprint      string          // request parameters, for duplicate uuids
 	notify           *simkit.Message // the webhook, once queued
+	link             *linkInfo       // pre-created (pay-by-link) orders only
 }
 
 func (t *txn) view() TransactionView {
@@ -132,6 +133,9 @@ func (t *txn) view() TransactionView {
 	if t.notify != nil {
 		w := WebhookView(t.notify.State())
 		v.Webhook = &w
+	}
+	if t.link != nil {
+		v.PayURL, v.ExpiresAt, v.Abandoned = t.link.payURL, t.link.expiresAt, !t.link.abandonedAt.IsZero()
 	}
 	return v
 }
@@ -204,7 +208,7 @@ func (s *Sim) wireLocked(t *txn, full bool) map[string]any {
 		"uuid":              t.uuid,
 		"brn":               t.brn,
 		"transaction_type":  t.typ,
-		"payment_method":    "credit_card",
+		"payment_method":    t.paymentMethod(),
 		"transaction_state": t.state,
 		"amount":            amountText(t.amount, t.cur),
 		"total_amount":      amountText(total, t.cur),
@@ -231,6 +235,13 @@ func (s *Sim) wireLocked(t *txn, full bool) map[string]any {
 		m["error_code"] = t.errCode
 		m["error_desc"] = t.errDesc
 	}
+	if t.link != nil {
+		m["pay_redirect_url"] = t.link.payURL
+	}
+	if t.mode == "" { // a pre-created order nobody has paid: no card yet
+		addQueryFields(m, t, full)
+		return m
+	}
 	cc := map[string]any{"card_reader_mode": t.mode, "card_fallback": t.fallback, "card_number": t.masked}
 	if t.cardSN != "" {
 		cc["card_sn"] = t.cardSN
@@ -248,6 +259,13 @@ func (s *Sim) wireLocked(t *txn, full bool) map[string]any {
 		}
 	}
 	m["credit_card"] = cc
+	addQueryFields(m, t, full)
+	return m
+}
+
+// addQueryFields adds, when full, what a query answer adds to the
+// transaction object.
+func addQueryFields(m map[string]any, t *txn, full bool) {
 	if full {
 		m["is_voided"] = t.voided
 		if t.voided {
@@ -256,7 +274,6 @@ func (s *Sim) wireLocked(t *txn, full bool) map[string]any {
 		m["refunded_times"] = t.refundCount
 		m["refunded_amount"] = amountText(t.refunded, t.cur)
 	}
-	return m
 }
 
 func lower(s string) string { return strings.ToLower(s) }

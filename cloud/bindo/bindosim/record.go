@@ -19,6 +19,11 @@ const (
 	OpVoid   = "void"
 	OpRefund = "refund"
 	OpTips   = "tips"
+	// OpPreCreate is the pay-by-link pre-create; OpLinkPage the hosted
+	// payment page's read of its order (the JS SDK's "Get Options By Pay
+	// Redirect URL").
+	OpPreCreate = "precreate"
+	OpLinkPage  = "link_page"
 )
 
 // FaultKind is a kind of injected fault.

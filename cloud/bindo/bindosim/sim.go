@@ -104,6 +104,7 @@ type Sim struct {
 	byBRN    map[string]*txn
 	list     []*txn
 	tips     map[string]tipRecord // tips request uuid → adjustment
+	links    map[string]*txn      // pre-created orders by X-CLIENT-SECRET
 	scripts  map[string]Outcome   // by lower-case uuid
 	faults   simkit.Faults[Fault]
 	requests simkit.Log[Request]
@@ -137,7 +138,7 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{
 		cfg:     cfg,
 		pending: cfg.PendingDelay, decline: cfg.DeclineMinorSuffix,
-		txns: make(map[string]*txn), byBRN: make(map[string]*txn), tips: make(map[string]tipRecord),
+		txns: make(map[string]*txn), byBRN: make(map[string]*txn), tips: make(map[string]tipRecord), links: make(map[string]*txn),
 		scripts: make(map[string]Outcome), batchNo: 1,
 	}
 	s.clock, s.log, s.httpc = simkit.Defaults("bindosim", cfg.Clock, cfg.Logger, cfg.HTTPClient)
@@ -241,6 +242,10 @@ type TransactionView struct {
 	CreatedAt    time.Time    `json:"created_at"`
 	FinalAt      time.Time    `json:"final_at"` // zero while pending
 	Webhook      *WebhookView `json:"webhook,omitempty"`
+	// PayURL, ExpiresAt and Abandoned describe a pre-created order only.
+	PayURL    string    `json:"pay_redirect_url,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Abandoned bool      `json:"abandoned,omitempty"`
 }
 
 // WebhookView is the delivery state of a transaction's webhook.

@@ -23,6 +23,8 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("POST /sim/faults", s.adminFault)
 	m.HandleFunc("DELETE /sim/faults", s.adminClearFaults)
 	m.HandleFunc("GET /sim/batches/{sn}", s.adminBatch)
+	m.HandleFunc("POST /sim/checkout/{no}", s.adminCheckout)
+	m.HandleFunc("GET "+checkoutPagePath+"{token}", s.checkoutPage)
 	m.HandleFunc("GET /sim/mode", s.adminMode)
 	m.HandleFunc("POST /sim/mode", s.adminSetMode)
 	return m
@@ -48,6 +50,7 @@ var adminEndpoints = []string{
 	"POST /sim/faults {\"method\":\"\",\"kind\":\"http500|slow|drop_after_process|bad_signature|unsigned|data_as_string\",\"count\":1,\"delay_ms\":0}",
 	"DELETE /sim/faults",
 	"GET  /sim/batches/{sn}",
+	"POST /sim/checkout/{merchant_order_no} {\"action\":\"pay|decline|abandon|expire\",\"error_code\":\"\",\"error_msg\":\"\"}",
 	"GET  /sim/mode",
 	"POST /sim/mode {\"batch_shape\":\"totals|sdk|empty\",\"amount_style\":\"string|number\"}",
 }

@@ -45,6 +45,8 @@ func (s *Sim) processLocked(r *http.Request, p codepay.Params, now time.Time) (m
 		return s.batchCloseLocked(p, now)
 	case codepay.MethodTipAdjustment:
 		return s.tipAdjustLocked(p)
+	case codepay.MethodPayCheckout:
+		return s.checkoutLocked(r, p, now)
 	}
 	return nil, refuse(CodeMethodNotSupported, "method not supported: %s", method)
 }

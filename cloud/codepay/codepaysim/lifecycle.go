@@ -16,6 +16,7 @@ import (
 const (
 	sourceCreate       = "create"        // wisehub.cloud.pay.order, pushed to a terminal
 	sourceRefundSubmit = "refund_submit" // order.refund.submit, processed by the cloud
+	sourceCheckout     = "checkout"      // pay.checkout, paid by the customer on the hosted page
 )
 
 // Fixed card details of approved emulated card payments.
@@ -72,6 +73,7 @@ type order struct {
 	batchNo     int             // batch the order was approved into; 0 if never approved
 	voidedBy    string          // merchant_order_no of the approved void, or "order.revoker"
 	notify      *simkit.Message // the notification, once queued
+	page        *hostedPage     // pay.checkout orders only
 }
 
 func (o *order) transAmount() int64 { return o.amount + o.tip + o.cashback }
@@ -349,6 +351,9 @@ type OrderView struct {
 	PickedUpAt          time.Time
 	FinalAt             time.Time
 	Notification        *NotificationView // nil without notify_url or before the order is final
+	// PayURL and Abandoned describe a pay.checkout order only.
+	PayURL    string
+	Abandoned bool
 }
 
 // NotificationView is the delivery state of an order's notification.
@@ -395,12 +400,14 @@ func (v OrderView) MarshalJSON() ([]byte, error) {
 		PickedUpAt          time.Time         `json:"picked_up_at,omitzero"`
 		FinalAt             time.Time         `json:"final_at,omitzero"`
 		Notification        *NotificationView `json:"notification,omitempty"`
+		PayURL              string            `json:"pay_url,omitempty"`
+		Abandoned           bool              `json:"abandoned,omitempty"`
 	}{
 		v.MerchantOrderNo, v.TransNo, v.TerminalSN, v.Source, int(v.TransType), int(v.Status), v.Currency,
 		money.Format(v.OrderAmount, cur), money.Format(v.TipAmount, cur), money.Format(v.CashbackAmount, cur),
 		money.Format(v.TransAmount, cur), money.Format(v.RefundedAmount, cur), string(v.PayScenario),
 		v.OrigMerchantOrderNo, v.ErrorCode, v.ErrorMsg, v.AuthNo, v.RefNo, v.Attach, v.NotifyURL, v.BatchNo,
-		v.VoidedBy, v.CreatedAt, v.ExpiresAt, v.PickedUpAt, v.FinalAt, v.Notification,
+		v.VoidedBy, v.CreatedAt, v.ExpiresAt, v.PickedUpAt, v.FinalAt, v.Notification, v.PayURL, v.Abandoned,
 	})
 }
 
@@ -422,6 +429,9 @@ func (s *Sim) viewLocked(o *order) OrderView {
 	if o.notify != nil {
 		n := NotificationView(o.notify.State())
 		v.Notification = &n
+	}
+	if o.page != nil {
+		v.PayURL, v.Abandoned = o.page.url, !o.page.leftAt.IsZero()
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package codepaysim
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -55,6 +56,8 @@ const (
 	kInt
 	kBool
 	kURL
+	kPageURL    // absolute http(s) URL; a query is allowed (return_url)
+	kJSONObject // a JSON object sent as text (order_detail, ext_params)
 )
 
 type field struct {
@@ -114,6 +117,15 @@ var methodFields = map[string][]field{
 	codepay.MethodTipAdjustment: {
 		req("merchant_order_no", 32, kOrderNo), req("tip_adjustment_amount", 0, kAmount),
 	},
+	// pay.checkout, spec:130-181 (its table does not print the name of
+	// order_detail; PayCheckoutRequest.java and the sample at spec:163 do).
+	codepay.MethodPayCheckout: {
+		req("merchant_order_no", 32, kOrderNo), req("price_currency", 8, kText), req("order_amount", 0, kAmount),
+		req("expires", 0, kInt), req("description", 128, kText), opt("term_ip", 32, kText),
+		opt("longitude", 0, kText), opt("latitude", 0, kText), opt("return_url", 256, kPageURL),
+		opt("notify_url", 256, kURL), opt("attach", 128, kText),
+		opt("order_detail", 0, kJSONObject), opt("ext_params", 0, kJSONObject),
+	},
 }
 
 var (
@@ -157,6 +169,15 @@ func checkFields(p codepay.Params, fs []field) *apiError {
 			u, err := url.Parse(v)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 				return refuse(CodeInvalidParameter, "invalid parameter: %s must be an absolute http(s) URL without query", f.name)
+			}
+		case kPageURL:
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+				return refuse(CodeInvalidParameter, "invalid parameter: %s must be an absolute http(s) URL", f.name)
+			}
+		case kJSONObject:
+			var obj map[string]any
+			if json.Unmarshal([]byte(v), &obj) != nil || obj == nil {
+				return refuse(CodeInvalidParameter, "invalid parameter: %s must be a JSON object sent as a string", f.name)
 			}
 		}
 	}
