@@ -92,6 +92,16 @@ type Config struct {
 	MaxResends int
 	// Bindo, when set, enables the native card-present route and fallback.
 	Bindo Bindo
+	// QRWallet, when set, enables method qr (provider.go).
+	QRWallet QRWallet
+	// IDPay, when set, enables method va (the VA/QRIS gateway).
+	IDPay IDPay
+	// IDPayExpiry is how long a va payment may be paid (whole minutes,
+	// 15 min to 97200 min); 0 lets the gateway use its default (4320 min).
+	IDPayExpiry time.Duration
+	// IDPayDefaultName is the account name shown to the customer when a va
+	// payment.create gives no customer_name.
+	IDPayDefaultName string
 	// FallbackMode is "auto" (default when Bindo is set) or "never".
 	FallbackMode string
 	// UnreachableGrace is how long CodePay may stay unreachable (nothing
@@ -167,6 +177,8 @@ type Agent struct {
 	// order.revoker for; the reconciler leaves them alone.
 	revokeMu sync.Mutex
 	revoking map[string]bool
+	// live holds the qr/va payments a goroutine of this process is sending.
+	live providerLive
 
 	runMu    sync.Mutex
 	running  bool
@@ -333,6 +345,12 @@ func (a *Agent) Serve(ctx context.Context) error {
 // (or returns the existing payment for a repeated identical request), and
 // wakes the terminal's worker. It returns once the payment is durable.
 func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
+	if r.Method != "" && r.Method != MethodCard {
+		return a.createProvider(ctx, r) // provider.go: no terminal queue
+	}
+	if err := checkCardOnly(r); err != nil {
+		return Payment{}, err
+	}
 	n, err := a.validate(r)
 	if err != nil {
 		return Payment{}, err
@@ -452,6 +470,9 @@ func (a *Agent) checkOriginal(ctx context.Context, n *normalized) (string, error
 		return "", fmt.Errorf("check original payment: %w", err)
 	}
 	route := orig.Route
+	if isProviderRoute(route) {
+		return "", fieldErr("orig_merchant_order_no", "%s was paid through %s: refund it with payment.refund (a %s payment cannot be voided or completed on a terminal)", n.orig, route, route)
+	}
 	if route == RouteBindo {
 		if a.cfg.Bindo == nil {
 			return "", fieldErr("orig_merchant_order_no", "%s went through Bindo, which is not configured on this agent", n.orig)
@@ -585,6 +606,9 @@ func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 	}
 	if err != nil {
 		return Payment{}, fmt.Errorf("cancel payment: %w", err)
+	}
+	if isProviderRoute(p.Route) {
+		return a.cancelProvider(p)
 	}
 	if isCloudRefund(p) && !IsFinal(p.State) {
 		return Payment{}, fmt.Errorf("%w: %s is a refund sent through CodePay's cloud; it cannot be cancelled, wait for its result", ErrNotCancellable, orderNo)

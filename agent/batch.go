@@ -44,8 +44,12 @@ type BatchTotals struct {
 	Currency    string
 	ByType      map[string]TypeTotal
 	Tips        string
-	// ByRoute splits Count/TotalAmount by provider (codepay, bindo).
+	// ByRoute splits Count/TotalAmount by provider (codepay, bindo,
+	// qrwallet, idpay).
 	ByRoute map[string]TypeTotal
+	// ByMethod splits Count/TotalAmount by payment method (card, qr, va);
+	// nil (absent on the wire) when the batch holds card payments only.
+	ByMethod map[string]TypeTotal
 }
 
 // CloudTotals are the totals CodePay returned from batch.close.
@@ -98,6 +102,12 @@ type BatchReport struct {
 }
 
 func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
+	switch {
+	case sn == RouteQRWallet && a.cfg.QRWallet != nil:
+		return a.cfg.QRWallet.Currency(), nil // the QR wallet's pseudo-desk
+	case sn == RouteIDPay && a.cfg.IDPay != nil:
+		return money.MustCurrency("IDR"), nil // the VA/QRIS gateway's pseudo-desk
+	}
 	t, err := a.reg.Lookup(sn)
 	if err != nil {
 		return money.Currency{}, fieldErr("terminal_sn", "unknown terminal %q", sn)
@@ -117,7 +127,7 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 		n   int
 		sum int64
 	}
-	byType, byRoute := map[string]*acc{}, map[string]*acc{}
+	byType, byRoute, byMethod := map[string]*acc{}, map[string]*acc{}, map[string]*acc{}
 	var count int
 	var total, tips int64
 	for _, p := range ps {
@@ -157,6 +167,17 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 		}
 		r.n++
 		r.sum += signed
+		method := MethodCard
+		if md, ok := methodOf(&p); ok {
+			method = md.Method
+		}
+		m := byMethod[method]
+		if m == nil {
+			m = &acc{}
+			byMethod[method] = m
+		}
+		m.n++
+		m.sum += signed
 	}
 	out := BatchTotals{
 		Count: count, TotalAmount: money.Format(total, cur), Currency: cur.Code, Tips: money.Format(tips, cur),
@@ -167,6 +188,12 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 	}
 	for k, v := range byRoute {
 		out.ByRoute[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
+	}
+	if len(byMethod) > 1 || (len(byMethod) == 1 && byMethod[MethodCard] == nil) {
+		out.ByMethod = map[string]TypeTotal{}
+		for k, v := range byMethod {
+			out.ByMethod[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
+		}
 	}
 	return out
 }
@@ -255,6 +282,9 @@ func (a *Agent) BatchClose(ctx context.Context, sn, by string) (BatchReport, err
 		return BatchReport{}, err
 	}
 	w := a.workers[sn]
+	if w == nil {
+		return a.closeDeskLocally(ctx, sn, by)
+	}
 	if _, err := a.db.Active(ctx, sn); err == nil {
 		return BatchReport{}, a.busyError(ctx, sn)
 	}
@@ -502,4 +532,26 @@ func (a *Agent) BatchPayments(ctx context.Context, sn string, batchNo int64) ([]
 		out[i] = a.view(&ps[i])
 	}
 	return out, nil
+}
+
+// closeDeskLocally closes the batch of a provider's pseudo-desk (qr or va
+// payments taken without a terminal): no provider has a batch close, so
+// the report holds the journal's totals only (comparison not_compared).
+func (a *Agent) closeDeskLocally(ctx context.Context, sn, by string) (BatchReport, error) {
+	b, err := a.db.BeginBatchClose(ctx, sn, by)
+	if err != nil {
+		return BatchReport{}, fmt.Errorf("close batch: %w", err)
+	}
+	r, err := a.report(ctx, b)
+	if err != nil {
+		return BatchReport{}, err
+	}
+	now := a.clock.Now().UTC()
+	r.State, r.ClosedAt, r.ClosedBy = store.BatchClosed, &now, b.ClosedBy
+	r.Comparison, r.Differences = ComparisonNotCompared, []string{sn + " has no batch close: local totals only"}
+	if _, err := a.db.FinishBatchClose(context.WithoutCancel(ctx), b.ID, encodeReport(r)); err != nil {
+		return BatchReport{}, fmt.Errorf("close batch: %w", err)
+	}
+	a.publish(Event{Batch: &r})
+	return r, nil
 }

@@ -34,6 +34,7 @@ type storedTotals struct {
 	ByType      map[string]storedTypeTotal `json:"by_type"`
 	Tips        string                     `json:"tips"`
 	ByRoute     map[string]storedTypeTotal `json:"by_route"`
+	ByMethod    map[string]storedTypeTotal `json:"by_method,omitempty"`
 }
 
 type storedTypeTotal struct {
@@ -54,7 +55,8 @@ func encodeReport(r BatchReport) string {
 		CloudSettleList: r.CloudSettleList,
 		Local: storedTotals{Count: r.Local.Count, TotalAmount: r.Local.TotalAmount, Currency: r.Local.Currency,
 			ByType: mapTotals(r.Local.ByType, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) }), Tips: r.Local.Tips,
-			ByRoute: mapTotals(r.Local.ByRoute, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) })},
+			ByRoute:  mapTotals(r.Local.ByRoute, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) }),
+			ByMethod: mapTotals(r.Local.ByMethod, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) })},
 	}
 	if r.Cloud != nil {
 		s.Cloud = &storedCloud{Count: r.Cloud.Count, TotalAmount: r.Cloud.TotalAmount}
@@ -76,7 +78,8 @@ func decodeReport(js string) (BatchReport, error) {
 		CloudSettleList: s.CloudSettleList,
 		Local: BatchTotals{Count: s.Local.Count, TotalAmount: s.Local.TotalAmount, Currency: s.Local.Currency,
 			ByType: mapTotals(s.Local.ByType, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) }), Tips: s.Local.Tips,
-			ByRoute: mapTotals(s.Local.ByRoute, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) })},
+			ByRoute:  mapTotals(s.Local.ByRoute, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) }),
+			ByMethod: mapTotals(s.Local.ByMethod, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) })},
 	}
 	if s.Cloud != nil {
 		r.Cloud = &CloudTotals{Count: s.Cloud.Count, TotalAmount: s.Cloud.TotalAmount}

@@ -134,8 +134,8 @@ func (a *Agent) Refund(ctx context.Context, r RefundRequest) (Payment, error) {
 	if err != nil {
 		return Payment{}, fmt.Errorf("refund: %w", err)
 	}
-	if r.Via == ViaTerminal {
-		return a.refundOnTerminal(ctx, r, orig)
+	if p, done, err := a.refundDirect(ctx, r, orig); done {
+		return p, err
 	}
 	if orig.Route != RouteCodePay {
 		if r.Via == ViaCloud {
@@ -161,6 +161,21 @@ func (a *Agent) Refund(ctx context.Context, r RefundRequest) (Payment, error) {
 		return a.refundOnTerminal(ctx, r, orig)
 	}
 	return a.refundInCloud(ctx, r, orig, how)
+}
+
+// refundDirect takes the refunds whose way is fixed: of a qr or va payment
+// (provider.go), and those asked via the terminal. done is false for the
+// rest.
+func (a *Agent) refundDirect(ctx context.Context, r RefundRequest, orig *store.Payment) (_ Payment, done bool, _ error) {
+	switch {
+	case isProviderRoute(orig.Route):
+		p, err := a.refundProvider(ctx, r, orig)
+		return p, true, err
+	case r.Via == ViaTerminal:
+		p, err := a.refundOnTerminal(ctx, r, orig)
+		return p, true, err
+	}
+	return Payment{}, false, nil
 }
 
 // checkRefundRequest validates what needs no journal.

@@ -89,6 +89,28 @@ type CreateRequest struct {
 	// Card is card-present data for the Bindo route (nil for none). It is
 	// held in memory only and wiped once the sale has been sent.
 	Card *card.Card
+
+	// Method is card ("" means card), qr or va (provider.go).
+	Method string
+	// QRMode (native or quick) and CustomerCode (quick: the code scanned
+	// from the customer's wallet app, never stored) are for method qr.
+	QRMode, CustomerCode string
+	// VAMethod (one of idpay.Methods()) and the customer's name, e-mail and
+	// phone are for method va.
+	VAMethod                                   string
+	CustomerName, CustomerEmail, CustomerPhone string
+}
+
+// checkCardOnly refuses the method parameters of qr and va on a card
+// payment.
+func checkCardOnly(r CreateRequest) error {
+	switch {
+	case r.QRMode != "" || r.CustomerCode != "":
+		return fieldErr("qr_mode", "qr_mode and customer_code are for method qr only")
+	case r.VAMethod != "" || r.CustomerName != "" || r.CustomerEmail != "" || r.CustomerPhone != "":
+		return fieldErr("va_method", "va_method and customer_* are for method va only")
+	}
+	return nil
 }
 
 // FieldError is a request field that failed validation; the WebSocket API
@@ -155,6 +177,16 @@ type Payment struct {
 	// payments, but not by one (events that change nothing take ids too).
 	// events.since resumes after it. 0 when not known.
 	Seq int64
+	// Method is qr or va for a provider payment, "" for a card payment.
+	// QRPayload (a QR code to render: the QR wallet's native code or a
+	// QRIS payload), PayURL (an e-wallet redirect), VANumber (the virtual
+	// account to pay) and PaymentCode (a retail counter code) are what the
+	// customer pays with; ExpiresAt is then until when.
+	Method      string
+	QRPayload   string
+	PayURL      string
+	VANumber    string
+	PaymentCode string
 }
 
 // Final reports whether the payment is in a final state.
@@ -205,6 +237,9 @@ func view(p *store.Payment, notice string) Payment {
 	}
 	if p.ErrorCode != "" || p.ErrorMessage != "" {
 		v.Error = &PaymentError{Code: p.ErrorCode, Message: p.ErrorMessage}
+	}
+	if md, ok := methodOf(p); ok {
+		v.Method, v.QRPayload, v.PayURL, v.VANumber, v.PaymentCode = md.Method, md.QRPayload, md.PayURL, md.VANumber, md.PaymentCode
 	}
 	return v
 }

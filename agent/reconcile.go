@@ -74,6 +74,10 @@ func (a *Agent) runReconciler(ctx context.Context) {
 // reconcileParked asks CodePay once about a parked payment and applies the
 // answer by the outcome rule (docs/reliability.md).
 func (a *Agent) reconcileParked(ctx context.Context, p *store.Payment, lastErr map[string]string) {
+	if isProviderRoute(p.Route) {
+		a.reconcileProvider(ctx, p, lastErr) // qr/va sales and refunds (provider.go)
+		return
+	}
 	if isCloudRefund(p) {
 		a.reconcileCloudRefund(ctx, p, lastErr) // sent and followed here, never by a terminal
 		return

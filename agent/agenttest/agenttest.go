@@ -97,6 +97,9 @@ type Env struct {
 	cancel    context.CancelFunc
 	done      chan error
 
+	// Prov holds the provider emulators when Opts.Providers is set.
+	Prov *Providers
+
 	opts   Opts
 	mu     sync.Mutex
 	events []agent.Payment
@@ -141,6 +144,9 @@ type Opts struct {
 	// BatchShape and AmountStyle are the emulator's conformance mode
 	// (codepaysim.Config; "" = its defaults, totals and string).
 	BatchShape, AmountStyle string
+	// Providers starts the QR wallet and VA/QRIS gateway emulators and
+	// gives the agent their clients (Env.Prov).
+	Providers bool
 }
 
 func New(t testing.TB, o Opts) *Env {
@@ -212,6 +218,13 @@ func New(t testing.TB, o Opts) *Env {
 		bdone := make(chan struct{})
 		go func() { bs.Serve(bctx); close(bdone) }()
 		t.Cleanup(func() { bcancel(); <-bdone; e.BindoSrv.Close() })
+	}
+	if o.Providers {
+		e.Prov = startProviders(t, o, func() *agent.Agent {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.Agent
+		})
 	}
 	e.opts = o
 	if o.History > 0 {
@@ -300,7 +313,13 @@ func (e *Env) start(o Opts) {
 		}
 		bc = c
 	}
+	var qw agent.QRWallet
+	var ip agent.IDPay
+	if e.Prov != nil {
+		qw, ip = e.Prov.QRClient, e.Prov.IDClient
+	}
 	a, err := agent.New(agent.Config{
+		QRWallet: qw, IDPay: ip, IDPayDefaultName: "Toko Test",
 		Bindo: bc, OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace, ProbeInterval: o.ProbeInterval,
 		Store: db, CodePay: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
@@ -319,7 +338,9 @@ func (e *Env) start(o Opts) {
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
+	e.mu.Lock()
 	e.DB, e.Client, e.Agent, e.cancel, e.done = db, client, a, cancel, make(chan error, 1)
+	e.mu.Unlock()
 	go func() { e.done <- a.Serve(ctx) }()
 	t.Cleanup(e.Stop)
 }

@@ -17,12 +17,19 @@ import (
 	"github.com/posbridge/posbridge/api/rpc"
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/idpay"
 	"github.com/posbridge/posbridge/device"
 )
 
 // NotificationParser verifies and decodes a CodePay notification.
 type NotificationParser interface {
 	ParseNotification(body []byte, contentType string) (*codepay.Order, error)
+}
+
+// IDPayCallbacks verifies and decodes a VA/QRIS gateway callback
+// (*idpay.Client).
+type IDPayCallbacks interface {
+	ParseCallback(body []byte, contentType string) (*idpay.Callback, error)
 }
 
 // Config holds what the listener serves.
@@ -34,6 +41,9 @@ type Config struct {
 	// BindoWebhookSecret, when set, enables POST /hooks/bindo: Bindo webhooks
 	// checked by their X-SIGNATURE HMAC-SHA256 over the raw body.
 	BindoWebhookSecret []byte
+	// IDPay, when non-nil, enables POST /hooks/idpay: the VA/QRIS gateway's
+	// form-encoded callbacks, verified with the platform key.
+	IDPay IDPayCallbacks
 	// Console, when non-nil, is the web console served at / (behind the
 	// Host/Origin guard; it authenticates its API calls with the token).
 	Console http.Handler
@@ -139,7 +149,44 @@ func Handler(cfg Config) http.Handler {
 			io.WriteString(w, "success")
 		})
 	}
+	if cfg.IDPay != nil {
+		mux.HandleFunc("POST /hooks/idpay", idpayHook(cfg, log))
+	}
 	return limitBodies(mux)
+}
+
+// idpayHook serves the VA/QRIS gateway's callbacks: verified (400 when the
+// signature, the body or the merchant is wrong), bound to a va payment of
+// this journal with the same amount (422 otherwise), then only a hint: the
+// agent confirms by query. Accepted and repeated callbacks are answered
+// with the string SUCCESS (idpay.CallbackAck), as the gateway requires.
+func idpayHook(cfg Config, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readBody(w, r, log)
+		if !ok {
+			return
+		}
+		cb, err := cfg.IDPay.ParseCallback(body, r.Header.Get("Content-Type"))
+		if err != nil {
+			log.Warn("idpay callback refused", "err", err, "remote", r.RemoteAddr)
+			http.Error(w, "invalid callback", http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+		defer cancel()
+		if err := cfg.Agent.ApplyIDPayCallback(ctx, cb); err != nil {
+			if errors.Is(err, agent.ErrNotificationRejected) {
+				log.Warn("idpay callback rejected", "err", err, "remote", r.RemoteAddr)
+				http.Error(w, "callback rejected: not a matching payment of this installation", http.StatusUnprocessableEntity)
+				return
+			}
+			log.Error("apply idpay callback", "merchant_order_no", cb.OrderNo, "err", err)
+			http.Error(w, "retry later", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, idpay.CallbackAck)
+	}
 }
 
 // CodePayReady is the CodePay part of /readyz, from the agent's own calls

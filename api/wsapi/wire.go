@@ -43,6 +43,12 @@ type Payment struct {
 	CreatedAt           time.Time     `json:"created_at"`
 	UpdatedAt           time.Time     `json:"updated_at"`
 	Seq                 int64         `json:"seq"`
+	// Extensions for method qr and va, absent on card payments:
+	Method      string `json:"method,omitempty"`
+	QRPayload   string `json:"qr_payload,omitempty"`
+	PayURL      string `json:"pay_url,omitempty"`
+	VANumber    string `json:"va_number,omitempty"`
+	PaymentCode string `json:"payment_code,omitempty"`
 }
 
 // Card is the payment object's card: never a full PAN.
@@ -67,6 +73,7 @@ func PaymentFrom(p agent.Payment) Payment {
 		OrigMerchantOrderNo: p.OrigMerchantOrderNo, Description: p.Description, Route: p.Route,
 		TransNo: p.TransNo, TransStatus: p.TransStatus, AuthCode: p.AuthCode, RefNo: p.RefNo,
 		Notice: p.Notice, Alert: p.Alert, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Seq: p.Seq,
+		Method: p.Method, QRPayload: p.QRPayload, PayURL: p.PayURL, VANumber: p.VANumber, PaymentCode: p.PaymentCode,
 	}
 	if p.Card != nil {
 		w.Card = &Card{Brand: p.Card.Brand, MaskedPAN: p.Card.MaskedPAN, EntryMode: p.Card.EntryMode}
@@ -167,6 +174,9 @@ type BatchTotals struct {
 	ByType      map[string]TypeTotal `json:"by_type"`
 	Tips        string               `json:"tips"`
 	ByRoute     map[string]TypeTotal `json:"by_route"`
+	// ByMethod is an extension: present only when the batch holds qr or va
+	// payments.
+	ByMethod map[string]TypeTotal `json:"by_method,omitempty"`
 }
 
 // TypeTotal is a count and an amount.
@@ -189,7 +199,7 @@ func BatchReportFrom(r agent.BatchReport) BatchReport {
 		CloudSettleList: r.CloudSettleList,
 		Local: BatchTotals{
 			Count: r.Local.Count, TotalAmount: r.Local.TotalAmount, Currency: r.Local.Currency, Tips: r.Local.Tips,
-			ByType: typeTotalsFrom(r.Local.ByType), ByRoute: typeTotalsFrom(r.Local.ByRoute),
+			ByType: typeTotalsFrom(r.Local.ByType), ByRoute: typeTotalsFrom(r.Local.ByRoute), ByMethod: typeTotalsFrom(r.Local.ByMethod),
 		},
 	}
 	if r.Cloud != nil {

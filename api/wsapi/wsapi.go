@@ -431,6 +431,14 @@ type createParams struct {
 	Card                json.RawMessage `json:"card"`
 	Options             *Options        `json:"options"`
 	Source              string          `json:"source"`
+	// Extensions: method qr and va (docs/websocket-api.md).
+	Method        string `json:"method"`
+	QRMode        string `json:"qr_mode"`
+	CustomerCode  string `json:"customer_code"`
+	VAMethod      string `json:"va_method"`
+	CustomerName  string `json:"customer_name"`
+	CustomerEmail string `json:"customer_email"`
+	CustomerPhone string `json:"customer_phone"`
 }
 
 // sourceParam reads the optional "source" of a call: which front end speaks
@@ -458,6 +466,8 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		Currency:            p.Currency,
 		OrigMerchantOrderNo: p.OrigMerchantOrderNo,
 		Description:         p.Description,
+		Method:              p.Method, QRMode: p.QRMode, CustomerCode: p.CustomerCode, VAMethod: p.VAMethod,
+		CustomerName: p.CustomerName, CustomerEmail: p.CustomerEmail, CustomerPhone: p.CustomerPhone,
 	}
 	src, err := sourceParam(p.Source)
 	if err != nil {
