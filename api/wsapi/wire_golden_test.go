@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
@@ -188,31 +190,74 @@ func TestWireGolden(t *testing.T) {
 	step(c, "batch.list", map[string]any{"limit": 501})
 	step(c, "payment.refund", map[string]any{"merchant_order_no": "R2", "orig_merchant_order_no": "N1", "via": "cloud"})
 
-	// The subscriber's notifications: each distinct payment.updated and
-	// batch.closed in the order first seen, then the last terminal.updated
-	// of each terminal (how many a terminal gets depends on timing).
-	time.Sleep(200 * time.Millisecond)
-	out.WriteString("== notifications\n")
-	seen := map[string]bool{}
-	lastTerm := map[string][]byte{}
-	for _, m := range watcher.received() {
-		var env struct {
-			Method string
-			Params struct {
-				SN string `json:"sn"`
+	// The subscriber's notifications: the last payment.updated of each
+	// payment (a subscriber may be sent a later state instead of every
+	// step: how many it gets depends on timing), each distinct
+	// batch.closed, in the order first seen, then the last terminal.updated
+	// of each terminal. Wait until every payment seen has arrived at a
+	// final state.
+	type update struct {
+		Method string
+		Params struct {
+			SN    string `json:"sn"`
+			No    string `json:"merchant_order_no"`
+			State string `json:"state"`
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		open := ""
+		last := map[string]string{}
+		for _, m := range watcher.received() {
+			var u update
+			if json.Unmarshal(m, &u) == nil && u.Method == "payment.updated" {
+				last[u.Params.No] = u.Params.State
 			}
 		}
-		if json.Unmarshal(m, &env) != nil || env.Method == "" {
+		for no, st := range last {
+			if !agent.IsFinal(st) {
+				open = no + " " + st
+			}
+		}
+		if open == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the subscriber has no final state of %s", open)
+		}
+		watcher.waitForMore(50 * time.Millisecond)
+	}
+	out.WriteString("== notifications\n")
+	seen := map[string]bool{}
+	var order []string
+	lastPayment := map[string][]byte{}
+	lastTerm := map[string][]byte{}
+	for _, m := range watcher.received() {
+		var u update
+		if json.Unmarshal(m, &u) != nil || u.Method == "" {
 			continue
 		}
 		n := normalize(m)
-		if env.Method == "terminal.updated" {
-			lastTerm[env.Params.SN] = n
-			continue
+		switch u.Method {
+		case "terminal.updated":
+			lastTerm[u.Params.SN] = n
+		case "payment.updated":
+			if _, ok := lastPayment[u.Params.No]; !ok {
+				order = append(order, "p:"+u.Params.No)
+			}
+			lastPayment[u.Params.No] = n
+		default:
+			if !seen[string(n)] {
+				seen[string(n)] = true
+				order = append(order, "x:"+string(n))
+			}
 		}
-		if !seen[string(n)] {
-			seen[string(n)] = true
-			fmt.Fprintf(&out, "%s\n", n)
+	}
+	for _, o := range order {
+		if no, ok := strings.CutPrefix(o, "p:"); ok {
+			fmt.Fprintf(&out, "%s\n", lastPayment[no])
+		} else {
+			fmt.Fprintf(&out, "%s\n", strings.TrimPrefix(o, "x:"))
 		}
 	}
 	sns := make([]string, 0, len(lastTerm))

@@ -53,8 +53,9 @@ type client struct {
 	msgs chan map[string]json.RawMessage
 	id   int
 
-	mu  sync.Mutex
-	raw [][]byte // every message received, as received
+	mu   sync.Mutex
+	raw  [][]byte      // every message received, as received
+	news chan struct{} // signalled (at most one pending) when raw grows
 }
 
 // received returns every message received so far.
@@ -64,13 +65,23 @@ func (c *client) received() [][]byte {
 	return append([][]byte(nil), c.raw...)
 }
 
+// waitForMore returns when a message arrives or after d.
+func (c *client) waitForMore(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.news:
+	case <-t.C:
+	}
+}
+
 func (e *wsEnv) dial(t *testing.T) *client {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial(e.url, http.Header{"Authorization": {"Bearer " + token}})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	c := &client{t: t, conn: conn, msgs: make(chan map[string]json.RawMessage, 1000)}
+	c := &client{t: t, conn: conn, msgs: make(chan map[string]json.RawMessage, 1000), news: make(chan struct{}, 1)}
 	go func() {
 		defer close(c.msgs)
 		for {
@@ -81,6 +92,10 @@ func (e *wsEnv) dial(t *testing.T) *client {
 			c.mu.Lock()
 			c.raw = append(c.raw, data)
 			c.mu.Unlock()
+			select {
+			case c.news <- struct{}{}:
+			default:
+			}
 			var m map[string]json.RawMessage
 			if json.Unmarshal(data, &m) == nil {
 				c.msgs <- m
