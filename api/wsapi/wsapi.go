@@ -22,6 +22,7 @@ import (
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/api/rpc"
 	"github.com/posbridge/posbridge/device/card"
+	"github.com/posbridge/posbridge/internal/qrsvg"
 )
 
 // Application error codes of the WebSocket API (docs/websocket-api.md).
@@ -106,6 +107,7 @@ var methods = map[string]handler{
 	"payment.create":     (*API).create,
 	"payment.refund":     (*API).refund,
 	"payment.get":        (*API).get,
+	"payment.qr":         (*API).qr,
 	"payment.cancel":     (*API).cancel,
 	"payment.wait":       (*API).wait,
 	"payment.list":       (*API).list,
@@ -141,6 +143,54 @@ func (api *API) get(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (a
 		return nil, err
 	}
 	return wrap(api.a.Get(ctx, p.MerchantOrderNo))
+}
+
+// QRCode is payment.qr's result: what the customer scans or opens, drawn
+// as a QR code.
+type QRCode struct {
+	MerchantOrderNo string `json:"merchant_order_no"`
+	// Kind says what the code holds: "qr_payload" (a wallet or QRIS code
+	// to scan with a banking or wallet app) or "pay_url" (a payment page).
+	Kind string `json:"kind"`
+	// SVG is the code as a scalable SVG document (viewBox in modules, no
+	// size: style it as large as the screen allows).
+	SVG       string `json:"svg"`
+	Amount    string `json:"amount"`
+	Currency  string `json:"currency"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+	State     string `json:"state"`
+}
+
+// qr answers payment.qr: the payment's QR payload, or its payment page's
+// URL, as an SVG QR code (rendered here, never by a third party).
+func (api *API) qr(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[orderParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	pay, err := api.a.Get(ctx, p.MerchantOrderNo)
+	if err != nil {
+		return wrap(pay, err)
+	}
+	kind, payload := "qr_payload", pay.QRPayload
+	if payload == "" {
+		kind, payload = "pay_url", pay.PayURL
+	}
+	if payload == "" {
+		return nil, rpc.InvalidParams("merchant_order_no", fmt.Sprintf("payment %s has no QR code or payment page (only qr, va and link payments waiting for the customer have one)", p.MerchantOrderNo))
+	}
+	svg, err := qrsvg.Render(payload, qrsvg.Options{Title: "QR code for payment " + pay.MerchantOrderNo})
+	if err != nil {
+		return nil, fmt.Errorf("render the QR code of %s: %w", pay.MerchantOrderNo, err)
+	}
+	out := QRCode{MerchantOrderNo: pay.MerchantOrderNo, Kind: kind, SVG: string(svg), Amount: pay.Amount, Currency: pay.Currency, State: pay.State}
+	if !pay.ExpiresAt.IsZero() {
+		out.ExpiresAt = pay.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return out, nil
 }
 
 func (api *API) cancel(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {

@@ -143,7 +143,7 @@ function signOut(message) {
   cardViews.clear();
   for (const t of batchTimers.values()) clearTimeout(t);
   batchTimers.clear();
-  for (const d of [$("close-dialog"), $("report-dialog")]) if (d.open) d.close();
+  for (const d of [$("close-dialog"), $("report-dialog"), $("qr-dialog")]) if (d.open) d.close();
   state.closeBusy = false;
   $("terminal-list").replaceChildren(h("p", { class: "empty" }, "Loading terminals…"));
   $("payment-rows").replaceChildren();
@@ -544,6 +544,67 @@ function onPayment(p) {
     announce(`Payment ${p.merchant_order_no}: ${stateLabel(p.state)}, ${money(p.amount, p.currency)}`);
   }
   if (state.lastSale === p.merchant_order_no) showSaleProgress(p);
+  if (state.qr && state.qr.no === p.merchant_order_no) renderQRState(p);
+}
+
+// ---------------------------------------------------------------- QR codes
+
+/** A payment waiting for the customer to scan a code or open a payment page. */
+function hasQR(p) {
+  return Boolean(p.qr_payload || p.pay_url) && !isFinal(p.state);
+}
+
+/**
+ * Shows a payment's QR code large (payment.qr renders it as SVG on the
+ * agent), with its amount, a countdown to its expiry and its live state.
+ * The SVG is shown as an image from a data: URL, never inserted as markup.
+ */
+async function openQR(no) {
+  const d = $("qr-dialog");
+  $("qr-error").textContent = "";
+  $("qr-state").textContent = "";
+  $("qr-code").replaceChildren();
+  state.qr = { no, expiresAt: null };
+  if (!d.open) d.showModal();
+  try {
+    const q = await call("payment.qr", { merchant_order_no: no });
+    if (!state.qr || state.qr.no !== no) return;
+    state.qr.expiresAt = q.expires_at ? new Date(q.expires_at) : null;
+    $("qr-h").textContent = q.kind === "pay_url" ? "Scan to open the payment page" : "Scan to pay";
+    $("qr-amount").textContent = `${money(q.amount, q.currency)} · ${no}`;
+    $("qr-code").replaceChildren(
+      h("img", { src: "data:image/svg+xml;base64," + btoa(q.svg), alt: `QR code to pay ${money(q.amount, q.currency)}`, class: "qr-img" }),
+    );
+    renderQRState(state.payments.get(no) || { state: q.state });
+    tickQR();
+  } catch (e) {
+    $("qr-error").textContent = "The QR code could not be shown: " + errorText(e);
+  }
+}
+
+function renderQRState(p) {
+  const el = $("qr-state");
+  if (isFinal(p.state)) {
+    el.textContent = `${stateLabel(p.state)}.`;
+    $("qr-code").classList.add("qr-done");
+    $("qr-expiry").textContent = "";
+    return;
+  }
+  $("qr-code").classList.remove("qr-done");
+  el.textContent = "Waiting for the customer…";
+}
+
+function tickQR() {
+  clearTimeout(state.qrTimer);
+  const q = state.qr;
+  if (!q || !$("qr-dialog").open) return;
+  const p = state.payments.get(q.no);
+  if (q.expiresAt && !(p && isFinal(p.state))) {
+    const left = Math.max(0, Math.round((q.expiresAt - Date.now()) / 1000));
+    $("qr-expiry").textContent =
+      left > 0 ? `Expires in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` : "Expired: the customer can no longer pay it.";
+  }
+  state.qrTimer = setTimeout(tickQR, 1000);
 }
 
 let renderPending = false;
@@ -597,6 +658,9 @@ function paymentRow(p) {
       { class: "state-cell" },
       waiting ? badge(paymentLabel(p), "warn", "state-" + p.state + " waiting-codepay") : stateBadge(p.state),
       detail ? h("span", { class: "detail" }, detail) : null,
+      hasQR(p)
+        ? h("button", { type: "button", class: "btn btn-quiet btn-small show-qr", onclick: () => openQR(p.merchant_order_no) }, "Show QR")
+        : null,
     ),
     h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
     h("td", {}, card),
@@ -956,6 +1020,10 @@ function init() {
     if (o && o.isConnected && !$("report-dialog").open) o.focus();
   });
   $("report-download").addEventListener("click", downloadCSV);
+  $("qr-dialog").addEventListener("close", () => {
+    clearTimeout(state.qrTimer);
+    state.qr = null;
+  });
   $("report-dialog").addEventListener("close", () => {
     const o = state.reportOpener;
     if (o && o.isConnected) o.focus();
