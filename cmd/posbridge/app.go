@@ -19,6 +19,8 @@ import (
 	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/idpay"
+	"github.com/posbridge/posbridge/cloud/qrwallet"
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr"
 	"github.com/posbridge/posbridge/ecr/pt"
@@ -99,6 +101,11 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	if bindoClient != nil {
 		bc = bindoClient
 	}
+	prov, err := newProviders(cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	acfg := agent.Config{
 		Store: db, CodePay: client, Terminals: terms,
 		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
@@ -106,6 +113,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		NotifyURL: notifyURL, Logger: log, // the agent adds component=agent
 		Bindo: bc, FallbackMode: cfg.Fallback.Mode,
 		OfflineGrace: cfg.Fallback.OfflineGrace.Duration, UnreachableGrace: cfg.Fallback.UnreachableGrace.Duration,
+		QRWallet: prov.qr, IDPay: prov.id, IDPayExpiry: prov.idExpiry, IDPayDefaultName: prov.idDefaultName,
 	}
 	ag, err := agent.New(acfg)
 	if err != nil {
@@ -132,7 +140,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	handler := server.Handler(server.Config{
 		Agent: ag, RPC: a.rpc, Notifications: hooks, Logger: log,
-		Metrics: mets.Handler(), BindoWebhookSecret: webhookSecret,
+		Metrics: mets.Handler(), BindoWebhookSecret: webhookSecret, IDPay: prov.idHooks,
 		Console: console.New(console.Config{Agent: ag, CheckToken: a.rpc.CheckToken, Demo: demo, Version: version, Logger: log}),
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
@@ -224,6 +232,92 @@ func newBindo(cfg *config.Config, db *store.DB, log *slog.Logger) (*bindo.Client
 		return nil, nil, err
 	}
 	return c, secret, nil
+}
+
+// providers are the clients of [qrwallet] and [idpay], nil when absent.
+type providers struct {
+	qr            agent.QRWallet
+	id            agent.IDPay
+	idHooks       server.IDPayCallbacks // set when [idpay] notify_url is
+	idExpiry      time.Duration
+	idDefaultName string
+}
+
+// newProviders builds the QR wallet and VA/QRIS gateway clients from
+// [qrwallet] and [idpay]. The QR wallet password is read from its file
+// (readSecret); the idpay client reads and checks its own key files.
+// /hooks/idpay is served only when [idpay] notify_url is set, as
+// /hooks/codepay is only with [codepay] notify_url.
+func newProviders(cfg *config.Config, log *slog.Logger) (providers, error) {
+	var p providers
+	if q := cfg.QRWallet; q != nil {
+		c, err := newQRWallet(q, log)
+		if err != nil {
+			return p, err
+		}
+		p.qr = c
+	}
+	if ic := cfg.IDPay; ic != nil {
+		c, err := newIDPay(ic, log)
+		if err != nil {
+			return p, err
+		}
+		p.id, p.idExpiry, p.idDefaultName = c, ic.Expiry.Duration, ic.DefaultName
+		if ic.NotifyURL != "" {
+			p.idHooks = c
+		}
+	}
+	return p, nil
+}
+
+// newQRWallet builds the QR wallet client from [qrwallet].
+func newQRWallet(q *config.QRWallet, log *slog.Logger) (*qrwallet.Client, error) {
+	password, err := readSecret("qrwallet.password_file", q.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := qrwallet.New(qrwallet.Config{
+		BaseURL: q.BaseURL, AllowInsecureHTTP: q.AllowInsecureHTTP,
+		Paths: qrwallet.Paths{Token: q.Paths.Token, NativePay: q.Paths.NativePay, QuickPay: q.Paths.QuickPay,
+			Refund: q.Paths.Refund, PaymentStatus: q.Paths.PaymentStatus, RefundStatus: q.Paths.RefundStatus},
+		User: q.User, Password: password, StoreID: q.StoreID, Currency: q.Currency,
+		NativeServiceID: q.NativeServiceID, QuickPayServiceID: q.QuickPayServiceID,
+		TokenTTL: q.TokenTTL.Duration, TokenRefreshMargin: q.TokenRefreshMargin.Duration,
+		HTTPTimeout: q.HTTPTimeout.Duration, QuickPayTimeout: q.QuickPayTimeout.Duration,
+		PollInterval: q.PollInterval.Duration, PollTotal: q.PollTotal.Duration, QRLifetime: q.QRLifetime.Duration,
+		CustomerCodeMinLen: q.CustomerCodeMinLen, CustomerCodeMaxLen: q.CustomerCodeMaxLen, CustomerCodeAsString: q.CustomerCodeAsString,
+		NotFoundMessages: q.NotFoundMessages,
+		Logger:           log, // the client adds component=qrwallet
+	})
+	if err != nil {
+		return nil, err // *qrwallet.ConfigError names the key
+	}
+	return c, nil
+}
+
+// newIDPay builds the VA/QRIS gateway client from [idpay]; the client reads
+// the key files and refuses a private key others may read.
+func newIDPay(ic *config.IDPay, log *slog.Logger) (*idpay.Client, error) {
+	f := ic.Fields
+	timeout := ic.HTTPTimeout.Duration
+	if timeout <= 0 {
+		timeout = config.DefaultIDPayHTTPTimeout
+	}
+	c, err := idpay.New(idpay.Config{
+		BaseURL: ic.BaseURL, AllowInsecureHTTP: ic.AllowInsecureHTTP, MerchantCode: ic.MerchantCode,
+		PrivateKeyFile: ic.PrivateKeyFile, PlatformPublicKeyFile: ic.PlatformPublicKeyFile, NotifyURL: ic.NotifyURL,
+		Paths: idpay.Paths{Create: ic.Paths.Create, Query: ic.Paths.Query},
+		Fields: idpay.Fields{MerchantCode: f.MerchantCode, OrderNo: f.OrderNo, Method: f.Method, Amount: f.Amount,
+			NotifyURL: f.NotifyURL, Sign: f.Sign, RespMessage: f.RespMessage, ErrorCode: f.ErrorCode,
+			PlatOrderNo: f.PlatOrderNo, VANumber: f.VANumber, QRContent: f.QRContent, PaymentCode: f.PaymentCode, PayURL: f.PayURL},
+		OrderNotFoundCodes: ic.OrderNotFoundCodes, ExpiryGrace: ic.ExpiryGrace.Duration,
+		HTTPClient: &http.Client{Timeout: timeout},
+		Logger:     log, // the client adds component=idpay
+	})
+	if err != nil {
+		return nil, err // *idpay.ConfigError names the key
+	}
+	return c, nil
 }
 
 // readTokens reads the agent's token file, which must not be accessible by

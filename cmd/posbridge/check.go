@@ -18,6 +18,7 @@ import (
 	"go.bug.st/serial"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/idpay"
 	"github.com/posbridge/posbridge/internal/config"
 	"github.com/posbridge/posbridge/internal/secretfile"
 	"github.com/posbridge/posbridge/store"
@@ -110,6 +111,12 @@ func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []
 			}
 		}
 	}
+	if cfg.QRWallet != nil {
+		out = append(out, checkQRWallet(cfg.QRWallet))
+	}
+	if cfg.IDPay != nil {
+		out = append(out, checkIDPay(cfg.IDPay))
+	}
 	add("database", "", nil)
 	out[len(out)-1] = checkDatabase(ctx, cfg.Agent.DataDir)
 	for i, e := range cfg.ECRs {
@@ -137,6 +144,52 @@ func runChecks(ctx context.Context, cfgPath string, offline, listenFree bool) []
 		out[len(out)-1] = checkCodePay(ctx, cfg)
 	}
 	return out
+}
+
+// checkQRWallet checks [qrwallet] offline: the password file is readable
+// by this user only and the client accepts the table.
+func checkQRWallet(q *config.QRWallet) checkResult {
+	r := checkResult{name: "qrwallet"}
+	if _, err := newQRWallet(q, newLogger(io.Discard, false)); err != nil {
+		r.err = err
+		return r
+	}
+	r.ok = fmt.Sprintf("method qr via %s (store %s, %s; password from %s)", q.BaseURL, q.StoreID, q.Currency, q.PasswordFile)
+	return r
+}
+
+// checkIDPay checks [idpay] offline: the merchant private key is readable
+// by this user only and parses, the platform key parses, and the client
+// accepts the table.
+func checkIDPay(ic *config.IDPay) checkResult {
+	r := checkResult{name: "idpay"}
+	b, err := secretfile.Read(ic.PrivateKeyFile)
+	if err != nil {
+		r.err = fmt.Errorf("idpay.private_key_file: %w", err)
+		return r
+	}
+	k, err := idpay.ParsePrivateKey(b)
+	if err != nil {
+		r.err = fmt.Errorf("idpay.private_key_file %s: %w", ic.PrivateKeyFile, err)
+		return r
+	}
+	if b, err = os.ReadFile(ic.PlatformPublicKeyFile); err == nil {
+		_, err = idpay.ParsePublicKey(b)
+	}
+	if err != nil {
+		r.err = fmt.Errorf("idpay.platform_public_key_file %s: %w", ic.PlatformPublicKeyFile, err)
+		return r
+	}
+	if _, err := newIDPay(ic, newLogger(io.Discard, false)); err != nil {
+		r.err = err
+		return r
+	}
+	hooks := "no notify_url: followed by polling only"
+	if ic.NotifyURL != "" {
+		hooks = "callbacks to " + ic.NotifyURL
+	}
+	r.ok = fmt.Sprintf("method va via %s (merchant %s, RSA %d bits; %s)", ic.BaseURL, ic.MerchantCode, k.N.BitLen(), hooks)
+	return r
 }
 
 func checkDatabase(ctx context.Context, dir string) checkResult {

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +21,9 @@ import (
 
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
+	"github.com/posbridge/posbridge/cloud/idpay"
+	"github.com/posbridge/posbridge/cloud/idpay/idpaysim"
+	"github.com/posbridge/posbridge/cloud/qrwallet/qrwalletsim"
 	"github.com/posbridge/posbridge/internal/config"
 )
 
@@ -115,6 +121,13 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 	}
 	defer closeBindo()
 	emulators = append(emulators, bindoParts...)
+	prov, err := startDemoProviders(dataDir, "http://"+agentLn.Addr().String()+"/hooks/idpay", log)
+	if err != nil {
+		agentLn.Close()
+		return err
+	}
+	defer prov.close()
+	emulators = append(emulators, prov.parts...)
 	cfg := &config.Config{
 		Path: "(demo)",
 		Agent: config.Agent{
@@ -129,6 +142,8 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 			PollInterval:         config.Duration{Duration: 500 * time.Millisecond},
 		},
 		Bindo:    bindoCfg,
+		QRWallet: prov.qr,
+		IDPay:    prov.id,
 		Fallback: config.Fallback{Mode: "auto", OfflineGrace: config.Duration{Duration: 20 * time.Second}, UnreachableGrace: config.Duration{Duration: 15 * time.Second}},
 		Terminals: []config.Terminal{
 			{SN: demoOnline, Lane: "1", Name: "Demo counter (online)", Currency: "USD"},
@@ -161,7 +176,8 @@ Amounts ending in .51 are declined by the emulator. A payment on lane 2 (offline
 fails after 20 s with codepay_unavailable; send it again with the same --order and
 --track2 4111111111111111=30122011758928889 to take it through the Bindo fallback.
 See docs/websocket-api.md for the API and docs/fallback.md for the fallback.
-`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token)
+%s`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token,
+		prov.banner())
 	return a.serve(ctx, emulators...)
 }
 
@@ -260,4 +276,149 @@ func (z demoZVT) banner(a *app) string {
 		fmt.Fprintf(&b, "  ZVT (serial)   %s  9600 8N2  (ECR pays on %s)\n", z.serial, demoOnline)
 	}
 	return b.String()
+}
+
+// demoProviders are the demo's QR wallet and VA/QRIS gateway emulators: the
+// tables that point the agent at them and the parts that serve them.
+type demoProviders struct {
+	qr           *config.QRWallet
+	id           *config.IDPay
+	qrURL, idURL string
+	parts        []part
+	lns          []net.Listener
+}
+
+// close releases the emulators' ports (in case the supervisor never serves them).
+func (d *demoProviders) close() {
+	for _, ln := range d.lns {
+		ln.Close()
+	}
+}
+
+// startDemoProviders binds the QR wallet emulator (method qr) and the
+// VA/QRIS gateway emulator (method va) to loopback ports; the gateway posts
+// its callbacks to notifyURL, the agent's /hooks/idpay.
+func startDemoProviders(dataDir, notifyURL string, log *slog.Logger) (*demoProviders, error) {
+	d := &demoProviders{}
+	listen := func() (net.Listener, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err == nil {
+			d.lns = append(d.lns, ln)
+		}
+		return ln, err
+	}
+	qs, err := qrwalletsim.New(qrwalletsim.Config{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start QR wallet emulator: %w", err)
+	}
+	qln, err := listen()
+	if err != nil {
+		return nil, fmt.Errorf("listen for the QR wallet emulator: %w", err)
+	}
+	d.qrURL = "http://" + qln.Addr().String()
+	passFile := filepath.Join(dataDir, "qrwallet_password")
+	if err := os.WriteFile(passFile, []byte(qrwalletsim.DefaultPassword+"\n"), 0o600); err != nil {
+		d.close()
+		return nil, fmt.Errorf("write %s: %w", passFile, err)
+	}
+	d.qr = &config.QRWallet{BaseURL: d.qrURL, User: qrwalletsim.DefaultUser, PasswordFile: passFile,
+		StoreID: qrwalletsim.DefaultStoreID, Currency: qrwalletsim.DefaultCurrency, PollInterval: config.Duration{Duration: time.Second}}
+	keys, err := ensureDemoIDPayKeys(filepath.Join(dataDir, "idpay-sim"))
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	is, err := idpaysim.New(idpaysim.Config{MerchantCode: demoIDPayMerchant, MerchantPublicKey: keys.merchantPub, PlatformKey: keys.platformPriv, Logger: log})
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("start VA/QRIS gateway emulator: %w", err)
+	}
+	iln, err := listen()
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("listen for the VA/QRIS gateway emulator: %w", err)
+	}
+	d.idURL = "http://" + iln.Addr().String()
+	d.id = &config.IDPay{BaseURL: d.idURL, MerchantCode: demoIDPayMerchant, PrivateKeyFile: keys.merchantPrivFile,
+		PlatformPublicKeyFile: keys.platformPubFile, NotifyURL: notifyURL, DefaultName: "Posbridge Demo"}
+	d.parts = []part{
+		httpPart("QR wallet emulator HTTP server", &http.Server{Handler: qs, ReadHeaderTimeout: 10 * time.Second}, qln, log, nil),
+		{name: "VA/QRIS gateway emulator", serve: is.Serve},
+		httpPart("VA/QRIS gateway emulator HTTP server", &http.Server{Handler: is, ReadHeaderTimeout: 10 * time.Second}, iln, log, nil),
+	}
+	return d, nil
+}
+
+// banner tells how to try methods qr and va, and where to pay as the customer.
+func (d *demoProviders) banner() string {
+	return fmt.Sprintf(`
+Other payment methods (docs/providers.md), as JSON-RPC over the WebSocket API:
+  QR wallet      %[1]s  (emulator; method qr, USD)
+    {"jsonrpc":"2.0","id":1,"method":"payment.create","params":{"merchant_order_no":"QR1","method":"qr","amount":"5.00","currency":"USD"}}
+    {"jsonrpc":"2.0","id":2,"method":"payment.create","params":{"merchant_order_no":"QR2","method":"qr","qr_mode":"quick","customer_code":"134567890123456789","amount":"3.00","currency":"USD"}}
+    pay QR1 as the customer: curl -X POST %[1]s/sim/payments/QR1/scan   (admin: %[1]s/sim/)
+  VA/QRIS gateway %[2]s  (emulator; method va, whole IDR)
+    {"jsonrpc":"2.0","id":3,"method":"payment.create","params":{"merchant_order_no":"VA1","method":"va","va_method":"VA_BCA","amount":"30000","currency":"IDR"}}
+    pay VA1 as the customer: curl -X POST %[2]s/sim/orders/VA1/pay   (admin: %[2]s/sim/)
+`, d.qrURL, d.idURL)
+}
+
+// demoIDPayMerchant is the demo's VA/QRIS gateway merchant code.
+const demoIDPayMerchant = "DEMOMERCHANT01"
+
+// demoIDPayKeys are the demo's VA/QRIS gateway key pairs.
+type demoIDPayKeys struct {
+	merchantPrivFile, platformPubFile string
+	merchantPub                       *rsa.PublicKey
+	platformPriv                      *rsa.PrivateKey
+}
+
+// ensureDemoIDPayKeys reads or creates (0600, in dir) the merchant and
+// platform key pairs the demo's gateway emulator and the agent share.
+func ensureDemoIDPayKeys(dir string) (*demoIDPayKeys, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("VA/QRIS emulator keys: %w", err)
+	}
+	k := &demoIDPayKeys{merchantPrivFile: filepath.Join(dir, "merchant_private.pem"), platformPubFile: filepath.Join(dir, "platform_public.pem")}
+	merchant, err := ensureRSAKey(k.merchantPrivFile, filepath.Join(dir, "merchant_public.pem"))
+	if err != nil {
+		return nil, err
+	}
+	platform, err := ensureRSAKey(filepath.Join(dir, "platform_private.pem"), k.platformPubFile)
+	if err != nil {
+		return nil, err
+	}
+	k.merchantPub, k.platformPriv = &merchant.PublicKey, platform
+	return k, nil
+}
+
+// ensureRSAKey reads the PEM private key at privFile or creates it (PKCS#8)
+// with its public key (PKIX) at pubFile.
+func ensureRSAKey(privFile, pubFile string) (*rsa.PrivateKey, error) {
+	if b, err := os.ReadFile(privFile); err == nil {
+		if _, err := os.Stat(pubFile); err == nil {
+			if k, err := idpay.ParsePrivateKey(b); err == nil {
+				return k, nil
+			}
+		}
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	priv, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(privFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", privFile, err)
+	}
+	if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", pubFile, err)
+	}
+	return k, nil
 }

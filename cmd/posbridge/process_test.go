@@ -265,17 +265,25 @@ currency = "USD"
 func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	addr := freePort(t)
 	demo := start(t, "demo", "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "demo"))
-	var wsURL, token string
+	var wsURL, token, qrURL, idURL string
 	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
 	urlRE := regexp.MustCompile(`WebSocket API\s+(ws://\S+)`)
+	qrRE := regexp.MustCompile(`QR wallet\s+(http://\S+)`)
+	idRE := regexp.MustCompile(`VA/QRIS gateway\s+(http://\S+)`)
 	deadline := time.Now().Add(30 * time.Second)
-	for (wsURL == "" || token == "") && time.Now().Before(deadline) && demo.stdout.Scan() {
+	for (wsURL == "" || token == "" || qrURL == "" || idURL == "") && time.Now().Before(deadline) && demo.stdout.Scan() {
 		line := demo.stdout.Text()
 		if m := urlRE.FindStringSubmatch(line); m != nil {
 			wsURL = m[1]
 		}
 		if m := tokRE.FindStringSubmatch(line); m != nil {
 			token = m[1]
+		}
+		if m := qrRE.FindStringSubmatch(line); m != nil {
+			qrURL = m[1]
+		}
+		if m := idRE.FindStringSubmatch(line); m != nil {
+			idURL = m[1]
 		}
 	}
 	go func() {
@@ -298,6 +306,34 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	res = wsCall(t, conn, 3, "payment.wait", map[string]any{"merchant_order_no": "DEMOSALE1", "timeout_ms": 20000})
 	if !strings.Contains(string(res), `"state":"approved"`) {
 		t.Fatalf("demo sale = %s", res)
+	}
+	// Method qr against the QR wallet emulator the demo started: the
+	// customer pays through its admin API.
+	if qrURL == "" || idURL == "" {
+		t.Fatalf("demo did not print the provider emulators (qr %q va %q)", qrURL, idURL)
+	}
+	res = wsCall(t, conn, 10, "payment.create", map[string]any{"merchant_order_no": "DEMOQR1", "method": "qr", "amount": "5.00", "currency": "USD"})
+	var qr struct {
+		QRPayload string `json:"qr_payload"`
+	}
+	if err := json.Unmarshal(res, &qr); err != nil || !strings.Contains(string(res), `"method":"qr"`) || qr.QRPayload == "" {
+		t.Fatalf("qr payment.create = %s (%v)", res, err)
+	}
+	simAdmin(t, http.MethodPost, qrURL+"/sim/payments/DEMOQR1/scan", "")
+	res = wsCall(t, conn, 11, "payment.wait", map[string]any{"merchant_order_no": "DEMOQR1", "timeout_ms": 20000})
+	if !strings.Contains(string(res), `"state":"approved"`) {
+		t.Fatalf("demo qr sale = %s", res)
+	}
+	// Method va: paid at the gateway emulator, whose callback reaches the
+	// demo's /hooks/idpay.
+	res = wsCall(t, conn, 12, "payment.create", map[string]any{"merchant_order_no": "DEMOVA1", "method": "va", "va_method": "VA_BCA", "amount": "30000", "currency": "IDR"})
+	if !strings.Contains(string(res), `"va_number"`) {
+		t.Fatalf("va payment.create = %s", res)
+	}
+	simAdmin(t, http.MethodPost, idURL+"/sim/orders/DEMOVA1/pay", "")
+	res = wsCall(t, conn, 13, "payment.wait", map[string]any{"merchant_order_no": "DEMOVA1", "timeout_ms": 20000})
+	if !strings.Contains(string(res), `"state":"approved"`) {
+		t.Fatalf("demo va sale = %s", res)
 	}
 	// The store manager's CLI against the running demo.
 	cli := func(args ...string) string {

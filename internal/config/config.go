@@ -27,6 +27,8 @@ type Config struct {
 	Agent     Agent      `toml:"agent"`
 	CodePay   CodePay    `toml:"codepay"`
 	Bindo     *Bindo     `toml:"bindo"`
+	QRWallet  *QRWallet  `toml:"qrwallet"`
+	IDPay     *IDPay     `toml:"idpay"`
 	Fallback  Fallback   `toml:"fallback"`
 	Terminals []Terminal `toml:"terminal"`
 	ECRs      []ECR      `toml:"ecr"`
@@ -309,6 +311,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.ECRs {
 		c.ECRs[i].SetDefaults()
 	}
+	c.applyProviderDefaults()
 }
 
 var (
@@ -360,6 +363,8 @@ func (c *Config) validate() error {
 		c.validateLog,
 		c.validateJournal,
 		c.validateBindo,
+		c.validateQRWallet,
+		c.validateIDPay,
 		c.validateFallback,
 		c.validateTerminals,
 		c.validateECRTable,
