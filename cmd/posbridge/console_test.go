@@ -45,14 +45,24 @@ func findChromium(t *testing.T) string {
 // startDemo starts `posbridge demo` and returns it with the token and the
 // CodePay emulator's URL it prints.
 func startDemo(t *testing.T, name, addr, dataDir string) (*proc, string, string) {
+	demo, token, simURL, _ := startDemoQR(t, name, addr, dataDir)
+	return demo, token, simURL
+}
+
+// startDemoQR is startDemo that also returns the QR wallet emulator's URL.
+func startDemoQR(t *testing.T, name, addr, dataDir string) (demo *proc, token, simURL, qrURL string) {
 	t.Helper()
-	demo := start(t, name, "demo", "--listen", addr, "--data", dataDir)
+	demo = start(t, name, "demo", "--listen", addr, "--data", dataDir)
 	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
 	consoleRE := regexp.MustCompile(`Console\s+(http://\S+)`)
 	simRE := regexp.MustCompile(`CodePay cloud\s+(http://\S+)`)
-	var token, consoleURL, simURL string
-	for (token == "" || consoleURL == "" || simURL == "") && demo.stdout.Scan() {
+	qrRE := regexp.MustCompile(`QR wallet\s+(http://\S+)`)
+	var consoleURL string
+	for (token == "" || consoleURL == "" || simURL == "" || qrURL == "") && demo.stdout.Scan() {
 		line := demo.stdout.Text()
+		if m := qrRE.FindStringSubmatch(line); m != nil {
+			qrURL = m[1]
+		}
 		if m := tokRE.FindStringSubmatch(line); m != nil {
 			token = m[1]
 		}
@@ -71,7 +81,7 @@ func startDemo(t *testing.T, name, addr, dataDir string) (*proc, string, string)
 		t.Fatalf("demo printed token %q and console URL %q, want the URL http://%s/", token, consoleURL, addr)
 	}
 	waitHTTP(t, "http://"+addr+"/healthz")
-	return demo, token, simURL
+	return demo, token, simURL, qrURL
 }
 
 // simAdmin calls the CodePay emulator's admin API.
@@ -204,7 +214,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	addr := freePort(t)
 	dataDir := filepath.Join(t.TempDir(), "demo")
-	demo, token, simURL := startDemo(t, "demo", addr, dataDir)
+	demo, token, simURL, qrURL := startDemoQR(t, "demo", addr, dataDir)
 	base := "http://" + addr + "/"
 
 	shots, err := filepath.Abs(filepath.Join("..", "..", "artifacts", "console"))
@@ -581,7 +591,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.getElementById("conn").dataset.state === "reconnecting" &&
 			document.getElementById("conn-text").textContent.startsWith("Connection lost")`, 10*time.Second))
 	b.shot("reconnecting")
-	_, again, _ := startDemo(t, "demo2", addr, dataDir)
+	_, again, _, qrAgain := startDemoQR(t, "demo2", addr, dataDir)
+	qrURL = qrAgain // the restarted demo's QR wallet emulator
 	if again != token {
 		t.Fatalf("the restarted demo has token %q, want the same token as before", again)
 	}
@@ -605,6 +616,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.shot("dark")
+
+	// 8b. A wallet payment waiting for the customer: Show QR opens its code
+	// large, with amount and expiry; the customer pays; the dialog says so.
+	b.step("light again", 10*time.Second, chromedp.EmulateViewport(820, 1180))
+	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}, {Name: "prefers-reduced-motion", Value: "reduce"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	qconn := dialWS(t, addr, token)
+	wsCall(t, qconn, 1, "payment.create", map[string]any{"merchant_order_no": "CONSOLEQR1", "method": "qr", "amount": "5.00", "currency": "USD"})
+	qconn.Close()
+	b.step("show qr", 20*time.Second,
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-order="CONSOLEQR1"] button.show-qr`)),
+		chromedp.Click(chromedp.CSS(`tr[data-order="CONSOLEQR1"] button.show-qr`)),
+		chromedp.WaitVisible(chromedp.CSS(`#qr-dialog img.qr-img`)),
+		poll(`document.querySelector('#qr-dialog img.qr-img').naturalWidth > 0 && document.getElementById('qr-expiry').textContent.startsWith('Expires in')`, 10*time.Second),
+	)
+	if src := eval[string](b, `document.querySelector('#qr-dialog img.qr-img').src.slice(0, 26)`); src != "data:image/svg+xml;base64," {
+		t.Errorf("QR image src starts %q", src)
+	}
+	if w := eval[float64](b, `document.querySelector('#qr-dialog img.qr-img').getBoundingClientRect().width`); w < 300 {
+		t.Errorf("QR code is %.0f px wide on a tablet, too small to scan at arm's length", w)
+	}
+	if got := b.text("#qr-amount"); !strings.Contains(got, "5.00") || !strings.Contains(got, "CONSOLEQR1") {
+		t.Errorf("#qr-amount = %q", got)
+	}
+	b.shotView("qr-code")
+	simAdmin(t, http.MethodPost, qrURL+"/sim/payments/CONSOLEQR1/scan", "")
+	b.step("qr paid", 20*time.Second,
+		poll(`document.getElementById('qr-state').textContent.startsWith('Approved')`, 15*time.Second),
+		chromedp.Click(chromedp.ID("qr-done")),
+		chromedp.WaitNotVisible(chromedp.ID("qr-dialog")),
+	)
 
 	// 9. Sign out forgets the token.
 	b.step("sign out", 10*time.Second,

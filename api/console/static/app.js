@@ -656,7 +656,11 @@ function paymentRow(p) {
     h(
       "td",
       { class: "state-cell" },
-      waiting ? badge(paymentLabel(p), "warn", "state-" + p.state + " waiting-codepay") : stateBadge(p.state),
+      waiting
+        ? badge(paymentLabel(p), "warn", "state-" + p.state + " waiting-codepay")
+        : p.method && p.method !== "card" && p.state === "on_terminal"
+          ? badge("Waiting for customer", "progress", "state-on_terminal")
+          : stateBadge(p.state),
       detail ? h("span", { class: "detail" }, detail) : null,
       hasQR(p)
         ? h("button", { type: "button", class: "btn btn-quiet btn-small show-qr", onclick: () => openQR(p.merchant_order_no) }, "Show QR")
