@@ -102,6 +102,16 @@ type Config struct {
 	// IDPayDefaultName is the account name shown to the customer when a va
 	// payment.create gives no customer_name.
 	IDPayDefaultName string
+	// Link, when set, enables method link (pay-by-link through CodePay
+	// Hosted Checkout, provider_link.go; *codepay.Client). Its results are
+	// read with CodePay.QueryOrder and CodePay notifications.
+	Link LinkCheckout
+	// LinkCurrency is the currency of link payments; zero means the first
+	// terminal's.
+	LinkCurrency money.Currency
+	// LinkExpiry is how long a payment link may be paid when the request
+	// gives no link_expires_in; 0 means DefaultLinkExpiry.
+	LinkExpiry time.Duration
 	// FallbackMode is "auto" (default when Bindo is set) or "never".
 	FallbackMode string
 	// UnreachableGrace is how long CodePay may stay unreachable (nothing
@@ -229,6 +239,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = defaultProbeInterval
 	}
+	linkDefaults(&cfg)
 	reg, err := device.NewRegistry(cfg.Terminals)
 	if err != nil {
 		return nil, fmt.Errorf("new agent: %w", err)
@@ -731,7 +742,7 @@ func (a *Agent) ApplyNotification(ctx context.Context, o *codepay.Order) error {
 // notificationMatches checks a notification against the journaled payment.
 func notificationMatches(p *store.Payment, o *codepay.Order) error {
 	switch {
-	case p.Route != RouteCodePay:
+	case p.Route != RouteCodePay && p.Route != RouteCodePayLink:
 		return fmt.Errorf("the payment went through %s, not CodePay", p.Route)
 	case p.TransNo != "" && o.TransNo != p.TransNo:
 		return fmt.Errorf("trans_no %q, the journal has %q", o.TransNo, p.TransNo)

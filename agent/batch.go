@@ -107,6 +107,8 @@ func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
 		return a.cfg.QRWallet.Currency(), nil // the QR wallet's pseudo-desk
 	case sn == RouteIDPay && a.cfg.IDPay != nil:
 		return money.MustCurrency("IDR"), nil // the VA/QRIS gateway's pseudo-desk
+	case sn == RouteCodePayLink && a.cfg.Link != nil:
+		return a.cfg.LinkCurrency, nil // the payment links' pseudo-desk
 	}
 	t, err := a.reg.Lookup(sn)
 	if err != nil {

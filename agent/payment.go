@@ -99,6 +99,9 @@ type CreateRequest struct {
 	// phone are for method va.
 	VAMethod                                   string
 	CustomerName, CustomerEmail, CustomerPhone string
+	// LinkExpiresIn is how long a method link payment may be paid, in
+	// seconds (0: the agent's default; at most 7 days).
+	LinkExpiresIn int64
 }
 
 // checkCardOnly refuses the method parameters of qr and va on a card
@@ -109,6 +112,8 @@ func checkCardOnly(r CreateRequest) error {
 		return fieldErr("qr_mode", "qr_mode and customer_code are for method qr only")
 	case r.VAMethod != "" || r.CustomerName != "" || r.CustomerEmail != "" || r.CustomerPhone != "":
 		return fieldErr("va_method", "va_method and customer_* are for method va only")
+	case r.LinkExpiresIn != 0:
+		return fieldErr("link_expires_in", "link_expires_in is for method link only")
 	}
 	return nil
 }

@@ -2,8 +2,8 @@ package agent
 
 // Payments through a provider other than a card terminal: the QR wallet
 // (method qr, cloud/qrwallet) and the Indonesian VA/QRIS gateway (method va,
-// cloud/idpay). Pay-by-link (method link) is being built elsewhere; it plugs
-// in at providerFor and the reconcile/apply switch below.
+// cloud/idpay) and pay-by-link (method link, CodePay Hosted Checkout,
+// provider_link.go).
 //
 // The outcome rule of docs/reliability.md holds unchanged:
 //
@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/idpay"
 	"github.com/posbridge/posbridge/cloud/qrwallet"
 	"github.com/posbridge/posbridge/internal/config"
@@ -45,7 +46,7 @@ const (
 	MethodCard = "card" // the default: a card terminal (CodePay, Bindo fallback)
 	MethodQR   = "qr"   // the QR wallet (cloud/qrwallet)
 	MethodVA   = "va"   // the VA/QRIS gateway (cloud/idpay)
-	MethodLink = "link" // pay-by-link: reserved, not available yet
+	MethodLink = "link" // pay-by-link: CodePay Hosted Checkout (provider_link.go)
 )
 
 // QR modes (payment.create's qr_mode).
@@ -59,6 +60,9 @@ const (
 const (
 	RouteQRWallet = "qrwallet"
 	RouteIDPay    = "idpay"
+	// RouteCodePayLink is a CodePay Hosted Checkout order (method link):
+	// CodePay, but no terminal's.
+	RouteCodePayLink = "codepay_link"
 )
 
 // Error codes of provider payments.
@@ -117,7 +121,9 @@ func (m methodData) json() string {
 
 // isProviderRoute reports whether a route is one of the non-terminal
 // providers.
-func isProviderRoute(route string) bool { return route == RouteQRWallet || route == RouteIDPay }
+func isProviderRoute(route string) bool {
+	return route == RouteQRWallet || route == RouteIDPay || route == RouteCodePayLink
+}
 
 // methodOf returns a provider payment's stored method data.
 func methodOf(p *store.Payment) (methodData, bool) {
@@ -129,7 +135,7 @@ func methodOf(p *store.Payment) (methodData, bool) {
 		_ = json.Unmarshal([]byte(p.OptionsJSON), &m)
 	}
 	if m.Method == "" {
-		m.Method = map[string]string{RouteQRWallet: MethodQR, RouteIDPay: MethodVA}[p.Route]
+		m.Method = map[string]string{RouteQRWallet: MethodQR, RouteIDPay: MethodVA, RouteCodePayLink: MethodLink}[p.Route]
 	}
 	return m, true
 }
@@ -143,6 +149,7 @@ type providerReq struct {
 	customerCode                                    string
 	name, email, phone                              string
 	hash                                            string
+	linkExpires                                     time.Duration
 }
 
 // providerLive tracks the provider payments a goroutine of this process is
@@ -177,7 +184,7 @@ func (l *providerLive) live(no string) bool {
 	return l.m[no]
 }
 
-// validateProvider checks a qr or va payment.create; nothing is journaled
+// validateProvider checks a qr, va or link payment.create; nothing is journaled
 // when it fails.
 func (a *Agent) validateProvider(r CreateRequest) (*providerReq, error) {
 	if err := checkOrderNo("merchant_order_no", r.MerchantOrderNo); err != nil {
@@ -199,9 +206,11 @@ func (a *Agent) validateProvider(r CreateRequest) (*providerReq, error) {
 		}
 		pr.route, pr.currency = RouteIDPay, idpay.IDR
 	case MethodLink:
-		return nil, fieldErr("method", "method link (pay-by-link) is not available on this agent yet")
+		if err := a.linkRoute(pr); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fieldErr("method", "want card, qr or va, got %q", r.Method)
+		return nil, fieldErr("method", "want card, qr, va or link, got %q", r.Method)
 	}
 	switch {
 	case r.Type != "" && r.Type != TypeSale:
@@ -309,31 +318,47 @@ func customerCodeOK(s string) bool {
 	return true
 }
 
-// providerMethodParams checks qr_mode/customer_code and va_method/customer.
+// providerMethodParams checks qr_mode/customer_code, va_method/customer
+// and link_expires_in.
 func (a *Agent) providerMethodParams(r CreateRequest, pr *providerReq) error {
-	if pr.route == RouteQRWallet {
-		if r.VAMethod != "" || r.CustomerName != "" || r.CustomerEmail != "" || r.CustomerPhone != "" {
-			return fieldErr("va_method", "va_method and customer_* are for method va only")
-		}
-		switch r.QRMode {
-		case QRModeNative, "":
-			if r.CustomerCode != "" {
-				return fieldErr("customer_code", "only with qr_mode quick (the cashier scanned the customer's code)")
-			}
-			pr.md.QRMode = QRModeNative
-		case QRModeQuick:
-			if r.CustomerCode == "" {
-				return fieldErr("customer_code", "required with qr_mode quick: the code scanned from the customer's wallet app")
-			}
-			if !customerCodeOK(r.CustomerCode) {
-				return fieldErr("customer_code", "want %d-%d digits as scanned from the customer's wallet app", qrwallet.DefaultCustomerCodeMinLen, qrwallet.DefaultCustomerCodeMaxLen)
-			}
-			pr.md.QRMode, pr.customerCode = QRModeQuick, r.CustomerCode
-		default:
-			return fieldErr("qr_mode", "want native or quick, got %q", r.QRMode)
-		}
-		return nil
+	switch {
+	case pr.route == RouteCodePayLink:
+		return a.linkParams(r, pr)
+	case r.LinkExpiresIn != 0:
+		return fieldErr("link_expires_in", "link_expires_in is for method link only")
+	case pr.route == RouteQRWallet:
+		return qrParams(r, pr)
 	}
+	return a.vaParams(r, pr)
+}
+
+// qrParams checks qr_mode and customer_code.
+func qrParams(r CreateRequest, pr *providerReq) error {
+	if r.VAMethod != "" || r.CustomerName != "" || r.CustomerEmail != "" || r.CustomerPhone != "" {
+		return fieldErr("va_method", "va_method and customer_* are for method va only")
+	}
+	switch r.QRMode {
+	case QRModeNative, "":
+		if r.CustomerCode != "" {
+			return fieldErr("customer_code", "only with qr_mode quick (the cashier scanned the customer's code)")
+		}
+		pr.md.QRMode = QRModeNative
+	case QRModeQuick:
+		if r.CustomerCode == "" {
+			return fieldErr("customer_code", "required with qr_mode quick: the code scanned from the customer's wallet app")
+		}
+		if !customerCodeOK(r.CustomerCode) {
+			return fieldErr("customer_code", "want %d-%d digits as scanned from the customer's wallet app", qrwallet.DefaultCustomerCodeMinLen, qrwallet.DefaultCustomerCodeMaxLen)
+		}
+		pr.md.QRMode, pr.customerCode = QRModeQuick, r.CustomerCode
+	default:
+		return fieldErr("qr_mode", "want native or quick, got %q", r.QRMode)
+	}
+	return nil
+}
+
+// vaParams checks va_method and the customer.
+func (a *Agent) vaParams(r CreateRequest, pr *providerReq) error {
 	if r.QRMode != "" || r.CustomerCode != "" {
 		return fieldErr("qr_mode", "qr_mode and customer_code are for method qr only")
 	}
@@ -379,7 +404,11 @@ func (pr *providerReq) fingerprint() string {
 		s := sha256.Sum256([]byte(pr.customerCode))
 		code = hex.EncodeToString(s[:8])
 	}
-	b, _ := json.Marshal([]any{pr.md.Method, pr.md.QRMode, pr.md.VAMethod, pr.terminalSN, pr.currency.Code, pr.amount, pr.description, code, pr.name, pr.email, pr.phone})
+	parts := []any{pr.md.Method, pr.md.QRMode, pr.md.VAMethod, pr.terminalSN, pr.currency.Code, pr.amount, pr.description, code, pr.name, pr.email, pr.phone}
+	if pr.md.Method == MethodLink {
+		parts = append(parts, int64(pr.linkExpires/time.Second))
+	}
+	b, _ := json.Marshal(parts)
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:16])
 }
@@ -471,6 +500,8 @@ func describeMethod(m methodData) string {
 		return "a QR wallet quick pay (the customer's code)"
 	case m.Method == MethodQR:
 		return "a QR wallet native pay (a QR code for the customer to scan)"
+	case m.Method == MethodLink:
+		return "a payment link (CodePay hosted checkout)"
 	default:
 		return "a " + m.VAMethod + " payment"
 	}
@@ -490,6 +521,9 @@ func (a *Agent) sendProviderCreate(ctx context.Context, p *store.Payment, pr *pr
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
 	cur := money.Amount{Minor: p.AmountMinor, Currency: pr.currency}
+	if p.Route == RouteCodePayLink {
+		return a.sendLinkCreate(ctx, p, pr)
+	}
 	if p.Route == RouteQRWallet {
 		res, err := a.cfg.QRWallet.NativePay(callCtx, qrwallet.NativePayRequest{OutTradeNo: p.MerchantOrderNo, Amount: cur})
 		ended := a.clock.Now()
@@ -533,15 +567,17 @@ func (a *Agent) sendProviderCreate(ctx context.Context, p *store.Payment, pr *pr
 // createFailed applies a create's error by the outcome rule.
 func (a *Agent) createFailed(ctx context.Context, p *store.Payment, err error, ended time.Time) (*store.Payment, error) {
 	switch {
-	case errors.Is(err, qrwallet.ErrNotSent) || errors.Is(err, idpay.ErrNotSent):
+	case errors.Is(err, qrwallet.ErrNotSent) || errors.Is(err, idpay.ErrNotSent) || errors.Is(err, codepay.ErrNotSent):
 		return a.fail(ctx, p, []string{StateSending}, CodeProviderUnavailable, fmt.Sprintf("%s could not be reached (%v); nothing was sent, nothing was charged", p.Route, err))
-	case errors.Is(err, qrwallet.ErrInvalidRequest) || errors.Is(err, idpay.ErrInvalidRequest):
+	case errors.Is(err, qrwallet.ErrInvalidRequest) || errors.Is(err, idpay.ErrInvalidRequest) || errors.Is(err, codepay.ErrInvalidRequest):
 		return a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error()+"; nothing was sent")
 	}
 	var qge *qrwallet.GatewayError
 	var ige *idpay.GatewayError
+	var cge *codepay.GatewayError
 	detail := "outcome of the create unknown (" + err.Error() + "); reconciling by query"
-	if errors.As(err, &qge) || errors.As(err, &ige) {
+	refused := errors.As(err, &qge) || errors.As(err, &ige) || errors.As(err, &cge)
+	if refused {
 		// A refusal is confirmed by a query: an earlier attempt may have
 		// created the order after all. The reconciler asks at once.
 		detail = "the provider refused the create (" + err.Error() + "); confirming by query"
@@ -551,7 +587,7 @@ func (a *Agent) createFailed(ctx context.Context, p *store.Payment, err error, e
 		p.State = StateUnknown
 		p.CreateEndedAt = ended
 		p.NextCheckAt = ended
-		if qge != nil || ige != nil {
+		if refused {
 			p.ErrorCode, p.ErrorMessage = CodeProviderRefused, err.Error()
 		}
 		return nil

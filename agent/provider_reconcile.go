@@ -17,11 +17,16 @@ import (
 type providerAnswer struct {
 	paid     bool
 	failed   bool // the provider closed the order unpaid (PAY_CANCEL)
+	declined bool // the provider refused the customer's payment (link: trans_status 1)
 	expired  bool // derived: still unpaid past its expiry
 	pending  bool
 	transNo  string
 	notFound bool
 	what     string // for the journal
+	// closesItself: the provider closes an unpaid order at its expiry and
+	// says so (CodePay: trans_status 1 ORDER_EXPIRED); a pending answer
+	// past the expiry is not taken as expired.
+	closesItself bool
 }
 
 // reconcileProvider takes one step of a parked qr or va payment (sale or
@@ -72,6 +77,9 @@ func (a *Agent) reconcileProvider(ctx context.Context, p *store.Payment, lastErr
 func (a *Agent) queryProvider(ctx context.Context, p *store.Payment) (providerAnswer, error) {
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
+	if p.Route == RouteCodePayLink {
+		return a.queryLink(callCtx, p)
+	}
 	if p.Route == RouteQRWallet {
 		st, err := a.cfg.QRWallet.PaymentStatus(callCtx, p.MerchantOrderNo)
 		switch {
@@ -136,7 +144,16 @@ func (a *Agent) applyProviderAnswer(ctx context.Context, p *store.Payment, ans p
 			p.ErrorCode, p.ErrorMessage = "cancelled", "the provider cancelled the order ("+ans.what+"); the merchant keeps no money"
 			return nil
 		}, "cancelled at the provider")
-	case ans.expired || (ans.pending && now.After(p.ExpiresAt.Add(closeGrace))):
+	case ans.declined:
+		_, _ = a.transition(ctx, p.MerchantOrderNo, open, func(p *store.Payment) error {
+			p.State = StateDeclined
+			p.ErrorCode, p.ErrorMessage = "declined", "the provider declined the customer's payment ("+ans.what+"); nothing was charged"
+			if ans.transNo != "" {
+				p.TransNo = ans.transNo
+			}
+			return nil
+		}, "declined at the provider")
+	case ans.expired || (ans.pending && !ans.closesItself && now.After(p.ExpiresAt.Add(closeGrace))):
 		_, _ = a.transition(ctx, p.MerchantOrderNo, open, func(p *store.Payment) error {
 			p.State = StateExpired
 			p.ErrorCode = "expired"
@@ -148,7 +165,7 @@ func (a *Agent) applyProviderAnswer(ctx context.Context, p *store.Payment, ans p
 		next := now.Add(min(backoff(a.cfg.PollInterval, attempts), maxParkedInterval))
 		if deadline := p.ExpiresAt.Add(closeGrace + time.Millisecond); p.ExpiresAt.After(now) && deadline.Before(next) {
 			next = deadline
-		} else if !p.ExpiresAt.After(now) {
+		} else if !p.ExpiresAt.After(now) && !ans.closesItself {
 			next = now.Add(closeGrace + time.Millisecond)
 		}
 		if p.State == StateOnTerminal {
@@ -177,6 +194,10 @@ func (a *Agent) cancelProvider(p *store.Payment) (Payment, error) {
 	case StateSending, StateUnknown:
 		return Payment{}, fmt.Errorf("%w: %s is being sent to %s or reconciled; try again in a moment", ErrNotCancellable, p.MerchantOrderNo, p.Route)
 	case StateOnTerminal:
+		if p.Route == RouteCodePayLink {
+			return Payment{}, fmt.Errorf("%w: %s cannot be cancelled from posbridge: the payment link stays payable until it expires at %s (refund it if the customer pays)",
+				ErrNotCancellable, p.MerchantOrderNo, p.ExpiresAt.UTC().Format(time.RFC3339))
+		}
 		return Payment{}, fmt.Errorf("%w: %s cannot be cancelled: %s offers no way to close the order; it expires at %s (refund it if the customer pays)",
 			ErrNotCancellable, p.MerchantOrderNo, p.Route, p.ExpiresAt.UTC().Format(time.RFC3339))
 	case StateApproved:
@@ -229,6 +250,9 @@ func (a *Agent) ApplyIDPayCallback(ctx context.Context, cb *idpay.Callback) erro
 
 // checkProviderRefund refuses what a qr or va refund cannot be.
 func checkProviderRefund(r RefundRequest, orig *store.Payment) error {
+	if orig.Route == RouteCodePayLink {
+		return fieldErr("orig_merchant_order_no", "%s was paid by link (CodePay hosted checkout); refunding link payments through posbridge is not available yet: refund it in the CodePay merchant portal", orig.MerchantOrderNo)
+	}
 	if orig.Route == RouteIDPay {
 		return fieldErr("orig_merchant_order_no", "%s was paid through the VA/QRIS gateway, which has no refund operation (its document: refunds are handled offline); refund the customer outside posbridge", orig.MerchantOrderNo)
 	}

@@ -321,7 +321,7 @@ func (e *Env) start(o Opts) {
 	a, err := agent.New(agent.Config{
 		QRWallet: qw, IDPay: ip, IDPayDefaultName: "Toko Test",
 		Bindo: bc, OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace, ProbeInterval: o.ProbeInterval,
-		Store: db, CodePay: client,
+		Store: db, CodePay: client, Link: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
 		CreateSettle: o.CreateSettle, QueueTimeout: o.QueueTimeout,

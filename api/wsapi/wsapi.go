@@ -481,7 +481,7 @@ type createParams struct {
 	Card                json.RawMessage `json:"card"`
 	Options             *Options        `json:"options"`
 	Source              string          `json:"source"`
-	// Extensions: method qr and va (docs/websocket-api.md).
+	// Extensions: method qr, va and link (docs/websocket-api.md).
 	Method        string `json:"method"`
 	QRMode        string `json:"qr_mode"`
 	CustomerCode  string `json:"customer_code"`
@@ -489,6 +489,8 @@ type createParams struct {
 	CustomerName  string `json:"customer_name"`
 	CustomerEmail string `json:"customer_email"`
 	CustomerPhone string `json:"customer_phone"`
+	// Method link: how long the payment link may be paid, in seconds.
+	LinkExpiresIn int64 `json:"link_expires_in"`
 }
 
 // sourceParam reads the optional "source" of a call: which front end speaks
@@ -518,6 +520,7 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		Description:         p.Description,
 		Method:              p.Method, QRMode: p.QRMode, CustomerCode: p.CustomerCode, VAMethod: p.VAMethod,
 		CustomerName: p.CustomerName, CustomerEmail: p.CustomerEmail, CustomerPhone: p.CustomerPhone,
+		LinkExpiresIn: p.LinkExpiresIn,
 	}
 	src, err := sourceParam(p.Source)
 	if err != nil {

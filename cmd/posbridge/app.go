@@ -108,6 +108,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	acfg := agent.Config{
 		Store: db, CodePay: client, Terminals: terms,
+		Link:         client, // method link: CodePay hosted checkout, no settings of its own
 		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
 		QueueTimeout: cfg.CodePay.QueueTimeout.Duration, CreateSettle: cfg.CodePay.CreateSettle.Duration,
 		NotifyURL: notifyURL, Logger: log, // the agent adds component=agent

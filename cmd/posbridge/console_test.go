@@ -42,14 +42,8 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// startDemo starts `posbridge demo` and returns it with the token and the
-// CodePay emulator's URL it prints.
-func startDemo(t *testing.T, name, addr, dataDir string) (*proc, string, string) {
-	demo, token, simURL, _ := startDemoQR(t, name, addr, dataDir)
-	return demo, token, simURL
-}
-
-// startDemoQR is startDemo that also returns the QR wallet emulator's URL.
+// startDemoQR starts `posbridge demo` and returns it with the token, the
+// CodePay emulator's URL and the QR wallet emulator's URL it prints.
 func startDemoQR(t *testing.T, name, addr, dataDir string) (demo *proc, token, simURL, qrURL string) {
 	t.Helper()
 	demo = start(t, name, "demo", "--listen", addr, "--data", dataDir)
@@ -214,7 +208,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	addr := freePort(t)
 	dataDir := filepath.Join(t.TempDir(), "demo")
-	demo, token, simURL, qrURL := startDemoQR(t, "demo", addr, dataDir)
+	demo, token, simURL, _ := startDemoQR(t, "demo", addr, dataDir)
 	base := "http://" + addr + "/"
 
 	shots, err := filepath.Abs(filepath.Join("..", "..", "artifacts", "console"))
@@ -591,8 +585,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.getElementById("conn").dataset.state === "reconnecting" &&
 			document.getElementById("conn-text").textContent.startsWith("Connection lost")`, 10*time.Second))
 	b.shot("reconnecting")
-	_, again, _, qrAgain := startDemoQR(t, "demo2", addr, dataDir)
-	qrURL = qrAgain // the restarted demo's QR wallet emulator
+	_, again, _, qrURL := startDemoQR(t, "demo2", addr, dataDir) // the QR step uses the restarted demo
 	if again != token {
 		t.Fatalf("the restarted demo has token %q, want the same token as before", again)
 	}

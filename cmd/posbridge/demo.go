@@ -176,8 +176,12 @@ Amounts ending in .51 are declined by the emulator. A payment on lane 2 (offline
 fails after 20 s with codepay_unavailable; send it again with the same --order and
 --track2 4111111111111111=30122011758928889 to take it through the Bindo fallback.
 See docs/websocket-api.md for the API and docs/fallback.md for the fallback.
+
+Pay-by-link for phone orders (method link, CodePay hosted checkout; the answer carries pay_url):
+    {"jsonrpc":"2.0","id":4,"method":"payment.create","params":{"merchant_order_no":"LINK1","method":"link","amount":"25.00","currency":"USD","description":"phone order"}}
+    pay LINK1 as the customer: curl -X POST http://%s/sim/checkout/LINK1 -d '{"action":"pay"}'   (or open pay_url)
 %s`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token,
-		prov.banner())
+		simLn.Addr(), prov.banner())
 	return a.serve(ctx, emulators...)
 }
 

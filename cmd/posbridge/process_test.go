@@ -265,7 +265,8 @@ currency = "USD"
 func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	addr := freePort(t)
 	demo := start(t, "demo", "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "demo"))
-	var wsURL, token, qrURL, idURL string
+	var wsURL, token, qrURL, idURL, linkURL string
+	linkRE := regexp.MustCompile(`pay LINK1 as the customer: curl -X POST (http://\S+)/LINK1 `)
 	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
 	urlRE := regexp.MustCompile(`WebSocket API\s+(ws://\S+)`)
 	qrRE := regexp.MustCompile(`QR wallet\s+(http://\S+)`)
@@ -284,6 +285,9 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 		}
 		if m := idRE.FindStringSubmatch(line); m != nil {
 			idURL = m[1]
+		}
+		if m := linkRE.FindStringSubmatch(line); m != nil {
+			linkURL = m[1]
 		}
 	}
 	go func() {
@@ -334,6 +338,20 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	res = wsCall(t, conn, 13, "payment.wait", map[string]any{"merchant_order_no": "DEMOVA1", "timeout_ms": 20000})
 	if !strings.Contains(string(res), `"state":"approved"`) {
 		t.Fatalf("demo va sale = %s", res)
+	}
+	// Method link: the printed example, paid at the CodePay emulator's
+	// checkout admin endpoint the demo printed.
+	if linkURL == "" {
+		t.Fatal("demo did not print the pay-by-link example")
+	}
+	res = wsCall(t, conn, 14, "payment.create", map[string]any{"merchant_order_no": "DEMOLINK1", "method": "link", "amount": "25.00", "currency": "USD", "description": "phone order"})
+	if !strings.Contains(string(res), `"pay_url":"http`) || !strings.Contains(string(res), `"method":"link"`) {
+		t.Fatalf("link payment.create = %s", res)
+	}
+	simAdmin(t, http.MethodPost, linkURL+"/DEMOLINK1", `{"action":"pay"}`)
+	res = wsCall(t, conn, 15, "payment.wait", map[string]any{"merchant_order_no": "DEMOLINK1", "timeout_ms": 20000})
+	if !strings.Contains(string(res), `"state":"approved"`) {
+		t.Fatalf("demo link sale = %s", res)
 	}
 	// The store manager's CLI against the running demo.
 	cli := func(args ...string) string {

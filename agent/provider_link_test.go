@@ -1,0 +1,210 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
+	"github.com/posbridge/posbridge/store"
+)
+
+func linkSale(no, amount string) agent.CreateRequest {
+	return agent.CreateRequest{MerchantOrderNo: no, Method: agent.MethodLink, Amount: amount, Currency: "USD", Description: "phone order", Source: agent.SourceWS}
+}
+
+func TestLinkPaidApprovedOnPseudoDesk(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	before := time.Now()
+	p := e.MustCreate(linkSale("LNK1", "25.00"))
+	if p.State != agent.StateOnTerminal || p.Method != agent.MethodLink || p.PayURL == "" || p.Route != agent.RouteCodePayLink || p.TerminalSN != agent.RouteCodePayLink {
+		t.Fatalf("create = %+v; want on_terminal with a pay_url on the codepay_link pseudo-desk", p)
+	}
+	if d := p.ExpiresAt.Sub(before); d < 23*time.Hour || d > 25*time.Hour {
+		t.Fatalf("expires_at = %v, want about 24h from now", p.ExpiresAt)
+	}
+	if err := e.Sim.Customer("LNK1", codepaysim.CustomerPays, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("LNK1"); got.State != agent.StateApproved || got.TransNo == "" {
+		t.Fatalf("final = %+v (%v)", got, e.States("LNK1"))
+	}
+	if n := e.Sim.Count(codepay.MethodPayCheckout, "LNK1"); n != 1 {
+		t.Fatalf("checkout sent %d times", n)
+	}
+	b, err := e.Agent.BatchGet(context.Background(), agent.RouteCodePayLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := b.Local.ByMethod[agent.MethodLink]; m.Count != 1 || m.Amount != "25.00" {
+		t.Fatalf("by_method = %+v", b.Local.ByMethod)
+	}
+	if _, err := e.Agent.Refund(context.Background(), agent.RefundRequest{MerchantOrderNo: "LNK1-R", OrigMerchantOrderNo: "LNK1", Source: agent.SourceWS}); err == nil {
+		t.Fatal("refund of a link payment accepted")
+	}
+}
+
+func TestLinkExpiresInAndDeclined(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	r := linkSale("LNKD", "3.00")
+	r.LinkExpiresIn = 600
+	before := time.Now()
+	p := e.MustCreate(r)
+	if d := p.ExpiresAt.Sub(before); d < 590*time.Second || d > 610*time.Second {
+		t.Fatalf("expires_at = %v, want 600 s from now", p.ExpiresAt)
+	}
+	if err := e.Sim.Customer("LNKD", codepaysim.CustomerDeclined, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("LNKD"); got.State != agent.StateDeclined {
+		t.Fatalf("final = %+v", got)
+	}
+}
+
+func TestLinkAbandonedThenExpired(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	e.MustCreate(linkSale("LNKX", "5.00"))
+	if err := e.Sim.Customer("LNKX", codepaysim.CustomerAbandons, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Agent.Cancel(context.Background(), "LNKX")
+	if !errors.Is(err, agent.ErrNotCancellable) || !strings.Contains(err.Error(), "expires at") {
+		t.Fatalf("cancel = %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // a few polls: still waiting
+	if got, _ := e.Agent.Get(context.Background(), "LNKX"); got.State != agent.StateOnTerminal {
+		t.Fatalf("abandoned = %s, want on_terminal", got.State)
+	}
+	if err := e.Sim.Customer("LNKX", codepaysim.CustomerTooLate, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("LNKX"); got.State != agent.StateExpired || got.Error == nil || got.Error.Code != "expired" {
+		t.Fatalf("final = %+v", got)
+	}
+}
+
+func TestLinkNotificationTriggersQuery(t *testing.T) {
+	// Polls far apart: only the notification can make it final quickly.
+	e := agenttest.New(t, agenttest.Opts{Poll: 30 * time.Second})
+	e.MustCreate(linkSale("LNKN", "8.00"))
+	if err := e.Sim.Customer("LNKN", codepaysim.CustomerPays, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.Client.QueryOrder(context.Background(), "LNKN", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Agent.ApplyNotification(context.Background(), o); err != nil {
+		t.Fatalf("notification: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		got, _ := e.Agent.Get(ctx, "LNKN")
+		if got.State == agent.StateApproved {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("state %s after the notification (%v)", got.State, e.States("LNKN"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	bad := *o
+	amt := *o.OrderAmount + 1
+	bad.OrderAmount = &amt
+	if err := e.Agent.ApplyNotification(context.Background(), &bad); !errors.Is(err, agent.ErrNotificationRejected) {
+		t.Fatalf("mismatched notification = %v", err)
+	}
+}
+
+func TestLinkUnknownOutcomeReconciledWithOneCheckout(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayCheckout, Kind: codepaysim.FaultDropAfterProcess})
+	p := e.MustCreate(linkSale("LNKU", "7.00"))
+	if p.State != agent.StateUnknown {
+		t.Fatalf("create = %s, want unknown", p.State)
+	}
+	e.WaitState("LNKU", agent.StateOnTerminal)
+	if err := e.Sim.Customer("LNKU", codepaysim.CustomerPays, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("LNKU"); got.State != agent.StateApproved {
+		t.Fatalf("final = %+v (%v)", got, e.States("LNKU"))
+	}
+	if n := e.Sim.Count(codepay.MethodPayCheckout, "LNKU"); n != 1 {
+		t.Fatalf("checkout sent %d times, want 1", n)
+	}
+}
+
+func TestLinkSendingAtRestartIsQueried(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(linkSale("LNS0", "1.00"))
+	row, err := e.DB.GetPayment(ctx, "LNS0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row.MerchantOrderNo, row.State, row.OptionsJSON, row.ID = "LNS1", agent.StateSending, `{"method":"link"}`, 0
+	row.NextCheckAt = row.CreatedAt
+	if _, err := e.DB.InsertPayment(ctx, row, store.Event{Kind: "created", ToState: agent.StateSending}); err != nil {
+		t.Fatal(err)
+	}
+	e.Restart(agenttest.Opts{})
+	got := e.WaitFinal("LNS1")
+	if got.State != agent.StateFailed || got.Error == nil || got.Error.Code != agent.CodeProviderUnavailable {
+		t.Fatalf("final = %+v (%v)", got, e.States("LNS1"))
+	}
+	if n := e.Sim.Count(codepay.MethodPayCheckout, "LNS1"); n != 0 {
+		t.Fatalf("re-created %d times after restart", n)
+	}
+}
+
+func TestLinkBadInputNothingJournaled(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	long, neg, onQR, cur := linkSale("LBAD2", "1.00"), linkSale("LBAD3", "1.00"), qrSale("LBAD4", "1.00"), linkSale("LBAD5", "1.00")
+	long.LinkExpiresIn = 7*24*3600 + 1
+	neg.LinkExpiresIn = -5
+	onQR.LinkExpiresIn = 60
+	cur.Currency = "EUR"
+	card := e.Sale("LBAD6", agenttest.TermA, "1.00")
+	card.LinkExpiresIn = 60
+	for _, c := range []struct {
+		r     agent.CreateRequest
+		field string
+	}{
+		{linkSale("LBAD1", "1.001"), "amount"},
+		{long, "link_expires_in"},
+		{neg, "link_expires_in"},
+		{onQR, "method"}, // no QR wallet in this environment
+		{cur, "currency"},
+		{card, "link_expires_in"},
+	} {
+		_, err := e.Agent.Create(context.Background(), c.r)
+		var fe *agent.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: err = %v, want field %s", c.r.MerchantOrderNo, err, c.field)
+		}
+		if _, err := e.DB.GetPayment(context.Background(), c.r.MerchantOrderNo); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s journaled", c.r.MerchantOrderNo)
+		}
+	}
+	if n := len(e.Sim.Requests(codepay.MethodPayCheckout, "")); n != 0 {
+		t.Fatalf("%d checkouts sent for refused requests", n)
+	}
+}
+
+func TestLinkExpiresInRefusedOnQR(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Providers: true})
+	r := qrSale("LBQ1", "1.00")
+	r.LinkExpiresIn = 60
+	_, err := e.Agent.Create(context.Background(), r)
+	var fe *agent.FieldError
+	if !errors.As(err, &fe) || fe.Field != "link_expires_in" {
+		t.Fatalf("err = %v", err)
+	}
+}
