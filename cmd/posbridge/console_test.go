@@ -644,6 +644,27 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitNotVisible(chromedp.ID("qr-dialog")),
 	)
 
+	// 8c. A payment link for a phone order, created from the console: its
+	// QR code opens the payment page.
+	b.step("payment link", 20*time.Second,
+		chromedp.ScrollIntoView(chromedp.ID("link-form")),
+		chromedp.SendKeys(chromedp.ID("link-amount"), "7.25"),
+		chromedp.SendKeys(chromedp.ID("link-description"), "phone order 42"),
+		chromedp.Click(chromedp.ID("link-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#qr-dialog img.qr-img`)),
+		poll(`document.getElementById('qr-h').textContent === 'Scan to open the payment page'`, 10*time.Second),
+	)
+	if got := b.text("#qr-amount"); !strings.Contains(got, "7.25") {
+		t.Errorf("link #qr-amount = %q", got)
+	}
+	if got := b.text("#link-status"); !strings.Contains(got, "created: http") {
+		t.Errorf("#link-status = %q", got)
+	}
+	b.step("link dialog closed", 10*time.Second,
+		chromedp.Click(chromedp.ID("qr-done")),
+		chromedp.WaitNotVisible(chromedp.ID("qr-dialog")),
+	)
+
 	// 9. Sign out forgets the token.
 	b.step("sign out", 10*time.Second,
 		chromedp.Click(chromedp.ID("signout")),

@@ -678,6 +678,7 @@ function paymentRow(p) {
 function updateSaleCurrency() {
   const t = state.terminals.get($("sale-terminal").value);
   $("sale-currency").textContent = t && t.currency ? t.currency : "";
+  $("link-currency").textContent = linkCurrency();
 }
 
 async function submitSale(ev) {
@@ -729,6 +730,50 @@ function showSaleProgress(p) {
   else if (p.error && isFinal(p.state) && p.state !== "approved") text += ` (${p.error.message || p.error.code})`;
   else if (p.notice) text += ` (${p.notice})`;
   status.textContent = text + ".";
+}
+
+// ---------------------------------------------------------------- payment link
+
+/** The currency of payment links: the first terminal's, as the agent uses. */
+function linkCurrency() {
+  const first = [...state.terminals.values()][0];
+  return first && first.currency ? first.currency : "";
+}
+
+async function submitLink(ev) {
+  ev.preventDefault();
+  const status = $("link-status");
+  const btn = $("link-submit");
+  const amount = $("link-amount").value.trim();
+  status.className = "form-status";
+  if (!/^\d+(\.\d+)?$/.test(amount)) {
+    status.className = "form-status form-error";
+    status.textContent = "Enter the amount as a number such as 12.34.";
+    $("link-amount").focus();
+    return;
+  }
+  const orderNo = "LINK" + Date.now();
+  btn.disabled = true;
+  try {
+    const p = await call("payment.create", {
+      source: "console",
+      merchant_order_no: orderNo,
+      type: "sale",
+      method: "link",
+      amount,
+      currency: linkCurrency(),
+      description: $("link-description").value.trim() || "posbridge payment link",
+    });
+    onPayment(p);
+    status.className = "form-status form-ok";
+    status.textContent = `Link ${orderNo} for ${money(p.amount, p.currency)} created: ${p.pay_url || "(no URL)"}`;
+    openQR(orderNo);
+  } catch (e) {
+    status.className = "form-status form-error";
+    status.textContent = "Link refused: " + errorText(e);
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------- close batch
@@ -1013,6 +1058,7 @@ function init() {
   $("history-terminal").addEventListener("change", () => loadHistory().catch(() => {}));
   $("history-filters").addEventListener("submit", (ev) => ev.preventDefault());
   $("sale-form").addEventListener("submit", submitSale);
+  $("link-form").addEventListener("submit", submitLink);
   $("sale-terminal").addEventListener("change", updateSaleCurrency);
   $("close-confirm").addEventListener("click", confirmClose);
   $("close-cancel").addEventListener("click", () => $("close-dialog").close());
