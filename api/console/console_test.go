@@ -649,3 +649,26 @@ func TestCSVNotComparedFromTheEmulator(t *testing.T) {
 		t.Errorf("CSV claims agreement:\n%s", body)
 	}
 }
+
+// TestCSVByMethod: a batch holding wallet, VA or link payments gets one row
+// per payment method, in order; an all-card batch (no by_method) gets none.
+func TestCSVByMethod(t *testing.T) {
+	closed := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	rep := agent.BatchReport{TerminalSN: "T1", BatchNo: 1, State: "closed", ClosedAt: &closed, Comparison: agent.ComparisonNotCompared,
+		Local: agent.BatchTotals{Count: 3, TotalAmount: "30.00", Currency: "USD", Tips: "0.00",
+			ByMethod: map[string]agent.TypeTotal{"qr": {Count: 1, Amount: "5.00"}, "card": {Count: 1, Amount: "20.00"}, "link": {Count: 1, Amount: "5.00"}}}}
+	body, err := renderCSV(rep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := string(body)
+	card, link, qr := strings.Index(csv, "local_method_card,1,20.00"), strings.Index(csv, "local_method_link,1,5.00"), strings.Index(csv, "local_method_qr,1,5.00")
+	if card < 0 || link < card || qr < link {
+		t.Errorf("method rows missing or out of order:\n%s", csv)
+	}
+	rep.Local.ByMethod = nil
+	body, _ = renderCSV(rep, nil)
+	if strings.Contains(string(body), "local_method_") {
+		t.Errorf("an all-card batch has method rows:\n%s", body)
+	}
+}

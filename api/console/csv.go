@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,10 @@ func renderCSV(rep agent.BatchReport, ps []agent.Payment) ([]byte, error) {
 			row("local_"+typ, strconv.Itoa(t.Count), t.Amount)
 		}
 	}
+	for _, m := range sortedKeys(rep.Local.ByMethod) { // card, qr, va, link: present when not all card
+		t := rep.Local.ByMethod[m]
+		row("local_method_"+m, strconv.Itoa(t.Count), t.Amount)
+	}
 	cloudCount, cloudTotal := "", ""
 	if rep.Cloud != nil {
 		if rep.Cloud.Count != nil {
@@ -209,4 +214,14 @@ func safeName(s string) bool {
 		}
 	}
 	return true
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

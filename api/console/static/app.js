@@ -464,6 +464,27 @@ function byTypeTable(byType, currency, caption) {
   );
 }
 
+const METHOD_LABELS = { card: "Card", qr: "QR wallet", va: "VA / QRIS", link: "Payment link" };
+
+/** Totals per payment method (present when a batch holds non-card payments). */
+function byMethodTable(byMethod, currency) {
+  const methods = Object.keys(byMethod || {}).sort();
+  if (!methods.length) return null;
+  return h(
+    "table",
+    { class: "bytype bymethod" },
+    h("caption", { class: "visually-hidden" }, "Totals by payment method"),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Method"), h("th", { scope: "col", class: "num" }, "Count"), h("th", { scope: "col", class: "num" }, "Amount"))),
+    h(
+      "tbody",
+      {},
+      methods.map((m) =>
+        h("tr", {}, h("th", { scope: "row" }, METHOD_LABELS[m] || m), h("td", { class: "num" }, byMethod[m].count), h("td", { class: "num" }, money(byMethod[m].amount, currency))),
+      ),
+    ),
+  );
+}
+
 function renderBatch(sn) {
   const v = cardViews.get(sn);
   if (!v) return;
@@ -990,6 +1011,9 @@ function openReport(r, justClosed, opener) {
       : null,
     byTypeTable(r.local.by_type, cur, "Totals by type")
       ? h("div", { class: "report-bytype" }, h("h3", {}, "By type"), byTypeTable(r.local.by_type, cur, "Totals by type"))
+      : null,
+    byMethodTable(r.local.by_method, cur)
+      ? h("div", { class: "report-bymethod" }, h("h3", {}, "By payment method"), byMethodTable(r.local.by_method, cur))
       : null,
   ];
   $("report-body").replaceChildren(...parts.filter((p) => p !== null));
