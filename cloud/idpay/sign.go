@@ -6,15 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/posbridge/posbridge/cloud/internal/rsakey"
 )
 
 // The document requires RSA signatures on both directions ("both request
@@ -131,75 +131,18 @@ func JSONParams(body []byte) (Params, error) {
 // Key errors.
 var (
 	// ErrKeyFormat means the key text is neither PEM nor Base64 DER of a supported kind.
-	ErrKeyFormat = errors.New("unsupported key format")
+	ErrKeyFormat = rsakey.ErrFormat
 	// ErrKeyType means the key is valid but not RSA, or shorter than 2048 bits.
-	ErrKeyType = errors.New("key is not an RSA key of at least 2048 bits")
+	ErrKeyType = rsakey.ErrType
 )
 
-// keyDER strips optional PEM armour; without armour the text must be
-// Base64 DER (the form merchant dashboards usually show).
-func keyDER(text []byte) ([]byte, error) {
-	text = bytes.TrimSpace(text)
-	if block, _ := pem.Decode(text); block != nil {
-		return block.Bytes, nil
-	}
-	compact := strings.Join(strings.Fields(string(text)), "")
-	der, err := base64.StdEncoding.DecodeString(compact)
-	if err != nil || len(der) == 0 {
-		return nil, fmt.Errorf("%w: neither PEM nor Base64 DER", ErrKeyFormat)
-	}
-	return der, nil
-}
+// ParsePrivateKey reads an RSA private key: PKCS#8 or PKCS#1, PEM-armoured
+// or bare Base64 DER, at least 2048 bits (cloud/internal/rsakey).
+func ParsePrivateKey(text []byte) (*rsa.PrivateKey, error) { return rsakey.ParsePrivate(text) }
 
-// ParsePrivateKey reads an RSA private key, PKCS#8 or PKCS#1, PEM or bare
-// Base64 DER, of at least 2048 bits.
-func ParsePrivateKey(text []byte) (*rsa.PrivateKey, error) {
-	der, err := keyDER(text)
-	if err != nil {
-		return nil, err
-	}
-	var key *rsa.PrivateKey
-	if k, err8 := x509.ParsePKCS8PrivateKey(der); err8 == nil {
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%w: PKCS#8 key of type %T", ErrKeyType, k)
-		}
-		key = rk
-	} else if k, err1 := x509.ParsePKCS1PrivateKey(der); err1 == nil {
-		key = k
-	} else {
-		return nil, fmt.Errorf("%w: not a PKCS#8 or PKCS#1 private key", ErrKeyFormat)
-	}
-	if key.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("%w: %d bits", ErrKeyType, key.N.BitLen())
-	}
-	return key, nil
-}
-
-// ParsePublicKey reads an RSA public key, X.509 SubjectPublicKeyInfo or
-// PKCS#1, PEM or bare Base64 DER, of at least 2048 bits.
-func ParsePublicKey(text []byte) (*rsa.PublicKey, error) {
-	der, err := keyDER(text)
-	if err != nil {
-		return nil, err
-	}
-	var key *rsa.PublicKey
-	if k, errX := x509.ParsePKIXPublicKey(der); errX == nil {
-		rk, ok := k.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("%w: public key of type %T", ErrKeyType, k)
-		}
-		key = rk
-	} else if k, err1 := x509.ParsePKCS1PublicKey(der); err1 == nil {
-		key = k
-	} else {
-		return nil, fmt.Errorf("%w: not an X.509 or PKCS#1 public key", ErrKeyFormat)
-	}
-	if key.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("%w: %d bits", ErrKeyType, key.N.BitLen())
-	}
-	return key, nil
-}
+// ParsePublicKey reads an RSA public key: X.509 SubjectPublicKeyInfo or
+// PKCS#1, PEM-armoured or bare Base64 DER, at least 2048 bits.
+func ParsePublicKey(text []byte) (*rsa.PublicKey, error) { return rsakey.ParsePublic(text) }
 
 // loadKeys reads the merchant private key (its file must not be readable
 // by group or others, checkKeyFilePerm) and the platform public key.
