@@ -276,6 +276,36 @@ func (a *Agent) refundOnTerminal(ctx context.Context, r RefundRequest, orig *sto
 	return a.Create(ctx, cr)
 }
 
+// refundAmountLocked is the amount of a refund of orig: the requested one
+// (a positive amount in cur, not above what is left) or, when none is
+// given, all that is left. The caller holds refundMu until the refund is
+// journaled, so two refunds cannot both take what is left.
+func (a *Agent) refundAmountLocked(ctx context.Context, requested string, orig *store.Payment, cur money.Currency) (int64, error) {
+	var amount int64
+	if requested != "" {
+		var err error
+		if amount, err = parseAmountField("amount", requested, cur, true); err != nil {
+			return 0, err
+		}
+		if amount <= 0 {
+			return 0, fieldErr("amount", "must be greater than zero")
+		}
+	}
+	left, reserved, err := a.refundable(ctx, orig)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case requested == "" && left <= 0:
+		return 0, nothingLeft(orig, reserved, cur)
+	case requested == "":
+		return left, nil
+	case amount > left:
+		return 0, exceeds(orig, amount, left, reserved, cur)
+	}
+	return amount, nil
+}
+
 // refundable returns what is left to refund of orig (its amount and tip
 // minus every refund of it that is approved or may still be), and the sum
 // of those refunds.
@@ -374,31 +404,14 @@ func (a *Agent) refundInCloud(ctx context.Context, r RefundRequest, orig *store.
 	if n := utf8.RuneCountInString(desc); n > maxCloudRefundDescription {
 		return Payment{}, fieldErr("description", "at most %d characters for a refund through CodePay's cloud, got %d", maxCloudRefundDescription, n)
 	}
-	var amount int64
-	if r.Amount != "" {
-		if amount, err = parseAmountField("amount", r.Amount, cur, true); err != nil {
-			return Payment{}, err
-		}
-		if amount <= 0 {
-			return Payment{}, fieldErr("amount", "must be greater than zero")
-		}
-	}
 	// One refund check-and-journal at a time, so two refunds sent together
 	// cannot both take what is left (CodePay also refuses a total above the
 	// original).
 	a.refundMu.Lock()
 	defer a.refundMu.Unlock()
-	left, reserved, err := a.refundable(ctx, orig)
+	amount, err := a.refundAmountLocked(ctx, r.Amount, orig, cur)
 	if err != nil {
 		return Payment{}, err
-	}
-	switch {
-	case r.Amount == "" && left <= 0:
-		return Payment{}, nothingLeft(orig, reserved, cur)
-	case r.Amount == "":
-		amount = left
-	case amount > left:
-		return Payment{}, exceeds(orig, amount, left, reserved, cur)
 	}
 	now := a.clock.Now()
 	n := &normalized{orderNo: r.MerchantOrderNo, typ: TypeRefund, terminalSN: ViaCloud, currency: cur, amount: amount, orig: orig.MerchantOrderNo, description: desc}

@@ -278,28 +278,11 @@ func (a *Agent) refundProvider(ctx context.Context, r RefundRequest, orig *store
 	if err != nil {
 		return Payment{}, fmt.Errorf("refund: %w", err)
 	}
-	var amount int64
-	if r.Amount != "" {
-		if amount, err = parseAmountField("amount", r.Amount, cur, true); err != nil {
-			return Payment{}, err
-		}
-		if amount <= 0 {
-			return Payment{}, fieldErr("amount", "must be greater than zero")
-		}
-	}
 	a.refundMu.Lock()
 	defer a.refundMu.Unlock()
-	left, reserved, err := a.refundable(ctx, orig)
+	amount, err := a.refundAmountLocked(ctx, r.Amount, orig, cur)
 	if err != nil {
 		return Payment{}, err
-	}
-	switch {
-	case r.Amount == "" && left <= 0:
-		return Payment{}, nothingLeft(orig, reserved, cur)
-	case r.Amount == "":
-		amount = left
-	case amount > left:
-		return Payment{}, exceeds(orig, amount, left, reserved, cur)
 	}
 	desc := r.Description
 	if desc == "" {

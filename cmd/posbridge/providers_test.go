@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/cloud/qrwallet"
 	"github.com/posbridge/posbridge/internal/config"
 )
 
@@ -132,6 +133,33 @@ func TestAppAcceptsProviderMethods(t *testing.T) {
 		var fe *agent.FieldError
 		if !errors.As(err, &fe) || fe.Field == "method" {
 			t.Errorf("create %s = %v, want a method-specific field error", r.Method, err)
+		}
+	}
+}
+
+// TestProviderConfigDefaultsMatchClients: internal/config may not import the
+// provider clients, so it repeats their defaults for the file's keys; this
+// keeps the two from drifting apart.
+func TestProviderConfigDefaultsMatchClients(t *testing.T) {
+	pairs := []struct {
+		name           string
+		config, client any
+	}{
+		{"native service id", config.DefaultQRNativeServiceID, qrwallet.DefaultNativeServiceID},
+		{"quick pay service id", config.DefaultQRQuickPayServiceID, qrwallet.DefaultQuickPayServiceID},
+		{"token ttl", config.DefaultQRTokenTTL, qrwallet.DefaultTokenTTL},
+		{"token refresh margin", config.DefaultQRTokenRefreshMargin, qrwallet.DefaultTokenRefreshMargin},
+		{"http timeout", config.DefaultQRHTTPTimeout, qrwallet.DefaultHTTPTimeout},
+		{"quick pay timeout", config.DefaultQRQuickPayTimeout, qrwallet.DefaultQuickPayTimeout},
+		{"poll interval", config.DefaultQRPollInterval, qrwallet.DefaultPollInterval},
+		{"poll total", config.DefaultQRPollTotal, qrwallet.DefaultPollTotal},
+		{"qr lifetime", config.DefaultQRLifetime, qrwallet.DefaultQRLifetime},
+		{"customer code min", config.DefaultQRCustomerCodeMinLen, qrwallet.DefaultCustomerCodeMinLen},
+		{"customer code max", config.DefaultQRCustomerCodeMaxLen, qrwallet.DefaultCustomerCodeMaxLen},
+	}
+	for _, p := range pairs {
+		if fmt.Sprint(p.config) != fmt.Sprint(p.client) {
+			t.Errorf("%s: config default %v, client default %v", p.name, p.config, p.client)
 		}
 	}
 }
