@@ -128,6 +128,11 @@ type Config struct {
 	// reachability state never goes stale while the store is idle (default
 	// 30s; negative disables the probe).
 	ProbeInterval time.Duration
+	// LateCheckWindow is how long after a qr payment expired unpaid at a
+	// provider that never closes orders (the QR wallet) the agent keeps
+	// asking whether the customer paid it after all (default 24h;
+	// latecheck.go).
+	LateCheckWindow time.Duration
 	// Metrics, when set, is told about transitions and reconciliations.
 	Metrics Metrics
 	// NotifyURL, when set, is sent with every create order.
@@ -143,6 +148,9 @@ const (
 	DefaultQueueTimeout = 10 * time.Minute
 	DefaultCreateSettle = 5 * time.Second
 	DefaultMaxResends   = 3
+	// DefaultLateCheckWindow: how long an expired QR wallet payment is still
+	// checked for a late payment.
+	DefaultLateCheckWindow = 24 * time.Hour
 )
 
 // Agent runs the payment lifecycle. Create it with New, run it with Serve.
@@ -226,6 +234,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.MaxResends <= 0 {
 		cfg.MaxResends = DefaultMaxResends
+	}
+	if cfg.LateCheckWindow <= 0 {
+		cfg.LateCheckWindow = DefaultLateCheckWindow
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}

@@ -25,8 +25,9 @@ func (a *Agent) wakeReconciler() {
 // longer occupy the terminal (past the lane deadline) but whose outcome is
 // still open because CodePay gave no answer. The terminal's queue has moved
 // on; only a signed answer ends such a payment. It also sends and follows
-// cloud refunds (parked from the start, cloudrefund.go) and confirms cancels
-// sent with order.revoker whose answer was lost.
+// cloud refunds (parked from the start, cloudrefund.go), confirms cancels
+// sent with order.revoker whose answer was lost, and watches expired orders
+// the customer may still pay (latecheck.go).
 func (a *Agent) runReconciler(ctx context.Context) {
 	lastErr := map[string]string{} // per order: the last error journaled
 	for ctx.Err() == nil {
@@ -52,14 +53,27 @@ func (a *Agent) runReconciler(ctx context.Context) {
 			}
 			a.reconcileRevoke(ctx, r, lastErr)
 		}
+		// Expired orders the customer may still pay (latecheck.go).
+		late, err := a.db.LateChecksDue(ctx, now, 50)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("read late checks", "err", err)
+		}
+		for _, c := range late {
+			if ctx.Err() != nil {
+				return
+			}
+			a.reconcileLateCheck(ctx, c)
+		}
 		wait := maxParkedInterval
 		if next, err := a.db.NextParked(ctx); err == nil && !next.IsZero() {
 			wait = min(max(next.Sub(a.clock.Now()), 0), wait)
 		}
-		if next, ok, err := a.db.NextRevoke(ctx); err == nil && ok {
-			wait = min(max(next.Sub(a.clock.Now()), 0), wait)
+		for _, nextOf := range []func(context.Context) (time.Time, bool, error){a.db.NextRevoke, a.db.NextLateCheck} {
+			if next, ok, err := nextOf(ctx); err == nil && ok {
+				wait = min(max(next.Sub(a.clock.Now()), 0), wait)
+			}
 		}
-		if len(due) == 50 || len(revokes) == 50 {
+		if len(due) == 50 || len(revokes) == 50 || len(late) == 50 {
 			wait = 0
 		}
 		select {

@@ -70,6 +70,9 @@ func TestQueryPlansBounded(t *testing.T) {
 		{name: "BatchPayments", sql: sel + `WHERE batch_id = ? ORDER BY id`, args: []any{1}, want: "payments_batch (batch_id=?)"},
 		{name: "LatestByOrderPrefix (ECR receipt number)", sql: sel + latestByPrefixTail, args: []any{"H04", prefixEnd("H04"), "SN1", TypeSale},
 			want: "USING INDEX sqlite_autoindex_payments_1 (merchant_order_no>? AND merchant_order_no<?)", sort: true},
+		{name: "LateChecksDue", sql: lateDueSQL, args: []any{toMS(time.Now()), 50},
+			want: "USING INDEX late_checks_next_check (next_check_at<?)"},
+		{name: "NextLateCheck", sql: nextLateSQL, want: "late_checks_next_check"},
 		{name: "LiveVoidOf (ECR reversal)", sql: sel + liveVoidTail, args: []any{"H001"},
 			want: "USING INDEX payments_orig (orig_merchant_order_no=?)"},
 	}

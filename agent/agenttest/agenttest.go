@@ -147,6 +147,9 @@ type Opts struct {
 	// Providers starts the QR wallet and VA/QRIS gateway emulators and
 	// gives the agent their clients (Env.Prov).
 	Providers bool
+	// LateCheckWindow is the agent's watch of expired QR wallet orders (0:
+	// its default).
+	LateCheckWindow time.Duration
 }
 
 func New(t testing.TB, o Opts) *Env {
@@ -324,7 +327,7 @@ func (e *Env) start(o Opts) {
 		Store: db, CodePay: client, Link: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
-		CreateSettle: o.CreateSettle, QueueTimeout: o.QueueTimeout,
+		CreateSettle: o.CreateSettle, QueueTimeout: o.QueueTimeout, LateCheckWindow: o.LateCheckWindow,
 		Logger: logger(o),
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/internal/simkit"
@@ -27,6 +28,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("GET /sim/payments", s.adminPayments)
 	m.HandleFunc("GET /sim/payments/{no}", s.adminPayment)
 	m.HandleFunc("POST /sim/payments/{no}/scan", s.adminScan)
+	m.HandleFunc("POST /sim/payments/{no}/pay-late", s.adminScan)
 	m.HandleFunc("POST /sim/payments/{no}/script", s.adminScript)
 	m.HandleFunc("POST /sim/faults", s.adminFault)
 	m.HandleFunc("DELETE /sim/faults", s.adminClearFaults)
@@ -42,6 +44,7 @@ var AdminEndpoints = []string{
 	"GET    /sim/payments",
 	"GET    /sim/payments/{out_trade_no}",
 	"POST   /sim/payments/{out_trade_no}/scan   (the customer scans the native QR code and pays)",
+	"POST   /sim/payments/{out_trade_no}/pay-late   (the customer pays the code after its lifetime: the spec sets none)",
 	`POST   /sim/payments/{out_trade_no}/script {"outcome":"paid|declined|pin|pin_abandoned","pin_delay_ms":0}`,
 	`POST   /sim/faults {"endpoint":"","kind":"http500|http500_after_process|http429|drop|drop_after_process|slow|auth_refused|forged|malformed|conflicting_keys","count":1,"delay_ms":0}`,
 	"DELETE /sim/faults",
@@ -85,7 +88,7 @@ func (s *Sim) adminPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sim) adminScan(w http.ResponseWriter, r *http.Request) {
-	v, err := s.Scan(r.PathValue("no"))
+	v, err := s.scan(r.PathValue("no"), strings.HasSuffix(r.URL.Path, "/pay-late"))
 	switch {
 	case errors.Is(err, ErrUnknownPayment):
 		adminError(w, http.StatusNotFound, err.Error())

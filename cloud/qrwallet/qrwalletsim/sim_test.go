@@ -247,6 +247,13 @@ func TestQRExpiryAndScan(t *testing.T) {
 	if status, _ := h.postRaw("/sim/payments/NONE/scan", "application/json", ""); status != http.StatusNotFound {
 		t.Fatalf("scan of an unknown payment: %d", status)
 	}
+	// The spec sets no expiry: a wallet may still take the code.
+	if status, raw := h.postRaw("/sim/payments/E2/pay-late", "application/json", ""); status != 200 {
+		t.Fatalf("pay-late: %d %s", status, raw)
+	}
+	if _, out := h.api(DefaultPaths.PaymentStatus, `{"store_id":"109038","out_trade_no":"E2"}`); data(out)["is_success"] != true {
+		t.Fatalf("status after a late payment: %v", out)
+	}
 }
 
 func TestAdminAPI(t *testing.T) {

@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/posbridge/posbridge/store"
+)
+
+// Late checks (migration 0009, docs/reliability.md "Payments paid after
+// they expired"). The QR wallet never closes an order: its document gives
+// native QR codes no expiry and offers no cancel. A qr payment still unpaid
+// past its local expiry ends expired — the cashier must be able to move on —
+// but the customer may still pay the code later. So the order stays under
+// watch for Config.LateCheckWindow: the reconciler asks with back-off, and
+// if the provider shows it paid, the payment gets an alert (a person records
+// the sale or refunds it). The payment's state never changes again: final
+// states are final.
+
+// lateProviderName names a provider in an alert a person reads.
+func lateProviderName(route string) string {
+	if route == RouteQRWallet {
+		return "the QR wallet"
+	}
+	return route
+}
+
+// lateCheckMax bounds the back-off between late checks.
+const lateCheckMax = 30 * time.Minute
+
+// lateCheckInterval is the wait before the attempts-th late check.
+func (a *Agent) lateCheckInterval(attempts int) time.Duration {
+	d := 4 * a.cfg.PollInterval
+	for i := 0; i < attempts && d < lateCheckMax; i++ {
+		d *= 2
+	}
+	return min(d, lateCheckMax)
+}
+
+// scheduleLateCheck records, before the payment is marked expired, that its
+// order stays under watch; false when the journal refused (the payment is
+// then left open and looked at again).
+func (a *Agent) scheduleLateCheck(ctx context.Context, p *store.Payment, now time.Time) bool {
+	if err := a.db.AddLateCheck(ctx, p.MerchantOrderNo, now.Add(a.lateCheckInterval(0)), now.Add(a.cfg.LateCheckWindow)); err != nil {
+		a.log.Error("schedule late checks; the payment stays open", "merchant_order_no", p.MerchantOrderNo, "err", err)
+		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
+		return false
+	}
+	return true
+}
+
+// reconcileLateCheck takes one late check: it asks the provider about an
+// expired order once.
+func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
+	now := a.clock.Now()
+	end := func(detail string) {
+		ev := store.Event{}
+		if detail != "" {
+			ev = store.Event{Kind: "late_check", Detail: detail, At: now}
+		}
+		if err := a.db.EndLateCheck(ctx, c.MerchantOrderNo, ev); err != nil {
+			a.log.Error("end late check", "merchant_order_no", c.MerchantOrderNo, "err", err)
+		}
+	}
+	p, err := a.db.GetPayment(ctx, c.MerchantOrderNo)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		end("") // archived: nothing left to watch
+		return
+	case err != nil:
+		_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(journalRetry), c.Attempts)
+		return
+	case !IsFinal(p.State):
+		// Scheduled just before the payment was to expire, and it has not
+		// (a restart in between): the reconciler still follows it.
+		_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts)), c.Attempts)
+		return
+	case p.State != StateExpired || p.Alert != "":
+		end("")
+		return
+	case !now.Before(c.Until):
+		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it expired", p.Route, c.Until.Sub(c.CreatedAt).Round(time.Minute)))
+		return
+	}
+	ans, err := a.queryProvider(ctx, p)
+	switch {
+	case err != nil:
+		a.log.Warn("late check got no answer", "merchant_order_no", p.MerchantOrderNo, "err", err)
+	case ans.paid:
+		if a.lateCheckPaid(ctx, p, ans, now) {
+			end("")
+			return
+		}
+	case ans.notFound:
+		end(p.Route + " no longer knows the order (" + ans.what + "); no longer checked for a late payment")
+		return
+	case !ans.pending:
+		end(p.Route + " closed the order unpaid (" + ans.what + ")")
+		return
+	}
+	_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts+1)), c.Attempts+1)
+}
+
+// lateCheckPaid records that an expired payment was paid after all: the
+// provider's transaction number and an alert; the state stays expired.
+func (a *Agent) lateCheckPaid(ctx context.Context, p *store.Payment, ans providerAnswer, now time.Time) bool {
+	txn := ""
+	if ans.transNo != "" {
+		txn = " (transaction " + ans.transNo + ")"
+	}
+	alert := fmt.Sprintf("Paid after it expired: %s shows this order paid%s after posbridge marked it expired at %s. The money is with the merchant: record the sale, or refund the customer in the provider's merchant portal.",
+		lateProviderName(p.Route), txn, p.UpdatedAt.UTC().Format(time.RFC3339))
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateExpired}, func(p *store.Payment) error {
+		p.Alert = alert
+		if p.TransNo == "" {
+			p.TransNo = ans.transNo
+		}
+		return nil
+	}, "alert: "+alert)
+	if err != nil {
+		a.log.Error("record a late payment", "merchant_order_no", p.MerchantOrderNo, "err", err)
+		return false
+	}
+	a.log.Warn("payment alert: paid after it expired", "merchant_order_no", p.MerchantOrderNo, "route", p.Route, "trans_no", ans.transNo, "at", now)
+	return true
+}
