@@ -26,6 +26,15 @@ var deps = []struct {
 	{"pan", map[string]string{
 		"": "pan (masking, Luhn, BIN) is a bottom-layer helper; it imports no posbridge package",
 	}},
+	{"receipt", map[string]string{
+		"agent":    "a receipt is laid out from plain fields; the agent builds it, the front ends print it",
+		"api":      "a receipt knows no front end",
+		"ecr":      "a receipt knows no front end",
+		"cloud":    "a receipt knows no provider: the agent maps provider answers into it",
+		"store":    "a receipt is built from journal rows by the agent, not read by itself",
+		"device":   "a receipt never sees card data beyond the masked PAN",
+		"internal": "a receipt is a bottom-layer layout helper",
+	}},
 	{"device", map[string]string{
 		"agent":     "device reads cards; it is a leaf the agent and the front ends use, never the reverse",
 		"api":       "device is a leaf",
