@@ -373,6 +373,10 @@ func (a *Agent) Create(ctx context.Context, r CreateRequest) (Payment, error) {
 	if err := checkCardOnly(r); err != nil {
 		return Payment{}, err
 	}
+	r, err := a.completeVoid(ctx, r)
+	if err != nil {
+		return Payment{}, err
+	}
 	n, err := a.validate(r)
 	if err != nil {
 		return Payment{}, err
@@ -468,6 +472,40 @@ func (a *Agent) fallbackExisting(ctx context.Context, existing *store.Payment, n
 		return Payment{}, fmt.Errorf("fall back to Bindo: %w", err)
 	}
 	return a.view(np), nil
+}
+
+// completeVoid fills what a void leaves out from its original in the
+// journal: a void is always for the original's amount, in its currency, on
+// its terminal, so the POS may name only orig_merchant_order_no. Fields the
+// request does give are kept (and checked against the original as before).
+func (a *Agent) completeVoid(ctx context.Context, r CreateRequest) (CreateRequest, error) {
+	if r.Type != TypeVoid || r.OrigMerchantOrderNo == "" || (r.Amount != "" && r.Currency != "" && (r.TerminalSN != "" || r.Lane != "")) {
+		return r, nil
+	}
+	orig, err := a.db.GetPayment(ctx, r.OrigMerchantOrderNo)
+	if errors.Is(err, store.ErrNotFound) {
+		missing := "amount"
+		switch {
+		case r.Amount != "" && r.Currency == "":
+			missing = "currency"
+		case r.Amount != "" && r.Currency != "":
+			missing = "terminal_sn"
+		}
+		return r, fieldErr(missing, "required: %s is not in this journal, so the void cannot take it from the original", r.OrigMerchantOrderNo)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read original payment: %w", err)
+	}
+	if r.Amount == "" {
+		r.Amount = view(orig, "").Amount
+	}
+	if r.Currency == "" {
+		r.Currency = orig.Currency
+	}
+	if r.TerminalSN == "" && r.Lane == "" {
+		r.TerminalSN = orig.TerminalSN
+	}
+	return r, nil
 }
 
 func (a *Agent) sameOrReused(existing *store.Payment, n *normalized) (Payment, error) {

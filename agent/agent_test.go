@@ -357,3 +357,33 @@ func testCard(t *testing.T) *card.Card {
 	}
 	return c
 }
+
+// A void names only its original: amount, currency and terminal follow
+// from it (issue 16).
+func TestVoidByOriginalOnly(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(e.Sale("VO1", agenttest.TermB, "31.50"))
+	e.WaitFinal("VO1")
+	void := agent.CreateRequest{MerchantOrderNo: "VO1-V", Type: agent.TypeVoid, OrigMerchantOrderNo: "VO1", Source: agent.SourceWS}
+	p := e.MustCreate(void)
+	if p.Amount != "31.50" || p.Currency != "USD" || p.TerminalSN != agenttest.TermB {
+		t.Fatalf("void = %+v; want the original's amount, currency and terminal", p)
+	}
+	if p := e.WaitFinal("VO1-V"); p.State != agent.StateApproved {
+		t.Fatalf("void = %+v", p)
+	}
+	// The same request again is the same payment, not a reuse of the number.
+	if again, err := e.Agent.Create(ctx, void); err != nil || again.MerchantOrderNo != "VO1-V" {
+		t.Fatalf("repeat = %+v, %v", again, err)
+	}
+	// An original posbridge does not know: the amount must be given.
+	var fe *agent.FieldError
+	unknown := agent.CreateRequest{MerchantOrderNo: "VO2-V", Type: agent.TypeVoid, OrigMerchantOrderNo: "ELSEWHERE", Source: agent.SourceWS}
+	if _, err := e.Agent.Create(ctx, unknown); !errors.As(err, &fe) || fe.Field != "amount" || !strings.Contains(err.Error(), "not in this journal") {
+		t.Fatalf("void of an unknown original: %v", err)
+	}
+	if _, err := e.Agent.Get(ctx, "VO2-V"); !errors.Is(err, agent.ErrNotFound) {
+		t.Fatalf("refused void journaled: %v", err)
+	}
+}
