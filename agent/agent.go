@@ -112,6 +112,21 @@ type Config struct {
 	// LinkExpiry is how long a payment link may be paid when the request
 	// gives no link_expires_in; 0 means DefaultLinkExpiry.
 	LinkExpiry time.Duration
+	// LinkProvider chooses who hosts new payment links: LinkProviderCodePay
+	// (the default; needs Link) or LinkProviderBindo (needs BindoLink and
+	// LinkClientIP). Links already in the journal are followed by the
+	// provider that created them.
+	LinkProvider string
+	// BindoLink, when set, pre-creates Bindo links (LinkProvider bindo) and
+	// follows the Bindo links in the journal (*bindo.Client;
+	// provider_bindolink.go).
+	BindoLink BindoLink
+	// LinkClientIP is sent as X-CLIENT-IP with every Bindo pre-create
+	// ([bindo] link_client_ip).
+	LinkClientIP string
+	// BindoLinkPoll is the least time between two queries of a waiting
+	// Bindo link; 0 means DefaultBindoLinkPoll (the spec's 20 s).
+	BindoLinkPoll time.Duration
 	// FallbackMode is "auto" (default when Bindo is set) or "never".
 	FallbackMode string
 	// UnreachableGrace is how long CodePay may stay unreachable (nothing
@@ -135,6 +150,8 @@ type Config struct {
 	LateCheckWindow time.Duration
 	// Metrics, when set, is told about transitions and reconciliations.
 	Metrics Metrics
+	// Receipt is what receipts print besides the payment (receipt.go).
+	Receipt ReceiptConfig
 	// NotifyURL, when set, is sent with every create order.
 	NotifyURL string
 	Clock     Clock

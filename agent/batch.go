@@ -109,6 +109,8 @@ func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
 		return money.MustCurrency("IDR"), nil // the VA/QRIS gateway's pseudo-desk
 	case sn == RouteCodePayLink && a.cfg.Link != nil:
 		return a.cfg.LinkCurrency, nil // the payment links' pseudo-desk
+	case sn == RouteBindoLink && a.cfg.BindoLink != nil:
+		return a.cfg.LinkCurrency, nil // the Bindo payment links' pseudo-desk
 	}
 	t, err := a.reg.Lookup(sn)
 	if err != nil {

@@ -84,6 +84,7 @@ func (a *Agent) startBindo(ctx context.Context, p *store.Payment, c *card.Card) 
 		p.State, p.Route, p.CreateSent, p.TransNo = StateSending, RouteBindo, true, uuid
 		p.ErrorCode, p.ErrorMessage, p.TransStatus = "", "", ""
 		p.ExpiresAt = a.clock.Now().Add(a.cfg.OrderExpires)
+		p.CardAID, p.CardAppLabel = emvApplication(c) // for the receipt
 		return nil
 	}, "sending to Bindo (native card-present), uuid "+uuid)
 	if err != nil {
@@ -219,6 +220,7 @@ func (a *Agent) applyBindo(ctx context.Context, p *store.Payment, tx *bindo.Tran
 		if tx.EntryMode != "" {
 			p.EntryMode = tx.EntryMode
 		}
+		fillReceiptBindo(p, tx)
 	}
 	switch {
 	case !tx.Final:

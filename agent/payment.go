@@ -174,9 +174,11 @@ type Payment struct {
 	Error               *PaymentError
 	Notice              string
 	Alert               string
-	ExpiresAt           time.Time
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// ReceiptAvailable: Receipt returns the payment's receipt (receipt.go).
+	ReceiptAvailable bool
+	ExpiresAt        time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 	// Seq is the id of the journal event behind this state of the payment
 	// (store.Payment.EventID): it increases with every change, across all
 	// payments, but not by one (events that change nothing take ids too).
@@ -227,6 +229,7 @@ func view(p *store.Payment, notice string) Payment {
 		UpdatedAt:           p.UpdatedAt.UTC(),
 		Notice:              notice,
 		Alert:               p.Alert,
+		ReceiptAvailable:    receiptAvailable(p),
 		Seq:                 p.EventID,
 	}
 	if p.CashbackMinor > 0 {

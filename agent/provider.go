@@ -2,8 +2,8 @@ package agent
 
 // Payments through a provider other than a card terminal: the QR wallet
 // (method qr, cloud/qrwallet) and the Indonesian VA/QRIS gateway (method va,
-// cloud/idpay) and pay-by-link (method link, CodePay Hosted Checkout,
-// provider_link.go).
+// cloud/idpay) and pay-by-link (method link, CodePay Hosted Checkout or
+// Bindo pre-create, provider_link.go and provider_bindolink.go).
 //
 // The outcome rule of docs/reliability.md holds unchanged:
 //
@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/idpay"
 	"github.com/posbridge/posbridge/cloud/qrwallet"
@@ -46,7 +47,7 @@ const (
 	MethodCard = "card" // the default: a card terminal (CodePay, Bindo fallback)
 	MethodQR   = "qr"   // the QR wallet (cloud/qrwallet)
 	MethodVA   = "va"   // the VA/QRIS gateway (cloud/idpay)
-	MethodLink = "link" // pay-by-link: CodePay Hosted Checkout (provider_link.go)
+	MethodLink = "link" // pay-by-link: CodePay Hosted Checkout or Bindo pre-create (provider_link.go)
 )
 
 // QR modes (payment.create's qr_mode).
@@ -63,6 +64,9 @@ const (
 	// RouteCodePayLink is a CodePay Hosted Checkout order (method link):
 	// CodePay, but no terminal's.
 	RouteCodePayLink = "codepay_link"
+	// RouteBindoLink is a Bindo pre-created order (method link with
+	// [link] provider = "bindo", provider_bindolink.go).
+	RouteBindoLink = "bindo_link"
 )
 
 // Error codes of provider payments.
@@ -122,7 +126,7 @@ func (m methodData) json() string {
 // isProviderRoute reports whether a route is one of the non-terminal
 // providers.
 func isProviderRoute(route string) bool {
-	return route == RouteQRWallet || route == RouteIDPay || route == RouteCodePayLink
+	return route == RouteQRWallet || route == RouteIDPay || isLinkRoute(route)
 }
 
 // methodOf returns a provider payment's stored method data.
@@ -135,7 +139,7 @@ func methodOf(p *store.Payment) (methodData, bool) {
 		_ = json.Unmarshal([]byte(p.OptionsJSON), &m)
 	}
 	if m.Method == "" {
-		m.Method = map[string]string{RouteQRWallet: MethodQR, RouteIDPay: MethodVA, RouteCodePayLink: MethodLink}[p.Route]
+		m.Method = map[string]string{RouteQRWallet: MethodQR, RouteIDPay: MethodVA, RouteCodePayLink: MethodLink, RouteBindoLink: MethodLink}[p.Route]
 	}
 	return m, true
 }
@@ -150,6 +154,8 @@ type providerReq struct {
 	name, email, phone                              string
 	hash                                            string
 	linkExpires                                     time.Duration
+	// transNo is journaled with the intent: a Bindo link's derived uuid.
+	transNo string
 }
 
 // providerLive tracks the provider payments a goroutine of this process is
@@ -322,7 +328,7 @@ func customerCodeOK(s string) bool {
 // and link_expires_in.
 func (a *Agent) providerMethodParams(r CreateRequest, pr *providerReq) error {
 	switch {
-	case pr.route == RouteCodePayLink:
+	case isLinkRoute(pr.route):
 		return a.linkParams(r, pr)
 	case r.LinkExpiresIn != 0:
 		return fieldErr("link_expires_in", "link_expires_in is for method link only")
@@ -451,7 +457,7 @@ func (a *Agent) createProvider(ctx context.Context, r CreateRequest) (Payment, e
 	row := &store.Payment{
 		MerchantOrderNo: pr.orderNo, Type: TypeSale, State: StateSending, Source: pr.source,
 		TerminalSN: pr.terminalSN, Currency: pr.currency.Code, AmountMinor: pr.amount,
-		Description: pr.description, Route: pr.route, RequestHash: pr.hash, OptionsJSON: pr.md.json(),
+		Description: pr.description, Route: pr.route, RequestHash: pr.hash, OptionsJSON: pr.md.json(), TransNo: pr.transNo,
 		// Intent first: the create may leave once this row is durable. A
 		// restart finds it sending and queries; it never sends it blindly.
 		CreateSent: true,
@@ -460,6 +466,11 @@ func (a *Agent) createProvider(ctx context.Context, r CreateRequest) (Payment, e
 		// looks at it once the call could have ended.
 		NextCheckAt: now.Add(window),
 		CreatedAt:   now, UpdatedAt: now,
+	}
+	if isLinkRoute(pr.route) {
+		// Until when the link will be payable, known before the create
+		// leaves (shown even if its answer is lost).
+		row.ExpiresAt = now.Add(pr.linkLifetime())
 	}
 	saved, err := a.db.InsertPaymentThen(ctx, row, store.Event{Kind: "created", ToState: StateSending,
 		Detail: fmt.Sprintf("accepted from %s: %s through %s; sending the create", pr.source, describeMethod(pr.md), pr.route), At: now}, a.publishPayment)
@@ -501,7 +512,7 @@ func describeMethod(m methodData) string {
 	case m.Method == MethodQR:
 		return "a QR wallet native pay (a QR code for the customer to scan)"
 	case m.Method == MethodLink:
-		return "a payment link (CodePay hosted checkout)"
+		return "a payment link (paid on the provider's hosted page)"
 	default:
 		return "a " + m.VAMethod + " payment"
 	}
@@ -521,7 +532,7 @@ func (a *Agent) sendProviderCreate(ctx context.Context, p *store.Payment, pr *pr
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
 	cur := money.Amount{Minor: p.AmountMinor, Currency: pr.currency}
-	if p.Route == RouteCodePayLink {
+	if isLinkRoute(p.Route) {
 		return a.sendLinkCreate(ctx, p, pr)
 	}
 	if p.Route == RouteQRWallet {
@@ -567,16 +578,17 @@ func (a *Agent) sendProviderCreate(ctx context.Context, p *store.Payment, pr *pr
 // createFailed applies a create's error by the outcome rule.
 func (a *Agent) createFailed(ctx context.Context, p *store.Payment, err error, ended time.Time) (*store.Payment, error) {
 	switch {
-	case errors.Is(err, qrwallet.ErrNotSent) || errors.Is(err, idpay.ErrNotSent) || errors.Is(err, codepay.ErrNotSent):
+	case errors.Is(err, qrwallet.ErrNotSent) || errors.Is(err, idpay.ErrNotSent) || errors.Is(err, codepay.ErrNotSent) || errors.Is(err, bindo.ErrNotSent):
 		return a.fail(ctx, p, []string{StateSending}, CodeProviderUnavailable, fmt.Sprintf("%s could not be reached (%v); nothing was sent, nothing was charged", p.Route, err))
-	case errors.Is(err, qrwallet.ErrInvalidRequest) || errors.Is(err, idpay.ErrInvalidRequest) || errors.Is(err, codepay.ErrInvalidRequest):
+	case errors.Is(err, qrwallet.ErrInvalidRequest) || errors.Is(err, idpay.ErrInvalidRequest) || errors.Is(err, codepay.ErrInvalidRequest) || errors.Is(err, bindo.ErrInvalidRequest):
 		return a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error()+"; nothing was sent")
 	}
 	var qge *qrwallet.GatewayError
 	var ige *idpay.GatewayError
 	var cge *codepay.GatewayError
+	var bge *bindo.GatewayError
 	detail := "outcome of the create unknown (" + err.Error() + "); reconciling by query"
-	refused := errors.As(err, &qge) || errors.As(err, &ige) || errors.As(err, &cge)
+	refused := errors.As(err, &qge) || errors.As(err, &ige) || errors.As(err, &cge) || errors.As(err, &bge)
 	if refused {
 		// A refusal is confirmed by a query: an earlier attempt may have
 		// created the order after all. The reconciler asks at once.

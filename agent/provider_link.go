@@ -1,15 +1,17 @@
 package agent
 
 // Pay-by-link (method link): a CodePay Hosted Checkout order
-// (cloud/codepay Checkout, pay.checkout). The customer pays on the page
-// pay_url opens, typically sent by the cashier on a phone order; the agent
-// never sees card data. It follows the provider model of provider.go:
-// journaled `sending` (create_sent) and parked before pay.checkout leaves,
-// `on_terminal` ("waiting for the customer") once the link exists, and only
-// an order.query answer about the merchant_order_no moves it: 2 → approved,
+// (cloud/codepay Checkout, pay.checkout) or, with LinkProvider bindo, a
+// Bindo pre-created order (cloud/bindo PreCreate, provider_bindolink.go).
+// The customer pays on the page pay_url opens, typically sent by the
+// cashier on a phone order; the agent never sees card data. It follows the
+// provider model of provider.go: journaled `sending` (create_sent) and
+// parked before the create leaves, `on_terminal` ("waiting for the
+// customer") once the link exists, and only a query answer about the order
+// moves it. For CodePay: order.query by merchant_order_no, 2 → approved,
 // 1 → declined (expired when CodePay says the order expired), 3 →
-// cancelled, 9/0 → still waiting. A CodePay notification for the order
-// (/hooks/codepay) only makes the reconciler query at once. A checkout is
+// cancelled, 9/0 → still waiting; a CodePay notification for the order
+// (/hooks/codepay) only makes the reconciler query at once. A create is
 // never sent twice.
 
 import (
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/money"
 	"github.com/posbridge/posbridge/store"
@@ -30,6 +33,17 @@ type LinkCheckout interface {
 }
 
 var _ LinkCheckout = (*codepay.Client)(nil)
+
+// Link providers (Config.LinkProvider, [link] provider).
+const (
+	LinkProviderCodePay = "codepay" // CodePay Hosted Checkout (the default)
+	LinkProviderBindo   = "bindo"   // Bindo pre-create (provider_bindolink.go)
+)
+
+// isLinkRoute reports whether route is a payment link's.
+func isLinkRoute(route string) bool {
+	return route == RouteCodePayLink || route == RouteBindoLink
+}
 
 // DefaultLinkExpiry is how long a payment link may be paid when neither
 // the request (link_expires_in) nor the configuration says otherwise.
@@ -45,14 +59,39 @@ func linkDefaults(cfg *Config) {
 	if cfg.LinkCurrency.Code == "" && len(cfg.Terminals) > 0 {
 		cfg.LinkCurrency = cfg.Terminals[0].Currency
 	}
+	if cfg.LinkProvider == "" {
+		cfg.LinkProvider = LinkProviderCodePay
+	}
+	if cfg.BindoLinkPoll <= 0 {
+		cfg.BindoLinkPoll = DefaultBindoLinkPoll
+	}
 }
 
-// linkRoute sets a link payment's route and currency.
+// linkRoute sets a link payment's route and currency (and, for Bindo, the
+// uuid journaled with the intent). A provider that is not usable refuses
+// the request before anything is journaled.
 func (a *Agent) linkRoute(pr *providerReq) error {
-	if a.cfg.Link == nil || a.cfg.LinkCurrency.Code == "" {
-		return fieldErr("method", "method link needs CodePay hosted checkout, which is not enabled on this agent")
+	if a.cfg.LinkCurrency.Code == "" {
+		return fieldErr("method", "method link needs a currency: no terminal is configured on this agent")
 	}
-	pr.route, pr.currency = RouteCodePayLink, a.cfg.LinkCurrency
+	pr.currency = a.cfg.LinkCurrency
+	switch a.cfg.LinkProvider {
+	case LinkProviderCodePay:
+		if a.cfg.Link == nil {
+			return fieldErr("method", "method link needs CodePay hosted checkout, which is not enabled on this agent")
+		}
+		pr.route = RouteCodePayLink
+	case LinkProviderBindo:
+		if a.cfg.BindoLink == nil {
+			return fieldErr("method", "method link is set to Bindo pre-create ([link] provider = \"bindo\"), but [bindo] is not configured on this agent")
+		}
+		if !clientIPOK(a.cfg.LinkClientIP) {
+			return fieldErr("method", "method link through Bindo needs [bindo] link_client_ip (sent as X-CLIENT-IP), which is not set")
+		}
+		pr.route, pr.transNo = RouteBindoLink, a.cfg.BindoLink.UUIDFor(pr.orderNo)
+	default:
+		return fieldErr("method", "method link: unknown link provider %q on this agent", a.cfg.LinkProvider)
+	}
 	return nil
 }
 
@@ -63,39 +102,74 @@ func (a *Agent) linkParams(r CreateRequest, pr *providerReq) error {
 		return fieldErr("qr_mode", "qr_mode and customer_code are for method qr only")
 	case r.VAMethod != "" || r.CustomerName != "" || r.CustomerEmail != "" || r.CustomerPhone != "":
 		return fieldErr("va_method", "va_method and customer_* are for method va only")
-	case r.LinkExpiresIn < 0 || r.LinkExpiresIn > int64(MaxLinkExpiry/time.Second):
-		return fieldErr("link_expires_in", "want 1 to %d seconds (CodePay's limit: 7 days), got %d", int64(MaxLinkExpiry/time.Second), r.LinkExpiresIn)
+	}
+	lo, hi, limit := int64(1), int64(MaxLinkExpiry/time.Second), "CodePay's limit: 7 days"
+	if pr.route == RouteBindoLink {
+		lo, hi, limit = int64(MinBindoLinkExpiry/time.Second), int64(bindo.MaxLinkLifetime/time.Second), "Bindo's limit: 15 minutes"
+	}
+	switch {
+	case r.LinkExpiresIn == 0 && pr.route == RouteBindoLink:
+		pr.linkExpires = 0 // no txn_exp_at: Bindo's own default, 15 minutes
 	case r.LinkExpiresIn == 0:
 		pr.linkExpires = a.cfg.LinkExpiry
+	case r.LinkExpiresIn < lo || r.LinkExpiresIn > hi:
+		return fieldErr("link_expires_in", "want %d to %d seconds (%s), got %d", lo, hi, limit, r.LinkExpiresIn)
 	default:
 		pr.linkExpires = time.Duration(r.LinkExpiresIn) * time.Second
 	}
 	return nil
 }
 
-// sendLinkCreate sends the hosted checkout of a journaled link payment and
-// applies the answer.
+// linkLifetime is how long the link will be payable: the requested time,
+// or Bindo's default when none is sent.
+func (pr *providerReq) linkLifetime() time.Duration {
+	if pr.linkExpires == 0 {
+		return bindo.MaxLinkLifetime
+	}
+	return pr.linkExpires
+}
+
+// sendLinkCreate sends the create of a journaled link payment (CodePay's
+// hosted checkout or Bindo's pre-create) once and applies the answer.
 func (a *Agent) sendLinkCreate(ctx context.Context, p *store.Payment, pr *providerReq) (*store.Payment, error) {
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	res, err := a.cfg.Link.Checkout(callCtx, codepay.CheckoutRequest{
-		MerchantOrderNo: p.MerchantOrderNo, Amount: money.Amount{Minor: p.AmountMinor, Currency: pr.currency},
-		Description: pr.description, Expires: pr.linkExpires, NotifyURL: a.cfg.NotifyURL,
-	})
+	amount := money.Amount{Minor: p.AmountMinor, Currency: pr.currency}
+	var payURL string
+	var expires time.Time
+	var err error
+	if p.Route == RouteBindoLink {
+		req := bindo.PreCreateRequest{UUID: p.TransNo, MerchantOrderNo: p.MerchantOrderNo, Amount: amount, ClientIP: a.cfg.LinkClientIP}
+		if pr.linkExpires > 0 {
+			req.ExpiresAt = p.CreatedAt.Add(pr.linkExpires) // the expiry journaled with the intent
+		}
+		var l *bindo.PaymentLink
+		if l, err = a.cfg.BindoLink.PreCreate(callCtx, req); err == nil {
+			payURL, expires = l.URL, l.ExpiresAt
+		}
+	} else {
+		var res *codepay.CheckoutResponse
+		if res, err = a.cfg.Link.Checkout(callCtx, codepay.CheckoutRequest{
+			MerchantOrderNo: p.MerchantOrderNo, Amount: amount,
+			Description: pr.description, Expires: pr.linkExpires, NotifyURL: a.cfg.NotifyURL,
+		}); err == nil {
+			payURL, expires = res.PayURL, res.ExpiresAt
+		}
+	}
 	ended := a.clock.Now()
 	if err != nil {
 		return a.createFailed(ctx, p, err, ended)
 	}
 	return a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
 		md, _ := methodOf(p)
-		md.PayURL = res.PayURL
+		md.PayURL = payURL
 		p.OptionsJSON = md.json()
 		p.State = StateOnTerminal
-		p.ExpiresAt = res.ExpiresAt
+		p.ExpiresAt = expires
 		p.CreateEndedAt = ended
-		p.NextCheckAt = ended.Add(a.cfg.PollInterval)
+		p.NextCheckAt = ended.Add(max(a.cfg.PollInterval, a.pollFloor(p.Route)))
 		return nil
-	}, "payment link created; waiting for the customer to pay on the checkout page (until "+res.ExpiresAt.UTC().Format(time.RFC3339)+")")
+	}, "payment link created; waiting for the customer to pay on the hosted page (until "+expires.UTC().Format(time.RFC3339)+")")
 }
 
 // queryLink asks CodePay (order.query) about a link payment; an error is

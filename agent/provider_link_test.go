@@ -18,6 +18,32 @@ func linkSale(no, amount string) agent.CreateRequest {
 	return agent.CreateRequest{MerchantOrderNo: no, Method: agent.MethodLink, Amount: amount, Currency: "USD", Description: "phone order", Source: agent.SourceWS}
 }
 
+// refusedNothingJournaled checks that r is refused naming field and that
+// nothing was journaled.
+func refusedNothingJournaled(t *testing.T, e *agenttest.Env, r agent.CreateRequest, field string) {
+	t.Helper()
+	_, err := e.Agent.Create(context.Background(), r)
+	var fe *agent.FieldError
+	if !errors.As(err, &fe) || fe.Field != field {
+		t.Errorf("%s: err = %v, want field %s", r.MerchantOrderNo, err, field)
+	}
+	if _, err := e.DB.GetPayment(context.Background(), r.MerchantOrderNo); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s journaled", r.MerchantOrderNo)
+	}
+}
+
+// insertSending journals a link payment like row as no, state sending with
+// create_sent, as a process that died around the create leaves it.
+func insertSending(t *testing.T, e *agenttest.Env, row *store.Payment, no, transNo string) {
+	t.Helper()
+	r := *row
+	r.MerchantOrderNo, r.State, r.OptionsJSON, r.ID, r.TransNo = no, agent.StateSending, `{"method":"link"}`, 0, transNo
+	r.CreateSent, r.NextCheckAt = true, r.CreatedAt
+	if _, err := e.DB.InsertPayment(context.Background(), &r, store.Event{Kind: "created", ToState: agent.StateSending}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLinkPaidApprovedOnPseudoDesk(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{})
 	before := time.Now()
@@ -149,11 +175,7 @@ func TestLinkSendingAtRestartIsQueried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row.MerchantOrderNo, row.State, row.OptionsJSON, row.ID = "LNS1", agent.StateSending, `{"method":"link"}`, 0
-	row.NextCheckAt = row.CreatedAt
-	if _, err := e.DB.InsertPayment(ctx, row, store.Event{Kind: "created", ToState: agent.StateSending}); err != nil {
-		t.Fatal(err)
-	}
+	insertSending(t, e, row, "LNS1", row.TransNo)
 	e.Restart(agenttest.Opts{})
 	got := e.WaitFinal("LNS1")
 	if got.State != agent.StateFailed || got.Error == nil || got.Error.Code != agent.CodeProviderUnavailable {
@@ -184,14 +206,7 @@ func TestLinkBadInputNothingJournaled(t *testing.T) {
 		{cur, "currency"},
 		{card, "link_expires_in"},
 	} {
-		_, err := e.Agent.Create(context.Background(), c.r)
-		var fe *agent.FieldError
-		if !errors.As(err, &fe) || fe.Field != c.field {
-			t.Errorf("%s: err = %v, want field %s", c.r.MerchantOrderNo, err, c.field)
-		}
-		if _, err := e.DB.GetPayment(context.Background(), c.r.MerchantOrderNo); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s journaled", c.r.MerchantOrderNo)
-		}
+		refusedNothingJournaled(t, e, c.r, c.field)
 	}
 	if n := len(e.Sim.Requests(codepay.MethodPayCheckout, "")); n != 0 {
 		t.Fatalf("%d checkouts sent for refused requests", n)

@@ -24,9 +24,12 @@ type providerAnswer struct {
 	notFound bool
 	what     string // for the journal
 	// closesItself: the provider closes an unpaid order at its expiry and
-	// says so (CodePay: trans_status 1 ORDER_EXPIRED); a pending answer
-	// past the expiry is not taken as expired.
+	// says so (CodePay: trans_status 1 ORDER_EXPIRED; Bindo: failed 110010);
+	// a pending answer past the expiry is not taken as expired.
 	closesItself bool
+	// payURL is the customer's page as the query reports it (Bindo's
+	// pay_redirect_url): it recovers a link whose create answer was lost.
+	payURL string
 }
 
 // reconcileProvider takes one step of a parked qr or va payment (sale or
@@ -37,7 +40,7 @@ func (a *Agent) reconcileProvider(ctx context.Context, p *store.Payment, lastErr
 		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(a.cfg.PollInterval), p.Attempts))
 		return
 	}
-	if (p.Route == RouteQRWallet && a.cfg.QRWallet == nil) || (p.Route == RouteIDPay && a.cfg.IDPay == nil) {
+	if (p.Route == RouteQRWallet && a.cfg.QRWallet == nil) || (p.Route == RouteIDPay && a.cfg.IDPay == nil) || (p.Route == RouteBindoLink && a.cfg.BindoLink == nil) {
 		a.log.Error("provider payment in the journal but its provider is not configured", "merchant_order_no", p.MerchantOrderNo, "route", p.Route)
 		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(maxParkedInterval), p.Attempts))
 		return
@@ -66,7 +69,8 @@ func (a *Agent) reconcileProvider(ctx context.Context, p *store.Payment, lastErr
 			a.event(ctx, p.MerchantOrderNo, "error", "query got no answer: "+msg)
 		}
 		attempts := p.Attempts + 1
-		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(min(backoff(a.cfg.PollInterval, attempts)*2, maxParkedInterval)), attempts))
+		wait := max(min(backoff(a.cfg.PollInterval, attempts)*2, maxParkedInterval), a.pollFloor(p.Route))
+		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(wait), attempts))
 		return
 	}
 	delete(lastErr, p.MerchantOrderNo)
@@ -77,8 +81,11 @@ func (a *Agent) reconcileProvider(ctx context.Context, p *store.Payment, lastErr
 func (a *Agent) queryProvider(ctx context.Context, p *store.Payment) (providerAnswer, error) {
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 	defer cancel()
-	if p.Route == RouteCodePayLink {
+	switch p.Route {
+	case RouteCodePayLink:
 		return a.queryLink(callCtx, p)
+	case RouteBindoLink:
+		return a.queryBindoLink(callCtx, p)
 	}
 	if p.Route == RouteQRWallet {
 		st, err := a.cfg.QRWallet.PaymentStatus(callCtx, p.MerchantOrderNo)
@@ -124,20 +131,7 @@ func (a *Agent) applyProviderAnswer(ctx context.Context, p *store.Payment, ans p
 	case ans.paid:
 		_, _ = a.approveProvider(ctx, p, ans.transNo, "approved: the provider shows the order paid ("+ans.what+")")
 	case ans.notFound:
-		if settled := p.CreateEndedAt.Add(a.cfg.CreateSettle); p.CreateEndedAt.IsZero() || now.Before(settled) {
-			next := now.Add(a.cfg.PollInterval)
-			if settled.After(next) {
-				next = settled
-			}
-			_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, next, p.Attempts))
-			return
-		}
-		msg := fmt.Sprintf("%s has no record of this order (%s) %s after the create ended; nothing was charged", p.Route, ans.what, now.Sub(p.CreateEndedAt).Round(time.Millisecond))
-		if p.ErrorCode == CodeProviderRefused {
-			_, _ = a.fail(ctx, p, open, CodeProviderRefused, p.ErrorMessage+"; "+msg)
-			return
-		}
-		_, _ = a.fail(ctx, p, open, CodeProviderUnavailable, msg)
+		a.providerNotFound(ctx, p, ans, now)
 	case ans.failed:
 		_, _ = a.transition(ctx, p.MerchantOrderNo, open, func(p *store.Payment) error {
 			p.State = StateCancelled
@@ -163,29 +157,61 @@ func (a *Agent) applyProviderAnswer(ctx context.Context, p *store.Payment, ans p
 			p.ErrorMessage = fmt.Sprintf("the customer did not pay before %s (%s); nothing was charged", p.ExpiresAt.UTC().Format(time.RFC3339), ans.what)
 			return nil
 		}, "expired unpaid")
-	default: // pending
-		attempts := p.Attempts + 1
-		next := now.Add(min(backoff(a.cfg.PollInterval, attempts), maxParkedInterval))
-		if deadline := p.ExpiresAt.Add(closeGrace + time.Millisecond); p.ExpiresAt.After(now) && deadline.Before(next) {
-			next = deadline
-		} else if !p.ExpiresAt.After(now) && !ans.closesItself {
-			next = now.Add(closeGrace + time.Millisecond)
-		}
-		if p.State == StateOnTerminal {
-			_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, next, attempts))
-			return
-		}
-		_, _ = a.transition(ctx, p.MerchantOrderNo, open, func(p *store.Payment) error {
-			p.State = StateOnTerminal
-			p.Attempts = attempts
-			p.NextCheckAt = next
-			p.ErrorCode, p.ErrorMessage = "", ""
-			if ans.transNo != "" {
-				p.TransNo = ans.transNo
-			}
-			return nil
-		}, "the provider knows the order ("+ans.what+"); waiting for the customer")
+	default:
+		a.providerPending(ctx, p, ans, now)
 	}
+}
+
+// providerNotFound applies a definitive "no such order": trusted only
+// CreateSettle after the create's exchange ended, then the payment fails,
+// nothing charged (never a second create).
+func (a *Agent) providerNotFound(ctx context.Context, p *store.Payment, ans providerAnswer, now time.Time) {
+	if settled := p.CreateEndedAt.Add(a.cfg.CreateSettle); p.CreateEndedAt.IsZero() || now.Before(settled) {
+		next := now.Add(a.cfg.PollInterval)
+		if settled.After(next) {
+			next = settled
+		}
+		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, next, p.Attempts))
+		return
+	}
+	open := []string{StateOnTerminal, StateUnknown}
+	msg := fmt.Sprintf("%s has no record of this order (%s) %s after the create ended; nothing was charged", p.Route, ans.what, now.Sub(p.CreateEndedAt).Round(time.Millisecond))
+	if p.ErrorCode == CodeProviderRefused {
+		_, _ = a.fail(ctx, p, open, CodeProviderRefused, p.ErrorMessage+"; "+msg)
+		return
+	}
+	_, _ = a.fail(ctx, p, open, CodeProviderUnavailable, msg)
+}
+
+// providerPending applies "not paid yet": the payment waits for the
+// customer (on_terminal) and is asked again with back-off, at least the
+// provider's interval apart, and once right after its expiry.
+func (a *Agent) providerPending(ctx context.Context, p *store.Payment, ans providerAnswer, now time.Time) {
+	attempts := p.Attempts + 1
+	next := now.Add(max(min(backoff(a.cfg.PollInterval, attempts), maxParkedInterval), a.pollFloor(p.Route)))
+	if deadline := p.ExpiresAt.Add(closeGrace + time.Millisecond); p.ExpiresAt.After(now) && deadline.Before(next) {
+		next = deadline
+	} else if !p.ExpiresAt.After(now) && !ans.closesItself {
+		next = now.Add(closeGrace + time.Millisecond)
+	}
+	if p.State == StateOnTerminal {
+		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, next, attempts))
+		return
+	}
+	_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateOnTerminal, StateUnknown}, func(p *store.Payment) error {
+		p.State = StateOnTerminal
+		p.Attempts = attempts
+		p.NextCheckAt = next
+		p.ErrorCode, p.ErrorMessage = "", ""
+		if ans.transNo != "" {
+			p.TransNo = ans.transNo
+		}
+		if md, _ := methodOf(p); md.PayURL == "" && ans.payURL != "" {
+			md.PayURL = ans.payURL // the link whose create answer was lost
+			p.OptionsJSON = md.json()
+		}
+		return nil
+	}, "the provider knows the order ("+ans.what+"); waiting for the customer")
 }
 
 // cancelProvider answers payment.cancel of a qr or va payment: neither
@@ -199,6 +225,12 @@ func (a *Agent) cancelProvider(p *store.Payment) (Payment, error) {
 	case StateOnTerminal:
 		if p.Route == RouteCodePayLink {
 			return Payment{}, fmt.Errorf("%w: %s cannot be cancelled from posbridge: the payment link stays payable until it expires at %s (refund it if the customer pays)",
+				ErrNotCancellable, p.MerchantOrderNo, p.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		if p.Route == RouteBindoLink {
+			// The JS SDK spec has no operation that closes or expires a
+			// pre-created order (void is for paid, unsettled sales).
+			return Payment{}, fmt.Errorf("%w: %s cannot be cancelled: Bindo offers no way to close a pre-created order; the payment link stays payable until it expires at %s (refund it if the customer pays)",
 				ErrNotCancellable, p.MerchantOrderNo, p.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 		return Payment{}, fmt.Errorf("%w: %s cannot be cancelled: %s offers no way to close the order; it expires at %s (refund it if the customer pays)",
@@ -238,12 +270,20 @@ func (a *Agent) ApplyIDPayCallback(ctx context.Context, cb *idpay.Callback) erro
 		a.log.Warn("idpay callback disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
+	return a.queryNow(ctx, p, "signed callback says status "+cb.Status+"; confirming by query")
+}
+
+// queryNow applies a verified provider notification bound to p as a hint:
+// the reconciler queries the provider at once and only that answer moves
+// the payment. A payment already final is left alone (a repeat after it
+// ended: already applied).
+func (a *Agent) queryNow(ctx context.Context, p *store.Payment, detail string) error {
 	if IsFinal(p.State) {
-		return nil // a repeat after the payment ended: already applied
+		return nil
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", "signed callback says status "+cb.Status+"; confirming by query")
+	a.event(ctx, p.MerchantOrderNo, "notification", detail)
 	if err := a.db.Reschedule(ctx, p.MerchantOrderNo, a.clock.Now(), p.Attempts); err != nil && !errors.Is(err, store.ErrStateChanged) {
-		return fmt.Errorf("apply callback: %w", err)
+		return fmt.Errorf("schedule the query of %s: %w", p.MerchantOrderNo, err)
 	}
 	a.wakeReconciler()
 	return nil
@@ -255,6 +295,9 @@ func (a *Agent) ApplyIDPayCallback(ctx context.Context, cb *idpay.Callback) erro
 func checkProviderRefund(r RefundRequest, orig *store.Payment) error {
 	if orig.Route == RouteCodePayLink {
 		return fieldErr("orig_merchant_order_no", "%s was paid by link (CodePay hosted checkout); refunding link payments through posbridge is not available yet: refund it in the CodePay merchant portal", orig.MerchantOrderNo)
+	}
+	if orig.Route == RouteBindoLink {
+		return fieldErr("orig_merchant_order_no", "%s was paid by link (Bindo pre-create); refunding link payments through posbridge is not available yet: refund it in the Bindo dashboard", orig.MerchantOrderNo)
 	}
 	if orig.Route == RouteIDPay {
 		return fieldErr("orig_merchant_order_no", "%s was paid through the VA/QRIS gateway, which has no refund operation (its document: refunds are handled offline); refund the customer outside posbridge", orig.MerchantOrderNo)

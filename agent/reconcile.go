@@ -31,50 +31,10 @@ func (a *Agent) wakeReconciler() {
 func (a *Agent) runReconciler(ctx context.Context) {
 	lastErr := map[string]string{} // per order: the last error journaled
 	for ctx.Err() == nil {
-		now := a.clock.Now()
-		due, err := a.db.ParkedDue(ctx, now, 50)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("read parked payments", "err", err)
-		}
-		for i := range due {
-			if ctx.Err() != nil {
-				return
-			}
-			a.reconcileParked(ctx, &due[i], lastErr)
-		}
-		// Cancels sent with order.revoker whose answer was lost.
-		revokes, err := a.db.RevokesDue(ctx, now, 50)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("read open revokes", "err", err)
-		}
-		for _, r := range revokes {
-			if ctx.Err() != nil {
-				return
-			}
-			a.reconcileRevoke(ctx, r, lastErr)
-		}
-		// Expired orders the customer may still pay (latecheck.go).
-		late, err := a.db.LateChecksDue(ctx, now, 50)
-		if err != nil && ctx.Err() == nil {
-			a.log.Error("read late checks", "err", err)
-		}
-		for _, c := range late {
-			if ctx.Err() != nil {
-				return
-			}
-			a.reconcileLateCheck(ctx, c)
-		}
-		wait := maxParkedInterval
-		if next, err := a.db.NextParked(ctx); err == nil && !next.IsZero() {
-			wait = min(max(next.Sub(a.clock.Now()), 0), wait)
-		}
-		for _, nextOf := range []func(context.Context) (time.Time, bool, error){a.db.NextRevoke, a.db.NextLateCheck} {
-			if next, ok, err := nextOf(ctx); err == nil && ok {
-				wait = min(max(next.Sub(a.clock.Now()), 0), wait)
-			}
-		}
-		if len(due) == 50 || len(revokes) == 50 || len(late) == 50 {
-			wait = 0
+		full := a.reconcileDue(ctx, lastErr)
+		wait := time.Duration(0)
+		if !full {
+			wait = a.nextReconcile(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -83,6 +43,63 @@ func (a *Agent) runReconciler(ctx context.Context) {
 		case <-a.after(wait):
 		}
 	}
+}
+
+// reconcileBatch is how many items of each kind one round takes.
+const reconcileBatch = 50
+
+// reconcileDue takes one round of what is due: parked payments, cancels
+// sent with order.revoker whose answer was lost, and expired orders the
+// customer may still pay (latecheck.go). It reports whether a kind had a
+// full batch (more may be due at once).
+func (a *Agent) reconcileDue(ctx context.Context, lastErr map[string]string) (full bool) {
+	now := a.clock.Now()
+	due, err := a.db.ParkedDue(ctx, now, reconcileBatch)
+	a.logReadErr(ctx, "read parked payments", err)
+	for i := range due {
+		if ctx.Err() != nil {
+			return false
+		}
+		a.reconcileParked(ctx, &due[i], lastErr)
+	}
+	revokes, err := a.db.RevokesDue(ctx, now, reconcileBatch)
+	a.logReadErr(ctx, "read open revokes", err)
+	for _, r := range revokes {
+		if ctx.Err() != nil {
+			return false
+		}
+		a.reconcileRevoke(ctx, r, lastErr)
+	}
+	late, err := a.db.LateChecksDue(ctx, now, reconcileBatch)
+	a.logReadErr(ctx, "read late checks", err)
+	for _, c := range late {
+		if ctx.Err() != nil {
+			return false
+		}
+		a.reconcileLateCheck(ctx, c)
+	}
+	return len(due) == reconcileBatch || len(revokes) == reconcileBatch || len(late) == reconcileBatch
+}
+
+func (a *Agent) logReadErr(ctx context.Context, what string, err error) {
+	if err != nil && ctx.Err() == nil {
+		a.log.Error(what, "err", err)
+	}
+}
+
+// nextReconcile is how long the reconciler may sleep: until the earliest
+// scheduled item, at most maxParkedInterval.
+func (a *Agent) nextReconcile(ctx context.Context) time.Duration {
+	wait := maxParkedInterval
+	if next, err := a.db.NextParked(ctx); err == nil && !next.IsZero() {
+		wait = min(max(next.Sub(a.clock.Now()), 0), wait)
+	}
+	for _, nextOf := range []func(context.Context) (time.Time, bool, error){a.db.NextRevoke, a.db.NextLateCheck} {
+		if next, ok, err := nextOf(ctx); err == nil && ok {
+			wait = min(max(next.Sub(a.clock.Now()), 0), wait)
+		}
+	}
+	return wait
 }
 
 // reconcileParked asks CodePay once about a parked payment and applies the

@@ -620,6 +620,7 @@ func fillResult(p *store.Payment, o *codepay.Order, status string) {
 	if o.EntryMode != "" {
 		p.EntryMode = o.EntryMode
 	}
+	fillReceiptCodePay(p, o)
 }
 
 // maskPAN keeps at most the first 6 and last 4 digits of whatever the cloud

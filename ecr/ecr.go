@@ -13,6 +13,7 @@ import (
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/internal/config"
 	"github.com/posbridge/posbridge/internal/logging"
+	"github.com/posbridge/posbridge/internal/secretfile"
 )
 
 // Sentinel errors.
@@ -262,6 +264,14 @@ func New(cfg Config) (*Service, error) {
 		}
 		pc := cfg.PT
 		pc.Name, pc.TerminalSN, pc.Agent, pc.Clock = "ecr"+strconv.Itoa(i), e.TerminalSN, cfg.Agent, cfg.Clock
+		pc.PrintWidth = e.PrintWidth
+		if e.PasswordFile != "" {
+			b, err := secretfile.Read(e.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("%s.password_file: %w", field, err)
+			}
+			pc.Password = strings.TrimSpace(string(b))
+		}
 		pc.Logger = parent
 		p, err := pt.New(pc)
 		if err != nil {

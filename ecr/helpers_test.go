@@ -47,6 +47,7 @@ type rigOpts struct {
 	path        string // serial path (a symlink); default the pty's own name
 	ptmx        *os.File
 	controlWait bool // the test answers back-off waits itself
+	password    string
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -66,7 +67,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	r := &rig{t: t, env: o.env, logs: &syncBuffer{}, status: make(chan PortStatus, 64)}
 	log := testLogger(t, r.logs)
 	p, err := pt.New(pt.Config{Name: "ecr0", TerminalSN: o.sn, Agent: o.env.Agent, Memory: store.ECRMemory{DB: o.env.DB}, Logger: log,
-		ResponseTimeout: o.respTimeout, Location: time.UTC})
+		ResponseTimeout: o.respTimeout, Location: time.UTC, Password: o.password})
 	if err != nil {
 		t.Fatal(err)
 	}

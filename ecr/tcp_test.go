@@ -79,6 +79,39 @@ func TestTCPSaleApproved(t *testing.T) {
 	}
 }
 
+// TestTCPPrintLinesNotTaken: over TCP an ECR registered for print lines
+// that answers one with 84 CC (printer not ready) has not taken the sale
+// (PA00P015 §2.2.8): posbridge reverses it and ends with 06 1E 6C.
+func TestTCPPrintLinesNotTaken(t *testing.T) {
+	env := agenttest.New(t, agenttest.Opts{})
+	_, addr := tcpService(t, env, agenttest.TermA, &syncBuffer{})
+	c := dial(t, addr)
+	ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+	defer cancel()
+	if _, err := ecrsim.Do(ctx, c, ecrsim.Registration(0x82, 0), ecrsim.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	tr, err := ecrsim.Do(ctx, c, ecrsim.Sale(1500, 0), ecrsim.Options{Respond: func(m zvt.APDU) bool {
+		if m.Control() == zvt.CtrlPrintLine && !refused {
+			refused = true
+			_ = c.Send(ctx, zvt.Nack(zvt.ResultPrinterNotReady))
+			return false
+		}
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := tr.Result(); code != zvt.ResultAbort || tr.Count(zvt.CtrlPrintLine) != 1 {
+		t.Fatalf("sale whose receipt was refused: %s, want one print line and 06 1E 6C", tr)
+	}
+	sale := ecrPayments(t, env, agenttest.TermA, agent.TypeSale)[0]
+	if !strings.HasPrefix(sale.Alert, "auto-reversed") {
+		t.Fatalf("sale alert %q, want auto-reversed", sale.Alert)
+	}
+}
+
 // An ECR whose connection drops mid-payment reconnects and sends the same
 // authorisation again: it gets the running payment's result, and CodePay sees
 // exactly one create.

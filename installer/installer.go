@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +26,62 @@ var (
 	ErrNotAbsolute = errors.New("path must be absolute")
 	// ErrNotInstalled means the service is not installed.
 	ErrNotInstalled = service.ErrNotInstalled
+	// ErrTemporaryExecutable means the executable lives in a temporary or
+	// Go build directory (`go run`, `go test`): the service would point at a
+	// file that is deleted soon.
+	ErrTemporaryExecutable = errors.New("the executable is a temporary build")
 )
+
+// CheckExecutable refuses (ErrTemporaryExecutable) an executable in a
+// temporary directory (os.TempDir, $GOTMPDIR) or a Go build directory
+// ($GOCACHE, the user cache's go-build, any go-build* directory): what
+// `go run ./cmd/posbridge install` would install. Install calls it.
+func CheckExecutable(path string) error {
+	for _, part := range strings.Split(filepath.ToSlash(path), "/") {
+		if strings.HasPrefix(part, "go-build") {
+			return fmt.Errorf("%s is in a Go build directory (%s): %w", path, part, ErrTemporaryExecutable)
+		}
+	}
+	for _, dir := range temporaryDirs() {
+		if within(path, dir) {
+			return fmt.Errorf("%s is in the temporary directory %s: %w", path, dir, ErrTemporaryExecutable)
+		}
+	}
+	return nil
+}
+
+// temporaryDirs are the directories whose files do not last: the system's
+// temporary directory, Go's build directories and build cache.
+func temporaryDirs() []string {
+	dirs := []string{os.TempDir(), os.Getenv("GOTMPDIR"), os.Getenv("GOCACHE")}
+	if c, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(c, "go-build"))
+	}
+	var out []string
+	for _, d := range dirs {
+		if !filepath.IsAbs(d) {
+			continue // unset, or GOCACHE=off
+		}
+		out = append(out, d)
+		if r, err := filepath.EvalSymlinks(d); err == nil && r != d {
+			out = append(out, r) // macOS: /var/folders/… is /private/var/folders/…
+		}
+	}
+	return out
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	if runtime.GOOS == "windows" {
+		path, dir = strings.ToLower(path), strings.ToLower(dir)
+	}
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// DocsURL is the operations guide the service definition points at (the
+// unit's Documentation=): the project's, since nothing installs a local copy.
+const DocsURL = "https://github.com/posbridge/posbridge/blob/main/docs/operations.md"
 
 // Spec describes the service to install.
 type Spec struct {

@@ -22,7 +22,7 @@ func UnitPath(root, name string) string {
 
 var unitTemplate = template.Must(template.New("unit").Parse(`[Unit]
 Description=posbridge: bridges point-of-sale software to CodePay card terminals
-Documentation=file:///usr/share/doc/posbridge/operations.md
+Documentation={{.Docs}}
 After=network-online.target
 Wants=network-online.target
 StartLimitIntervalSec=300
@@ -72,7 +72,7 @@ func SystemdUnit(spec Spec) (string, error) {
 		words[i] = quoteArg(w)
 	}
 	var b bytes.Buffer
-	err := unitTemplate.Execute(&b, struct{ Exec, User string }{strings.Join(words, " "), spec.User})
+	err := unitTemplate.Execute(&b, struct{ Exec, User, Docs string }{strings.Join(words, " "), spec.User, DocsURL})
 	return b.String(), err
 }
 
@@ -81,6 +81,9 @@ func SystemdUnit(spec Spec) (string, error) {
 func Install(spec Spec, root string) error {
 	if err := spec.defaults(); err != nil {
 		return err
+	}
+	if err := CheckExecutable(spec.Executable); err != nil {
+		return fmt.Errorf("install service: %w", err)
 	}
 	unit, err := SystemdUnit(spec)
 	if err != nil {

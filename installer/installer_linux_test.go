@@ -22,6 +22,9 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
 		}
 	}
+	if !strings.Contains(unit, "Documentation="+DocsURL+"\n") || strings.Contains(unit, "file://") {
+		t.Errorf("unit must point at the project's docs, not a file nothing installs:\n%s", unit)
+	}
 	noUser, _ := SystemdUnit(Spec{Executable: "/usr/local/bin/posbridge", ConfigPath: "/etc/posbridge/posbridge.toml"})
 	if strings.Contains(noUser, "User=") {
 		t.Errorf("unit without user has User=:\n%s", noUser)

@@ -12,6 +12,9 @@ func platformOptions(Spec) service.KeyValue { return service.KeyValue{} }
 
 // Install registers the service with the platform's service manager.
 func Install(spec Spec, root string) error {
+	if err := CheckExecutable(spec.Executable); err != nil {
+		return fmt.Errorf("install service: %w", err)
+	}
 	s, err := New(spec, &Program{})
 	if err != nil {
 		return err

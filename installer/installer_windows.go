@@ -21,6 +21,9 @@ func platformOptions(Spec) service.KeyValue {
 // recovery actions with back-off that also apply to non-crash failures.
 // root is ignored on Windows.
 func Install(spec Spec, root string) error {
+	if err := CheckExecutable(spec.Executable); err != nil {
+		return fmt.Errorf("install service: %w", err)
+	}
 	s, err := New(spec, &Program{})
 	if err != nil {
 		return err

@@ -134,7 +134,7 @@ func (r Receipt) Lines(width int) ([]string, error) {
 	b.rule()
 	r.amountLines(b)
 	b.rule()
-	b.center(strings.ToUpper(resultTitle(r.Result)))
+	b.center(strings.ToUpper(resultTitle(r.Kind, r.Result)))
 	if r.ResultText != "" && r.Result != "approved" {
 		b.wrap(r.ResultText)
 	}
@@ -152,7 +152,11 @@ func (r Receipt) Lines(width int) ([]string, error) {
 
 func (r Receipt) cardLines(b *builder) {
 	if r.Brand != "" {
-		b.pair("Card", r.Brand)
+		label := "Card"
+		if r.MaskedPAN == "" {
+			label = "Paid with" // a wallet (Alipay+) or a scheme without the card
+		}
+		b.pair(label, r.Brand)
 	}
 	b.pair("PAN", r.MaskedPAN)
 	if r.EntryMode != "" {
@@ -207,12 +211,20 @@ func methodTitle(m string) string {
 	return m
 }
 
-func resultTitle(state string) string {
+// resultTitle is the result line: "approved", or the state and what did
+// not happen ("declined - not charged", "declined - nothing refunded").
+func resultTitle(kind, state string) string {
 	switch state {
 	case "approved":
 		return "approved"
 	case "":
 		return "not completed"
+	}
+	switch kind {
+	case "refund":
+		return state + " - nothing refunded"
+	case "void":
+		return state + " - not voided"
 	}
 	return state + " - not charged"
 }

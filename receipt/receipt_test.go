@@ -36,7 +36,11 @@ func TestGoldenReceipts(t *testing.T) {
 	qr := Receipt{Copy: CopyCustomer, Kind: "sale", Method: "qr", Result: "approved", MerchantName: "Corner Bakery",
 		TerminalSN: "qrwallet", MerchantOrderNo: "QR-7", TransNo: "420026120623042900000002",
 		At: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC), Currency: money.MustCurrency("IDR"), Amount: 150000, EntryMode: "qr"}
-	for name, r := range map[string]Receipt{"card-sale": cardSale(), "card-declined": declined, "card-refund": refund, "qr-sale": qr} {
+	link := Receipt{Copy: CopyCustomer, Kind: "sale", Method: "link", Result: "approved", MerchantName: "Corner Bakery",
+		TerminalSN: "codepay_link", MerchantOrderNo: "PHONE-42", TransNo: "2412061530001234567",
+		At: time.Date(2026, 12, 6, 15, 30, 0, 0, time.UTC), Currency: money.MustCurrency("USD"), Amount: 725, Brand: "Visa",
+		Footer: []string{"Thank you"}}
+	for name, r := range map[string]Receipt{"card-sale": cardSale(), "card-declined": declined, "card-refund": refund, "qr-sale": qr, "link-sale": link} {
 		for _, w := range []int{32, 40, 48} {
 			lines, err := r.Lines(w)
 			if err != nil {
@@ -81,6 +85,42 @@ func TestLinesContent(t *testing.T) {
 	lines, _ = r.Lines(40)
 	if text := strings.Join(lines, "\n"); !strings.Contains(text, "MERCHANT COPY") || strings.Contains(text, "CUSTOMER COPY") {
 		t.Errorf("merchant copy:\n%s", text)
+	}
+}
+
+// The result line says what did not happen for the kind of payment.
+func TestResultLine(t *testing.T) {
+	for _, tc := range []struct{ kind, result, want string }{
+		{"sale", "approved", "APPROVED"},
+		{"sale", "declined", "DECLINED - NOT CHARGED"},
+		{"sale", "expired", "EXPIRED - NOT CHARGED"},
+		{"refund", "declined", "DECLINED - NOTHING REFUNDED"},
+		{"void", "declined", "DECLINED - NOT VOIDED"},
+		{"sale", "", "NOT COMPLETED"},
+	} {
+		r := cardSale()
+		r.Kind, r.Result = tc.kind, tc.result
+		lines, err := r.Lines(40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := strings.Join(lines, "\n"); !strings.Contains(text, "\n"+center(tc.want, 40)+"\n") {
+			t.Errorf("%s %s: no line %q in\n%s", tc.kind, tc.result, tc.want, text)
+		}
+	}
+}
+
+func center(s string, w int) string { return strings.Repeat(" ", (w-len(s))/2) + s }
+
+// A brand without a card number (a wallet paid on the terminal) is not
+// called a card.
+func TestWalletBrand(t *testing.T) {
+	r := cardSale()
+	r.MaskedPAN, r.Brand, r.EntryMode, r.AID, r.AppLabel = "", "Alipay+", "", "", ""
+	lines, _ := r.Lines(32)
+	text := strings.Join(lines, "\n")
+	if !strings.Contains(text, "Paid with") || strings.Contains(text, "Card ") {
+		t.Errorf("wallet receipt:\n%s", text)
 	}
 }
 

@@ -1115,7 +1115,11 @@ func ArchivedPayment(ctx context.Context, path, merchantOrderNo string) (*Paymen
 		return fail(err)
 	}
 	defer a.Close()
-	p, err := scanPayment(a.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE merchant_order_no = ? ORDER BY id DESC LIMIT 1`, merchantOrderNo))
+	cols, err := archivedPaymentCols(ctx, a)
+	if err != nil {
+		return fail(err)
+	}
+	p, err := scanPayment(a.QueryRowContext(ctx, `SELECT `+cols+` FROM payments WHERE merchant_order_no = ? ORDER BY id DESC LIMIT 1`, merchantOrderNo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return fail(ErrNotFound)
 	}
@@ -1144,4 +1148,33 @@ func ArchivedPayment(ctx context.Context, path, merchantOrderNo string) (*Paymen
 		return fail(err)
 	}
 	return p, evs, nil
+}
+
+// laterPaymentCols are the payments columns an archive written before
+// their migration lacks (an archive gains a journal's new columns only when
+// it is next written), with the value such a payment reads as.
+var laterPaymentCols = map[string]string{
+	"card_aid": "''", "card_app_label": "''", "provider_tid": "''", "provider_mid": "''", "provider_at": "0",
+}
+
+// archivedPaymentCols is paymentCols for the archive a: a column it does
+// not have yet reads as its default.
+func archivedPaymentCols(ctx context.Context, a *sql.DB) (string, error) {
+	have, err := tableColumns(ctx, a, "main", "payments")
+	if err != nil {
+		return "", err
+	}
+	names := make(map[string]bool, len(have))
+	for _, c := range have {
+		names[c.name] = true
+	}
+	cols := strings.Split(paymentCols, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		if dflt, ok := laterPaymentCols[c]; ok && !names[c] {
+			c = dflt
+		}
+		cols[i] = c
+	}
+	return strings.Join(cols, ", "), nil
 }

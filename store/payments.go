@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Payment states. The final states are approved, declined, cancelled, expired
@@ -122,6 +124,16 @@ type Payment struct {
 	BatchID int64
 	// Alert is a note a person must see (never card data); "" when none.
 	Alert string
+	// What a provider's answer says for the receipt (migration 0010,
+	// docs/receipts.md): the EMV application identifier (upper-case hex)
+	// and label where known, the provider's terminal id (TID) and merchant
+	// id (MID), and when the provider says the transaction ended (zero: not
+	// said). None of them is card data.
+	CardAID      string
+	CardAppLabel string
+	ProviderTID  string
+	ProviderMID  string
+	ProviderAt   time.Time
 	// EventID is the id of the journal event behind the payment's current
 	// state: the event InsertPayment or Transition wrote last (AppendEvent
 	// leaves it alone). It grows with every change and no two payments share
@@ -168,7 +180,8 @@ const (
 	amount_minor, tip_minor, cashback_minor, orig_merchant_order_no, description, route,
 	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
 	ref_no, card_brand, masked_pan, entry_mode, error_code, error_message, expires_at,
-	next_check_at, attempts, created_at, updated_at, batch_id, alert, create_ended_at, resends`
+	next_check_at, attempts, created_at, updated_at, batch_id, alert, create_ended_at, resends,
+	card_aid, card_app_label, provider_tid, provider_mid, provider_at`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -178,14 +191,15 @@ func scanPayment(s scanner) (*Payment, error) {
 		p                                             Payment
 		createSent                                    int64
 		expires, nextCheck, created, updated, attempt int64
-		createEnded, resends                          int64
+		createEnded, resends, providerAt              int64
 		batchID                                       sql.NullInt64
 	)
 	err := s.Scan(&p.ID, &p.MerchantOrderNo, &p.Type, &p.State, &p.Source, &p.TerminalSN, &p.Currency,
 		&p.AmountMinor, &p.TipMinor, &p.CashbackMinor, &p.OrigMerchantOrderNo, &p.Description, &p.Route,
 		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
 		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
-		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert, &createEnded, &resends, &p.EventID)
+		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert, &createEnded, &resends,
+		&p.CardAID, &p.CardAppLabel, &p.ProviderTID, &p.ProviderMID, &providerAt, &p.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +210,7 @@ func scanPayment(s scanner) (*Payment, error) {
 	p.Attempts = int(attempt)
 	p.CreateEndedAt = fromMS(createEnded)
 	p.Resends = int(resends)
+	p.ProviderAt = fromMS(providerAt)
 	p.CreatedAt = fromMS(created)
 	p.UpdatedAt = fromMS(updated)
 	return &p, nil
@@ -236,10 +251,73 @@ func validatePayment(p *Payment) error {
 	if !maskedPANOK(p.MaskedPAN) {
 		bad = append(bad, "masked_pan is not masked (at most 10 digits, or 12 with mask characters)")
 	}
+	bad = append(bad, receiptProblems(p)...)
 	if len(bad) > 0 {
 		return fmt.Errorf("check payment: %s: %w", strings.Join(bad, "; "), ErrInvalid)
 	}
 	return nil
+}
+
+// receiptProblems checks the receipt columns of migration 0010: the card's
+// application identifier and label (CardAIDOK, CardAppLabelOK) and the
+// provider's ids, one printable line each within their columns' limits.
+func receiptProblems(p *Payment) []string {
+	var bad []string
+	if !CardAIDOK(p.CardAID) {
+		bad = append(bad, "card_aid is not 5 to 16 bytes of upper-case hex without a card number in it")
+	}
+	if !CardAppLabelOK(p.CardAppLabel) {
+		bad = append(bad, "card_app_label is not at most 16 printable characters without a number in it")
+	}
+	for _, f := range []struct{ name, v string }{{"provider_tid", p.ProviderTID}, {"provider_mid", p.ProviderMID}} {
+		if utf8.RuneCountInString(f.v) > 64 || strings.ContainsFunc(f.v, unicode.IsControl) {
+			bad = append(bad, f.name+" is not one printable line of at most 64 characters")
+		}
+	}
+	return bad
+}
+
+// CardAIDOK reports whether s may be stored as a card's EMV application
+// identifier: "" or 5 to 16 bytes in upper-case hex in which no run of
+// decimal digits is, leading zeros aside, 12 digits or longer. A real AID
+// (A0000000031010) passes; a card number cannot hide in one that does.
+func CardAIDOK(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) < 10 || len(s) > 32 || len(s)%2 != 0 || strings.Trim(s, "0123456789ABCDEF") != "" {
+		return false
+	}
+	return longestDigitRun(s, true) < 12
+}
+
+// CardAppLabelOK reports whether s may be stored as a card's EMV
+// application label (tag 50): "" or at most 16 printable ASCII characters
+// with no run of more than 4 digits ("VISA CREDIT", "girocard").
+func CardAppLabelOK(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return len(s) <= 16 && longestDigitRun(s, false) <= 4
+}
+
+// longestDigitRun is the length of the longest run of ASCII digits in s,
+// not counting a run's leading zeros when skipZeros is set.
+func longestDigitRun(s string, skipZeros bool) int {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] < '0' || s[i] > '9':
+			run = 0
+		case run == 0 && s[i] == '0' && skipZeros:
+		default:
+			run++
+			longest = max(longest, run)
+		}
+	}
+	return longest
 }
 
 // maskedPANOK reports whether s may be stored as a masked PAN: at most 10
@@ -314,13 +392,14 @@ func (db *DB) InsertPaymentThen(ctx context.Context, p *Payment, ev Event, commi
 			return fmt.Errorf("assign queue_seq: %w", err)
 		}
 		res, err := db.wtx(tx).ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
 			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
 			np.RequestHash, np.OptionsJSON, np.QueueSeq, boolInt(np.CreateSent), np.TransNo, np.TransStatus, np.AuthCode,
 			np.RefNo, np.CardBrand, np.MaskedPAN, np.EntryMode, np.ErrorCode, np.ErrorMessage, toMS(np.ExpiresAt),
 			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID), np.Alert,
-			toMS(np.CreateEndedAt), np.Resends)
+			toMS(np.CreateEndedAt), np.Resends,
+			np.CardAID, np.CardAppLabel, np.ProviderTID, np.ProviderMID, toMS(np.ProviderAt))
 		if err != nil {
 			return fmt.Errorf("insert row: %w", err)
 		}
@@ -428,14 +507,16 @@ func (db *DB) TransitionThen(ctx context.Context, merchantOrderNo string, from [
 			request_hash = ?, options_json = ?, create_sent = ?, trans_no = ?, trans_status = ?,
 			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
 			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
-			updated_at = ?, batch_id = ?, alert = ?, create_ended_at = ?, resends = ?, last_event_id = ?
+			updated_at = ?, batch_id = ?, alert = ?, create_ended_at = ?, resends = ?,
+			card_aid = ?, card_app_label = ?, provider_tid = ?, provider_mid = ?, provider_at = ?, last_event_id = ?
 			WHERE id = ?`,
 			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
 			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
 			next.RequestHash, next.OptionsJSON, boolInt(next.CreateSent), next.TransNo, next.TransStatus,
 			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
 			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
-			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert, toMS(next.CreateEndedAt), next.Resends, next.EventID,
+			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert, toMS(next.CreateEndedAt), next.Resends,
+			next.CardAID, next.CardAppLabel, next.ProviderTID, next.ProviderMID, toMS(next.ProviderAt), next.EventID,
 			next.ID)
 		if err != nil {
 			return fmt.Errorf("update row: %w", err)

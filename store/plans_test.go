@@ -97,13 +97,37 @@ func TestQueryPlansBounded(t *testing.T) {
 		}
 		stmts = append(stmts, stmt{name: fmt.Sprintf("ListPayments %+v", f), sql: q, args: args, want: want})
 	}
+	day := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		f    SearchFilter
+		want string
+		sort bool
+	}{
+		{SearchFilter{}, "SCAN payments USING INDEX payments_created", false}, // newest first: LIMIT rows
+		{SearchFilter{From: day, To: day.AddDate(0, 0, 1)}, "payments_created (created_at>? AND created_at<?)", false},
+		{SearchFilter{From: day, To: day.AddDate(0, 0, 1), After: Cursor{CreatedAt: day, ID: 9}}, "payments_created (created_at>? AND created_at<?)", false},
+		{SearchFilter{TerminalSN: "SN1", From: day}, "payments_terminal_created (terminal_sn=? AND created_at>?)", false},
+		{SearchFilter{OrderPrefix: "H04"}, "sqlite_autoindex_payments_1 (merchant_order_no>? AND merchant_order_no<?)", true},
+		{SearchFilter{Last4: "0119", From: day}, "payments_last4 (<expr>=? AND created_at>?)", true},
+		{SearchFilter{Amounts: []int64{1234, 123400}, From: day}, "payments_amount (amount_minor=? AND created_at>?)", true},
+		{SearchFilter{OrderPrefix: "1234", Last4: "1234", Amounts: []int64{123400}, From: day, To: day.AddDate(0, 0, 1)},
+			"SEARCH payments USING INTEGER PRIMARY KEY (rowid=?)", true},
+	} {
+		tail, args, err := searchTail(c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, stmt{name: fmt.Sprintf("SearchPayments %+v", c.f), sql: sel + tail, args: args, want: c.want, sort: c.sort})
+	}
+	stmts = append(stmts, stmt{name: "PaymentsCreatedBetween", sql: sel + createdBetweenTail, args: []any{toMS(day), toMS(day.AddDate(0, 0, 1)), 10},
+		want: "payments_created (created_at>? AND created_at<?)"})
 	for _, s := range stmts {
 		plan := queryPlan(t, db, s.sql, s.args...)
 		bad := true
 		for _, w := range strings.Split(s.want, "|") {
 			bad = bad && !strings.Contains(plan, w)
 		}
-		if s.want != "SCAN payments" && strings.Contains(plan, "SCAN payments") {
+		if !strings.HasPrefix(s.want, "SCAN payments") && strings.Contains(plan, "SCAN payments") {
 			bad = true
 		}
 		if !s.sort && strings.Contains(plan, "TEMP B-TREE") {

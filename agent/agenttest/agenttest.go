@@ -78,10 +78,13 @@ type Env struct {
 	t    testing.TB
 	keys Keys
 	Sim  *codepaysim.Sim
-	// BindoSim and BindoSrv are set with Opts.Bindo.
-	BindoSim *bindosim.Sim
-	BindoSrv *httptest.Server
-	Srv      *httptest.Server
+	// BindoSim and BindoSrv are set with Opts.Bindo; BindoClient is the
+	// agent's client of the emulator (it verifies link webhooks signed
+	// with Opts.BindoWebhookSecret).
+	BindoSim    *bindosim.Sim
+	BindoSrv    *httptest.Server
+	BindoClient *bindo.Client
+	Srv         *httptest.Server
 	// Net is the emulator's in-memory listener with Opts.InMemory (Srv is
 	// then nil): refuse connections with Net.SetRefusing.
 	Net *memnet.Listener
@@ -121,6 +124,9 @@ type Opts struct {
 	// BindoWebhookURL and BindoWebhookSecret make the Bindo emulator post
 	// webhooks of final transactions.
 	BindoWebhookURL, BindoWebhookSecret string
+	// LinkProvider is the agent's link provider ("" = codepay; "bindo"
+	// needs Bindo), with BindoLinkClientIP as X-CLIENT-IP.
+	LinkProvider string
 	// OfflineGrace and UnreachableGrace are the agent's fallback graces.
 	OfflineGrace, UnreachableGrace time.Duration
 	// ProbeInterval is the agent's idle CodePay probe (0: the agent's
@@ -307,14 +313,17 @@ func (e *Env) start(o Opts) {
 	}
 	usd := money.MustCurrency("USD")
 	var bc agent.Bindo
+	var bl agent.BindoLink
+	var bindoClient *bindo.Client
 	if e.BindoSrv != nil {
 		c, err := bindo.New(bindo.Config{GatewayURL: e.BindoSrv.URL, LoginURL: e.BindoSrv.URL, StoreID: BindoStoreID,
 			Username: "demo@store", Password: "bindo-pass", ClientID: "bindo-client", ClientSecret: "bindo-secret",
+			WebhookAppID: bindosim.DefaultAppID, WebhookSecret: o.BindoWebhookSecret,
 			Tokens: store.SettingToken{DB: db, Key: "bindo.token"}, Logger: logger(o)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bc = c
+		bc, bl, bindoClient = c, c, c
 	}
 	var qw agent.QRWallet
 	var ip agent.IDPay
@@ -323,7 +332,8 @@ func (e *Env) start(o Opts) {
 	}
 	a, err := agent.New(agent.Config{
 		QRWallet: qw, IDPay: ip, IDPayDefaultName: "Toko Test",
-		Bindo: bc, OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace, ProbeInterval: o.ProbeInterval,
+		Bindo: bc, BindoLink: bl, LinkProvider: o.LinkProvider, LinkClientIP: BindoLinkClientIP, BindoLinkPoll: o.Poll,
+		OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace, ProbeInterval: o.ProbeInterval,
 		Store: db, CodePay: client, Link: client,
 		Terminals:    agentTerminals(o.Terminals, usd),
 		OrderExpires: o.Expires, PollInterval: o.Poll, UnknownGiveUp: o.UnknownGiveUp, NotifyURL: o.NotifyURL,
@@ -343,6 +353,7 @@ func (e *Env) start(o Opts) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.mu.Lock()
 	e.DB, e.Client, e.Agent, e.cancel, e.done = db, client, a, cancel, make(chan error, 1)
+	e.BindoClient = bindoClient
 	e.mu.Unlock()
 	go func() { e.done <- a.Serve(ctx) }()
 	t.Cleanup(e.Stop)
@@ -455,6 +466,10 @@ func (e *Env) WaitState(orderNo, state string) {
 
 // BindoStoreID is the emulated Bindo store.
 const BindoStoreID = "8527"
+
+// BindoLinkClientIP is the agent's X-CLIENT-IP for Bindo pre-creates (a
+// documentation address).
+const BindoLinkClientIP = "203.0.113.10"
 
 // logger writes to Opts.Logs when set, else discards unless POSBRIDGE_TEST_LOG is set.
 func logger(o Opts) *slog.Logger {

@@ -672,3 +672,40 @@ func TestCSVByMethod(t *testing.T) {
 		t.Errorf("an all-card batch has method rows:\n%s", body)
 	}
 }
+
+// TestReceiptView: the receipt view asks the agent for the receipt
+// (payment.receipt), shows its lines as text in a monospace block, offers
+// both copies and the three paper widths, and prints through the browser;
+// the print stylesheet hides everything but the receipt while one is open.
+func TestReceiptView(t *testing.T) {
+	read := func(name string) string {
+		b, err := staticFS.ReadFile("static/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	page, app, css := read("index.html"), read("app.js"), read("console.css")
+	for _, want := range []string{`<dialog id="receipt-dialog"`, `<pre id="receipt-text" class="receipt-paper"`, `value="customer" checked`,
+		`value="merchant"`, `<option value="32">`, `<option value="40" selected>`, `<option value="48">`, `id="receipt-print"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+	for _, want := range []string{`call("payment.receipt", { merchant_order_no: r.no, copy, width })`, `pre.textContent = res.lines.join("\n")`,
+		`window.print()`, `p.receipt_available`, `classList.add("receipt-open")`, `classList.remove("receipt-open")`} {
+		if !strings.Contains(app, want) {
+			t.Errorf("app.js lacks %s", want)
+		}
+	}
+	if !strings.Contains(css, "font-family: var(--mono)") {
+		t.Error("console.css does not set the receipt in the monospace font")
+	}
+	_, printCSS, ok := strings.Cut(css, "@media print")
+	for _, want := range []string{"body.receipt-open > :not(#receipt-dialog) { display: none !important; }",
+		"body.receipt-open .receipt-body > :not(.receipt-scroll) { display: none !important; }"} {
+		if !ok || !strings.Contains(printCSS, want) {
+			t.Errorf("console.css has no print rule %s", want)
+		}
+	}
+}

@@ -32,6 +32,12 @@ type IDPayCallbacks interface {
 	ParseCallback(body []byte, contentType string) (*idpay.Callback, error)
 }
 
+// BindoLinkWebhooks verifies and decodes the webhook of a Bindo
+// pre-created order, a payment link (*bindo.Client).
+type BindoLinkWebhooks interface {
+	ParseLinkWebhook(header http.Header, body []byte) (*bindo.Transaction, error)
+}
+
 // Config holds what the listener serves.
 type Config struct {
 	Agent *agent.Agent
@@ -41,6 +47,10 @@ type Config struct {
 	// BindoWebhookSecret, when set, enables POST /hooks/bindo: Bindo webhooks
 	// checked by their X-SIGNATURE HMAC-SHA256 over the raw body.
 	BindoWebhookSecret []byte
+	// BindoLinks, when non-nil, makes /hooks/bindo take the webhooks of the
+	// journal's Bindo payment links too, verified again by ParseLinkWebhook
+	// (signature, the store's X-APP-ID, a sale with its uuid).
+	BindoLinks BindoLinkWebhooks
 	// IDPay, when non-nil, enables POST /hooks/idpay: the VA/QRIS gateway's
 	// form-encoded callbacks, verified with the platform key.
 	IDPay IDPayCallbacks
@@ -117,42 +127,74 @@ func Handler(cfg Config) http.Handler {
 		})
 	}
 	if len(cfg.BindoWebhookSecret) > 0 {
-		mux.HandleFunc("POST /hooks/bindo", func(w http.ResponseWriter, r *http.Request) {
-			body, ok := readBody(w, r, log)
-			if !ok {
-				return
-			}
-			if err := bindo.VerifyWebhook(cfg.BindoWebhookSecret, body, r.Header.Get("X-SIGNATURE")); err != nil {
-				log.Warn("bindo webhook refused", "err", err, "remote", r.RemoteAddr)
-				http.Error(w, "invalid signature", http.StatusUnauthorized)
-				return
-			}
-			tx, err := bindo.ParseWebhook(body)
-			if err != nil {
-				log.Warn("bindo webhook unreadable", "err", err)
-				http.Error(w, "invalid webhook", http.StatusBadRequest)
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
-			defer cancel()
-			if err := cfg.Agent.ApplyBindoWebhook(ctx, tx); err != nil {
-				if errors.Is(err, agent.ErrNotificationRejected) {
-					log.Warn("bindo webhook rejected", "err", err, "remote", r.RemoteAddr)
-					http.Error(w, "webhook rejected: not a matching payment of this installation", http.StatusUnprocessableEntity)
-					return
-				}
-				log.Error("apply bindo webhook", "err", err)
-				http.Error(w, "retry later", http.StatusServiceUnavailable)
-				return
-			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			io.WriteString(w, "success")
-		})
+		mux.HandleFunc("POST /hooks/bindo", bindoHook(cfg, log))
 	}
 	if cfg.IDPay != nil {
 		mux.HandleFunc("POST /hooks/idpay", idpayHook(cfg, log))
 	}
 	return limitBodies(mux)
+}
+
+// bindoHook serves Bindo's webhooks: verified (401 for a bad signature or
+// another store's APP-ID, 400 for an unreadable body), bound to a payment of
+// this journal with the same amount and currency (422 otherwise), then only a
+// hint: the agent confirms by query. A webhook whose uuid is one of the
+// journal's Bindo payment links (cfg.BindoLinks) is verified again as a
+// link's and handed to ApplyBindoLinkWebhook; the others are card
+// transactions (ApplyBindoWebhook).
+func bindoHook(cfg Config, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readBody(w, r, log)
+		if !ok {
+			return
+		}
+		if err := bindo.VerifyWebhook(cfg.BindoWebhookSecret, body, r.Header.Get("X-SIGNATURE")); err != nil {
+			log.Warn("bindo webhook refused", "err", err, "remote", r.RemoteAddr)
+			http.Error(w, "invalid signature", http.StatusUnauthorized)
+			return
+		}
+		tx, err := bindo.ParseWebhook(body)
+		if err != nil {
+			log.Warn("bindo webhook unreadable", "err", err)
+			http.Error(w, "invalid webhook", http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+		defer cancel()
+		apply, what := cfg.Agent.ApplyBindoWebhook, "bindo webhook"
+		if cfg.BindoLinks != nil {
+			link, err := cfg.Agent.IsBindoLink(ctx, tx.UUID)
+			if err != nil {
+				log.Error("look up bindo webhook", "err", err)
+				http.Error(w, "retry later", http.StatusServiceUnavailable)
+				return
+			}
+			if link {
+				if tx, err = cfg.BindoLinks.ParseLinkWebhook(r.Header, body); err != nil {
+					log.Warn("bindo link webhook refused", "err", err, "remote", r.RemoteAddr)
+					code, msg := http.StatusBadRequest, "invalid webhook"
+					if errors.Is(err, bindo.ErrBadSignature) {
+						code, msg = http.StatusUnauthorized, "invalid signature"
+					}
+					http.Error(w, msg, code)
+					return
+				}
+				apply, what = cfg.Agent.ApplyBindoLinkWebhook, "bindo link webhook"
+			}
+		}
+		if err := apply(ctx, tx); err != nil {
+			if errors.Is(err, agent.ErrNotificationRejected) {
+				log.Warn(what+" rejected", "err", err, "remote", r.RemoteAddr)
+				http.Error(w, "webhook rejected: not a matching payment of this installation", http.StatusUnprocessableEntity)
+				return
+			}
+			log.Error("apply "+what, "err", err)
+			http.Error(w, "retry later", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "success")
+	}
 }
 
 // idpayHook serves the VA/QRIS gateway's callbacks: verified (400 when the

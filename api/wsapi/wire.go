@@ -5,6 +5,8 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/money"
+	"github.com/posbridge/posbridge/receipt"
 )
 
 // The wire types: the JSON objects of the WebSocket API as design/contract.md
@@ -49,6 +51,9 @@ type Payment struct {
 	PayURL      string `json:"pay_url,omitempty"`
 	VANumber    string `json:"va_number,omitempty"`
 	PaymentCode string `json:"payment_code,omitempty"`
+	// ReceiptAvailable is true on a final payment that has a receipt
+	// (payment.receipt); absent otherwise.
+	ReceiptAvailable bool `json:"receipt_available,omitempty"`
 }
 
 // Card is the payment object's card: never a full PAN.
@@ -74,6 +79,7 @@ func PaymentFrom(p agent.Payment) Payment {
 		TransNo: p.TransNo, TransStatus: p.TransStatus, AuthCode: p.AuthCode, RefNo: p.RefNo,
 		Notice: p.Notice, Alert: p.Alert, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Seq: p.Seq,
 		Method: p.Method, QRPayload: p.QRPayload, PayURL: p.PayURL, VANumber: p.VANumber, PaymentCode: p.PaymentCode,
+		ReceiptAvailable: p.ReceiptAvailable,
 	}
 	if p.Card != nil {
 		w.Card = &Card{Brand: p.Card.Brand, MaskedPAN: p.Card.MaskedPAN, EntryMode: p.Card.EntryMode}
@@ -287,4 +293,80 @@ type Options struct {
 func (o Options) agentOptions() agent.Options {
 	return agent.Options{OnScreenTip: o.OnScreenTip, ConfirmOnTerminal: o.ConfirmOnTerminal,
 		ReceiptPrintMode: o.ReceiptPrintMode, Fallback: o.Fallback, Route: o.Route}
+}
+
+// Receipt is the result of payment.receipt: one copy of a final payment's
+// receipt, as structured fields and as text lines of at most Width
+// characters, ready for a receipt printer.
+type Receipt struct {
+	MerchantOrderNo string        `json:"merchant_order_no"`
+	Copy            string        `json:"copy"`
+	Width           int           `json:"width"`
+	Fields          ReceiptFields `json:"fields"`
+	Lines           []string      `json:"lines"`
+}
+
+// ReceiptFields are what a receipt prints. Amounts are decimal strings
+// (total_amount is amount + tip + cashback, positive for refunds too: kind
+// says which way the money went); time is RFC 3339 in the store PC's zone.
+type ReceiptFields struct {
+	Kind                string       `json:"kind"`
+	Method              string       `json:"method"`
+	Result              string       `json:"result"`
+	ResultText          string       `json:"result_text"`
+	MerchantName        string       `json:"merchant_name"`
+	MerchantLines       []string     `json:"merchant_lines"`
+	MerchantID          string       `json:"merchant_id"`
+	TerminalSN          string       `json:"terminal_sn"`
+	TerminalID          string       `json:"terminal_id"`
+	OrigMerchantOrderNo string       `json:"orig_merchant_order_no"`
+	TransNo             string       `json:"trans_no"`
+	RefNo               string       `json:"ref_no"`
+	AuthCode            string       `json:"auth_code"`
+	Time                string       `json:"time"`
+	Currency            string       `json:"currency"`
+	Amount              string       `json:"amount"`
+	TipAmount           string       `json:"tip_amount"`
+	CashbackAmount      string       `json:"cashback_amount"`
+	TotalAmount         string       `json:"total_amount"`
+	Card                *ReceiptCard `json:"card"`
+	Footer              []string     `json:"footer"`
+}
+
+// ReceiptCard is the card a receipt names: never more than the masked PAN.
+// aid and app_label are the EMV application, "" when not known.
+type ReceiptCard struct {
+	Brand     string `json:"brand"`
+	MaskedPAN string `json:"masked_pan"`
+	EntryMode string `json:"entry_mode"`
+	AID       string `json:"aid"`
+	AppLabel  string `json:"app_label"`
+}
+
+// ReceiptFrom is the payment.receipt result of r laid out in lines.
+func ReceiptFrom(r receipt.Receipt, width int, lines []string) Receipt {
+	amount := func(minor int64) string { return money.Format(minor, r.Currency) }
+	f := ReceiptFields{
+		Kind: r.Kind, Method: r.Method, Result: r.Result, ResultText: r.ResultText,
+		MerchantName: r.MerchantName, MerchantLines: nonNil(r.MerchantLines), MerchantID: r.MerchantID,
+		TerminalSN: r.TerminalSN, TerminalID: r.TerminalID, OrigMerchantOrderNo: r.OrigMerchantOrderNo,
+		TransNo: r.TransNo, RefNo: r.RefNo, AuthCode: r.AuthCode,
+		Currency: r.Currency.Code, Amount: amount(r.Amount), TipAmount: amount(r.Tip), CashbackAmount: amount(r.Cashback),
+		TotalAmount: amount(r.Total()), Footer: nonNil(r.Footer),
+	}
+	if !r.At.IsZero() {
+		f.Time = r.At.Format(time.RFC3339)
+	}
+	if r.Brand != "" || r.MaskedPAN != "" || r.EntryMode != "" || r.AID != "" || r.AppLabel != "" {
+		f.Card = &ReceiptCard{Brand: r.Brand, MaskedPAN: r.MaskedPAN, EntryMode: r.EntryMode, AID: r.AID, AppLabel: r.AppLabel}
+	}
+	return Receipt{MerchantOrderNo: r.MerchantOrderNo, Copy: string(r.Copy), Width: width, Fields: f, Lines: nonNil(lines)}
+}
+
+// nonNil is s, or an empty list for nil (JSON [] rather than null).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

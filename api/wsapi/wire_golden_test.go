@@ -33,11 +33,24 @@ var normalizers = []struct {
 	{regexp.MustCompile(`\b\d\d:\d\d:\d\d UTC`), `<hh:mm:ss> UTC`},
 }
 
+// receiptVarying matches the lines of a receipt (payment.receipt) that
+// show a time or the emulator's numbers, also a long number wrapped onto a
+// line of its own; normalize writes their digits as 'n', keeping the
+// layout.
+var receiptVarying = regexp.MustCompile(`"(?:Date|Auth code|Reference|Transaction) +[^"]+"|" +\d{12,}"`)
+
 func normalize(b []byte) []byte {
 	for _, n := range normalizers {
 		b = n.re.ReplaceAll(b, []byte(n.with))
 	}
-	return b
+	return receiptVarying.ReplaceAllFunc(b, func(m []byte) []byte {
+		return bytes.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return 'n'
+			}
+			return r
+		}, m)
+	})
 }
 
 // rawCall sends one request and returns the raw bytes of its answer
@@ -52,11 +65,13 @@ func (c *client) rawCall(method string, params any) []byte {
 	if err := c.conn.WriteJSON(req); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
-	want := []byte(fmt.Sprintf(`"id":%d,`, c.id))
+	// An answer starts with its id; a notification has none (and its
+	// params, like a receipt's fields, may well hold a "method").
+	want := []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, c.id))
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, m := range c.received() {
-			if bytes.Contains(m, want) && !bytes.Contains(m, []byte(`"method"`)) {
+			if bytes.HasPrefix(m, want) {
 				return m
 			}
 		}
@@ -77,6 +92,7 @@ func TestWireGolden(t *testing.T) {
 	watcher := e.dial(t)
 	c := e.dial(t)
 	other := e.dial(t)
+	rc := e.dial(t) // payment.receipt, on its own connection
 	var out bytes.Buffer
 	step := func(cl *client, method string, params any) {
 		t.Helper()
@@ -109,12 +125,15 @@ func TestWireGolden(t *testing.T) {
 	step(c, "payment.create", sale("S1", agenttest.TermA, "12.34", map[string]any{"tip_amount": "1.00", "description": "golden sale"}))
 	waitFinal("S1")
 	step(c, "payment.wait", map[string]any{"merchant_order_no": "S1", "timeout_ms": 20000})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "S1"})
 	step(c, "payment.create", sale("D1", agenttest.TermA, "10.51", nil))
 	waitFinal("D1")
 	step(c, "payment.get", map[string]any{"merchant_order_no": "D1"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "D1", "copy": "merchant", "width": 32})
 	step(c, "payment.create", sale("F1", agenttest.TermOff, "5.00", nil))
 	waitFinal("F1")
 	step(c, "payment.get", map[string]any{"merchant_order_no": "F1"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "F1"})
 	step(c, "payment.create", sale("F1", agenttest.TermOff, "5.00", map[string]any{"card": map[string]any{"reader_mode": "swipe", "track2": visaT2}}))
 	waitFinal("F1")
 	step(c, "payment.get", map[string]any{"merchant_order_no": "F1"})
@@ -123,6 +142,7 @@ func TestWireGolden(t *testing.T) {
 		"options": map[string]any{"route": "native", "receipt_print_mode": 3, "confirm_on_terminal": true}}))
 	waitFinal("N1")
 	step(c, "payment.get", map[string]any{"merchant_order_no": "N1"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "N1", "copy": "customer", "width": 48})
 	step(c, "payment.create", map[string]any{"merchant_order_no": "CB1", "type": "cashback", "terminal_sn": agenttest.TermA,
 		"amount": "20.00", "cashback_amount": "5.00", "currency": "USD", "source": "console"})
 	waitFinal("CB1")
@@ -139,6 +159,7 @@ func TestWireGolden(t *testing.T) {
 	step(c, "payment.refund", map[string]any{"merchant_order_no": "R1", "orig_merchant_order_no": "QR1", "amount": "4.00", "description": "damaged"})
 	waitFinal("R1")
 	step(c, "payment.get", map[string]any{"merchant_order_no": "R1"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "R1", "width": 32})
 	// Look-ups.
 	step(c, "payment.list", map[string]any{"terminal_sn": agenttest.TermA, "limit": 3})
 	step(c, "payment.list", map[string]any{"state": "declined"})
@@ -172,6 +193,12 @@ func TestWireGolden(t *testing.T) {
 	step(c, "payment.get", map[string]any{"merchant_order_no": "NOPE"})
 	step(c, "payment.get", map[string]any{})
 	step(c, "payment.get", "S1")
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "NOPE"})
+	step(rc, "payment.receipt", map[string]any{"copy": "merchant"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "S1", "copy": "both"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "S1", "width": 19})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "S1", "width": "40"})
+	step(rc, "payment.receipt", map[string]any{"merchant_order_no": "S1", "printer": "epson"})
 	step(c, "payment.cancel", map[string]any{"merchant_order_no": "D1"})
 	step(c, "payment.wait", map[string]any{"merchant_order_no": "D1", "timeout_ms": -1})
 	step(c, "payment.tip_adjust", map[string]any{"merchant_order_no": "D1", "tip_amount": "1.00"})

@@ -23,6 +23,7 @@ import (
 	"github.com/posbridge/posbridge/api/rpc"
 	"github.com/posbridge/posbridge/device/card"
 	"github.com/posbridge/posbridge/internal/qrsvg"
+	"github.com/posbridge/posbridge/receipt"
 )
 
 // Application error codes of the WebSocket API (docs/websocket-api.md).
@@ -38,6 +39,7 @@ const (
 	CodeFallbackRefused = -32010
 	CodeCodePayNoAnswer = -32011
 	CodeCancelUnknown   = -32012
+	CodeNoReceipt       = -32013
 	CodeInternal        = -32603
 	maxWait             = 5 * time.Minute
 	defaultWait         = 30 * time.Second
@@ -108,6 +110,7 @@ var methods = map[string]handler{
 	"payment.refund":     (*API).refund,
 	"payment.get":        (*API).get,
 	"payment.qr":         (*API).qr,
+	"payment.receipt":    (*API).paymentReceipt,
 	"payment.cancel":     (*API).cancel,
 	"payment.wait":       (*API).wait,
 	"payment.list":       (*API).list,
@@ -191,6 +194,46 @@ func (api *API) qr(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (an
 		out.ExpiresAt = pay.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return out, nil
+}
+
+// receiptParams are the params of payment.receipt.
+type receiptParams struct {
+	MerchantOrderNo string `json:"merchant_order_no"`
+	Copy            string `json:"copy"`
+	Width           *int   `json:"width"`
+}
+
+// paymentReceipt answers payment.receipt: one copy of a final payment's receipt,
+// as fields and as lines for a printer of width characters.
+func (api *API) paymentReceipt(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
+	p, err := decodeParams[receiptParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
+		return nil, err
+	}
+	cp, err := receipt.ParseCopy(p.Copy)
+	if err != nil {
+		return nil, rpc.InvalidParams("copy", fmt.Sprintf("want merchant or customer (default customer), got %q", p.Copy))
+	}
+	width := receipt.DefaultWidth
+	if p.Width != nil {
+		width = *p.Width
+	}
+	if width < receipt.MinWidth || width > receipt.MaxWidth {
+		return nil, rpc.InvalidParams("width", fmt.Sprintf("want %d to %d characters (32, 40 or 48 for the common printers), got %d",
+			receipt.MinWidth, receipt.MaxWidth, width))
+	}
+	r, err := api.a.Receipt(ctx, p.MerchantOrderNo, cp)
+	if err != nil {
+		return nil, appError(err)
+	}
+	lines, err := r.Lines(width)
+	if err != nil {
+		return nil, fmt.Errorf("lay out the receipt of %s: %w", p.MerchantOrderNo, err)
+	}
+	return ReceiptFrom(r, width, lines), nil
 }
 
 func (api *API) cancel(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
@@ -783,6 +826,8 @@ func appError(err error) error {
 		return &rpc.Error{Code: CodeCodePayNoAnswer, Message: err.Error()}
 	case errors.Is(err, agent.ErrCancelUnconfirmed):
 		return &rpc.Error{Code: CodeCancelUnknown, Message: err.Error()}
+	case errors.Is(err, agent.ErrNoReceipt):
+		return &rpc.Error{Code: CodeNoReceipt, Message: err.Error()}
 	}
 	return err
 }

@@ -98,8 +98,12 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		return nil, err
 	}
 	var bc agent.Bindo
+	var bl agent.BindoLink // follows Bindo links whatever [link] provider says now
+	var linkClientIP string
+	var bindoLinks server.BindoLinkWebhooks
 	if bindoClient != nil {
-		bc = bindoClient
+		bc, bl, linkClientIP = bindoClient, bindoClient, cfg.Bindo.LinkClientIP
+		bindoLinks = bindoClient
 	}
 	prov, err := newProviders(cfg, log)
 	if err != nil {
@@ -108,13 +112,15 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	acfg := agent.Config{
 		Store: db, CodePay: client, Terminals: terms,
-		Link:         client, // method link: CodePay hosted checkout, no settings of its own
+		Link:         client, // method link: CodePay hosted checkout, or Bindo pre-create with [link] provider = "bindo"
+		LinkProvider: cfg.Link.Provider, BindoLink: bl, LinkClientIP: linkClientIP,
 		OrderExpires: cfg.CodePay.OrderExpires.Duration, PollInterval: cfg.CodePay.PollInterval.Duration,
 		QueueTimeout: cfg.CodePay.QueueTimeout.Duration, CreateSettle: cfg.CodePay.CreateSettle.Duration,
 		NotifyURL: notifyURL, Logger: log, // the agent adds component=agent
 		Bindo: bc, FallbackMode: cfg.Fallback.Mode,
 		OfflineGrace: cfg.Fallback.OfflineGrace.Duration, UnreachableGrace: cfg.Fallback.UnreachableGrace.Duration,
 		QRWallet: prov.qr, IDPay: prov.id, IDPayExpiry: prov.idExpiry, IDPayDefaultName: prov.idDefaultName, LateCheckWindow: prov.qrLateWindow,
+		Receipt: receiptConfig(cfg.Receipt, demo),
 	}
 	ag, err := agent.New(acfg)
 	if err != nil {
@@ -141,7 +147,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	}
 	handler := server.Handler(server.Config{
 		Agent: ag, RPC: a.rpc, Notifications: hooks, Logger: log,
-		Metrics: mets.Handler(), BindoWebhookSecret: webhookSecret, IDPay: prov.idHooks,
+		Metrics: mets.Handler(), BindoWebhookSecret: webhookSecret, BindoLinks: bindoLinks, IDPay: prov.idHooks,
 		Console: console.New(console.Config{Agent: ag, CheckToken: a.rpc.CheckToken, Demo: demo, Version: version, Logger: log}),
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
@@ -205,8 +211,8 @@ func (a *app) wsURL() string { return "ws://" + a.ln.Addr().String() + "/v1/ws" 
 func (a *app) httpURL() string { return "http://" + a.ln.Addr().String() + "/" }
 
 // newBindo builds the Bindo client from [bindo] (nil when absent) and reads
-// the webhook secret (nil when not configured). Secret files must not be
-// readable by others.
+// the webhook secret (nil when not configured), which the client also uses
+// for pay-by-link webhooks. Secret files must not be readable by others.
 func newBindo(cfg *config.Config, db *store.DB, log *slog.Logger) (*bindo.Client, []byte, error) {
 	b := cfg.Bindo
 	if b == nil {
@@ -227,6 +233,9 @@ func newBindo(cfg *config.Config, db *store.DB, log *slog.Logger) (*bindo.Client
 	c, err := bindo.New(bindo.Config{
 		GatewayURL: b.GatewayURL, LoginURL: b.LoginURL, StoreID: b.StoreID, Username: b.Username, Password: password,
 		ClientID: b.ClientID, ClientSecret: b.ClientSecret, NotifyURL: b.NotifyURL, AllowInsecureHTTP: b.AllowInsecureHTTP,
+		// The link webhooks' checks (ParseLinkWebhook): the secret and the
+		// store's APP-ID.
+		WebhookAppID: b.WebhookAppID, WebhookSecret: string(secret),
 		Tokens: store.SettingToken{DB: db, Key: "bindo.access_token"}, Logger: log, // the client adds component=bindo
 	})
 	if err != nil {
@@ -344,4 +353,17 @@ func readSecret(field, path string) (string, error) {
 		return "", fmt.Errorf("%s: %s is empty", field, path)
 	}
 	return v, nil
+}
+
+// receiptConfig is what receipts print besides the payment ([receipt]); the
+// demo names itself when the table gives no merchant name.
+func receiptConfig(r config.Receipt, demo bool) agent.ReceiptConfig {
+	rc := agent.ReceiptConfig{MerchantName: r.MerchantName, Lines: r.Lines, Footer: r.Footer}
+	if demo && rc.MerchantName == "" {
+		rc.MerchantName = "posbridge demo store"
+	}
+	if demo && len(rc.Footer) == 0 {
+		rc.Footer = []string{"Demo receipt - not a real payment"}
+	}
+	return rc
 }

@@ -157,3 +157,51 @@ func TestCheckBrokenConfigs(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSkippedIsNotAFailure: --offline skips the CodePay call with its
+// reason; the command still passes, and the summary counts it apart.
+func TestCheckSkippedIsNotAFailure(t *testing.T) {
+	e := newCheckEnv(t)
+	code, out := runCheck(t, "--config", e.cfg, "--offline")
+	if code != exitOK || !strings.Contains(out, "skip  codepay            skipped: --offline") || !strings.Contains(out, "all 6 checks passed, 1 skipped") {
+		t.Fatalf("check --offline = %d, want 0 with a skip line and the summary:\n%s", code, out)
+	}
+	// Broken keys: the key fails; the CodePay call is skipped, not failed.
+	os.WriteFile(filepath.Join(e.dir, "bad.pem"), []byte("hello"), 0o600)
+	e.write(t, e.simURL, filepath.Join(e.dir, "bad.pem"), freePort(t))
+	code, out = runCheck(t, "--config", e.cfg)
+	if code != exitFailure || !strings.Contains(out, "skip  codepay            skipped: the keys above must be fixed first") ||
+		strings.Contains(out, "FAIL  codepay") || !strings.Contains(out, "1 of 6 checks failed, 1 skipped") {
+		t.Fatalf("check with a broken key = %d:\n%s", code, out)
+	}
+}
+
+// TestCheckReportsEveryConfigProblem: a file with a typo'd key and bad
+// values gets every problem in one run, the typo with a suggestion, and
+// the checks that need the configuration are skipped, not failed.
+func TestCheckReportsEveryConfigProblem(t *testing.T) {
+	e := newCheckEnv(t)
+	b, _ := os.ReadFile(e.cfg)
+	text := strings.NewReplacer("gateway_url =", "gatway_url =", `currency = "USD"`, `currency = "usd"`).Replace(string(b)) + "\n[log]\nlevel = \"loud\"\n"
+	os.WriteFile(e.cfg, []byte(text), 0o600)
+	code, out := runCheck(t, "--config", e.cfg)
+	for _, want := range []string{
+		"FAIL  config             " + e.cfg + ": codepay.gatway_url: unknown key; did you mean gateway_url?",
+		"FAIL  config             " + e.cfg + ": codepay.gateway_url: ",
+		"FAIL  config             " + e.cfg + ": log.level: ",
+		"FAIL  config             " + e.cfg + ": terminal[0].currency: ",
+		"skip  token file         skipped: the configuration above must be fixed first",
+		"skip  codepay            skipped: the configuration above must be fixed first",
+		"4 of 4 checks failed, 6 skipped",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q", want)
+		}
+	}
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}

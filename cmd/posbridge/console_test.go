@@ -202,8 +202,9 @@ func (b *browserRun) pageErrors() []string {
 
 // TestConsoleInBrowser drives the store console in headless Chromium against
 // the real binary running `posbridge demo`: sign-in (refused, then accepted),
-// live terminals, a test sale, closing the batch through the confirmation
-// dialog, the report, batch history and the CSV download.
+// live terminals, a test sale and its receipt (both copies, printed),
+// closing the batch through the confirmation dialog, the report, batch
+// history and the CSV download.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	addr := freePort(t)
@@ -421,6 +422,54 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("sale status = %q, want %s Approved", s, orderNo)
 	}
 	b.shot("sale-approved")
+
+	// 4b. The sale's receipt: the customer copy as the agent lays it out,
+	// then the merchant copy on 58 mm paper; Print prints it, and the print
+	// stylesheet shows the receipt alone.
+	b.step("receipt", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`tr[data-order="`+orderNo+`"] button.show-receipt`)),
+		chromedp.WaitVisible(chromedp.ID("receipt-dialog")),
+		poll(`document.getElementById("receipt-text").textContent.includes("TOTAL")`, 10*time.Second),
+	)
+	receiptText := b.text("#receipt-text")
+	for _, want := range []string{"posbridge demo store", "SALE", orderNo, "DEMO000001", "476173******0119", "TOTAL", "12.34 USD", "APPROVED", "CUSTOMER COPY"} {
+		if !strings.Contains(receiptText, want) {
+			t.Errorf("receipt lacks %q:\n%s", want, receiptText)
+		}
+	}
+	if font := eval[string](b, `getComputedStyle(document.getElementById("receipt-text")).fontFamily`); !strings.Contains(font, "monospace") {
+		t.Errorf("receipt font = %q, want a monospace font", font)
+	}
+	b.shotView("receipt")
+	b.step("merchant copy on 58 mm", 10*time.Second,
+		chromedp.Click(chromedp.ID("receipt-copy-merchant")),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("receipt-width"); s.value = "32"; s.dispatchEvent(new Event("change")); })()`),
+		poll(`(() => { const t = document.getElementById("receipt-text").textContent;
+			const ls = t.split("\n");
+			return t.includes("MERCHANT COPY") && !t.includes("CUSTOMER COPY") && ls.every(l => l.length <= 32) && ls.some(l => l.length === 32); })()`, 10*time.Second),
+	)
+	b.step("print", 10*time.Second,
+		chromedp.Evaluate[chromedp.Void](`window.__printed = 0; window.print = () => { window.__printed++; };`),
+		chromedp.Click(chromedp.ID("receipt-print")),
+		poll(`window.__printed === 1`, 5*time.Second),
+	)
+	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+		t.Fatal(err)
+	}
+	const printed = "main:hidden header.topbar:hidden body>footer:hidden #receipt-h:hidden #receipt-width:hidden #receipt-print:hidden #receipt-text:shown"
+	if got := eval[string](b, `["main", "header.topbar", "body>footer", "#receipt-h", "#receipt-width", "#receipt-print", "#receipt-text"].map(s =>
+		s + ":" + (document.querySelector(s).getClientRects().length > 0 ? "shown" : "hidden")).join(" ")`); got != printed {
+		t.Errorf("printing shows more than the receipt: %s, want %s", got, printed)
+	}
+	b.shotView("receipt-print")
+	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""}); err != nil {
+		t.Fatal(err)
+	}
+	b.step("close receipt", 10*time.Second,
+		chromedp.Click(chromedp.ID("receipt-done")),
+		chromedp.WaitNotVisible(chromedp.ID("receipt-dialog")),
+		poll(`!document.body.classList.contains("receipt-open")`, 5*time.Second),
+	)
 
 	// 5. Close batch: the dialog shows what is about to be closed.
 	b.step("open close dialog", 20*time.Second,

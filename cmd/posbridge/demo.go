@@ -159,6 +159,16 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 		}
 		return err
 	}
+	// Client commands in another terminal find the demo through this file.
+	clientFile, stopClient, cerr := writeDemoClient(a.wsURL(), token)
+	clientNote := "Client commands in another terminal need --url " + a.wsURL() + " --token " + token
+	if cerr != nil {
+		log.Warn("the client commands will not find the demo by themselves", "err", cerr)
+	} else {
+		defer stopClient()
+		clientNote = "Client commands in another terminal find this demo by themselves (" + clientFile + "):\n" +
+			"  go run ./cmd/posbridge payments list        go run ./cmd/posbridge batch show"
+	}
 	fmt.Fprintf(stdout, `posbridge demo is running (Ctrl-C stops it)
 
   Console        %s
@@ -172,16 +182,20 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 Take a test payment from another terminal:
   go run ./cmd/posbridge pay --url %s --token %s --amount 12.34
 
-Amounts ending in .51 are declined by the emulator. A payment on lane 2 (offline terminal)
-fails after 20 s with codepay_unavailable; send it again with the same --order and
---track2 4111111111111111=30122011758928889 to take it through the Bindo fallback.
-See docs/websocket-api.md for the API and docs/fallback.md for the fallback.
+%s
+
+%s
+
+A payment on lane 2 (offline terminal) fails after 20 s with codepay_unavailable; send it
+again with the same --order and --track2 4111111111111111=30122011758928889 to take it
+through the Bindo fallback. See docs/websocket-api.md for the API and docs/fallback.md for
+the fallback.
 
 Pay-by-link for phone orders (method link, CodePay hosted checkout; the answer carries pay_url):
     {"jsonrpc":"2.0","id":4,"method":"payment.create","params":{"merchant_order_no":"LINK1","method":"link","amount":"25.00","currency":"USD","description":"phone order"}}
     pay LINK1 as the customer: curl -X POST http://%s/sim/checkout/LINK1 -d '{"action":"pay"}'   (or open pay_url)
 %s`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token,
-		simLn.Addr(), prov.banner())
+		clientNote, sandboxBanner(), simLn.Addr(), prov.banner())
 	return a.serve(ctx, emulators...)
 }
 
@@ -425,4 +439,83 @@ func ensureRSAKey(privFile, pubFile string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("write %s: %w", pubFile, err)
 	}
 	return k, nil
+}
+
+// sandboxOutcome is what posbridge reports for a payment with a magic
+// amount of the CodePay emulator (codepaysim.MagicAmounts): its final
+// state and error code ("" for none), in short for the banner and in full
+// for docs/sandbox.md.
+type sandboxOutcome struct {
+	state, errorCode string
+	short, full      string
+}
+
+// sandboxOutcomeOf is the outcome of a payment on an online terminal of
+// the demo (fallback auto with [bindo]) with amount m.
+func sandboxOutcomeOf(m codepaysim.MagicAmount) sandboxOutcome {
+	switch m.Kind {
+	case codepaysim.MagicDecline:
+		return sandboxOutcome{"declined", m.Code, "declined " + m.Code + " " + m.Message,
+			fmt.Sprintf("`declined`, error code `%s`, message %q", m.Code, m.Message)}
+	case codepaysim.MagicCancel:
+		return sandboxOutcome{"cancelled", "cancelled", "cancelled on the terminal", "`cancelled`"}
+	case codepaysim.MagicSlowCustomer:
+		return sandboxOutcome{"approved", "", "slow customer: approved 20 s late",
+			"`on_terminal` for 20 s longer, then `approved`"}
+	case codepaysim.MagicNeverPaid:
+		return sandboxOutcome{"expired", "expired", "no card: expired when the order runs out",
+			"`on_terminal` until the order runs out (`codepay.order_expires`, 180 s in the demo), then `expired`"}
+	case codepaysim.MagicOffline:
+		return sandboxOutcome{"failed", "codepay_unavailable", "offline: failed after 20 s, for Bindo",
+			"`on_terminal` with the offline notice; after `fallback.offline_grace` (20 s in the demo) withdrawn: `failed`, error code `codepay_unavailable`, ready for the Bindo fallback (without `[bindo]`: `expired` when the order runs out)"}
+	case codepaysim.MagicLostAnswer:
+		return sandboxOutcome{"approved", "", "lost answer: reconciled, approved",
+			"`unknown` until a query finds the order, then `approved`; created once"}
+	case codepaysim.MagicSlowGateway:
+		return sandboxOutcome{"approved", "", "slow CodePay: approved after 5 s",
+			"`sending` for 5 s, then `approved`"}
+	case codepaysim.MagicGatewayTimeout:
+		return sandboxOutcome{"approved", "", "CodePay timeout: reconciled, approved",
+			"`sending` until the 15 s HTTP timeout, `unknown`, then reconciled by query: `approved`; created once"}
+	case codepaysim.MagicRefused:
+		return sandboxOutcome{"failed", "codepay_refused", "refused by CodePay: failed",
+			"`failed`, error code `codepay_refused`; nothing was charged"}
+	}
+	return sandboxOutcome{state: "approved", short: string(m.Kind), full: string(m.Kind)}
+}
+
+// sandboxBanner is the demo's short table of the magic amounts, two columns.
+func sandboxBanner() string {
+	var b strings.Builder
+	b.WriteString("Magic amounts of the CodePay emulator (docs/sandbox.md); any other amount is approved:\n")
+	ms := codepaysim.MagicAmounts()
+	half := (len(ms) + 1) / 2
+	width := 0
+	for _, m := range ms[:half] {
+		width = max(width, len(sandboxOutcomeOf(m).short))
+	}
+	for i := range half {
+		left := ms[i]
+		line := fmt.Sprintf("  %-5s %-*s", left.Label(), width, sandboxOutcomeOf(left).short)
+		if j := i + half; j < len(ms) {
+			line += fmt.Sprintf("  %-5s %s", ms[j].Label(), sandboxOutcomeOf(ms[j]).short)
+		}
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// sandboxMarkdown is the table of docs/sandbox.md, generated from
+// codepaysim.MagicAmounts and sandboxOutcomeOf (TestSandboxDocMatchesTable).
+func sandboxMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| amount | the emulator | posbridge reports |\n|---|---|---|\n")
+	for _, m := range codepaysim.MagicAmounts() {
+		effect := m.Effect
+		if m.Kind == codepaysim.MagicDecline {
+			effect = fmt.Sprintf("declined on the terminal: status 1, `trans_error_code` `%s`, %q", m.Code, m.Message)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", m.Label(), effect, sandboxOutcomeOf(m).full)
+	}
+	return b.String()
 }

@@ -42,6 +42,9 @@ Usage:
                                                   (safe while the agent runs)
   posbridge sim codepay --listen ADDR             the CodePay cloud emulator on its own
   posbridge version                               version, commit and Go version
+
+payments and batch find the agent through --url/--token, POSBRIDGE_URL/POSBRIDGE_TOKEN, a
+running demo, or the configuration, in that order (docs/cli.md).
 `
 
 func main() {

@@ -377,17 +377,24 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 		t.Fatalf("batch close of unknown terminal: %v\n%s", err, out)
 	}
 	// Ctrl-C stops it cleanly.
-	demo.cmd.Process.Signal(os.Interrupt)
+	demo.interrupt(t, "demo")
+}
+
+// interrupt sends SIGINT (Ctrl-C) and fails the test unless the process
+// exits with status 0 within 15 s.
+func (p *proc) interrupt(t testing.TB, name string) {
+	t.Helper()
+	p.cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
-	go func() { done <- demo.cmd.Wait() }()
+	go func() { done <- p.cmd.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("demo exit after SIGINT: %v", err)
+			t.Fatalf("%s exit after SIGINT: %v", name, err)
 		}
 	case <-ctx.Done():
-		t.Fatal("demo did not stop within 15s of SIGINT")
+		t.Fatalf("%s did not stop within 15s of SIGINT", name)
 	}
 }

@@ -12,6 +12,26 @@ import (
 	"github.com/posbridge/posbridge/installer"
 )
 
+// ownExecutable is the resolved path of the running binary (tests replace it).
+var ownExecutable = func() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(exe)
+}
+
+// getBinary is what `posbridge install` says when it runs from a temporary
+// build (`go run`): the service would point at a file about to be deleted.
+const getBinary = `posbridge install: this posbridge is a temporary build (%s), deleted when ` + "`go run`" + ` ends; a service cannot run it. Nothing was installed.
+Get a real binary, then install with it:
+  go install github.com/posbridge/posbridge/cmd/posbridge@latest
+      then: sudo "$(go env GOPATH)/bin/posbridge" install --config %s
+  go build -o /usr/local/bin/posbridge ./cmd/posbridge      (in a checkout)
+      then: sudo /usr/local/bin/posbridge install --config %s
+  or a release binary (docs/installation.md).
+`
+
 // cmdService handles install, uninstall, start, stop, restart and status.
 func cmdService(ctx context.Context, action string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(action, flag.ContinueOnError)
@@ -31,10 +51,7 @@ func cmdService(ctx context.Context, action string, args []string, stdout, stder
 		fmt.Fprintf(stderr, "posbridge %s: unexpected argument %q\n", action, fs.Arg(0))
 		return exitUsage
 	}
-	exe, err := os.Executable()
-	if err == nil {
-		exe, err = filepath.EvalSymlinks(exe)
-	}
+	exe, err := ownExecutable()
 	if err != nil {
 		fmt.Fprintf(stderr, "posbridge %s: find own executable: %v\n", action, err)
 		return exitFailure
@@ -48,6 +65,10 @@ func cmdService(ctx context.Context, action string, args []string, stdout, stder
 		}
 		if !filepath.IsAbs(*cfgPath) {
 			fmt.Fprintf(stderr, "posbridge install: --config %s is relative; give the absolute path (the service does not start in this directory)\n", *cfgPath)
+			return exitFailure
+		}
+		if err := installer.CheckExecutable(exe); err != nil {
+			fmt.Fprintf(stderr, getBinary, exe, *cfgPath, *cfgPath)
 			return exitFailure
 		}
 		// Validate first: nothing is installed for a configuration that would not run.

@@ -331,6 +331,36 @@ func (t Transcript) Status() (zvt.StatusInformation, bool) {
 	return zvt.StatusInformation{}, false
 }
 
+// PrintLines decodes the Print Lines (06 D1) among the messages, in order.
+func (t Transcript) PrintLines() []zvt.PrintLine {
+	var out []zvt.PrintLine
+	for _, m := range t.Messages {
+		var pl zvt.PrintLine
+		if m.Control() == zvt.CtrlPrintLine && pl.Decode(m) == nil {
+			out = append(out, pl)
+		}
+	}
+	return out
+}
+
+// Receipts groups the Print Lines into receipts: each ends at a line whose
+// attribute is 1xxx xxxx other than 80 and FF (PA00P015 §3.5); lines after
+// the last end are left out.
+func (t Transcript) Receipts() [][]string {
+	var out [][]string
+	var cur []string
+	for _, pl := range t.PrintLines() {
+		if pl.Text != "" || pl.Attribute&0x80 == 0 {
+			cur = append(cur, pl.Text)
+		}
+		if pl.Attribute&0x80 != 0 && pl.Attribute != 0x80 && pl.Attribute != zvt.PrintLinefeed {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	return out
+}
+
 // End returns the final message (06 0F or 06 1E), if any.
 func (t Transcript) End() (zvt.APDU, bool) {
 	if n := len(t.Messages); n > 0 {

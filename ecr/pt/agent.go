@@ -6,6 +6,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/device"
+	"github.com/posbridge/posbridge/receipt"
 )
 
 // Agent is what the PT needs from the payment agent: payments and their
@@ -27,12 +28,18 @@ type Agent interface {
 	// CheckOriginal applies the agent's rules for a void or refund of an
 	// original; a broken rule is an *agent.FieldError.
 	CheckOriginal(ctx context.Context, c agent.OriginalCheck) error
+	// BatchGet returns the terminal's open batch with its running totals.
+	BatchGet(ctx context.Context, sn string) (agent.BatchReport, error)
 	// BatchClose closes the terminal's batch (end of day).
 	BatchClose(ctx context.Context, sn, by string) (agent.BatchReport, error)
 	// BatchPayments returns the payments of one batch.
 	BatchPayments(ctx context.Context, sn string, batchNo int64) ([]agent.Payment, error)
 	// SetAlert records something a person must see on a payment.
 	SetAlert(ctx context.Context, orderNo, alert string) (agent.Payment, error)
+	// Receipt returns one copy of a payment's receipt (agent.ErrNotFound for
+	// an unknown payment, an error wrapping agent.ErrNoReceipt when the
+	// payment has none).
+	Receipt(ctx context.Context, orderNo string, c receipt.Copy) (receipt.Receipt, error)
 	// Subscribe registers a non-blocking callback for every published event.
 	Subscribe(fn func(agent.Event)) (unsubscribe func())
 	// Registry is the terminal registry (currency, online state).

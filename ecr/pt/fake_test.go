@@ -17,6 +17,7 @@ import (
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/money"
+	"github.com/posbridge/posbridge/receipt"
 )
 
 // fakeAgent is an in-memory agent for protocol tests inside synctest
@@ -34,6 +35,8 @@ type fakeAgent struct {
 	nextSub  int
 	creates  map[string]int
 	settings map[string]string
+	batch    int64            // the open batch's number
+	batchOf  map[string]int64 // the batch each approved payment went into
 
 	// Delay is how long a payment takes on the terminal (default 3 s).
 	Delay time.Duration
@@ -45,6 +48,8 @@ type fakeAgent struct {
 	OnCreate func(r agent.CreateRequest)
 	// BatchErr is returned by BatchClose when set.
 	BatchErr error
+	// ReceiptErr is returned by Receipt when set.
+	ReceiptErr error
 }
 
 func newFakeAgent(t testing.TB) *fakeAgent {
@@ -57,7 +62,7 @@ func newFakeAgent(t testing.TB) *fakeAgent {
 		t.Fatal(err)
 	}
 	return &fakeAgent{reg: reg, pays: map[string]*agent.Payment{}, notes: map[string][]string{},
-		counters: map[string]int64{}, subs: map[int]func(agent.Event){}, creates: map[string]int{}}
+		counters: map[string]int64{}, subs: map[int]func(agent.Event){}, creates: map[string]int{}, batch: 1, batchOf: map[string]int64{}}
 }
 
 func (f *fakeAgent) publish(p agent.Payment) {
@@ -132,6 +137,7 @@ func (f *fakeAgent) move(no, state, code string) {
 	if state == agent.StateApproved {
 		p.Card = &agent.Card{Brand: "VISA", MaskedPAN: "476173******0119", EntryMode: "chip"}
 		p.AuthCode = "A1B2C3"
+		f.batchOf[no] = f.batch
 	}
 	if code != "" {
 		p.Error = &agent.PaymentError{Code: code, Message: "declined by issuer"}
@@ -209,15 +215,62 @@ func (f *fakeAgent) List(_ context.Context, flt agent.ListFilter) ([]agent.Payme
 	return out, nil
 }
 
+func (f *fakeAgent) BatchGet(_ context.Context, sn string) (agent.BatchReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return agent.BatchReport{TerminalSN: sn, BatchNo: f.batch, State: "open"}, nil
+}
+
 func (f *fakeAgent) BatchClose(_ context.Context, sn, by string) (agent.BatchReport, error) {
 	if f.BatchErr != nil {
 		return agent.BatchReport{}, f.BatchErr
 	}
-	return agent.BatchReport{TerminalSN: sn, BatchNo: 1, ClosedBy: by}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batch++
+	return agent.BatchReport{TerminalSN: sn, BatchNo: f.batch - 1, ClosedBy: by}, nil
 }
 
-func (f *fakeAgent) BatchPayments(_ context.Context, sn string, _ int64) ([]agent.Payment, error) {
-	return f.List(context.Background(), agent.ListFilter{TerminalSN: sn})
+// BatchPayments returns the approved payments of one batch, oldest first,
+// like the journal.
+func (f *fakeAgent) BatchPayments(_ context.Context, sn string, no int64) ([]agent.Payment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []agent.Payment
+	for _, o := range f.order {
+		if p := f.pays[o]; p.TerminalSN == sn && p.State == agent.StateApproved && f.batchOf[o] == no {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+// Receipt lays a fake payment out as the agent would (the fields the PT's
+// print lines show); a payment that is not final has none.
+func (f *fakeAgent) Receipt(_ context.Context, no string, c receipt.Copy) (receipt.Receipt, error) {
+	if f.ReceiptErr != nil {
+		return receipt.Receipt{}, f.ReceiptErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.pays[no]
+	if !ok {
+		return receipt.Receipt{}, fmt.Errorf("%w: %s", agent.ErrNotFound, no)
+	}
+	if !p.Final() {
+		return receipt.Receipt{}, fmt.Errorf("%w for payment %s: it is %s", agent.ErrNoReceipt, no, p.State)
+	}
+	cur := money.MustCurrency(p.Currency)
+	r := receipt.Receipt{Copy: c, Kind: p.Type, Method: "card", Result: p.State, MerchantName: "Corner Bakery",
+		TerminalSN: p.TerminalSN, MerchantOrderNo: p.MerchantOrderNo, OrigMerchantOrderNo: p.OrigMerchantOrderNo,
+		AuthCode: p.AuthCode, At: p.UpdatedAt.UTC(), Currency: cur, Amount: f.minor(p.Amount, p.Currency), Footer: []string{"Thank you"}}
+	if p.Card != nil {
+		r.Brand, r.MaskedPAN, r.EntryMode = p.Card.Brand, p.Card.MaskedPAN, p.Card.EntryMode
+	}
+	if p.Error != nil {
+		r.ResultText = p.Error.Message
+	}
+	return r, nil
 }
 
 func (f *fakeAgent) Note(_ context.Context, no, kind, detail string) error {
@@ -570,12 +623,3 @@ func (h *harness) paymentsOfType(typ string) []agent.Payment {
 }
 
 var errBoom = errors.New("boom")
-
-// deref is *p, or the zero value for nil (for compact assertions).
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
-	}
-	return *p
-}

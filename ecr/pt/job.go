@@ -56,7 +56,7 @@ func (p *PT) startJob(s *session, kind string, pj *payJob, run func(ctx context.
 					panic(r)
 				}()
 				// Hand the master rights back with "system error".
-				j.reply(p.ctx, resultMessage(zvt.ResultSystemError, 0))
+				j.reply(p.ctx, resultMessage(zvt.ResultSystemError, 0, nil))
 				if pj != nil {
 					p.adoptAfterPanic(pj)
 				}
@@ -195,12 +195,20 @@ func (j *job) sleep(ctx context.Context, d time.Duration) bool {
 // maxWaits bounds the 84 9C answers (BMP 02 of the request; -1: not sent).
 // It reports whether the ECR acknowledged it.
 func (j *job) deliverStatus(ctx context.Context, si zvt.StatusInformation, maxWaits int) bool {
-	p := j.p
 	a, err := si.Encode()
 	if err != nil {
-		p.log.Error("building status information", "err", err)
+		j.p.log.Error("building status information", "err", err)
 		return false
 	}
+	return j.deliver(ctx, a, maxWaits)
+}
+
+// deliver sends a message whose acknowledgement counts (Status-Information,
+// Print Line, Print Text-Block) until the ECR acknowledges it, as
+// deliverStatus describes; maxWaits 0 takes no 84 9C at all.
+func (j *job) deliver(ctx context.Context, a zvt.APDU, maxWaits int) bool {
+	p := j.p
+	name := zvt.ControlName(a.Control())
 	if maxWaits < 0 {
 		maxWaits = maxPleaseWait
 	}
@@ -210,7 +218,7 @@ func (j *job) deliverStatus(ctx context.Context, si zvt.StatusInformation, maxWa
 			return false
 		}
 		if j.awaitLine(ctx, p.cfg.ResponseTimeout) == nil {
-			p.log.Warn("no ECR line for the status information", "attempt", attempt)
+			p.log.Warn("no ECR line for the message", "msg", name, "attempt", attempt)
 			attempt++
 			continue
 		}
@@ -219,21 +227,21 @@ func (j *job) deliverStatus(ctx context.Context, si zvt.StatusInformation, maxWa
 		case ctx.Err() != nil:
 			return false
 		case err != nil:
-			p.log.Warn("status information not acknowledged", "attempt", attempt, "err", err)
+			p.log.Warn("message not acknowledged", "msg", name, "attempt", attempt, "err", err)
 			attempt++
 		case resp.Positive():
 			return true
 		case resp.CCRC == zvt.CCRCNegative && resp.APRC == zvt.ResultPleaseWait:
 			waits++
 			if waits > maxWaits {
-				p.log.Warn("ECR kept answering 84 9C (please wait); giving up", "times", waits)
+				p.log.Warn("ECR answered 84 9C (please wait) too often; giving up", "msg", name, "times", waits)
 				return false
 			}
 			if !j.sleep(ctx, pleaseWaitDelay) {
 				return false
 			}
 		default:
-			p.log.Warn("ECR refused the status information", "aprc", fmt.Sprintf("%02X", resp.APRC))
+			p.log.Warn("ECR refused the message", "msg", name, "aprc", fmt.Sprintf("%02X", resp.APRC))
 			return false
 		}
 	}
@@ -243,12 +251,13 @@ func (j *job) deliverStatus(ctx context.Context, si zvt.StatusInformation, maxWa
 // complete gives the master rights back: 06 0F 00 for result 00, otherwise
 // 06 1E <result>. Its acknowledgement changes nothing (PA00P015 §2.2.9).
 func (j *job) complete(ctx context.Context, code byte) {
-	j.finish(ctx, resultMessage(code, 0), "completion not acknowledged by the ECR (nothing depends on it)")
+	j.finish(ctx, resultMessage(code, 0, nil), "completion not acknowledged by the ECR (nothing depends on it)")
 }
 
-// abort ends a command with 06 1E; currency goes with result 6F only.
-func (j *job) abort(ctx context.Context, code byte, currency int) {
-	j.finish(ctx, resultMessage(code, currency), "abort not acknowledged by the ECR")
+// abort ends a command with 06 1E; currency goes with result 6F only, tlv
+// (extended error code and text) only where the ECR may receive it.
+func (j *job) abort(ctx context.Context, code byte, currency int, tlv []zvt.TLV) {
+	j.finish(ctx, resultMessage(code, currency, tlv), "abort not acknowledged by the ECR")
 }
 
 // finish sends the command's final message (06 0F or 06 1E), which gives the

@@ -24,8 +24,10 @@ type payJob struct {
 	// Set by the job goroutine before the payment exists elsewhere; read
 	// under p.mu.
 	orderNo     string
-	ecrCurrency bool // the ECR sent BMP 49, so 04 0F carries it too (PA00P015 §3.1.1)
-	maxWaits    int  // BMP 02: how often the ECR may answer 84 9C; -1 = not sent
+	ecrCurrency bool   // the ECR sent BMP 49, so 04 0F carries it too (PA00P015 §3.1.1)
+	maxWaits    int    // BMP 02: how often the ECR may answer 84 9C; -1 = not sent
+	printParams []byte // tag 1F04 of the request: its receipt copies; nil = the registration's
+	sync        bool   // the request carried 1F1F: receipt-number synchronisation (sync.go)
 
 	acked bool // p.mu: the ECR acknowledged a Status-Information of it
 }
@@ -33,7 +35,44 @@ type payJob struct {
 // refusal is a request posbridge refuses before any payment exists.
 type refusal struct {
 	code byte
-	why  string
+	why  string // for the log
+	// text is what the refusal receipt says ("" = the result code's text);
+	// ext, when not 0, goes with text as extended error code and text (tags
+	// 1F16, 1F17) in the 06 1E, where the ECR may receive a TLV container.
+	text string
+	ext  byte
+}
+
+// refusalTexts are what a refusal receipt says for a result code.
+var refusalTexts = map[byte]string{
+	zvt.ResultWrongCurrency:       "wrong currency",
+	ResultAmountTooSmall:          "amount too small",
+	zvt.ResultMaxAmountExceeded:   "maximum amount exceeded",
+	ResultPCIDSS:                  "card data from the cash register is not accepted",
+	zvt.ResultReversalNotPossible: "reversal not possible",
+	zvt.ResultAlreadyReversed:     "already reversed",
+	zvt.ResultFunctionNotPossible: "function not possible",
+	zvt.ResultReceiverNotReady:    "terminal busy, try again",
+}
+
+// printText is what the refusal receipt says.
+func (r *refusal) printText() string {
+	if r.text != "" {
+		return r.text
+	}
+	if t, ok := refusalTexts[r.code]; ok {
+		return t
+	}
+	return "system error"
+}
+
+// tlv is the extended error of the refusal (tags 1F16, 1F17), nil when it
+// has none or the ECR may not receive a TLV container.
+func (p *PT) refusalTLV(r *refusal, request []zvt.TLV) []zvt.TLV {
+	if r.ext == 0 || !p.tlvAllowed(request) {
+		return nil
+	}
+	return []zvt.TLV{{Tag: zvt.TagExtendedErrorCode, Value: []byte{r.ext}}, {Tag: zvt.TagExtendedErrorText, Value: zvt.EncodeText(r.printText())}}
 }
 
 // runPayment handles 06 01, 06 30 and 06 31: 80 00 00, payment through the
@@ -42,10 +81,18 @@ func (j *job) runPayment(ctx context.Context, cmd zvt.Command, a zvt.APDU) {
 	p := j.p
 	j.reply(ctx, zvt.Ack())
 	started := p.clock.Now()
+	_, _, tlv := commandSummary(cmd)
+	if v, ok := syncTag(tlv); ok {
+		p.syncCheck(ctx, v)
+		p.mu.Lock()
+		j.pay.sync = true
+		p.mu.Unlock()
+	}
 	pay, ref := p.createPayment(ctx, j.pay, cmd, a)
 	if ref != nil {
 		p.log.Warn("ECR request refused", "msg", zvt.ControlName(a.Control()), "result", fmt.Sprintf("%02X", ref.code), "reason", ref.why)
-		j.abort(ctx, ref.code, p.numeric)
+		j.printRefusal(ctx, cmd, ref)
+		j.abort(ctx, ref.code, p.numeric, p.refusalTLV(ref, tlv))
 		return
 	}
 	final, ok := j.awaitFinal(ctx, pay, started)
@@ -87,10 +134,15 @@ type payRequest struct {
 	amount int64  // minor units of the terminal's currency
 	ecrCC  int    // BMP 49 as the ECR sent it; 0 = not sent
 	orig   string // void and refund: the original's merchant_order_no
+	note   string // journaled on the payment once it exists ("" = none)
 }
 
 // createPayment validates the request and creates its payment.
 func (p *PT) createPayment(ctx context.Context, pj *payJob, cmd zvt.Command, a zvt.APDU) (agent.Payment, *refusal) {
+	_, _, tlv := commandSummary(cmd)
+	p.mu.Lock()
+	pj.printParams = receiptParams(tlv)
+	p.mu.Unlock()
 	req, ref := p.paymentRequest(ctx, pj, cmd, a)
 	if ref == nil {
 		ref = p.checkLimits(req)
@@ -111,12 +163,12 @@ func (p *PT) paymentRequest(ctx context.Context, pj *payJob, cmd zvt.Command, a 
 	case zvt.Refund:
 		return p.refundRequest(ctx, c, a)
 	}
-	return payRequest{}, &refusal{zvt.ResultFunctionNotPossible, "not a payment command"}
+	return payRequest{}, &refusal{code: zvt.ResultFunctionNotPossible, why: "not a payment command"}
 }
 
 // refusalCardData refuses card data typed into the ECR: posbridge never
 // forwards it.
-var refusalCardData = &refusal{ResultPCIDSS, "the ECR sent card data; posbridge takes cards only on the CodePay terminal"}
+var refusalCardData = &refusal{code: ResultPCIDSS, why: "the ECR sent card data; posbridge takes cards only on the CodePay terminal"}
 
 // saleRequest checks an authorisation (06 01).
 func (p *PT) saleRequest(pj *payJob, c zvt.Authorization) (payRequest, *refusal) {
@@ -139,7 +191,8 @@ func (p *PT) reversalRequest(ctx context.Context, c zvt.Reversal) (payRequest, *
 		return payRequest{}, ref
 	}
 	if o.State == agent.StateApproved && o.VoidedBy != "" {
-		return payRequest{}, &refusal{zvt.ResultAlreadyReversed, fmt.Sprintf("payment %s was already reversed by %s", o.MerchantOrderNo, o.VoidedBy)}
+		return payRequest{}, &refusal{code: zvt.ResultAlreadyReversed, why: fmt.Sprintf("payment %s was already reversed by %s", o.MerchantOrderNo, o.VoidedBy),
+			text: fmt.Sprintf("receipt %04d was already reversed", c.ReceiptNo)}
 	}
 	req := payRequest{typ: agent.TypeVoid, amount: o.AmountMinor, ecrCC: c.Currency, orig: o.MerchantOrderNo}
 	if c.Amount != nil {
@@ -155,14 +208,18 @@ func (p *PT) refundRequest(ctx context.Context, c zvt.Refund, a zvt.APDU) (payRe
 		return payRequest{}, refusalCardData
 	}
 	rn, ok := refundReceipt(a)
-	if !ok {
-		return payRequest{}, &refusal{zvt.ResultFunctionNotPossible, "a refund needs the receipt number (BMP 87) of the original payment: CodePay refunds only against an original"}
+	var o agent.Original
+	var ref *refusal
+	var note string
+	if ok {
+		o, ref = p.original(ctx, rn, zvt.ResultFunctionNotPossible)
+	} else {
+		o, rn, note, ref = p.refundByAmount(ctx, c)
 	}
-	o, ref := p.original(ctx, rn, zvt.ResultFunctionNotPossible)
 	if ref != nil {
 		return payRequest{}, ref
 	}
-	req := payRequest{typ: agent.TypeRefund, amount: o.AmountMinor, ecrCC: c.Currency, orig: o.MerchantOrderNo}
+	req := payRequest{typ: agent.TypeRefund, amount: o.AmountMinor, ecrCC: c.Currency, orig: o.MerchantOrderNo, note: note}
 	if c.Amount != nil {
 		req.amount = *c.Amount
 	}
@@ -184,9 +241,10 @@ func (p *PT) checkOriginal(ctx context.Context, req payRequest, rn int, code fun
 	}
 	var fe *agent.FieldError
 	if errors.As(err, &fe) {
-		return &refusal{code(fe), fmt.Sprintf("%s of receipt %04d (payment %s): %v", req.typ, rn, req.orig, err)}
+		return &refusal{code: code(fe), why: fmt.Sprintf("%s of receipt %04d (payment %s): %v", req.typ, rn, req.orig, err),
+			text: fmt.Sprintf("receipt %04d: %s", rn, fe.Msg)}
 	}
-	return &refusal{zvt.ResultSystemError, "checking the original payment: " + err.Error()}
+	return &refusal{code: zvt.ResultSystemError, why: "checking the original payment: " + err.Error()}
 }
 
 // checkLimits checks the currency the ECR named and the amount's bounds.
@@ -194,14 +252,14 @@ func (p *PT) checkLimits(req payRequest) *refusal {
 	cur := p.term.Currency
 	if req.ecrCC != 0 {
 		if alpha, ok := CurrencyAlpha(req.ecrCC); !ok || alpha != cur.Code {
-			return &refusal{zvt.ResultWrongCurrency, fmt.Sprintf("ECR currency %03d, terminal takes %s", req.ecrCC, cur.Code)}
+			return &refusal{code: zvt.ResultWrongCurrency, why: fmt.Sprintf("ECR currency %03d, terminal takes %s", req.ecrCC, cur.Code)}
 		}
 	}
 	switch {
 	case req.amount <= 0:
-		return &refusal{ResultAmountTooSmall, "amount is zero"}
+		return &refusal{code: ResultAmountTooSmall, why: "amount is zero"}
 	case req.amount > p.maxMinor:
-		return &refusal{zvt.ResultMaxAmountExceeded, fmt.Sprintf("amount %s %s exceeds the maximum %s", money.Format(req.amount, cur), cur.Code, p.cfg.MaxAmount)}
+		return &refusal{code: zvt.ResultMaxAmountExceeded, why: fmt.Sprintf("amount %s %s exceeds the maximum %s", money.Format(req.amount, cur), cur.Code, p.cfg.MaxAmount)}
 	}
 	return nil
 }
@@ -212,7 +270,7 @@ func (p *PT) create(ctx context.Context, pj *payJob, req payRequest) (agent.Paym
 	cur := p.term.Currency
 	seq, err := p.mem.NextCounter(ctx, p.seqCounter(), counterWrap)
 	if err != nil {
-		return agent.Payment{}, &refusal{zvt.ResultSystemError, "allocating trace number: " + err.Error()}
+		return agent.Payment{}, &refusal{code: zvt.ResultSystemError, why: "allocating trace number: " + err.Error()}
 	}
 	no := orderNo(p.cfg.Name, seq, p.clock.Now())
 	pay, err := p.ag.Create(ctx, agent.CreateRequest{
@@ -226,10 +284,19 @@ func (p *PT) create(ctx context.Context, pj *payJob, req payRequest) (agent.Paym
 		Source:              agent.SourceECR,
 	})
 	if err != nil {
-		return agent.Payment{}, &refusal{createRefusalCode(req.typ, err), "agent refused the payment: " + err.Error()}
+		return agent.Payment{}, &refusal{code: createRefusalCode(req.typ, err), why: "agent refused the payment: " + err.Error()}
 	}
 	if age := p.clock.Now().Sub(pay.CreatedAt); age > collisionAge {
-		return agent.Payment{}, &refusal{zvt.ResultSystemError, fmt.Sprintf("order number %s already existed (created %s ago); the ZVT counter went back", no, age.Round(time.Second))}
+		return agent.Payment{}, &refusal{code: zvt.ResultSystemError, why: fmt.Sprintf("order number %s already existed (created %s ago); the ZVT counter went back", no, age.Round(time.Second))}
+	}
+	if req.note != "" {
+		p.note(ctx, no, req.note)
+	}
+	p.mu.Lock()
+	bySync := pj.sync
+	p.mu.Unlock()
+	if bySync {
+		p.note(ctx, no, syncNotePrefix+": the result is not reversed on communication problems; the next transaction settles it")
 	}
 	p.mu.Lock()
 	pj.orderNo, pj.ecrCurrency = no, req.ecrCC != 0
@@ -281,18 +348,19 @@ func refundReceipt(a zvt.APDU) (int, bool) {
 func (p *PT) original(ctx context.Context, rn int, notFound byte) (agent.Original, *refusal) {
 	last, err := p.mem.Counter(ctx, p.seqCounter())
 	if err != nil {
-		return agent.Original{}, &refusal{zvt.ResultSystemError, "reading the trace counter: " + err.Error()}
+		return agent.Original{}, &refusal{code: zvt.ResultSystemError, why: "reading the trace counter: " + err.Error()}
 	}
+	text := fmt.Sprintf("no sale with receipt number %04d", rn)
 	seq := seqOfReceipt(last, rn)
 	if seq == 0 {
-		return agent.Original{}, &refusal{notFound, fmt.Sprintf("no sale with receipt number %04d: the ECR's last trace number is %06d", rn, traceOf(max(last, 1)))}
+		return agent.Original{}, &refusal{code: notFound, why: fmt.Sprintf("%s: the ECR's last trace number is %06d", text, traceOf(max(last, 1))), text: text}
 	}
 	o, err := p.ag.LatestOriginal(ctx, agent.OriginalQuery{TerminalSN: p.term.SN, OrderNoPrefix: seqPrefix(p.cfg.Name, seq), Type: agent.TypeSale})
 	if errors.Is(err, agent.ErrNotFound) {
-		return agent.Original{}, &refusal{notFound, fmt.Sprintf("no sale with receipt number %04d (trace %06d) on this terminal", rn, traceOf(seq))}
+		return agent.Original{}, &refusal{code: notFound, why: fmt.Sprintf("%s (trace %06d) on this terminal", text, traceOf(seq)), text: text}
 	}
 	if err != nil {
-		return agent.Original{}, &refusal{zvt.ResultSystemError, "finding the original payment: " + err.Error()}
+		return agent.Original{}, &refusal{code: zvt.ResultSystemError, why: "finding the original payment: " + err.Error()}
 	}
 	return o, nil
 }
@@ -468,7 +536,7 @@ func (j *job) settle(ctx context.Context, pay agent.Payment) {
 		ecrCC, maxWaits := j.pay.ecrCurrency, j.pay.maxWaits
 		p.mu.Unlock()
 		p.note(ctx, pay.MerchantOrderNo, fmt.Sprintf("status information to the ECR: result %02X", code))
-		if j.deliverStatus(ctx, p.statusInfo(pay, code, ecrCC), maxWaits) {
+		if j.resultTaken(ctx, pay, code, ecrCC, maxWaits) {
 			p.acknowledged(ctx, pay, j.pay, code, "")
 			j.complete(ctx, code)
 			return
@@ -476,11 +544,17 @@ func (j *job) settle(ctx context.Context, pay agent.Payment) {
 		if ctx.Err() != nil {
 			return
 		}
-		p.log.Warn("the ECR never acknowledged the result", "merchant_order_no", pay.MerchantOrderNo, "result", fmt.Sprintf("%02X", code))
-		p.note(ctx, pay.MerchantOrderNo, "the ECR never acknowledged the status information after the repeats")
+		p.log.Warn("the ECR did not acknowledge the result", "merchant_order_no", pay.MerchantOrderNo, "result", fmt.Sprintf("%02X", code))
+		p.mu.Lock()
+		bySync := j.pay.sync
+		p.mu.Unlock()
 		if pay.State == agent.StateApproved {
 			if tried, _ := p.ag.Get(ctx, reversalOrderNo(pay.MerchantOrderNo)); tried.MerchantOrderNo == "" {
-				p.autoReverse(ctx, pay, "the ECR never acknowledged the result")
+				if bySync {
+					p.deferReversal(ctx, pay)
+				} else {
+					p.autoReverse(ctx, pay, "the ECR never acknowledged the result")
+				}
 			}
 		}
 		if np, err := p.ag.Get(ctx, pay.MerchantOrderNo); err == nil {
@@ -495,6 +569,37 @@ func (j *job) settle(ctx context.Context, pay agent.Payment) {
 		}
 		// The ECR re-sent the request meanwhile: give it the (new) outcome.
 	}
+}
+
+// resultTaken delivers a payment's result, its status information and,
+// when the ECR prints, its receipts (PA00P015 §2.2.6–2.2.7), and reports
+// whether the ECR took it: §2.2.8 makes the answers to the status
+// information and to every print line the definitive acknowledgement, so an
+// approval whose receipt the ECR did not take is not stored (the caller
+// reverses it). A failed payment's receipt is printed for information only.
+func (j *job) resultTaken(ctx context.Context, pay agent.Payment, code byte, ecrCC bool, maxWaits int) bool {
+	p := j.p
+	p.mu.Lock()
+	params, bySync := j.pay.printParams, j.pay.sync
+	p.mu.Unlock()
+	si := p.statusInfo(pay, code, ecrCC)
+	if bySync {
+		si.TLV = p.syncTLV(pay.MerchantOrderNo)
+	}
+	if !j.deliverStatus(ctx, si, maxWaits) {
+		if ctx.Err() == nil {
+			p.note(ctx, pay.MerchantOrderNo, "the ECR never acknowledged the status information after the repeats")
+		}
+		return false
+	}
+	if j.printPayment(ctx, pay, code, params, false, nil) || code != zvt.ResultOK {
+		return true
+	}
+	if ctx.Err() == nil {
+		p.note(ctx, pay.MerchantOrderNo, "the ECR acknowledged the status information but did not take the receipt (print lines); "+
+			"PA00P015 §2.2.8: the transaction is not stored")
+	}
+	return false
 }
 
 // acknowledged records that the ECR acknowledged a payment's result.

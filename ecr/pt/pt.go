@@ -3,6 +3,7 @@ package pt
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/posbridge/posbridge/device"
 	"github.com/posbridge/posbridge/ecr/zvt"
 	"github.com/posbridge/posbridge/money"
+	"github.com/posbridge/posbridge/receipt"
 )
 
 // Defaults of Config.
@@ -74,7 +76,10 @@ var (
 	errLineClosed = errors.New("ECR line closed")
 )
 
-var nameRE = regexp.MustCompile(`^[0-9A-Za-z_]{1,8}$`)
+var (
+	nameRE     = regexp.MustCompile(`^[0-9A-Za-z_]{1,8}$`)
+	passwordRE = regexp.MustCompile(`^[0-9]{6}$`)
+)
 
 // Config configures one PT (one [[ecr]] entry).
 type Config struct {
@@ -102,6 +107,14 @@ type Config struct {
 	MaxAmount string
 	// SWVersion is the software version in the Status-Enquiry completion.
 	SWVersion string
+	// Password is the ZVT password (6 digits, PA00P015 §1.2) the ECR must
+	// send with the commands that carry one (06 00, 06 10, 06 20, 06 30,
+	// 06 31, 06 50, 05 01 when sent); a wrong one is refused with 84 83 00. ""
+	// accepts any password.
+	Password string
+	// PrintWidth is the receipt line width for an ECR that does not send its
+	// printer's width (tag 12); 0 means DefaultPrintWidth.
+	PrintWidth int
 }
 
 // PT is posbridge acting as the ZVT payment terminal for one ECR. Lines attach
@@ -128,12 +141,54 @@ type PT struct {
 
 	mu         sync.Mutex
 	registered bool
-	configByte byte
+	reg        registration
 	nextSess   uint64
 	job        *job
 	last       *payJob  // the newest payment job, for re-sent requests
+	lastAdmin  *printed // the last end-of-day receipt printed, for Repeat Receipt
 	orphans    []string // unfinished payments found by Recover, until Serve runs
 	serving    bool
+}
+
+// setDefaults fills the unset fields and checks the password and the
+// print width.
+func (cfg *Config) setDefaults() error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = zvt.SystemClock{}
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&cfg.KeepAlive, DefaultKeepAlive}, {&cfg.ResponseTimeout, DefaultResponseTimeout}, {&cfg.NoStatusDeadline, DefaultNoStatusDeadline}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.StatusRepeats <= 0 {
+		cfg.StatusRepeats = DefaultStatusRepeats
+	}
+	if cfg.MaxAmount == "" {
+		cfg.MaxAmount = DefaultMaxAmount
+	}
+	if cfg.SWVersion == "" {
+		cfg.SWVersion = DefaultSWVersion
+	}
+	if cfg.PrintWidth == 0 {
+		cfg.PrintWidth = DefaultPrintWidth
+	}
+	if cfg.Password != "" && !passwordRE.MatchString(cfg.Password) {
+		return fmt.Errorf("%w: the ZVT password must be 6 digits", ErrInvalidConfig)
+	}
+	if cfg.PrintWidth < receipt.MinWidth || cfg.PrintWidth > receipt.MaxWidth {
+		return fmt.Errorf("%w: print width %d: want %d to %d characters", ErrInvalidConfig, cfg.PrintWidth, receipt.MinWidth, receipt.MaxWidth)
+	}
+	return nil
 }
 
 // New builds a PT; it does no I/O.
@@ -151,32 +206,8 @@ func New(cfg Config) (*PT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = zvt.SystemClock{}
-	}
-	if cfg.Location == nil {
-		cfg.Location = time.Local
-	}
-	if cfg.KeepAlive <= 0 {
-		cfg.KeepAlive = DefaultKeepAlive
-	}
-	if cfg.ResponseTimeout <= 0 {
-		cfg.ResponseTimeout = DefaultResponseTimeout
-	}
-	if cfg.StatusRepeats <= 0 {
-		cfg.StatusRepeats = DefaultStatusRepeats
-	}
-	if cfg.NoStatusDeadline <= 0 {
-		cfg.NoStatusDeadline = DefaultNoStatusDeadline
-	}
-	if cfg.MaxAmount == "" {
-		cfg.MaxAmount = DefaultMaxAmount
-	}
-	if cfg.SWVersion == "" {
-		cfg.SWVersion = DefaultSWVersion
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
 	maxMinor, err := money.Parse(cfg.MaxAmount, term.Currency)
 	if err != nil || maxMinor > zvt.MaxAmount {
@@ -188,7 +219,7 @@ func New(cfg Config) (*PT, error) {
 		cfg: cfg, ag: cfg.Agent, mem: cfg.Memory, clock: cfg.Clock, loc: cfg.Location, term: term,
 		log: cfg.Logger.With("component", "ecr.pt", "ecr", cfg.Name, "terminal_sn", term.SN),
 		tid: TerminalID(term.SN), numeric: numeric, maxMinor: maxMinor,
-		ctx: ctx, cancel: cancel, configByte: zvt.ConfigAfterLogOff,
+		ctx: ctx, cancel: cancel, reg: registration{configByte: zvt.ConfigAfterLogOff},
 	}, nil
 }
 
@@ -234,14 +265,14 @@ func (p *PT) loadRegistration(ctx context.Context) {
 	if err != nil || v == "" {
 		return
 	}
-	var b byte
-	if _, err := fmt.Sscanf(v, "%02x", &b); err != nil {
+	r, ok := parseRegistration(v)
+	if !ok {
 		return
 	}
 	p.mu.Lock()
-	p.registered, p.configByte = true, b
+	p.registered, p.reg = true, r
 	p.mu.Unlock()
-	p.log.Info("ECR registration restored", "config_byte", b)
+	p.log.Info("ECR registration restored", "config_byte", r.configByte)
 }
 
 func (p *PT) recover(ctx context.Context) error {
@@ -283,16 +314,26 @@ func (p *PT) resultUndelivered(ctx context.Context, pay agent.Payment) bool {
 	if pay.State != agent.StateApproved || pay.Type != agent.TypeSale || strings.HasPrefix(pay.MerchantOrderNo, reversalPrefix) {
 		return false
 	}
-	notes, err := p.mem.Notes(ctx, pay.MerchantOrderNo, noteKind)
+	// A synchronising ECR's next transaction decides (sync.go).
+	found, err := p.hasNote(ctx, pay.MerchantOrderNo, ackNotePrefix, "auto-reversal", syncNotePrefix)
+	return err == nil && !found
+}
+
+// hasNote reports whether one of a payment's protocol notes starts with one
+// of the prefixes.
+func (p *PT) hasNote(ctx context.Context, orderNo string, prefixes ...string) (bool, error) {
+	notes, err := p.mem.Notes(ctx, orderNo, noteKind)
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, n := range notes {
-		if strings.HasPrefix(n, ackNotePrefix) || strings.HasPrefix(n, "auto-reversal") {
-			return false
+		for _, pre := range prefixes {
+			if strings.HasPrefix(n, pre) {
+				return true, nil
+			}
 		}
 	}
-	return true
+	return false, nil
 }
 
 // Serve runs the PT's background work (payments found by Recover) until ctx
@@ -459,6 +500,12 @@ func (p *PT) handle(ctx context.Context, s *session, a zvt.APDU) {
 		return
 	}
 	p.log.Info("ECR command", "msg", zvt.ControlName(a.Control()), "apdu", a.String(), "session", s.id)
+	if !p.passwordOK(cmd) {
+		// Never logged: neither the password sent nor the one configured.
+		p.log.Warn("refusing ECR command: wrong ZVT password; answering 84 83 00", "msg", zvt.ControlName(a.Control()))
+		p.reply(ctx, s, zvt.Nack(zvt.ResultFunctionNotPossible))
+		return
+	}
 	if p.answerAtOnce(ctx, s, cmd) {
 		return
 	}
@@ -475,7 +522,7 @@ func (p *PT) answerAtOnce(ctx context.Context, s *session, cmd zvt.Command) bool
 		return true
 	case zvt.LogOff:
 		p.mu.Lock()
-		p.registered, p.configByte = false, zvt.ConfigAfterLogOff
+		p.registered, p.reg = false, registration{configByte: zvt.ConfigAfterLogOff}
 		p.mu.Unlock()
 		p.saveRegistration(ctx, "")
 		p.reply(ctx, s, zvt.Ack())
@@ -490,6 +537,11 @@ func (p *PT) answerAtOnce(ctx context.Context, s *session, cmd zvt.Command) bool
 		if c.Currency != 0 && c.Currency != p.numeric {
 			p.log.Warn("refusing registration in another currency", "ecr_currency", c.Currency, "terminal_currency", p.term.Currency.Code)
 			p.reply(ctx, s, zvt.NackCurrency(p.numeric))
+			return true
+		}
+		if _, err := newRegistration(c); err != nil {
+			p.log.Warn("refusing registration with a malformed TLV container", "err", err)
+			p.reply(ctx, s, zvt.Nack(zvt.ResultProtocolError))
 			return true
 		}
 	}
@@ -527,15 +579,18 @@ func (p *PT) dispatch(ctx context.Context, s *session, cmd zvt.Command, a zvt.AP
 func (p *PT) startCommand(s *session, cmd zvt.Command, a zvt.APDU, raw []byte) {
 	switch c := cmd.(type) {
 	case zvt.Registration:
-		p.registered, p.configByte = true, c.ConfigByte
+		reg, _ := newRegistration(c) // checked by answerAtOnce
+		p.registered, p.reg = true, reg
 		p.startJob(s, "registration", nil, func(ctx context.Context, j *job) {
-			p.saveRegistration(ctx, fmt.Sprintf("%02x", c.ConfigByte))
-			j.runRegistration(ctx, c)
+			p.saveRegistration(ctx, reg.String())
+			j.runRegistration(ctx, c, reg)
 		})
 	case zvt.StatusEnquiry:
 		p.startJob(s, "status enquiry", nil, func(ctx context.Context, j *job) { j.runStatusEnquiry(ctx, c) })
 	case zvt.EndOfDay:
-		p.startJob(s, "end-of-day", nil, func(ctx context.Context, j *job) { j.runEndOfDay(ctx) })
+		p.startJob(s, "end-of-day", nil, func(ctx context.Context, j *job) { j.runEndOfDay(ctx, c) })
+	case zvt.SendTotals:
+		p.startJob(s, "send turnover totals", nil, func(ctx context.Context, j *job) { j.runSendTotals(ctx) })
 	case zvt.RepeatReceipt:
 		p.startJob(s, "repeat receipt", nil, func(ctx context.Context, j *job) { j.runRepeatReceipt(ctx, c) })
 	case zvt.Authorization, zvt.Reversal, zvt.Refund:
@@ -592,7 +647,7 @@ func (p *PT) reattach(ctx context.Context, s *session, j *job) {
 func (p *PT) wantStatus() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.registered && p.configByte&zvt.ConfigIntermediateStatus != 0
+	return p.registered && p.reg.configByte&zvt.ConfigIntermediateStatus != 0
 }
 
 // note appends a protocol fact to a payment's journal; failures are logged.
@@ -630,4 +685,37 @@ func (p *PT) waitFinal(ctx context.Context, orderNo string) (agent.Payment, bool
 			}
 		}
 	}
+}
+
+// passwordOK checks the ZVT password of the commands that carry one against
+// Config.Password (PA00P015 §1.2); without a configured password every
+// password passes, and so does a Status Enquiry sent without one (its
+// password is optional, §2.56.1).
+func (p *PT) passwordOK(cmd zvt.Command) bool {
+	if p.cfg.Password == "" {
+		return true
+	}
+	var pw string
+	switch c := cmd.(type) {
+	case zvt.Registration:
+		pw = c.Password
+	case zvt.Reversal:
+		pw = c.Password
+	case zvt.Refund:
+		pw = c.Password
+	case zvt.EndOfDay:
+		pw = c.Password
+	case zvt.SendTotals:
+		pw = c.Password
+	case zvt.RepeatReceipt:
+		pw = c.Password
+	case zvt.StatusEnquiry:
+		if c.Password == "" {
+			return true
+		}
+		pw = c.Password
+	default:
+		return true // 06 01, 06 02, 06 B0 carry no password
+	}
+	return subtle.ConstantTimeCompare([]byte(pw), []byte(p.cfg.Password)) == 1
 }

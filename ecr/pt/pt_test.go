@@ -17,6 +17,10 @@ import (
 const (
 	termEUR = "TERMEUR00001"
 	termJPY = "TERMJPY00002"
+	// ecrBuildsReceipts is config byte BA without print type 80: the ECR
+	// prints payment receipts it compiles from the status information, so
+	// the PT sends no print lines (PA00P015 §2.1 Table 1).
+	ecrBuildsReceipts byte = 0x3A
 )
 
 func mustAPDU(t testing.TB, m zvt.Message) zvt.APDU {
@@ -91,7 +95,7 @@ func TestRegistrationCompletion(t *testing.T) {
 func TestSaleApproved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, termEUR, nil)
-		register(t, h.ecr, 0xBA, 978)
+		register(t, h.ecr, ecrBuildsReceipts, 978)
 		start := time.Now()
 		first, msgs := h.ecr.run(sale(t, 1234, 978))
 		if first.Control() != 0x8000 {
@@ -132,7 +136,7 @@ func TestIntermediateStatusKeepsT4Alive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, termEUR, nil)
 		h.ag.Delay = 95 * time.Second
-		register(t, h.ecr, 0xBA, 0)
+		register(t, h.ecr, ecrBuildsReceipts, 0)
 		h.ecr.send(sale(t, 500, 0))
 		h.ecr.expect(0x8000)
 		acceptedAt := time.Now()
@@ -175,7 +179,7 @@ func TestNoIntermediateStatusWithoutConfigBit(t *testing.T) {
 		name     string
 		register bool
 		cb       byte
-	}{{"never registered", false, 0}, {"registered without bit 08", true, 0xB6}, {"logged off", true, 0xBA}} {
+	}{{"never registered", false, 0}, {"registered without bit 08", true, 0x36}, {"logged off", true, 0xBA}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := newHarness(t, termEUR, nil)
@@ -247,7 +251,7 @@ func TestAbortDuringPayment(t *testing.T) {
 				h := newHarness(t, termEUR, nil)
 				h.ag.Delay = 30 * time.Second
 				h.ag.Cancellable = func(agent.Payment) bool { return tc.cancellable }
-				register(t, h.ecr, 0xBA, 0)
+				register(t, h.ecr, ecrBuildsReceipts, 0)
 				h.ecr.send(sale(t, 900, 0))
 				h.ecr.expect(0x8000)
 				h.ecr.expect(zvt.CtrlIntermediateStatus)
@@ -316,11 +320,12 @@ func TestRefusals(t *testing.T) {
 			return zvt.APDU{Class: 0x06, Instr: 0x01, Data: []byte{0x04, 0x00, 0x00, 0x00, 0x00, 0x0A, 0x00}}
 		}, 0x849A, nil},
 		{"unknown command", termEUR, func(t testing.TB) zvt.APDU { return zvt.APDU{Class: 0x06, Instr: 0x70, Data: []byte{}} }, 0x8483, nil},
+		{"pre-authorisation", termEUR, func(t testing.TB) zvt.APDU { return zvt.APDU{Class: 0x06, Instr: 0x22, Data: []byte{}} }, 0x8483, nil},
 		{"unknown BMP", termEUR, func(t testing.TB) zvt.APDU { return zvt.APDU{Class: 0x06, Instr: 0x01, Data: []byte{0x4B, 0x01}} }, 0x8483, nil},
 		{"registration in GBP", termEUR, func(t testing.TB) zvt.APDU {
 			return mustAPDU(t, zvt.Registration{Password: "000000", ConfigByte: 0xBA, Currency: 826})
 		}, 0x841E, nil},
-		{"refund without receipt number", termEUR, func(t testing.TB) zvt.APDU {
+		{"refund without receipt number, no sale", termEUR, func(t testing.TB) zvt.APDU {
 			amt := int64(100)
 			return mustAPDU(t, zvt.Refund{Password: "000000", Amount: &amt})
 		}, 0x8000, []byte{zvt.ResultFunctionNotPossible}},
@@ -615,6 +620,30 @@ func TestEndOfDay(t *testing.T) {
 		h.ag.BatchErr = agent.ErrTerminalBusy
 		if _, msgs := h.ecr.run(mustAPDU(t, zvt.EndOfDay{Password: "000000"})); msgs[len(msgs)-1].Control() != zvt.CtrlAbort || msgs[len(msgs)-1].Data[0] != zvt.ResultReceiverNotReady {
 			t.Fatalf("busy end of day: %v", controls(msgs))
+		}
+		h.settled()
+	})
+}
+
+// TestSendTotals: 06 10 reports the open batch's totals like End-of-Day
+// (PA00P015 §2.43, §3.1.3) without closing it or taking a trace number.
+func TestSendTotals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, termEUR, nil)
+		h.ecr.run(sale(t, 1000, 0))
+		h.ecr.run(sale(t, 250, 0))
+		first, msgs := h.ecr.run(mustAPDU(t, zvt.SendTotals{Password: "000000"}))
+		si := statusOf(t, msgs)
+		if first.Control() != 0x8000 || msgs[len(msgs)-1].Control() != zvt.CtrlCompletion || deref(si.Amount) != 1250 ||
+			si.Totals == nil || si.Totals.Visa.Count != 2 || si.Trace != nil {
+			t.Fatalf("totals: %s %v %+v", first, controls(msgs), si)
+		}
+		if b, _ := h.ag.BatchGet(context.Background(), termEUR); b.BatchNo != 1 {
+			t.Fatalf("batch %d: the totals closed it", b.BatchNo)
+		}
+		// The next sale still gets trace 3.
+		if _, msgs := h.ecr.run(sale(t, 100, 0)); deref(statusOf(t, msgs).Trace) != 3 {
+			t.Fatal("send turnover totals took a trace number")
 		}
 		h.settled()
 	})

@@ -5,6 +5,7 @@ const (
 	CtrlRegistration       uint16 = 0x0600 // ECR→PT Registration
 	CtrlAuthorization      uint16 = 0x0601 // ECR→PT Authorisation
 	CtrlLogOff             uint16 = 0x0602 // ECR→PT Log-Off
+	CtrlSendTotals         uint16 = 0x0610 // ECR→PT Send Turnover Totals
 	CtrlRepeatReceipt      uint16 = 0x0620 // ECR→PT Repeat Receipt
 	CtrlReversal           uint16 = 0x0630 // ECR→PT Reversal
 	CtrlRefund             uint16 = 0x0631 // ECR→PT Refund
@@ -52,6 +53,7 @@ const (
 	ResultAlreadyReversed     byte = 0xB4 // already reversed
 	ResultReversalNotPossible byte = 0xB5 // reversal not possible
 	ResultMaxAmountExceeded   byte = 0xC3 // maximum amount exceeded
+	ResultPrinterNotReady     byte = 0xCC // printer not ready (the ECR's answer to a print line it cannot print)
 	ResultPaymentNotSupported byte = 0xC5 // payment method not supported
 	ResultCurrencyNotAllowed  byte = 0xC6 // currency not applicable
 	ResultSystemError         byte = 0xFF // system error
@@ -82,4 +84,48 @@ const (
 	CurrencyEUR = 978
 	CurrencyUSD = 840
 	CurrencyCHF = 756
+)
+
+// Status-Enquiry service-byte bits (PA00P015 §2.56.1, Table 12).
+const (
+	EnquiryNoSWVersion byte = 0x02 // do not send the software version in the completion
+	EnquiryWithTLV     byte = 0x04 // send further status information in the completion's TLV container
+)
+
+// Print-line attributes (PA00P015 §3.5, Table 16; tag 09 in §3.6).
+const (
+	PrintNormal byte = 0x00 // normal text, no indent
+	// PrintLastLine is 1xxx xxxx (not 80): the last line of a receipt, which
+	// also marks the switch between merchant and customer receipt.
+	PrintLastLine byte = 0x81
+	PrintLinefeed byte = 0xFF // line feeds; the text is their count
+)
+
+// Receipt types of tag 1F07 and receipt-information bits of tag 1F37
+// (PA00P015 §9.4.2), sent with a Print Text-Block.
+const (
+	ReceiptMerchant byte = 0x01 // transaction receipt, merchant copy
+	ReceiptCustomer byte = 0x02 // transaction receipt, customer copy
+	ReceiptAdmin    byte = 0x03 // administration receipt
+
+	ReceiptPositive byte = 0x01 // receipt of an authorised transaction
+	ReceiptNegative byte = 0x04 // receipt of an aborted or rejected transaction
+)
+
+// Receipt-parameter bits of tag 1F04, byte 0 (PA00P015 §9.4.2).
+const (
+	ReceiptParamCustomerPositive byte = 0x80 // customer receipt for a successful transaction
+	ReceiptParamCustomerNegative byte = 0x40 // customer receipt for a failed transaction
+	ReceiptParamMerchantPositive byte = 0x20 // merchant receipt for a successful transaction
+	ReceiptParamMerchantNegative byte = 0x10 // merchant receipt for a failed transaction
+	ReceiptParamCustomerFirst    byte = 0x08 // customer receipt before the merchant receipt
+	ReceiptParamUseECRPrinter    byte = 0x01 // print on the ECR for this command regardless of the config byte
+)
+
+// Receipt IDs of tag 1F01 in Repeat Receipt (PA00P015 §9.4.2).
+const (
+	ReceiptIDLast     byte = 0x01 // the last receipt
+	ReceiptIDMerchant byte = 0x02 // payment receipt, merchant copy
+	ReceiptIDCustomer byte = 0x03 // payment receipt, customer copy
+	ReceiptIDEndOfDay byte = 0x04 // end-of-day receipt
 )

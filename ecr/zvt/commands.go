@@ -411,6 +411,34 @@ func (m *EndOfDay) Decode(a APDU) error {
 	return nil
 }
 
+// SendTotals is 06 10, Send Turnover Totals (PA00P015 §2.43): <password>.
+// The PT answers with the totals of the open batch in a Status-Information
+// (§3.1.3) without closing it.
+type SendTotals struct {
+	Password string
+}
+
+func (SendTotals) isCommand() {}
+
+// Encode implements Message.
+func (m SendTotals) Encode() (APDU, error) {
+	return encodePasswordTLV(CtrlSendTotals, "send turnover totals", m.Password, nil, nil)
+}
+
+// Decode parses a 06 10 APDU into m. A TLV container or service byte, which
+// the specification does not define for it, is tolerated and ignored.
+func (m *SendTotals) Decode(a APDU) error {
+	if err := checkControl(a, CtrlSendTotals, "send turnover totals"); err != nil {
+		return err
+	}
+	pw, _, _, err := decodePasswordTLV(a.Data)
+	if err != nil {
+		return fmt.Errorf("decoding send turnover totals: %w", err)
+	}
+	*m = SendTotals{Password: pw}
+	return nil
+}
+
 // RepeatReceipt is 06 20 (PA00P015 §2.20): <password> [03 <service-byte>] [06 <TLV>].
 // Service-byte bit 0x01 asks for the last Status-Information, 0x02 for no receipt.
 type RepeatReceipt struct {

@@ -10,10 +10,13 @@
 //     BER-TLV containers ([DecodeTLV], [EncodeTLV]) and BCD helpers.
 //   - Messages: typed structs for the commands posbridge understands
 //     ([Registration], [Authorization], [Reversal], [Refund], [EndOfDay],
-//     [AbortRequest], [LogOff], [RepeatReceipt], [StatusEnquiry]) and for the
+//     [SendTotals], [AbortRequest], [LogOff], [RepeatReceipt], [StatusEnquiry])
+//     and for the
 //     PT's own messages ([StatusInformation], [IntermediateStatus], [Completion],
-//     [Abort], [PrintLine], [PrintTextBlock], [Response]). [ParseCommand] turns an
-//     ECR APDU into one of them or reports [ErrUnsupported].
+//     [Abort], [PrintLine], [PrintTextBlock] with [TextBlocks], [Response]).
+//     [ParseCommand] turns an ECR APDU into one of them or reports
+//     [ErrUnsupported]; [ParseECROptions] reads what a Registration's TLV
+//     container announces.
 //   - Transports: [Link] is the RS-232 link layer (ACK/NAK, timers T1/T2,
 //     repeats, duplicate suppression) over any io.ReadWriter; [TCPConn] carries
 //     bare APDUs over a stream; [OpenSerial] opens a real port with

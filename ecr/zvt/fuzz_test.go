@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -212,6 +213,54 @@ func FuzzTLV(f *testing.F) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// FuzzPrintTexts reads arbitrary TLV containers as a Print Text-Block and as
+// a Registration's options: never a panic; what TextBlocks writes reads
+// back line for line, ending the receipt once.
+func FuzzPrintTexts(f *testing.F) {
+	f.Add(hx(f, "25 0A 09 01 00 07 02 41 42 09 01 81 1F 07 01 01 1F 37 01 01"), "Summe: 12,34 EUR\nDanke")
+	f.Add(hx(f, "26 04 0A 02 06 D3 12 01 40 1A 02 04 00 1F 04 01 A8 1F 73 03 00 00 00"), "")
+	f.Add(hx(f, "25 03 09 01 FF 12 01 4A 1A 05 01 02 03 04 05"), "ÄÖÜ äöü ß\n\n€")
+	f.Fuzz(func(t *testing.T, b []byte, text string) {
+		objs, err := DecodeTLV(b)
+		if err == nil {
+			_, _, _, _ = PrintTextBlock{TLV: objs}.Lines()
+			if o, err := ParseECROptions(objs); err == nil && (o.PrinterWidth < 0 || o.PrinterWidth > 99 || o.MaxAPDU < 0) {
+				t.Fatalf("options %+v out of range", o)
+			}
+		}
+		lines := strings.Split(text, "\n")
+		blocks, err := TextBlocks(lines, ReceiptCustomer, ReceiptPositive, 200)
+		if err != nil {
+			return // a line longer than a block
+		}
+		var got []string
+		for i, blk := range blocks {
+			a, err := blk.Encode()
+			if err != nil || len(a.Data) > 200 {
+				t.Fatalf("block %d: %d data bytes, %v", i, len(a.Data), err)
+			}
+			var back PrintTextBlock
+			if err := back.Decode(a); err != nil {
+				t.Fatal(err)
+			}
+			ls, end, rt, err := back.Lines()
+			if err != nil || end != (i == len(blocks)-1) || rt != ReceiptCustomer {
+				t.Fatalf("block %d: end %v, type %d, %v", i, end, rt, err)
+			}
+			for _, l := range ls {
+				got = append(got, l.Text)
+			}
+		}
+		want := make([]string, len(lines))
+		for i, l := range lines {
+			want[i] = DecodeText(EncodeText(l))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("lines %q read back as %q", want, got)
 		}
 	})
 }

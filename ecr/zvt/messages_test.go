@@ -94,6 +94,7 @@ func TestSpecVectors(t *testing.T) {
 		{name: "abort with currency after 6F", wire: "06 1E 03 6F 09 78", want: Abort{ResultCode: ResultWrongCurrency, Currency: CurrencyEUR}},
 		{name: "log-off 06 02 00", wire: "06 02 00", want: LogOff{}},
 		{name: "end-of-day 06 50 03", wire: "06 50 03 12 34 56", want: EndOfDay{Password: "123456"}},
+		{name: "send turnover totals 06 10 03", wire: "06 10 03 12 34 56", want: SendTotals{Password: "123456"}},
 		{name: "repeat receipt 06 20 03", wire: "06 20 03 12 34 56", want: RepeatReceipt{Password: "123456"}},
 		{name: "repeat receipt asking for status information", wire: "06 20 05 12 34 56 03 01", want: RepeatReceipt{Password: "123456", ServiceByte: new(RepeatSendStatusInfo)}},
 		{name: "status enquiry without password", wire: "05 01 00", want: StatusEnquiry{}},
@@ -299,6 +300,7 @@ func TestParseCommand(t *testing.T) {
 			"06 30 06 12 34 56 87 00 01":    Reversal{Password: "123456", ReceiptNo: 1},
 			"06 31 03 12 34 56":             Refund{Password: "123456"},
 			"06 50 03 12 34 56":             EndOfDay{Password: "123456"},
+			"06 10 03 00 00 00":             SendTotals{Password: "000000"},
 			"06 B0 00":                      AbortRequest{},
 			"06 02 00":                      LogOff{},
 			"06 20 03 12 34 56":             RepeatReceipt{Password: "123456"},
@@ -435,7 +437,7 @@ func TestDecodeChecksControlField(t *testing.T) {
 	wrong := mustAPDU(t, "06 70 00")
 	decoders := map[string]interface{ Decode(APDU) error }{
 		"Registration": &Registration{}, "Authorization": &Authorization{}, "Reversal": &Reversal{},
-		"Refund": &Refund{}, "EndOfDay": &EndOfDay{}, "RepeatReceipt": &RepeatReceipt{},
+		"Refund": &Refund{}, "EndOfDay": &EndOfDay{}, "SendTotals": &SendTotals{}, "RepeatReceipt": &RepeatReceipt{},
 		"StatusEnquiry": &StatusEnquiry{}, "AbortRequest": &AbortRequest{}, "LogOff": &LogOff{},
 		"StatusInformation": &StatusInformation{}, "IntermediateStatus": &IntermediateStatus{},
 		"Completion": &Completion{}, "Abort": &Abort{}, "PrintLine": &PrintLine{},

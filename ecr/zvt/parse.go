@@ -31,8 +31,8 @@ func asMessage[T Message](v T, err error) (Message, error) {
 }
 
 // ParseCommand decodes an APDU the ECR sent to the PT into one of Registration,
-// Authorization, Reversal, Refund, EndOfDay, AbortRequest, LogOff,
-// RepeatReceipt or StatusEnquiry (values, not pointers). Any other control
+// Authorization, Reversal, Refund, EndOfDay, SendTotals, AbortRequest,
+// LogOff, RepeatReceipt or StatusEnquiry (values, not pointers). Any other control
 // field gives an *UnsupportedError (errors.Is ErrUnsupported); malformed data
 // gives an error naming the field. ResponseForError picks the PT's answer.
 func ParseCommand(a APDU) (Command, error) {
@@ -47,6 +47,8 @@ func ParseCommand(a APDU) (Command, error) {
 		return asCommand(decodeAs[Refund](a))
 	case CtrlEndOfDay:
 		return asCommand(decodeAs[EndOfDay](a))
+	case CtrlSendTotals:
+		return asCommand(decodeAs[SendTotals](a))
 	case CtrlAbortRequest:
 		return asCommand(decodeAs[AbortRequest](a))
 	case CtrlLogOff:
@@ -117,6 +119,8 @@ func ControlName(ctrl uint16) string {
 		return "refund"
 	case CtrlEndOfDay:
 		return "end-of-day"
+	case CtrlSendTotals:
+		return "send turnover totals"
 	case CtrlAbortRequest:
 		return "abort request"
 	case CtrlStatusEnquiry:

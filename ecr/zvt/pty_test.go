@@ -88,3 +88,47 @@ func readExactly(t *testing.T, f *os.File, n int) []byte {
 	}
 	return out
 }
+
+// TestPrintLineOverPTY sends a Print Line through the serial link on a real
+// pseudo-terminal: a 15-character line makes the length byte 10 (DLE), which
+// the frame doubles; CP437 text goes byte for byte; the ECR's ACK completes
+// the write.
+func TestPrintLineOverPTY(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal available: %v", err)
+	}
+	defer ptmx.Close()
+	port, err := OpenSerial(tty.Name(), SerialConfig{})
+	_ = tty.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	link := NewLink(port, SystemClock{}, testLogger(t), LinkConfig{})
+	serve := make(chan error, 1)
+	go func() { serve <- link.Serve(ctx) }()
+
+	pl, err := PrintLine{Attribute: PrintNormal, Text: "Kartenzahlung Ä"}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hx(t, "10 02 06 D1 10 10 00 4B 61 72 74 65 6E 7A 61 68 6C 75 6E 67 20 8E 10 03")
+	done := make(chan error, 1)
+	go func() { done <- link.WriteAPDU(ctx, pl) }()
+	got := readExactly(t, ptmx, len(want)+2)
+	if !bytes.Equal(got[:len(want)], want) {
+		t.Fatalf("frame % X, want % X + CRC", got, want)
+	}
+	if _, err := ptmx.Write([]byte{ACK}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("WriteAPDU: %v", err)
+	}
+	cancel()
+	if err := <-serve; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+}

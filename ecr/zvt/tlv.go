@@ -14,11 +14,25 @@ const (
 	TagDisplayTexts      uint32 = 0x24   // constructed: display texts
 	TagPrintTexts        uint32 = 0x25   // constructed: print texts
 	TagPermittedCommands uint32 = 0x26   // constructed: commands the ECR accepts
+	TagCharsets          uint32 = 0x27   // constructed: supported character sets
+	TagTerminalDateTime  uint32 = 0x34   // constructed: terminal date (1F0E) and time (1F0F)
 	TagCardTypeID        uint32 = 0x41   // ZVT card-type ID above 255
+	TagDeviceInfo        uint32 = 0xE4   // constructed: device name, software version, state
+	TagReceiptID         uint32 = 0x1F01 // which receipt Repeat Receipt asks for
+	TagReceiptParams     uint32 = 0x1F04 // receipt parameters (copies, order), bit field
+	TagReceiptType       uint32 = 0x1F07 // receipt type of a print text block
+	TagDate              uint32 = 0x1F0E // date, 4 byte BCD YYYYMMDD
+	TagTime              uint32 = 0x1F0F // time, 3 byte BCD HHMMSS
 	TagExtendedErrorCode uint32 = 0x1F16 // vendor error code
 	TagExtendedErrorText uint32 = 0x1F17 // vendor error text
 	TagTransactionID     uint32 = 0x1F1F // receipt-number synchronisation (PA00P015 §4)
 	TagLongTrace         uint32 = 0x1F2B // trace number with more than 6 digits
+	TagReceiptInfo       uint32 = 0x1F37 // receipt information (positive, negative …)
+	TagDeviceName        uint32 = 0x1F40 // device name, ASCII (in E4)
+	TagSoftwareVersion   uint32 = 0x1F41 // software version, ASCII (in E4)
+	TagDeviceState       uint32 = 0x1F43 // device state, 1 byte (in E4)
+	TagTerminalIdent     uint32 = 0x1F44 // terminal identifier, 4 byte BCD
+	TagTerminalLocks     uint32 = 0x1F55 // terminal locks, 2 byte bit field
 	TagRecognisedTags    uint32 = 0x1F71 // TLV tags the PT evaluates
 	TagMsgSeqID          uint32 = 0x1F73 // message sequence id, 3 byte BCD (PA00P015 §5)
 )

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,11 +30,13 @@ type Config struct {
 	Bindo     *Bindo     `toml:"bindo"`
 	QRWallet  *QRWallet  `toml:"qrwallet"`
 	IDPay     *IDPay     `toml:"idpay"`
+	Link      Link       `toml:"link"` // providers.go: who hosts method link
 	Fallback  Fallback   `toml:"fallback"`
 	Terminals []Terminal `toml:"terminal"`
 	ECRs      []ECR      `toml:"ecr"`
 	Log       Log        `toml:"log"`
 	Journal   Journal    `toml:"journal"`
+	Receipt   Receipt    `toml:"receipt"` // receipt.go
 
 	// Path is the absolute path the configuration was read from.
 	Path string `toml:"-"`
@@ -83,9 +86,15 @@ type Bindo struct {
 	ClientID          string `toml:"client_id"`
 	ClientSecret      string `toml:"client_secret"`
 	WebhookSecretFile string `toml:"webhook_secret_file"`
+	// WebhookAppID, optional: the store's APP-ID issued by Bindo "for
+	// Webhook"; when set, a pay-by-link webhook must carry it as X-APP-ID.
+	WebhookAppID string `toml:"webhook_app_id"`
 	// NotifyURL, optional: a public URL reaching /hooks/bindo, sent with each
-	// native payment so Bindo posts results (polling stays on).
+	// native payment and pre-create so Bindo posts results (polling stays on).
 	NotifyURL string `toml:"notify_url"`
+	// LinkClientIP is sent as X-CLIENT-IP with every pre-create (pay-by-link,
+	// [link] provider = "bindo", which requires it): the store's public IP.
+	LinkClientIP string `toml:"link_client_ip"`
 	// AllowInsecureHTTP permits plain-http URLs on non-loopback hosts.
 	AllowInsecureHTTP bool `toml:"allow_insecure_http"`
 }
@@ -183,6 +192,12 @@ type ECR struct {
 	Parity     string `toml:"parity"`
 	StopBits   int    `toml:"stop_bits"`
 	TerminalSN string `toml:"terminal_sn"`
+	// PasswordFile holds the ZVT password (6 digits) the ECR must send; ""
+	// accepts any (docs/zvt.md, "Password").
+	PasswordFile string `toml:"password_file"`
+	// PrintWidth is the receipt width for an ECR that sends none (tag 12);
+	// 0 means 24.
+	PrintWidth int `toml:"print_width"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("180s").
@@ -255,16 +270,12 @@ func Parse(file string, text []byte) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: file, Msg: err.Error()}
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, &Error{File: file, Field: keys[0], Msg: fmt.Sprintf("unknown key (unknown keys: %s)", strings.Join(keys, ", "))}
-	}
+	// Every unknown key (with a suggestion, suggest.go) and every invalid
+	// value, all at once.
+	unknown := unknownKeys(file, md)
 	c.Path = file
 	c.applyDefaults()
-	if err := c.validate(); err != nil {
+	if err := joinProblems(append(unknown, Problems(c.validate())...)); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -365,9 +376,11 @@ func (c *Config) validate() error {
 		c.validateBindo,
 		c.validateQRWallet,
 		c.validateIDPay,
+		c.validateLink,
 		c.validateFallback,
 		c.validateTerminals,
 		c.validateECRTable,
+		c.validateReceipt,
 	} {
 		errs = append(errs, Problems(v())...)
 	}
@@ -558,7 +571,27 @@ func (c *Config) validateBindo() error {
 			p.add(f.name, "required when [bindo] is configured")
 		}
 	}
+	if b.WebhookAppID != "" && !printableASCII(b.WebhookAppID, 128) {
+		p.add("bindo.webhook_app_id", "want the APP-ID Bindo issued: printable ASCII, at most 128 characters")
+	}
+	if ip, err := netip.ParseAddr(b.LinkClientIP); b.LinkClientIP != "" && (err != nil || ip.Zone() != "" || ip.String() != b.LinkClientIP) {
+		p.add("bindo.link_client_ip", "want an IPv4 or IPv6 address in canonical form (sent as X-CLIENT-IP), got %q", b.LinkClientIP)
+	}
 	return p.err()
+}
+
+// printableASCII reports whether v is 1-max printable ASCII characters (a
+// header value).
+func printableASCII(v string, max int) bool {
+	if v == "" || len(v) > max {
+		return false
+	}
+	for i := range len(v) {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // validateFallback checks the [fallback] table (against [bindo]).

@@ -59,6 +59,8 @@ func (e ECR) Problem(knownSN func(sn string) bool) (field, msg string) {
 		return "data_bits", fmt.Sprintf("want 5-8, got %d", e.DataBits)
 	case e.StopBits != 1 && e.StopBits != 2:
 		return "stop_bits", fmt.Sprintf("want 1 or 2, got %d", e.StopBits)
+	case e.PrintWidth != 0 && (e.PrintWidth < 20 || e.PrintWidth > 80):
+		return "print_width", fmt.Sprintf("want 20-80 characters (0: 24), got %d", e.PrintWidth)
 	}
 	return "", ""
 }

@@ -187,8 +187,10 @@ func setInt(n *int, v int) {
 	}
 }
 
-// applyProviderDefaults fills the defaults of [qrwallet] and [idpay].
+// applyProviderDefaults fills the defaults of [qrwallet], [idpay] and
+// [link].
 func (c *Config) applyProviderDefaults() {
+	setString(&c.Link.Provider, LinkProviderCodePay)
 	if q := c.QRWallet; q != nil {
 		setInt(&q.NativeServiceID, DefaultQRNativeServiceID)
 		setInt(&q.QuickPayServiceID, DefaultQRQuickPayServiceID)
@@ -402,6 +404,39 @@ func (c *Config) validateIDPay() error {
 		default:
 			seen[*f.v] = f.key
 		}
+	}
+	return p.err()
+}
+
+// Link is the optional [link] table: who hosts the pages of payment.create
+// method "link" (docs/providers.md, "Pay-by-link").
+type Link struct {
+	// Provider is LinkProviderCodePay (CodePay hosted checkout, the
+	// default) or LinkProviderBindo (Bindo pre-create: needs [bindo] with
+	// link_client_ip).
+	Provider string `toml:"provider"`
+}
+
+// Link providers ([link] provider).
+const (
+	LinkProviderCodePay = "codepay"
+	LinkProviderBindo   = "bindo"
+)
+
+// validateLink checks the [link] table (against [bindo]).
+func (c *Config) validateLink() error {
+	p := &problems{file: c.Path}
+	switch c.Link.Provider {
+	case LinkProviderCodePay:
+	case LinkProviderBindo:
+		switch {
+		case c.Bindo == nil:
+			p.add("link.provider", "\"bindo\" needs a [bindo] table (Bindo pre-create uses its gateway and login)")
+		case c.Bindo.LinkClientIP == "":
+			p.add("bindo.link_client_ip", "required with link.provider = \"bindo\": the IP address sent as X-CLIENT-IP with every pre-create (the store's public IP)")
+		}
+	default:
+		p.add("link.provider", "want \"codepay\" or \"bindo\", got %q", c.Link.Provider)
 	}
 	return p.err()
 }

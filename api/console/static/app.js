@@ -143,7 +143,7 @@ function signOut(message) {
   cardViews.clear();
   for (const t of batchTimers.values()) clearTimeout(t);
   batchTimers.clear();
-  for (const d of [$("close-dialog"), $("report-dialog"), $("qr-dialog")]) if (d.open) d.close();
+  for (const d of [$("close-dialog"), $("report-dialog"), $("qr-dialog"), $("receipt-dialog")]) if (d.open) d.close();
   state.closeBusy = false;
   $("terminal-list").replaceChildren(h("p", { class: "empty" }, "Loading terminals…"));
   $("payment-rows").replaceChildren();
@@ -628,6 +628,50 @@ function tickQR() {
   state.qrTimer = setTimeout(tickQR, 1000);
 }
 
+// ---------------------------------------------------------------- receipts
+
+/**
+ * Shows a final payment's receipt as the agent lays it out for a receipt
+ * printer (payment.receipt), customer or merchant copy, at the chosen
+ * paper width; Print prints the receipt alone (console.css, @media print).
+ */
+function openReceipt(no, opener) {
+  const d = $("receipt-dialog");
+  state.receipt = { no, req: 0 };
+  state.receiptOpener = opener;
+  $("receipt-copy-customer").checked = true;
+  $("receipt-sub").textContent = `Payment ${no}`;
+  $("receipt-text").textContent = "";
+  $("receipt-error").textContent = "";
+  document.body.classList.add("receipt-open");
+  if (!d.open) d.showModal();
+  loadReceipt();
+}
+
+async function loadReceipt() {
+  const r = state.receipt;
+  if (!r) return;
+  const req = ++r.req;
+  const copy = $("receipt-copy-merchant").checked ? "merchant" : "customer";
+  const width = Number($("receipt-width").value);
+  const pre = $("receipt-text");
+  $("receipt-error").textContent = "";
+  $("receipt-print").disabled = true;
+  try {
+    const res = await call("payment.receipt", { merchant_order_no: r.no, copy, width });
+    if (state.receipt !== r || r.req !== req) return;
+    pre.dataset.cols = String(res.width);
+    pre.textContent = res.lines.join("\n");
+    const f = res.fields;
+    $("receipt-sub").textContent = `Payment ${r.no} · ${stateLabel(f.result)} · ${money(f.total_amount, f.currency)}`;
+    $("receipt-print").disabled = false;
+  } catch (e) {
+    if (state.receipt !== r || r.req !== req) return;
+    pre.textContent = "";
+    $("receipt-error").textContent = "The receipt could not be shown: " + errorText(e);
+  }
+}
+
 let renderPending = false;
 function renderPaymentsSoon() {
   if (renderPending) return;
@@ -685,6 +729,13 @@ function paymentRow(p) {
       detail ? h("span", { class: "detail" }, detail) : null,
       hasQR(p)
         ? h("button", { type: "button", class: "btn btn-quiet btn-small show-qr", onclick: () => openQR(p.merchant_order_no) }, "Show QR")
+        : null,
+      p.receipt_available
+        ? h(
+            "button",
+            { type: "button", class: "btn btn-quiet btn-small show-receipt", onclick: (ev) => openReceipt(p.merchant_order_no, ev.currentTarget) },
+            "Receipt",
+          )
         : null,
     ),
     h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
@@ -1094,6 +1145,19 @@ function init() {
     if (o && o.isConnected && !$("report-dialog").open) o.focus();
   });
   $("report-download").addEventListener("click", downloadCSV);
+  $("receipt-copy-customer").addEventListener("change", loadReceipt);
+  $("receipt-copy-merchant").addEventListener("change", loadReceipt);
+  $("receipt-width").addEventListener("change", loadReceipt);
+  $("receipt-print").addEventListener("click", () => window.print());
+  $("receipt-dialog").addEventListener("close", () => {
+    document.body.classList.remove("receipt-open");
+    const no = state.receipt && state.receipt.no;
+    state.receipt = null;
+    // The row may have been drawn again meanwhile: focus its new button.
+    let o = state.receiptOpener;
+    if (!(o && o.isConnected) && no) o = document.querySelector(`tr[data-order="${CSS.escape(no)}"] button.show-receipt`);
+    if (o) o.focus();
+  });
   $("qr-dialog").addEventListener("close", () => {
     clearTimeout(state.qrTimer);
     state.qr = null;

@@ -175,10 +175,16 @@ func (s *Sim) createOrderLocked(p codepay.Params, now time.Time) (map[string]any
 			return nil, e
 		}
 	}
+	if m, ok := s.magicLocked(tt, amount); ok {
+		if m.Kind == MagicRefused {
+			return nil, refuse(CodeNotAllowed, "payment refused: %s is the emulator's magic amount for a refusal (docs/sandbox.md)", money.Format(amount, cur))
+		}
+		o.magic = &m
+	}
 	o.transNo, o.messageID = s.newIDsLocked(now)
 	s.addOrderLocked(o)
 	status := codepay.TerminalOffline
-	if t.online {
+	if t.online && !o.isMagic(MagicOffline) {
 		status = codepay.TerminalOnline
 	}
 	return map[string]any{

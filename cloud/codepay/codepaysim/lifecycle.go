@@ -74,11 +74,23 @@ type order struct {
 	voidedBy    string          // merchant_order_no of the approved void, or "order.revoker"
 	notify      *simkit.Message // the notification, once queued
 	page        *hostedPage     // pay.checkout orders only
+	magic       *MagicAmount    // the order's magic amount (magic.go), if any
 }
 
 func (o *order) transAmount() int64 { return o.amount + o.tip + o.cashback }
 
 func (o *order) final() bool { return o.status.Final() }
+
+// isMagic reports whether the order's magic amount is of kind k.
+func (o *order) isMagic(k MagicKind) bool { return o.magic != nil && o.magic.Kind == k }
+
+// magicDelay is the delay of the order's magic amount when it is of kind k.
+func (o *order) magicDelay(k MagicKind) time.Duration {
+	if !o.isMagic(k) {
+		return 0
+	}
+	return o.magic.Delay()
+}
 
 func (o *order) isCard() bool { return o.scenario == codepay.ScenarioSwipeCard }
 
@@ -118,7 +130,7 @@ func (s *Sim) headLocked(sn string) *order {
 		if o.status == codepay.StatusProcessing {
 			return o
 		}
-		if o.status == codepay.StatusCreated && head == nil {
+		if o.status == codepay.StatusCreated && head == nil && !o.isMagic(MagicOffline) {
 			head = o
 		}
 	}
@@ -155,7 +167,9 @@ func (s *Sim) advanceLocked(now time.Time) {
 			}
 			switch o.status {
 			case codepay.StatusProcessing:
-				consider(o, o.pickedAt.Add(s.process), evFinal)
+				if !o.isMagic(MagicNeverPaid) {
+					consider(o, o.pickedAt.Add(s.process+o.magicDelay(MagicSlowCustomer)), evFinal)
+				}
 			case codepay.StatusCreated:
 				t := s.terminals[o.terminal]
 				if heads[o.terminal] == o && t != nil && t.online {
@@ -201,8 +215,10 @@ func (s *Sim) decideLocked(o *order) Outcome {
 		}
 		return sc
 	}
-	if s.decline >= 0 && o.isPayment() && o.amount%100 == int64(s.decline) {
-		return Outcome{Status: codepay.StatusFailed, ErrorCode: "51", ErrorMsg: "Insufficient funds"}
+	if o.magic != nil {
+		if out, ok := o.magic.outcome(); ok {
+			return out
+		}
 	}
 	return Outcome{Status: codepay.StatusCompleted}
 }

@@ -188,6 +188,10 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 		if aerr == nil {
 			s.styleAmountsLocked(data) // every method's amounts, one place
 		}
+		if aerr == nil && fault.Kind == "" && method == codepay.MethodPayOrder {
+			fault = s.magicFaultLocked(p["merchant_order_no"]) // a magic amount's lost or late answer
+			rec.Fault = fault.Kind
+		}
 	}
 	code, msg := CodeOK, "success"
 	if aerr != nil {

@@ -64,7 +64,7 @@ type Config struct {
 	PickupDelay, ProcessDelay time.Duration
 	// DeclineMinorSuffix: a payment whose order_amount in minor units mod 100
 	// equals this value declines with trans_error_code "51". 0 means the
-	// default 51; -1 disables the rule.
+	// default 51; -1 turns off every magic amount (MagicAmounts).
 	DeclineMinorSuffix int
 	Clock              Clock
 	Logger             *slog.Logger
