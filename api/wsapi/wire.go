@@ -203,15 +203,20 @@ func BatchReportFrom(r agent.BatchReport) BatchReport {
 		TerminalSN: r.TerminalSN, BatchNo: r.BatchNo, State: r.State, OpenedAt: r.OpenedAt, ClosedAt: r.ClosedAt,
 		ClosedBy: r.ClosedBy, Differences: r.Differences, Payments: r.Payments, Comparison: r.Comparison,
 		CloudSettleList: r.CloudSettleList,
-		Local: BatchTotals{
-			Count: r.Local.Count, TotalAmount: r.Local.TotalAmount, Currency: r.Local.Currency, Tips: r.Local.Tips,
-			ByType: typeTotalsFrom(r.Local.ByType), ByRoute: typeTotalsFrom(r.Local.ByRoute), ByMethod: typeTotalsFrom(r.Local.ByMethod),
-		},
+		Local:           batchTotalsFrom(r.Local),
 	}
 	if r.Cloud != nil {
 		w.Cloud = &CloudTotals{Count: r.Cloud.Count, TotalAmount: r.Cloud.TotalAmount}
 	}
 	return w
+}
+
+// batchTotalsFrom is the totals object of t.
+func batchTotalsFrom(t agent.BatchTotals) BatchTotals {
+	return BatchTotals{
+		Count: t.Count, TotalAmount: t.TotalAmount, Currency: t.Currency, Tips: t.Tips,
+		ByType: typeTotalsFrom(t.ByType), ByRoute: typeTotalsFrom(t.ByRoute), ByMethod: typeTotalsFrom(t.ByMethod),
+	}
 }
 
 // typeTotalsFrom converts a totals map; nil stays nil.

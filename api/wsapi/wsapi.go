@@ -114,6 +114,8 @@ var methods = map[string]handler{
 	"payment.cancel":     (*API).cancel,
 	"payment.wait":       (*API).wait,
 	"payment.list":       (*API).list,
+	"payment.search":     (*API).search,
+	"report.day":         (*API).reportDay,
 	"payment.tip_adjust": (*API).tipAdjust,
 	"terminal.list":      (*API).terminalList,
 	"events.subscribe":   (*API).subscribe,
