@@ -676,6 +676,27 @@ func (a *Agent) Wait(ctx context.Context, orderNo string, timeout time.Duration)
 // terminal has not started it); a QR/wallet payment the terminal took or
 // approved (in the open batch) is cancelled at CodePay with order.revoker;
 // anything else gets ErrNotCancellable with the reason.
+// CancelFrom is Cancel asked from a front end (SourceWS, SourceConsole,
+// SourceCLI; "" means SourceWS): who asked is journaled on the payment
+// first, an event "cancel requested from <source>"; the payment keeps the
+// source of whoever created it.
+func (a *Agent) CancelFrom(ctx context.Context, orderNo, source string) (Payment, error) {
+	if source == "" {
+		source = SourceWS
+	}
+	if validateSource(source) != nil {
+		return Payment{}, fieldErr("source", "want ws, console or cli, got %q", source)
+	}
+	err := a.db.AppendEvent(ctx, orderNo, store.Event{Kind: "cancel", Detail: "cancel requested from " + source, At: a.clock.Now()})
+	if errors.Is(err, store.ErrNotFound) {
+		return Payment{}, fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("cancel payment: %w", err)
+	}
+	return a.Cancel(ctx, orderNo)
+}
+
 func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 	p, err := a.db.GetPayment(ctx, orderNo)
 	if errors.Is(err, store.ErrNotFound) {
@@ -685,7 +706,7 @@ func (a *Agent) Cancel(ctx context.Context, orderNo string) (Payment, error) {
 		return Payment{}, fmt.Errorf("cancel payment: %w", err)
 	}
 	if isProviderRoute(p.Route) {
-		return a.cancelProvider(p)
+		return a.cancelProvider(ctx, p)
 	}
 	if isCloudRefund(p) && !IsFinal(p.State) {
 		return Payment{}, fmt.Errorf("%w: %s is a refund sent through CodePay's cloud; it cannot be cancelled, wait for its result", ErrNotCancellable, orderNo)

@@ -387,3 +387,32 @@ func TestVoidByOriginalOnly(t *testing.T) {
 		t.Fatalf("refused void journaled: %v", err)
 	}
 }
+
+// payment.cancel from a front end journals who asked.
+func TestCancelFromJournalsSource(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(e.Sale("CXS1", agenttest.TermOff, "3.00"))
+	p, err := e.Agent.CancelFrom(ctx, "CXS1", agent.SourceConsole)
+	if err != nil || p.State != agent.StateCancelled || p.Source != agent.SourceWS {
+		t.Fatalf("cancel = %+v, %v", p, err)
+	}
+	evs, err := e.DB.Events(ctx, "CXS1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		found = found || ev.Detail == "cancel requested from console"
+	}
+	if !found {
+		t.Fatalf("events = %+v", evs)
+	}
+	var fe *agent.FieldError
+	if _, err := e.Agent.CancelFrom(ctx, "CXS1", "pos"); !errors.As(err, &fe) || fe.Field != "source" {
+		t.Fatalf("unknown source = %v", err)
+	}
+	if _, err := e.Agent.CancelFrom(ctx, "NOPE", agent.SourceCLI); !errors.Is(err, agent.ErrNotFound) {
+		t.Fatalf("unknown payment = %v", err)
+	}
+}

@@ -37,13 +37,27 @@ type TypeTotal struct {
 // Count and TotalAmount follow the cloud's rule so the two compare: approved
 // sales, completions and cashback sales that were not voided count positive
 // (amount + tip + cashback), approved refunds negative; voids and pre-auths
-// are listed in ByType but not in the total.
+// are not in them.
+//
+// The breakdown adds up to the total, so a report reads like a till slip:
+// the counts in ByType add up to Count, and the amounts in ByType plus Tips
+// plus Cashback add up to TotalAmount. ByType holds what each type adds:
+// sales, completions and cashback sales that were not voided with their
+// amount alone (tip and cash apart), refunds as a negative amount. What is
+// approved but outside the total is in NotInTotal.
 type BatchTotals struct {
 	Count       int
 	TotalAmount string
 	Currency    string
 	ByType      map[string]TypeTotal
 	Tips        string
+	// Cashback is the cash handed out with the cashback sales in the total.
+	Cashback string
+	// NotInTotal lists the approved payments outside the total: "void"
+	// (each void with the amount it voided; the voided sale is left out of
+	// ByType too) and "preauth" (the amount held, not captured). nil (absent
+	// on the wire) when there are none.
+	NotInTotal map[string]TypeTotal
 	// ByRoute splits Count/TotalAmount by provider (codepay, bindo,
 	// qrwallet, idpay).
 	ByRoute map[string]TypeTotal
@@ -119,7 +133,9 @@ func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
 	return t.Currency, nil
 }
 
-// localTotals sums a batch's approved payments.
+// localTotals sums approved payments (a batch's, or a day's: report.day)
+// by the one rule of BatchTotals: the total as the cloud counts it, and a
+// breakdown that adds up to it.
 func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 	voided := map[string]bool{}
 	for _, p := range ps {
@@ -127,77 +143,93 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 			voided[p.OrigMerchantOrderNo] = true
 		}
 	}
-	type acc struct {
-		n   int
-		sum int64
-	}
-	byType, byRoute, byMethod := map[string]*acc{}, map[string]*acc{}, map[string]*acc{}
-	var count int
-	var total, tips int64
-	for _, p := range ps {
+	var t totalsAcc
+	for i := range ps {
+		p := &ps[i]
 		if p.State != StateApproved {
 			continue
 		}
-		t := byType[p.Type]
-		if t == nil {
-			t = &acc{}
-			byType[p.Type] = t
-		}
-		t.n++
-		t.sum += p.AmountMinor
-		var signed int64
 		switch p.Type {
 		case TypeSale, TypeCompletion, TypeCashback:
 			if voided[p.MerchantOrderNo] {
-				continue
+				continue // neither the sale nor its void is in the total
 			}
-			signed = p.AmountMinor + p.TipMinor + p.CashbackMinor
-			tips += p.TipMinor
+			t.tips += p.TipMinor
+			t.cashback += p.CashbackMinor
+			t.count(p, p.AmountMinor, p.AmountMinor+p.TipMinor+p.CashbackMinor)
 		case TypeRefund:
-			signed = -p.AmountMinor
-		default:
-			continue
+			t.count(p, -p.AmountMinor, -p.AmountMinor)
+		default: // void, preauth
+			t.outside.add(p.Type, p.AmountMinor)
 		}
-		count++
-		total += signed
-		route := p.Route
-		if route == "" {
-			route = RouteCodePay
-		}
-		r := byRoute[route]
-		if r == nil {
-			r = &acc{}
-			byRoute[route] = r
-		}
-		r.n++
-		r.sum += signed
-		method := MethodCard
-		if md, ok := methodOf(&p); ok {
-			method = md.Method
-		}
-		m := byMethod[method]
-		if m == nil {
-			m = &acc{}
-			byMethod[method] = m
-		}
-		m.n++
-		m.sum += signed
 	}
 	out := BatchTotals{
-		Count: count, TotalAmount: money.Format(total, cur), Currency: cur.Code, Tips: money.Format(tips, cur),
-		ByType: map[string]TypeTotal{}, ByRoute: map[string]TypeTotal{},
+		Count: t.n, TotalAmount: money.Format(t.total, cur), Currency: cur.Code,
+		Tips: money.Format(t.tips, cur), Cashback: money.Format(t.cashback, cur),
+		ByType: t.byType.totals(cur), ByRoute: t.byRoute.totals(cur),
 	}
-	for k, v := range byType {
-		out.ByType[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
+	if len(t.outside) > 0 {
+		out.NotInTotal = t.outside.totals(cur)
 	}
-	for k, v := range byRoute {
-		out.ByRoute[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
+	if len(t.byMethod) > 1 || (len(t.byMethod) == 1 && t.byMethod[MethodCard] == nil) {
+		out.ByMethod = t.byMethod.totals(cur)
 	}
-	if len(byMethod) > 1 || (len(byMethod) == 1 && byMethod[MethodCard] == nil) {
-		out.ByMethod = map[string]TypeTotal{}
-		for k, v := range byMethod {
-			out.ByMethod[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
-		}
+	return out
+}
+
+// totalsAcc accumulates localTotals in minor units.
+type totalsAcc struct {
+	n                         int
+	total, tips, cashback     int64
+	byType, byRoute, byMethod accMap
+	outside                   accMap // void, preauth
+}
+
+// count adds p to the total: signed is what it adds to TotalAmount, typed
+// what it adds to its ByType line (signed without tip and cash).
+func (t *totalsAcc) count(p *store.Payment, typed, signed int64) {
+	t.n++
+	t.total += signed
+	t.byType.add(p.Type, typed)
+	route := p.Route
+	if route == "" {
+		route = RouteCodePay
+	}
+	t.byRoute.add(route, signed)
+	method := MethodCard
+	if md, ok := methodOf(p); ok {
+		method = md.Method
+	}
+	t.byMethod.add(method, signed)
+}
+
+// acc is a count and a sum in minor units.
+type acc struct {
+	n   int
+	sum int64
+}
+
+// accMap is an acc per key (type, route, method).
+type accMap map[string]*acc
+
+func (m *accMap) add(key string, amount int64) {
+	if *m == nil {
+		*m = accMap{}
+	}
+	a := (*m)[key]
+	if a == nil {
+		a = &acc{}
+		(*m)[key] = a
+	}
+	a.n++
+	a.sum += amount
+}
+
+// totals formats m; an empty map is {} (not nil).
+func (m accMap) totals(cur money.Currency) map[string]TypeTotal {
+	out := make(map[string]TypeTotal, len(m))
+	for k, v := range m {
+		out[k] = TypeTotal{Count: v.n, Amount: money.Format(v.sum, cur)}
 	}
 	return out
 }

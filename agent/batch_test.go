@@ -41,10 +41,13 @@ func TestBatchCloseTotalsMatchCloud(t *testing.T) {
 	if err != nil || open.State != "open" || open.BatchNo != 2 {
 		t.Fatalf("BatchGet = %+v, %v", open, err)
 	}
-	// 10.00 + (5.50 + 1.25 tip) - 1.00 refund; the voided 2.00 sale and the void are out.
-	wantLocal := agent.BatchTotals{Count: 3, TotalAmount: "15.75", Currency: "USD", Tips: "1.25",
-		ByType:  map[string]agent.TypeTotal{"sale": {3, "17.50"}, "refund": {1, "1.00"}, "void": {1, "2.00"}},
-		ByRoute: map[string]agent.TypeTotal{"codepay": {3, "15.75"}}}
+	// 10.00 + (5.50 + 1.25 tip) - 1.00 refund; the voided 2.00 sale and the
+	// void are out of the total and of the sale line: sale 15.50 + refund
+	// -1.00 + tips 1.25 = 15.75, the void listed apart.
+	wantLocal := agent.BatchTotals{Count: 3, TotalAmount: "15.75", Currency: "USD", Tips: "1.25", Cashback: "0.00",
+		ByType:     map[string]agent.TypeTotal{"sale": {2, "15.50"}, "refund": {1, "-1.00"}},
+		NotInTotal: map[string]agent.TypeTotal{"void": {1, "2.00"}},
+		ByRoute:    map[string]agent.TypeTotal{"codepay": {3, "15.75"}}}
 	if !reflect.DeepEqual(open.Local, wantLocal) {
 		t.Fatalf("open batch totals = %+v, want %+v", open.Local, wantLocal)
 	}

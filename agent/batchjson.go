@@ -35,6 +35,10 @@ type storedTotals struct {
 	Tips        string                     `json:"tips"`
 	ByRoute     map[string]storedTypeTotal `json:"by_route"`
 	ByMethod    map[string]storedTypeTotal `json:"by_method,omitempty"`
+	// Cashback and NotInTotal were added with the breakdown that adds up
+	// to the total; reports stored before lack them.
+	Cashback   string                     `json:"cashback,omitempty"`
+	NotInTotal map[string]storedTypeTotal `json:"not_in_total,omitempty"`
 }
 
 type storedTypeTotal struct {
@@ -55,8 +59,10 @@ func encodeReport(r BatchReport) string {
 		CloudSettleList: r.CloudSettleList,
 		Local: storedTotals{Count: r.Local.Count, TotalAmount: r.Local.TotalAmount, Currency: r.Local.Currency,
 			ByType: mapTotals(r.Local.ByType, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) }), Tips: r.Local.Tips,
-			ByRoute:  mapTotals(r.Local.ByRoute, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) }),
-			ByMethod: mapTotals(r.Local.ByMethod, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) })},
+			ByRoute:    mapTotals(r.Local.ByRoute, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) }),
+			ByMethod:   mapTotals(r.Local.ByMethod, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) }),
+			Cashback:   r.Local.Cashback,
+			NotInTotal: mapTotals(r.Local.NotInTotal, func(t TypeTotal) storedTypeTotal { return storedTypeTotal(t) })},
 	}
 	if r.Cloud != nil {
 		s.Cloud = &storedCloud{Count: r.Cloud.Count, TotalAmount: r.Cloud.TotalAmount}
@@ -78,8 +84,10 @@ func decodeReport(js string) (BatchReport, error) {
 		CloudSettleList: s.CloudSettleList,
 		Local: BatchTotals{Count: s.Local.Count, TotalAmount: s.Local.TotalAmount, Currency: s.Local.Currency,
 			ByType: mapTotals(s.Local.ByType, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) }), Tips: s.Local.Tips,
-			ByRoute:  mapTotals(s.Local.ByRoute, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) }),
-			ByMethod: mapTotals(s.Local.ByMethod, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) })},
+			ByRoute:    mapTotals(s.Local.ByRoute, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) }),
+			ByMethod:   mapTotals(s.Local.ByMethod, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) }),
+			Cashback:   s.Local.Cashback,
+			NotInTotal: mapTotals(s.Local.NotInTotal, func(t storedTypeTotal) TypeTotal { return TypeTotal(t) })},
 	}
 	if s.Cloud != nil {
 		r.Cloud = &CloudTotals{Count: s.Cloud.Count, TotalAmount: s.Cloud.TotalAmount}

@@ -168,6 +168,9 @@ func (a *Agent) Refund(ctx context.Context, r RefundRequest) (Payment, error) {
 // rest.
 func (a *Agent) refundDirect(ctx context.Context, r RefundRequest, orig *store.Payment) (_ Payment, done bool, _ error) {
 	switch {
+	case orig.Route == RouteCodePayLink:
+		p, err := a.refundLink(ctx, r, orig)
+		return p, true, err
 	case isProviderRoute(orig.Route):
 		p, err := a.refundProvider(ctx, r, orig)
 		return p, true, err
@@ -176,6 +179,21 @@ func (a *Agent) refundDirect(ctx context.Context, r RefundRequest, orig *store.P
 		return p, true, err
 	}
 	return Payment{}, false, nil
+}
+
+// refundLink refunds a payment paid by link through CodePay hosted
+// checkout: the order is CodePay's like any other, so it is refunded
+// through the cloud with order.refund.submit ("If there's a need to issue a
+// refund after a payment has been completed, you can request it through
+// this API", spec:730-733) — there is no terminal to take it.
+func (a *Agent) refundLink(ctx context.Context, r RefundRequest, orig *store.Payment) (Payment, error) {
+	switch {
+	case r.Via == ViaTerminal:
+		return Payment{}, fieldErr("via", "%s was paid by link (CodePay hosted checkout): no terminal took it, so it is refunded through CodePay's cloud; leave via empty or use \"cloud\"", orig.MerchantOrderNo)
+	case orig.Type != TypeSale || orig.State != StateApproved:
+		return Payment{}, fieldErr("orig_merchant_order_no", "%s is a %s %s: only an approved link sale can be refunded", orig.MerchantOrderNo, orig.State, orig.Type)
+	}
+	return a.refundInCloud(ctx, r, orig, "paid by link (CodePay hosted checkout)")
 }
 
 // checkRefundRequest validates what needs no journal.

@@ -415,7 +415,7 @@ func validateOriginal(r CreateRequest, tt codepay.TransType) error {
 // validateDescription checks the description and fills its default.
 func validateDescription(r CreateRequest, n *normalized) error {
 	if len(r.Description) > 128 {
-		return fieldErr("description", "at most 128 characters, got %d", len(r.Description))
+		return fieldErr("description", "at most 128 bytes of UTF-8, got %d", len(r.Description))
 	}
 	if err := config.CheckText(r.Description); err != nil {
 		return fieldErr("description", "%v", err)

@@ -298,7 +298,7 @@ func providerAmount(r CreateRequest, pr *providerReq) error {
 
 func providerDescription(r CreateRequest, pr *providerReq) error {
 	if len(r.Description) > 128 {
-		return fieldErr("description", "at most 128 characters, got %d", len(r.Description))
+		return fieldErr("description", "at most 128 bytes of UTF-8, got %d", len(r.Description))
 	}
 	if err := config.CheckText(r.Description); err != nil {
 		return fieldErr("description", "%v", err)

@@ -31,6 +31,10 @@ type BindoLink interface {
 	UUIDFor(merchantOrderNo string) string
 	PreCreate(ctx context.Context, r bindo.PreCreateRequest) (*bindo.PaymentLink, error)
 	QueryPreCreate(ctx context.Context, uuid string) (*bindo.Transaction, error)
+	// Refund and Query refund a paid link and follow the refund
+	// (provider_bindorefund.go).
+	Refund(ctx context.Context, r bindo.RefundRequest) (*bindo.Transaction, error)
+	Query(ctx context.Context, uuid, brn string) (*bindo.Transaction, error)
 }
 
 var _ BindoLink = (*bindo.Client)(nil)

@@ -67,9 +67,45 @@ func TestBindoLinkPaidApprovedOnPseudoDesk(t *testing.T) {
 	if m := b.Local.ByMethod[agent.MethodLink]; m.Count != 1 || m.Amount != "25.00" {
 		t.Fatalf("by_method = %+v", b.Local.ByMethod)
 	}
-	_, err = e.Agent.Refund(context.Background(), agent.RefundRequest{MerchantOrderNo: "BLK1-R", OrigMerchantOrderNo: "BLK1", Source: agent.SourceWS})
-	if err == nil || !strings.Contains(err.Error(), "Bindo") {
-		t.Fatalf("refund of a Bindo link payment = %v, want refused", err)
+}
+
+// A paid Bindo link is refunded through Bindo's refund (by the paid order's
+// uuid/brn): journaled first, sent once, followed by query; partial,
+// never above what was paid.
+func TestBindoLinkRefunded(t *testing.T) {
+	e := bindoLinkEnv(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(linkSale("BLKR", "25.00"))
+	actOnLink(t, e, "BLKR", bindosim.LinkPay)
+	if got := e.WaitFinal("BLKR"); got.State != agent.StateApproved {
+		t.Fatalf("sale = %+v", got)
+	}
+	var fe *agent.FieldError
+	if _, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "BLKR-C", OrigMerchantOrderNo: "BLKR", Via: agent.ViaCloud, Source: agent.SourceWS}); !errors.As(err, &fe) || fe.Field != "via" {
+		t.Fatalf("refund via cloud = %v", err)
+	}
+	r, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "BLKR-R1", OrigMerchantOrderNo: "BLKR", Amount: "10.00", Source: agent.SourceWS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TerminalSN != agent.RouteBindoLink || r.Route != agent.RouteBindoLink {
+		t.Fatalf("refund = %+v", r)
+	}
+	if got := e.WaitFinal("BLKR-R1"); got.State != agent.StateApproved {
+		t.Fatalf("refund = %+v (%v)", got, e.States("BLKR-R1"))
+	}
+	if n := e.BindoSim.Count(bindosim.OpRefund, e.BindoClient.UUIDFor("BLKR-R1")); n != 1 {
+		t.Fatalf("refund sent %d times", n)
+	}
+	if _, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "BLKR-R2", OrigMerchantOrderNo: "BLKR", Amount: "15.01", Source: agent.SourceWS}); !errors.As(err, &fe) || fe.Field != "amount" {
+		t.Fatalf("refund above what is left = %v", err)
+	}
+	b, err := e.Agent.BatchGet(ctx, agent.RouteBindoLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Local.TotalAmount != "15.00" {
+		t.Fatalf("bindo_link desk total = %s, want 15.00 after the refund", b.Local.TotalAmount)
 	}
 }
 
@@ -310,5 +346,30 @@ func TestLinkCodePayWithBindoConfigured(t *testing.T) {
 	}
 	if n := e.BindoSim.Count(bindosim.OpPreCreate, ""); n != 0 {
 		t.Fatalf("%d Bindo pre-creates", n)
+	}
+}
+
+// A refund whose answer is lost after Bindo processed it is settled by
+// query: approved, sent exactly once.
+func TestBindoLinkRefundLostAnswer(t *testing.T) {
+	e := bindoLinkEnv(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(linkSale("BLKL", "8.00"))
+	actOnLink(t, e, "BLKL", bindosim.LinkPay)
+	if got := e.WaitFinal("BLKL"); got.State != agent.StateApproved {
+		t.Fatalf("sale = %+v", got)
+	}
+	e.BindoSim.InjectFault(bindosim.Fault{Op: bindosim.OpRefund, Kind: bindosim.FaultDropAfterProcess})
+	if _, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "BLKL-R", OrigMerchantOrderNo: "BLKL", Source: agent.SourceWS}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("BLKL-R"); got.State != agent.StateApproved || got.Amount != "8.00" {
+		t.Fatalf("refund = %+v (%v)", got, e.States("BLKL-R"))
+	}
+	if n := e.BindoSim.Count(bindosim.OpRefund, e.BindoClient.UUIDFor("BLKL-R")); n != 1 {
+		t.Fatalf("refund sent %d times", n)
+	}
+	if !strings.Contains(strings.Join(e.States("BLKL-R"), ","), agent.StateUnknown) {
+		t.Fatalf("the lost answer never made it unknown: %v", e.States("BLKL-R"))
 	}
 }

@@ -3,7 +3,6 @@ package agent_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,8 +69,46 @@ func TestLinkPaidApprovedOnPseudoDesk(t *testing.T) {
 	if m := b.Local.ByMethod[agent.MethodLink]; m.Count != 1 || m.Amount != "25.00" {
 		t.Fatalf("by_method = %+v", b.Local.ByMethod)
 	}
-	if _, err := e.Agent.Refund(context.Background(), agent.RefundRequest{MerchantOrderNo: "LNK1-R", OrigMerchantOrderNo: "LNK1", Source: agent.SourceWS}); err == nil {
-		t.Fatal("refund of a link payment accepted")
+}
+
+// A link payment is refunded through CodePay's cloud (order.refund.submit):
+// partial, never above what was paid, never on a terminal.
+func TestLinkRefundedInCloud(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(linkSale("LNKR1", "25.00"))
+	if err := e.Sim.Customer("LNKR1", codepaysim.CustomerPays, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("LNKR1"); got.State != agent.StateApproved {
+		t.Fatalf("sale = %+v", got)
+	}
+	var fe *agent.FieldError
+	if _, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "LNKR1-T", OrigMerchantOrderNo: "LNKR1", Via: agent.ViaTerminal, Source: agent.SourceWS}); !errors.As(err, &fe) || fe.Field != "via" {
+		t.Fatalf("refund via terminal = %v", err)
+	}
+	r, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "LNKR1-R1", OrigMerchantOrderNo: "LNKR1", Amount: "10.00", Source: agent.SourceWS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TerminalSN != agent.RouteCodePayLink {
+		t.Fatalf("refund on %q, want the link pseudo-desk", r.TerminalSN)
+	}
+	if got := e.WaitFinal("LNKR1-R1"); got.State != agent.StateApproved {
+		t.Fatalf("refund = %+v (%v)", got, e.States("LNKR1-R1"))
+	}
+	if n := e.Sim.Count(codepay.MethodRefundSubmit, "LNKR1-R1"); n != 1 {
+		t.Fatalf("refund submitted %d times", n)
+	}
+	if _, err := e.Agent.Refund(ctx, agent.RefundRequest{MerchantOrderNo: "LNKR1-R2", OrigMerchantOrderNo: "LNKR1", Amount: "15.01", Source: agent.SourceWS}); !errors.As(err, &fe) || fe.Field != "amount" {
+		t.Fatalf("refund above what is left = %v", err)
+	}
+	b, err := e.Agent.BatchGet(ctx, agent.RouteCodePayLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Local.TotalAmount != "15.00" {
+		t.Fatalf("link desk total = %s, want 15.00 after the refund", b.Local.TotalAmount)
 	}
 }
 
@@ -97,10 +134,6 @@ func TestLinkAbandonedThenExpired(t *testing.T) {
 	e.MustCreate(linkSale("LNKX", "5.00"))
 	if err := e.Sim.Customer("LNKX", codepaysim.CustomerAbandons, "", ""); err != nil {
 		t.Fatal(err)
-	}
-	_, err := e.Agent.Cancel(context.Background(), "LNKX")
-	if !errors.Is(err, agent.ErrNotCancellable) || !strings.Contains(err.Error(), "expires at") {
-		t.Fatalf("cancel = %v", err)
 	}
 	time.Sleep(100 * time.Millisecond) // a few polls: still waiting
 	if got, _ := e.Agent.Get(context.Background(), "LNKX"); got.State != agent.StateOnTerminal {
@@ -221,5 +254,32 @@ func TestLinkExpiresInRefusedOnQR(t *testing.T) {
 	var fe *agent.FieldError
 	if !errors.As(err, &fe) || fe.Field != "link_expires_in" {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// payment.cancel closes a waiting CodePay link with order.revoker (intent
+// journaled, confirmed by query); the customer can no longer pay it.
+func TestLinkCancelledWithRevoker(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(linkSale("LNKC", "9.00"))
+	p, err := e.Agent.Cancel(ctx, "LNKC")
+	if err != nil || p.State != agent.StateCancelled {
+		t.Fatalf("cancel = %+v, %v", p, err)
+	}
+	if n := e.Sim.Count(codepay.MethodOrderRevoker, "LNKC"); n != 1 {
+		t.Fatalf("order.revoker sent %d times", n)
+	}
+	if err := e.Sim.Customer("LNKC", codepaysim.CustomerPays, "", ""); err == nil {
+		t.Fatal("the customer paid a cancelled link")
+	}
+	if got := e.WaitFinal("LNKC"); got.State != agent.StateCancelled {
+		t.Fatalf("final = %+v", got)
+	}
+	if _, err := e.Agent.Cancel(ctx, "LNKC"); !errors.Is(err, agent.ErrNotCancellable) {
+		t.Fatalf("second cancel = %v", err)
+	}
+	if _, err := e.DB.GetRevoke(ctx, "LNKC"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke still open: %v", err)
 	}
 }

@@ -45,6 +45,10 @@ func (a *Agent) reconcileProvider(ctx context.Context, p *store.Payment, lastErr
 		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(maxParkedInterval), p.Attempts))
 		return
 	}
+	if p.Type == TypeRefund && p.Route == RouteBindoLink {
+		a.reconcileBindoLinkRefund(ctx, p, lastErr) // provider_bindorefund.go
+		return
+	}
 	if p.Type == TypeRefund {
 		a.reconcileQRRefund(ctx, p, lastErr)
 		return
@@ -214,18 +218,18 @@ func (a *Agent) providerPending(ctx context.Context, p *store.Payment, ans provi
 	}, "the provider knows the order ("+ans.what+"); waiting for the customer")
 }
 
-// cancelProvider answers payment.cancel of a qr or va payment: neither
-// provider can close an order (the QR wallet spec has no cancel, the VA
-// gateway none either), so a waiting payment cannot be cancelled locally
-// without risking a charge nobody records.
-func (a *Agent) cancelProvider(p *store.Payment) (Payment, error) {
+// cancelProvider answers payment.cancel of a qr, va or link payment. The
+// QR wallet, the VA gateway and Bindo pre-create offer no way to close an
+// order, so such a waiting payment cannot be cancelled locally without
+// risking a charge nobody records; a CodePay link is closed with
+// order.revoker (cancelLink).
+func (a *Agent) cancelProvider(ctx context.Context, p *store.Payment) (Payment, error) {
 	switch p.State {
 	case StateSending, StateUnknown:
 		return Payment{}, fmt.Errorf("%w: %s is being sent to %s or reconciled; try again in a moment", ErrNotCancellable, p.MerchantOrderNo, p.Route)
 	case StateOnTerminal:
 		if p.Route == RouteCodePayLink {
-			return Payment{}, fmt.Errorf("%w: %s cannot be cancelled from posbridge: the payment link stays payable until it expires at %s (refund it if the customer pays)",
-				ErrNotCancellable, p.MerchantOrderNo, p.ExpiresAt.UTC().Format(time.RFC3339))
+			return a.cancelLink(ctx, p)
 		}
 		if p.Route == RouteBindoLink {
 			// The JS SDK spec has no operation that closes or expires a
@@ -239,6 +243,25 @@ func (a *Agent) cancelProvider(p *store.Payment) (Payment, error) {
 		return Payment{}, fmt.Errorf("%w: %s is already approved; refund it instead (payment.refund)", ErrNotCancellable, p.MerchantOrderNo)
 	}
 	return Payment{}, fmt.Errorf("%w: %s is already %s", ErrNotCancellable, p.MerchantOrderNo, p.State)
+}
+
+// cancelLink closes a CodePay payment link the customer has not paid with
+// order.revoker, which "only supports cancel QR transactions and online
+// e-commerce transactions" (spec:691-693): CodePay closes the order, or
+// refunds the customer if they paid meanwhile. The intent is journaled
+// first and the outcome confirmed by order.query, as for any revoke
+// (cloudrefund.go).
+func (a *Agent) cancelLink(ctx context.Context, p *store.Payment) (Payment, error) {
+	cl, ok := a.cloudOrders()
+	if !ok {
+		return Payment{}, fmt.Errorf("%w: %s cannot be cancelled: this agent's CodePay client cannot close orders; the payment link stays payable until it expires at %s",
+			ErrNotCancellable, p.MerchantOrderNo, p.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if !a.claimRevoke(p.MerchantOrderNo) {
+		return Payment{}, fmt.Errorf("%w: a cancel of %s is being sent to CodePay", ErrNotCancellable, p.MerchantOrderNo)
+	}
+	defer a.releaseRevoke(p.MerchantOrderNo)
+	return a.sendRevoke(ctx, cl, p.MerchantOrderNo, "a payment link waiting for the customer")
 }
 
 // ApplyIDPayCallback takes a verified VA/QRIS gateway callback as a hint:
@@ -293,12 +316,6 @@ func (a *Agent) queryNow(ctx context.Context, p *store.Payment, detail string) e
 
 // checkProviderRefund refuses what a qr or va refund cannot be.
 func checkProviderRefund(r RefundRequest, orig *store.Payment) error {
-	if orig.Route == RouteCodePayLink {
-		return fieldErr("orig_merchant_order_no", "%s was paid by link (CodePay hosted checkout); refunding link payments through posbridge is not available yet: refund it in the CodePay merchant portal", orig.MerchantOrderNo)
-	}
-	if orig.Route == RouteBindoLink {
-		return fieldErr("orig_merchant_order_no", "%s was paid by link (Bindo pre-create); refunding link payments through posbridge is not available yet: refund it in the Bindo dashboard", orig.MerchantOrderNo)
-	}
 	if orig.Route == RouteIDPay {
 		return fieldErr("orig_merchant_order_no", "%s was paid through the VA/QRIS gateway, which has no refund operation (its document: refunds are handled offline); refund the customer outside posbridge", orig.MerchantOrderNo)
 	}
@@ -310,16 +327,38 @@ func checkProviderRefund(r RefundRequest, orig *store.Payment) error {
 	case r.Currency != "" && r.Currency != orig.Currency:
 		return fieldErr("currency", "%s was paid in %s, not %s", orig.MerchantOrderNo, orig.Currency, r.Currency)
 	case len(r.Description) > 128:
-		return fieldErr("description", "at most 128 characters for a QR wallet refund reason")
+		return fieldErr("description", "at most 128 bytes of UTF-8 for a QR wallet refund reason")
 	}
 	return nil
 }
 
 // refundProvider answers payment.refund of a qr or va payment.
 func (a *Agent) refundProvider(ctx context.Context, r RefundRequest, orig *store.Payment) (Payment, error) {
+	if orig.Route == RouteBindoLink {
+		return a.refundBindoLink(ctx, r, orig)
+	}
 	if err := checkProviderRefund(r, orig); err != nil {
 		return Payment{}, err
 	}
+	md, _ := methodOf(orig)
+	return a.journalProviderRefund(ctx, r, orig, providerRefund{
+		route: RouteQRWallet, md: methodData{Method: MethodQR, QRMode: md.QRMode}, what: "to the buyer through the QR wallet",
+	})
+}
+
+// providerRefund is how a provider refund is journaled.
+type providerRefund struct {
+	route   string
+	md      methodData
+	transNo string // the refund's own provider id, when known up front
+	what    string // for the journal: "through …"
+}
+
+// journalProviderRefund journals a refund of orig through a provider as
+// sending and parked (the reconciler sends it once and follows it): the
+// amount is checked against what is left of orig in one step with
+// journaling it, so two refunds sent together cannot both take it.
+func (a *Agent) journalProviderRefund(ctx context.Context, r RefundRequest, orig *store.Payment, pr providerRefund) (Payment, error) {
 	cur, err := money.LookupCurrency(orig.Currency)
 	if err != nil {
 		return Payment{}, fmt.Errorf("refund: %w", err)
@@ -334,17 +373,16 @@ func (a *Agent) refundProvider(ctx context.Context, r RefundRequest, orig *store
 	if desc == "" {
 		desc = defaultCloudRefundDescription
 	}
-	md, _ := methodOf(orig)
 	now := a.clock.Now()
-	n := &normalized{orderNo: r.MerchantOrderNo, typ: TypeRefund, terminalSN: RouteQRWallet, currency: cur, amount: amount, orig: orig.MerchantOrderNo, description: desc}
+	n := &normalized{orderNo: r.MerchantOrderNo, typ: TypeRefund, terminalSN: pr.route, currency: cur, amount: amount, orig: orig.MerchantOrderNo, description: desc}
 	row := &store.Payment{
 		MerchantOrderNo: r.MerchantOrderNo, Type: TypeRefund, State: StateSending, Source: r.Source,
 		TerminalSN: orig.TerminalSN, Currency: cur.Code, AmountMinor: amount, OrigMerchantOrderNo: orig.MerchantOrderNo,
-		Description: desc, Route: RouteQRWallet, RequestHash: n.hash(), OptionsJSON: methodData{Method: MethodQR, QRMode: md.QRMode}.json(),
+		Description: desc, Route: pr.route, RequestHash: n.hash(), OptionsJSON: pr.md.json(), TransNo: pr.transNo,
 		ExpiresAt: now.Add(a.cfg.OrderExpires), NextCheckAt: now, CreatedAt: now, UpdatedAt: now,
 	}
 	saved, err := a.db.InsertPaymentThen(ctx, row, store.Event{Kind: "created", ToState: StateSending,
-		Detail: fmt.Sprintf("accepted from %s: a refund of %s to the buyer through the QR wallet", r.Source, orig.MerchantOrderNo), At: now}, a.publishPayment)
+		Detail: fmt.Sprintf("accepted from %s: a refund of %s %s", r.Source, orig.MerchantOrderNo, pr.what), At: now}, a.publishPayment)
 	if errors.Is(err, store.ErrDuplicate) && saved != nil {
 		return a.sameRefund(saved, r)
 	}
@@ -358,17 +396,7 @@ func (a *Agent) refundProvider(ctx context.Context, r RefundRequest, orig *store
 // reconcileQRRefund sends or follows a QR wallet refund.
 func (a *Agent) reconcileQRRefund(ctx context.Context, p *store.Payment, lastErr map[string]string) {
 	now := a.clock.Now()
-	switch {
-	case p.State == StateSending && !p.CreateSent:
-		a.submitQRRefund(ctx, p)
-		return
-	case p.State == StateSending:
-		_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
-			p.State = StateUnknown
-			p.CreateEndedAt = now
-			p.NextCheckAt = now
-			return nil
-		}, "a refund may have left before its answer was journaled (restart or journal failure); reconciling by refund status")
+	if a.refundUnsettled(ctx, p, now, a.submitQRRefund) {
 		return
 	}
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
@@ -384,26 +412,77 @@ func (a *Agent) reconcileQRRefund(ctx context.Context, p *store.Payment, lastErr
 			"the QR wallet has no record of this refund ("+err.Error()+"); nothing was refunded")
 		return
 	case err != nil && !errors.Is(err, qrwallet.ErrOtherRefund) && !qrwallet.IsNotFound(err):
-		if msg := err.Error(); lastErr[p.MerchantOrderNo] != msg {
-			lastErr[p.MerchantOrderNo] = msg
-			a.event(ctx, p.MerchantOrderNo, "error", "refund status got no answer: "+msg)
-		}
+		a.noteNoAnswer(ctx, p, lastErr, "refund status got no answer: ", err)
 	}
+	a.askAgainLater(ctx, p, now)
+}
+
+// refundUnsettled takes the steps of a provider refund before its status is
+// asked: one never sent is sent (submit); one that may have left without
+// its answer being journaled becomes unknown. It reports whether it acted.
+func (a *Agent) refundUnsettled(ctx context.Context, p *store.Payment, now time.Time, submit func(context.Context, *store.Payment)) bool {
+	switch {
+	case p.State == StateSending && !p.CreateSent:
+		submit(ctx, p)
+		return true
+	case p.State == StateSending:
+		_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+			p.State, p.CreateEndedAt, p.NextCheckAt = StateUnknown, now, now
+			return nil
+		}, "a refund may have left before its answer was journaled (restart or journal failure); reconciling by query")
+		return true
+	}
+	return false
+}
+
+// noteNoAnswer journals a query's failure once per distinct error.
+func (a *Agent) noteNoAnswer(ctx context.Context, p *store.Payment, lastErr map[string]string, what string, err error) {
+	if msg := err.Error(); lastErr[p.MerchantOrderNo] != msg {
+		lastErr[p.MerchantOrderNo] = msg
+		a.event(ctx, p.MerchantOrderNo, "error", what+msg)
+	}
+}
+
+// askAgainLater schedules the next query of a parked refund, with back-off.
+func (a *Agent) askAgainLater(ctx context.Context, p *store.Payment, now time.Time) {
 	attempts := p.Attempts + 1
 	_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(min(backoff(a.cfg.PollInterval, attempts)*2, maxParkedInterval)), attempts))
+}
+
+// refundOriginal is the original of a refund about to be sent, or nil when
+// the refund must not be sent now: the provider was unreachable for
+// QueueTimeout (the refund fails, nothing refunded) or the journal did not
+// answer (asked again shortly).
+func (a *Agent) refundOriginal(ctx context.Context, p *store.Payment, now time.Time, provider string) *store.Payment {
+	if p.Attempts > 0 && now.Sub(p.CreatedAt) >= a.cfg.QueueTimeout {
+		_, _ = a.fail(ctx, p, []string{StateSending}, CodeProviderUnavailable, fmt.Sprintf("%s could not be reached for %s; nothing was refunded", provider, a.cfg.QueueTimeout))
+		return nil
+	}
+	orig, err := a.db.GetPayment(ctx, p.OrigMerchantOrderNo)
+	if err != nil {
+		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
+		return nil
+	}
+	return orig
+}
+
+// refundNotSent records that a refund never left (connection refused): it
+// is sent again with back-off.
+func (a *Agent) refundNotSent(ctx context.Context, p *store.Payment, ended time.Time, err error) {
+	_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+		p.CreateSent = false
+		p.Attempts++
+		p.NextCheckAt = ended.Add(backoff(a.cfg.PollInterval, p.Attempts))
+		return nil
+	}, "will retry: nothing was sent ("+err.Error()+")")
 }
 
 // submitQRRefund journals "may have left", sends the refund and applies the
 // answer.
 func (a *Agent) submitQRRefund(ctx context.Context, p *store.Payment) {
 	now := a.clock.Now()
-	if p.Attempts > 0 && now.Sub(p.CreatedAt) >= a.cfg.QueueTimeout {
-		_, _ = a.fail(ctx, p, []string{StateSending}, CodeProviderUnavailable, fmt.Sprintf("the QR wallet could not be reached for %s; nothing was refunded", a.cfg.QueueTimeout))
-		return
-	}
-	orig, err := a.db.GetPayment(ctx, p.OrigMerchantOrderNo)
-	if err != nil {
-		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
+	orig := a.refundOriginal(ctx, p, now, "the QR wallet")
+	if orig == nil {
 		return
 	}
 	var refunded int64
@@ -417,7 +496,7 @@ func (a *Agent) submitQRRefund(ctx context.Context, p *store.Payment) {
 		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
 		return
 	}
-	p, err = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
+	p, err := a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
 		p.CreateSent = true
 		p.NextCheckAt = now.Add(2 * callTimeout)
 		return nil
@@ -446,12 +525,7 @@ func (a *Agent) submitQRRefund(ctx context.Context, p *store.Payment) {
 	case err == nil && res.Done:
 		_, _ = a.approveProvider(ctx, p, res.TransactionID, "refund approved by the QR wallet")
 	case errors.Is(err, qrwallet.ErrNotSent):
-		_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
-			p.CreateSent = false
-			p.Attempts++
-			p.NextCheckAt = ended.Add(backoff(a.cfg.PollInterval, p.Attempts))
-			return nil
-		}, "will retry: nothing was sent ("+err.Error()+")")
+		a.refundNotSent(ctx, p, ended, err)
 	case errors.Is(err, qrwallet.ErrInvalidRequest):
 		_, _ = a.fail(ctx, p, []string{StateSending}, "invalid_request", err.Error()+"; nothing was sent")
 	default:

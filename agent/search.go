@@ -69,18 +69,32 @@ func (a *Agent) searchFilter(r SearchRequest) (store.SearchFilter, error) {
 	if r.State != "" && !slices.Contains(allStates, r.State) {
 		return f, fieldErr("state", "unknown state %q; want one of %s", r.State, strings.Join(allStates, ", "))
 	}
-	if r.Cursor != "" {
-		ms, id, ok := strings.Cut(r.Cursor, ".")
-		t, err1 := strconv.ParseInt(ms, 10, 64)
-		n, err2 := strconv.ParseInt(id, 10, 64)
-		if !ok || err1 != nil || err2 != nil || n <= 0 {
-			return f, fieldErr("cursor", "not a cursor from a previous page's next")
-		}
-		f.After = store.Cursor{CreatedAt: time.UnixMilli(t), ID: n}
+	var err error
+	if f.After, err = parseCursor(r.Cursor); err != nil {
+		return f, err
 	}
-	q := strings.TrimSpace(r.Query)
+	return f, a.queryTerms(&f, strings.TrimSpace(r.Query))
+}
+
+// parseCursor reads SearchPage.Next ("" is the start).
+func parseCursor(s string) (store.Cursor, error) {
+	if s == "" {
+		return store.Cursor{}, nil
+	}
+	ms, id, ok := strings.Cut(s, ".")
+	t, err1 := strconv.ParseInt(ms, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err1 != nil || err2 != nil || n <= 0 {
+		return store.Cursor{}, fieldErr("cursor", "not a cursor from a previous page's next")
+	}
+	return store.Cursor{CreatedAt: time.UnixMilli(t), ID: n}, nil
+}
+
+// queryTerms sets the match terms q can be: a card's last 4 digits, an
+// order-number prefix, an amount.
+func (a *Agent) queryTerms(f *store.SearchFilter, q string) error {
 	if q == "" {
-		return f, nil
+		return nil
 	}
 	if len(q) == 4 && pan.AllDigits(q) {
 		f.Last4 = q
@@ -90,9 +104,9 @@ func (a *Agent) searchFilter(r SearchRequest) (store.SearchFilter, error) {
 	}
 	f.Amounts = a.amountsOf(q)
 	if f.Last4 == "" && f.OrderPrefix == "" && len(f.Amounts) == 0 {
-		return f, fieldErr("query", "want an order number (or its beginning), an amount such as 12.34, or a card's last 4 digits; got %q", q)
+		return fieldErr("query", "want an order number (or its beginning), an amount such as 12.34, or a card's last 4 digits; got %q", q)
 	}
-	return f, nil
+	return nil
 }
 
 // amountsOf reads q as an amount in each currency this agent takes.

@@ -40,6 +40,9 @@ type Config struct {
 	Demo bool
 	// Version is shown in the page footer; empty hides it.
 	Version string
+	// StoreName is shown in the top bar and heads the printed batch report
+	// and day totals (the receipt's merchant name); empty shows none.
+	StoreName string
 	// Logger receives unexpected errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -154,6 +157,8 @@ func etagMatch(header, etag string) bool {
 type info struct {
 	Demo    bool   `json:"demo"`
 	Version string `json:"version,omitempty"`
+	// Store is the store's name (Config.StoreName); absent when not set.
+	Store string `json:"store,omitempty"`
 	// Authorized is present only when the request carried an Authorization
 	// header: the sign-in form uses it to tell "Token refused" from "agent
 	// not reachable", which a browser WebSocket cannot tell apart.
@@ -161,7 +166,7 @@ type info struct {
 }
 
 func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
-	v := info{Demo: h.cfg.Demo, Version: h.cfg.Version}
+	v := info{Demo: h.cfg.Demo, Version: h.cfg.Version, Store: h.cfg.StoreName}
 	if r.Header.Get("Authorization") != "" {
 		ok := h.cfg.CheckToken != nil && h.cfg.CheckToken(r)
 		v.Authorized = &ok

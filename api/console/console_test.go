@@ -604,22 +604,29 @@ func TestCSVThreeCases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := base
 			tc.mutate(&rep)
-			out, err := renderCSV(rep, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := string(out)
-			for _, w := range tc.want {
-				if !strings.Contains(text, w+"\n") {
-					t.Errorf("CSV lacks the row %q:\n%s", w, text)
-				}
-			}
-			for _, w := range append(tc.not, "null") {
-				if strings.Contains(text, w) {
-					t.Errorf("CSV has %q:\n%s", w, text)
-				}
-			}
+			checkCSVRows(t, rep, tc.want, tc.not)
 		})
+	}
+}
+
+// checkCSVRows renders rep as CSV and checks it has each of the rows want
+// and none of not (nor the word null).
+func checkCSVRows(t *testing.T, rep agent.BatchReport, want, not []string) {
+	t.Helper()
+	out, err := renderCSV(rep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, w := range want {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("CSV lacks the row %q:\n%s", w, text)
+		}
+	}
+	for _, w := range append(not, "null") {
+		if strings.Contains(text, w) {
+			t.Errorf("CSV has %q:\n%s", w, text)
+		}
 	}
 }
 
@@ -678,13 +685,7 @@ func TestCSVByMethod(t *testing.T) {
 // both copies and the three paper widths, and prints through the browser;
 // the print stylesheet hides everything but the receipt while one is open.
 func TestReceiptView(t *testing.T) {
-	read := func(name string) string {
-		b, err := staticFS.ReadFile("static/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	read := func(name string) string { return staticText(t, name) }
 	page, app, css := read("index.html"), read("app.js"), read("console.css")
 	for _, want := range []string{`<dialog id="receipt-dialog"`, `<pre id="receipt-text" class="receipt-paper"`, `value="customer" checked`,
 		`value="merchant"`, `<option value="32">`, `<option value="40" selected>`, `<option value="48">`, `id="receipt-print"`} {
@@ -708,4 +709,150 @@ func TestReceiptView(t *testing.T) {
 			t.Errorf("console.css has no print rule %s", want)
 		}
 	}
+}
+
+// TestCSVBreakdownAddsUp: the CSV's breakdown is the screen's, and it adds
+// up: the local_TYPE rows of what is in the total, local_tips and
+// local_cashback make local_total; voids are listed apart. CodePay's total
+// has the currency's decimals ("0" → "0.00", as the console shows it).
+func TestCSVBreakdownAddsUp(t *testing.T) {
+	closed := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	zero := int64(0)
+	tests := []struct {
+		name string
+		rep  agent.BatchReport
+		want []string
+		not  []string
+	}{
+		{"voided sale, refund, cashback", agent.BatchReport{TerminalSN: "T1", BatchNo: 4, State: "closed", ClosedAt: &closed, Comparison: agent.ComparisonNotCompared,
+			Local: agent.BatchTotals{Count: 3, TotalAmount: "31.00", Currency: "USD", Tips: "1.00", Cashback: "5.00",
+				ByType:     map[string]agent.TypeTotal{"sale": {Count: 1, Amount: "10.00"}, "refund": {Count: 1, Amount: "-5.00"}, "cashback": {Count: 1, Amount: "20.00"}},
+				NotInTotal: map[string]agent.TypeTotal{"void": {Count: 1, Amount: "2.00"}}}},
+			[]string{"local_total,31.00", "local_tips,1.00", "local_cashback,5.00", "local_sale,1,10.00", "local_refund,1,'-5.00",
+				"local_cashback,1,20.00", "local_void,1,2.00"}, nil},
+		{"empty batch: CodePay's 0 has the currency's decimals", agent.BatchReport{TerminalSN: "T1", BatchNo: 5, State: "closed", ClosedAt: &closed,
+			Comparison: agent.ComparisonAgree, Cloud: &agent.CloudTotals{Count: &zero, TotalAmount: "0"}, Differences: []string{},
+			Local: agent.BatchTotals{Count: 0, TotalAmount: "0.00", Currency: "USD", Tips: "0.00", Cashback: "0.00", ByType: map[string]agent.TypeTotal{}}},
+			[]string{"local_total,0.00", "cloud_count,0", "cloud_total,0.00", "differences," + agent.AgreeLine}, []string{"local_sale", "cloud_total,0\n"}},
+		{"an unreadable CodePay total stays as sent", agent.BatchReport{TerminalSN: "T1", BatchNo: 6, State: "closed", ClosedAt: &closed,
+			Comparison: agent.ComparisonDiffer, Cloud: &agent.CloudTotals{TotalAmount: "12.345"}, Differences: []string{"x"},
+			Local: agent.BatchTotals{Count: 0, TotalAmount: "0.00", Currency: "USD", Tips: "0.00"}},
+			[]string{"cloud_total,12.345"}, []string{"local_cashback"}},
+		{"stored before the rule: void among the types", agent.BatchReport{TerminalSN: "T1", BatchNo: 7, State: "closed", ClosedAt: &closed, Comparison: agent.ComparisonNotCompared,
+			Local: agent.BatchTotals{Count: 1, TotalAmount: "10.00", Currency: "USD", Tips: "0.00",
+				ByType: map[string]agent.TypeTotal{"sale": {Count: 2, Amount: "12.00"}, "void": {Count: 1, Amount: "2.00"}}}},
+			[]string{"local_sale,2,12.00", "local_void,1,2.00"}, []string{"local_cashback"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkCSVRows(t, tc.rep, tc.want, tc.not)
+		})
+	}
+}
+
+// TestCSVOfAVoidedSale: end to end against the emulator, a batch with a
+// sale, a voided sale and a partial refund exports the breakdown the agent
+// counts: the voided sale is not under sale, the refund is negative, and
+// the rows add up to local_total.
+func TestCSVOfAVoidedSale(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	sn := agenttest.TermA
+	e.MustCreate(e.Sale("CSVV1", sn, "10.00"))
+	e.WaitFinal("CSVV1")
+	e.MustCreate(e.Sale("CSVV2", sn, "2.00"))
+	e.WaitFinal("CSVV2")
+	e.MustCreate(agent.CreateRequest{MerchantOrderNo: "CSVV3", Type: agent.TypeVoid, OrigMerchantOrderNo: "CSVV2", Source: agent.SourceConsole})
+	if p := e.WaitFinal("CSVV3"); p.State != agent.StateApproved {
+		t.Fatalf("void is %s", p.State)
+	}
+	e.MustCreate(agent.CreateRequest{MerchantOrderNo: "CSVV4", Type: agent.TypeRefund, TerminalSN: sn, Amount: "4.00", Currency: "USD",
+		OrigMerchantOrderNo: "CSVV1", Source: agent.SourceConsole})
+	if p := e.WaitFinal("CSVV4"); p.State != agent.StateApproved {
+		t.Fatalf("refund is %s", p.State)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := e.Agent.BatchClose(ctx, sn, agent.SourceConsole); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, e.Agent, false)
+	resp, body := get(t, srv.URL+"/console/batches/"+sn+"/1.csv", bearer(testToken))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"local_count,2\n", "local_total,6.00\n", "local_tips,0.00\n", "local_cashback,0.00\n",
+		"local_sale,1,10.00\n", "local_refund,1,'-4.00\n", "local_void,1,2.00\n", "comparison,agree\n", "cloud_total,6.00\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("CSV lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestInfoStoreName: the store's name, when configured, reaches the page
+// (top bar, printouts) through /console/info.
+func TestInfoStoreName(t *testing.T) {
+	srv := httptest.NewServer(New(Config{StoreName: "Corner Bakery – Filiale 3", Version: "v1"}))
+	t.Cleanup(srv.Close)
+	_, body := get(t, srv.URL+"/console/info", nil)
+	if want := `{"demo":false,"version":"v1","store":"Corner Bakery – Filiale 3"}`; strings.TrimSpace(body) != want {
+		t.Errorf("info = %s, want %s", body, want)
+	}
+}
+
+// TestConsoleScripts pins what the browser test cannot see from outside:
+// the console's cancel, void and refund go through the API with source
+// console (cancel has no source parameter: it keeps the payment's own),
+// search and day totals are the agent's (payment.search, report.day), and
+// no amount is ever parsed as a float in the browser.
+func TestConsoleScripts(t *testing.T) {
+	read := func(name string) string { return staticText(t, name) }
+	app, ui := read("app.js"), read("ui.js")
+	for _, want := range []string{
+		`{ merchant_order_no: "", type: "void", orig_merchant_order_no: p.merchant_order_no, source: "console" }`,
+		`{ merchant_order_no: "", orig_merchant_order_no: p.merchant_order_no, amount, currency: p.currency, source: "console" }`,
+		`method: "payment.refund"`, `method: "payment.create"`, `call("payment.cancel", { merchant_order_no: ps.no })`,
+		`call("payment.search", params)`, `call("report.day", date ? { date } : {})`, `params.cursor = state.next`,
+	} {
+		if !strings.Contains(app, want) {
+			t.Errorf("app.js lacks %s", want)
+		}
+	}
+	for name, src := range map[string]string{"app.js": app, "ui.js": ui} {
+		for _, bad := range []string{"parseFloat(", "toFixed(", "Number(p.", "Number(amount", "Number(t.", "Number(r."} {
+			if strings.Contains(src, bad) {
+				t.Errorf("%s uses %s: amounts stay decimal strings", name, bad)
+			}
+		}
+	}
+}
+
+// TestPrintViews: the batch report and the day totals each print alone,
+// black on white, without the page around them.
+func TestPrintViews(t *testing.T) {
+	css, err := staticFS.ReadFile("static/console.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, printCSS, ok := strings.Cut(string(css), "@media print")
+	for _, want := range []string{
+		"body.report-open > :not(#report-dialog) { display: none !important; }",
+		"body.print-day > :not(main), body.print-day dialog { display: none !important; }",
+		"body.print-day #app > :not(#today)",
+		".print-head { display: block;",
+		"--text: #000;",
+	} {
+		if !ok || !strings.Contains(printCSS, want) {
+			t.Errorf("console.css has no print rule %s", want)
+		}
+	}
+}
+
+// staticText is an embedded asset of the console as text.
+func staticText(t *testing.T, name string) string {
+	t.Helper()
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

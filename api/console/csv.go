@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
+	"github.com/posbridge/posbridge/money"
 )
 
 // csvPaymentHeader names the columns of the payment rows.
@@ -109,8 +110,20 @@ func renderCSV(rep agent.BatchReport, ps []agent.Payment) ([]byte, error) {
 	row("local_count", strconv.Itoa(rep.Local.Count))
 	row("local_total", rep.Local.TotalAmount)
 	row("local_tips", rep.Local.Tips)
+	if rep.Local.Cashback != "" { // absent in reports stored before it existed
+		row("local_cashback", rep.Local.Cashback)
+	}
+	// The breakdown as the console shows it: the local_TYPE rows of sale,
+	// refund (negative), completion and cashback, with local_tips and
+	// local_cashback, add up to local_total; local_void and local_preauth
+	// are not in it. A report stored before that rule listed voids and
+	// pre-auths among the types; they come out the same way.
 	for _, typ := range []string{agent.TypeSale, agent.TypeRefund, agent.TypeVoid, agent.TypePreAuth, agent.TypeCompletion, agent.TypeCashback} {
-		if t, ok := rep.Local.ByType[typ]; ok {
+		t, ok := rep.Local.ByType[typ]
+		if !ok {
+			t, ok = rep.Local.NotInTotal[typ]
+		}
+		if ok {
 			row("local_"+typ, strconv.Itoa(t.Count), t.Amount)
 		}
 	}
@@ -123,7 +136,7 @@ func renderCSV(rep agent.BatchReport, ps []agent.Payment) ([]byte, error) {
 		if rep.Cloud.Count != nil {
 			cloudCount = strconv.FormatInt(*rep.Cloud.Count, 10)
 		}
-		cloudTotal = rep.Cloud.TotalAmount
+		cloudTotal = amountText(rep.Cloud.TotalAmount, rep.Local.Currency)
 	}
 	rep.FillComparison()
 	row("comparison", rep.Comparison)
@@ -172,6 +185,21 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// amountText writes CodePay's amount text with the currency's decimals,
+// as the console shows it ("0" → "0.00" for USD); text that is not an
+// amount of the currency stays as CodePay sent it.
+func amountText(s, currency string) string {
+	cur, err := money.LookupCurrency(currency)
+	if err != nil {
+		return s
+	}
+	minor, err := money.ParseLenient(s, cur)
+	if err != nil {
+		return s
+	}
+	return money.Format(minor, cur)
 }
 
 func timeText(t time.Time) string {

@@ -1,7 +1,8 @@
 // Package server assembles posbridge's HTTP listener: the WebSocket API at
-// /v1/ws, /healthz, /readyz and the optional CodePay notification hook, all
-// behind the loopback Host and Origin checks except the provider hook, which
-// is authenticated by the provider's signature instead.
+// /v1/ws and its OpenRPC description at /v1/openrpc.json, /healthz, /readyz
+// and the optional CodePay notification hook, all behind the loopback Host
+// and Origin checks except the provider hook, which is authenticated by the
+// provider's signature instead.
 package server
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/api/rpc"
+	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/cloud/idpay"
@@ -74,6 +76,7 @@ func Handler(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/ws", cfg.RPC)
+	mux.Handle("GET /v1/openrpc.json", cfg.RPC.Guard(openRPC(wsapi.OpenRPC())))
 	mux.Handle("GET /healthz", cfg.RPC.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -133,6 +136,17 @@ func Handler(cfg Config) http.Handler {
 		mux.HandleFunc("POST /hooks/idpay", idpayHook(cfg, log))
 	}
 	return limitBodies(mux)
+}
+
+// openRPC serves the OpenRPC description of the WebSocket API (doc). It
+// describes the API only and carries nothing of the installation, so like
+// /healthz it needs no token; the Host and Origin checks apply (Guard).
+func openRPC(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(doc)
+	})
 }
 
 // bindoHook serves Bindo's webhooks: verified (401 for a bad signature or

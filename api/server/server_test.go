@@ -134,16 +134,7 @@ func TestHealthAndReady(t *testing.T) {
 	}}))
 	defer ts.Close()
 	get := func(path, host string) (int, string) {
-		req, _ := http.NewRequest("GET", ts.URL+path, nil)
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := request(t, http.MethodGet, ts.URL+path, host, nil)
 		return resp.StatusCode, string(b)
 	}
 	if code, body := get("/healthz", ""); code != 200 || body != "ok\n" {

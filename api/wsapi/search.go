@@ -2,7 +2,6 @@ package wsapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -60,28 +59,24 @@ func dayOrTime(field, s string) (time.Time, error) {
 	return time.Time{}, rpc.InvalidParams(field, fmt.Sprintf("want a date such as \"2026-12-06\" or an RFC 3339 time such as \"2026-12-06T09:00:00+01:00\", got %q", s))
 }
 
-func (api *API) search(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[searchParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) search(ctx context.Context, _ *rpc.Conn, p searchParams) (SearchPage, error) {
 	limit, err := limitParam(p.Limit)
 	if err != nil {
-		return nil, err
+		return SearchPage{}, err
 	}
 	r := agent.SearchRequest{Query: p.Query, TerminalSN: p.TerminalSN, State: p.State, Cursor: p.Cursor, Limit: limit}
 	if r.From, err = dayOrTime("from", p.From); err != nil {
-		return nil, err
+		return SearchPage{}, err
 	}
 	if r.To, err = dayOrTime("to", p.To); err != nil {
-		return nil, err
+		return SearchPage{}, err
 	}
 	if len(p.To) == len(time.DateOnly) {
 		r.To = r.To.AddDate(0, 0, 1) // a date as "to" includes that day
 	}
 	page, err := api.a.Search(ctx, r)
 	if err != nil {
-		return nil, appError(err)
+		return SearchPage{}, appError(err)
 	}
 	out := SearchPage{Payments: paymentsFrom(page.Payments), Next: page.Next}
 	if out.Payments == nil {
@@ -94,20 +89,17 @@ type dayParams struct {
 	Date string `json:"date"`
 }
 
-func (api *API) reportDay(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[dayParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) reportDay(ctx context.Context, _ *rpc.Conn, p dayParams) (DayReport, error) {
 	day := time.Now()
 	if p.Date != "" {
+		var err error
 		if day, err = time.ParseInLocation(time.DateOnly, p.Date, time.Local); err != nil {
-			return nil, rpc.InvalidParams("date", fmt.Sprintf("want a date such as \"2026-12-06\", got %q", p.Date))
+			return DayReport{}, rpc.InvalidParams("date", fmt.Sprintf("want a date such as \"2026-12-06\", got %q", p.Date))
 		}
 	}
 	rep, err := api.a.Day(ctx, day)
 	if err != nil {
-		return nil, appError(err)
+		return DayReport{}, appError(err)
 	}
 	out := DayReport{Date: rep.Day, From: rep.From, To: rep.To, Payments: rep.Payments, Terminals: []DayTerminal{}, Store: []BatchTotals{}}
 	for _, t := range rep.Terminals {

@@ -183,6 +183,12 @@ type BatchTotals struct {
 	// ByMethod is an extension: present only when the batch holds qr or va
 	// payments.
 	ByMethod map[string]TypeTotal `json:"by_method,omitempty"`
+	// Cashback is the cash handed out with cashback sales (in the total);
+	// absent only in reports stored before it existed.
+	Cashback string `json:"cashback,omitempty"`
+	// NotInTotal lists approved voids and pre-auths, which are not in the
+	// total; absent when there are none.
+	NotInTotal map[string]TypeTotal `json:"not_in_total,omitempty"`
 }
 
 // TypeTotal is a count and an amount.
@@ -216,6 +222,7 @@ func batchTotalsFrom(t agent.BatchTotals) BatchTotals {
 	return BatchTotals{
 		Count: t.Count, TotalAmount: t.TotalAmount, Currency: t.Currency, Tips: t.Tips,
 		ByType: typeTotalsFrom(t.ByType), ByRoute: typeTotalsFrom(t.ByRoute), ByMethod: typeTotalsFrom(t.ByMethod),
+		Cashback: t.Cashback, NotInTotal: typeTotalsFrom(t.NotInTotal),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -104,48 +105,73 @@ func (api *API) route(e agent.Event) {
 // calls the agent and returns the wire result.
 type handler func(api *API, ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error)
 
-// methods is the WebSocket API: method name → handler.
-var methods = map[string]handler{
-	"payment.create":     (*API).create,
-	"payment.refund":     (*API).refund,
-	"payment.get":        (*API).get,
-	"payment.qr":         (*API).qr,
-	"payment.receipt":    (*API).paymentReceipt,
-	"payment.cancel":     (*API).cancel,
-	"payment.wait":       (*API).wait,
-	"payment.list":       (*API).list,
-	"payment.search":     (*API).search,
-	"report.day":         (*API).reportDay,
-	"payment.tip_adjust": (*API).tipAdjust,
-	"terminal.list":      (*API).terminalList,
-	"events.subscribe":   (*API).subscribe,
-	"events.since":       (*API).since,
-	"batch.get":          (*API).batchGet,
-	"batch.close":        (*API).batchClose,
-	"batch.list":         (*API).batchList,
+// method is one method of the API: its handler, and the Go types of its
+// params and result, which the OpenRPC document (openrpc.json) describes and
+// its conformance test checks.
+type method struct {
+	call   handler
+	params reflect.Type // a struct: the params object's members are its JSON fields
+	result reflect.Type // the wire type of the result; an interface when it has several
+}
+
+// on makes a method of h, whose params decode strictly into a P
+// (decodeParams) before h runs.
+func on[P, R any](h func(api *API, ctx context.Context, c *rpc.Conn, p P) (R, error)) method {
+	return method{
+		call: func(api *API, ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
+			p, err := decodeParams[P](params)
+			if err != nil {
+				return nil, err
+			}
+			r, err := h(api, ctx, c, p)
+			if err != nil {
+				return nil, err
+			}
+			return r, nil
+		},
+		params: reflect.TypeFor[P](),
+		result: reflect.TypeFor[R](),
+	}
+}
+
+// methods is the WebSocket API: method name → method.
+var methods = map[string]method{
+	"payment.create":     on((*API).create),
+	"payment.refund":     on((*API).refund),
+	"payment.get":        on((*API).get),
+	"payment.qr":         on((*API).qr),
+	"payment.receipt":    on((*API).paymentReceipt),
+	"payment.cancel":     on((*API).cancel),
+	"payment.wait":       on((*API).wait),
+	"payment.list":       on((*API).list),
+	"payment.search":     on((*API).search),
+	"report.day":         on((*API).reportDay),
+	"payment.tip_adjust": on((*API).tipAdjust),
+	"terminal.list":      on((*API).terminalList),
+	"events.subscribe":   on((*API).subscribe),
+	"events.since":       on((*API).since),
+	"batch.get":          on((*API).batchGet),
+	"batch.close":        on((*API).batchClose),
+	"batch.list":         on((*API).batchList),
 }
 
 // Call dispatches one JSON-RPC call.
 func (api *API) Call(ctx context.Context, c *rpc.Conn, name string, params json.RawMessage) (any, error) {
-	h, ok := methods[name]
+	m, ok := methods[name]
 	if !ok {
 		return nil, rpc.MethodNotFound(name)
 	}
-	return h(api, ctx, c, params)
+	return m.call(api, ctx, c, params)
 }
 
-// orderParams are the params of payment.get and payment.cancel.
+// orderParams are the params of payment.get, payment.qr and payment.cancel.
 type orderParams struct {
 	MerchantOrderNo string `json:"merchant_order_no"`
 }
 
-func (api *API) get(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[orderParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) get(ctx context.Context, _ *rpc.Conn, p orderParams) (Payment, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	return wrap(api.a.Get(ctx, p.MerchantOrderNo))
 }
@@ -168,28 +194,24 @@ type QRCode struct {
 
 // qr answers payment.qr: the payment's QR payload, or its payment page's
 // URL, as an SVG QR code (rendered here, never by a third party).
-func (api *API) qr(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[orderParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) qr(ctx context.Context, _ *rpc.Conn, p orderParams) (QRCode, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return QRCode{}, err
 	}
 	pay, err := api.a.Get(ctx, p.MerchantOrderNo)
 	if err != nil {
-		return wrap(pay, err)
+		return QRCode{}, appError(err)
 	}
 	kind, payload := "qr_payload", pay.QRPayload
 	if payload == "" {
 		kind, payload = "pay_url", pay.PayURL
 	}
 	if payload == "" {
-		return nil, rpc.InvalidParams("merchant_order_no", fmt.Sprintf("payment %s has no QR code or payment page (only qr, va and link payments waiting for the customer have one)", p.MerchantOrderNo))
+		return QRCode{}, rpc.InvalidParams("merchant_order_no", fmt.Sprintf("payment %s has no QR code or payment page (only qr, va and link payments waiting for the customer have one)", p.MerchantOrderNo))
 	}
 	svg, err := qrsvg.Render(payload, qrsvg.Options{Title: "QR code for payment " + pay.MerchantOrderNo})
 	if err != nil {
-		return nil, fmt.Errorf("render the QR code of %s: %w", pay.MerchantOrderNo, err)
+		return QRCode{}, fmt.Errorf("render the QR code of %s: %w", pay.MerchantOrderNo, err)
 	}
 	out := QRCode{MerchantOrderNo: pay.MerchantOrderNo, Kind: kind, SVG: string(svg), Amount: pay.Amount, Currency: pay.Currency, State: pay.State}
 	if !pay.ExpiresAt.IsZero() {
@@ -207,46 +229,44 @@ type receiptParams struct {
 
 // paymentReceipt answers payment.receipt: one copy of a final payment's receipt,
 // as fields and as lines for a printer of width characters.
-func (api *API) paymentReceipt(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[receiptParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) paymentReceipt(ctx context.Context, _ *rpc.Conn, p receiptParams) (Receipt, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return Receipt{}, err
 	}
 	cp, err := receipt.ParseCopy(p.Copy)
 	if err != nil {
-		return nil, rpc.InvalidParams("copy", fmt.Sprintf("want merchant or customer (default customer), got %q", p.Copy))
+		return Receipt{}, rpc.InvalidParams("copy", fmt.Sprintf("want merchant or customer (default customer), got %q", p.Copy))
 	}
 	width := receipt.DefaultWidth
 	if p.Width != nil {
 		width = *p.Width
 	}
 	if width < receipt.MinWidth || width > receipt.MaxWidth {
-		return nil, rpc.InvalidParams("width", fmt.Sprintf("want %d to %d characters (32, 40 or 48 for the common printers), got %d",
+		return Receipt{}, rpc.InvalidParams("width", fmt.Sprintf("want %d to %d characters (32, 40 or 48 for the common printers), got %d",
 			receipt.MinWidth, receipt.MaxWidth, width))
 	}
 	r, err := api.a.Receipt(ctx, p.MerchantOrderNo, cp)
 	if err != nil {
-		return nil, appError(err)
+		return Receipt{}, appError(err)
 	}
 	lines, err := r.Lines(width)
 	if err != nil {
-		return nil, fmt.Errorf("lay out the receipt of %s: %w", p.MerchantOrderNo, err)
+		return Receipt{}, fmt.Errorf("lay out the receipt of %s: %w", p.MerchantOrderNo, err)
 	}
 	return ReceiptFrom(r, width, lines), nil
 }
 
-func (api *API) cancel(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[orderParams](params)
-	if err != nil {
-		return nil, err
-	}
+// cancelParams are the params of payment.cancel.
+type cancelParams struct {
+	MerchantOrderNo string `json:"merchant_order_no"`
+	Source          string `json:"source"`
+}
+
+func (api *API) cancel(ctx context.Context, _ *rpc.Conn, p cancelParams) (Payment, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
-	return wrap(api.a.Cancel(ctx, p.MerchantOrderNo))
+	return wrap(api.a.CancelFrom(ctx, p.MerchantOrderNo, p.Source))
 }
 
 type waitParams struct {
@@ -254,18 +274,14 @@ type waitParams struct {
 	TimeoutMS       *int64 `json:"timeout_ms"`
 }
 
-func (api *API) wait(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[waitParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) wait(ctx context.Context, _ *rpc.Conn, p waitParams) (Payment, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	timeout := defaultWait
 	if p.TimeoutMS != nil {
 		if *p.TimeoutMS < 0 || *p.TimeoutMS > maxWait.Milliseconds() {
-			return nil, rpc.InvalidParams("timeout_ms", fmt.Sprintf("want 0 to %d", maxWait.Milliseconds()))
+			return Payment{}, rpc.InvalidParams("timeout_ms", fmt.Sprintf("want 0 to %d", maxWait.Milliseconds()))
 		}
 		timeout = time.Duration(*p.TimeoutMS) * time.Millisecond
 	}
@@ -278,26 +294,22 @@ type listParams struct {
 	Limit      *int   `json:"limit"`
 }
 
-func (api *API) list(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[listParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) list(ctx context.Context, _ *rpc.Conn, p listParams) (PaymentList, error) {
 	limit, err := limitParam(p.Limit)
 	if err != nil {
-		return nil, err
+		return PaymentList{}, err
 	}
 	if p.TerminalSN != "" {
 		if _, err := api.a.Registry().Lookup(p.TerminalSN); err != nil {
-			return nil, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
+			return PaymentList{}, rpc.InvalidParams("terminal_sn", fmt.Sprintf("unknown terminal %q", p.TerminalSN))
 		}
 	}
 	if p.State != "" && !validState(p.State) {
-		return nil, rpc.InvalidParams("state", fmt.Sprintf("unknown state %q", p.State))
+		return PaymentList{}, rpc.InvalidParams("state", fmt.Sprintf("unknown state %q", p.State))
 	}
 	list, err := api.a.List(ctx, agent.ListFilter{TerminalSN: p.TerminalSN, State: p.State, Limit: limit})
 	if err != nil {
-		return nil, appError(err)
+		return PaymentList{}, appError(err)
 	}
 	out := PaymentList{Payments: paymentsFrom(list)}
 	if out.Payments == nil {
@@ -306,10 +318,7 @@ func (api *API) list(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (
 	return out, nil
 }
 
-func (api *API) terminalList(_ context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	if _, err := decodeParams[struct{}](params); err != nil {
-		return nil, err
-	}
+func (api *API) terminalList(_ context.Context, _ *rpc.Conn, _ struct{}) (TerminalList, error) {
 	ts := api.a.Terminals()
 	out := TerminalList{}
 	if ts != nil {
@@ -327,17 +336,13 @@ type sinceParams struct {
 	TerminalSN string `json:"terminal_sn"`
 }
 
-func (api *API) since(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[sinceParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) since(ctx context.Context, _ *rpc.Conn, p sinceParams) (Changes, error) {
 	if p.Since == nil {
-		return nil, rpc.InvalidParams("since", "required: 0, or the highest seq you have processed")
+		return Changes{}, rpc.InvalidParams("since", "required: 0, or the highest seq you have processed")
 	}
 	ch, err := api.a.ChangesSince(ctx, agent.ChangesQuery{Since: *p.Since, TerminalSN: p.TerminalSN, Limit: changesLimit(p.Limit)})
 	if err != nil {
-		return nil, appError(err)
+		return Changes{}, appError(err)
 	}
 	return ChangesFrom(ch), nil
 }
@@ -347,20 +352,16 @@ type tipParams struct {
 	TipAmount       json.RawMessage `json:"tip_amount"`
 }
 
-func (api *API) tipAdjust(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[tipParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) tipAdjust(ctx context.Context, _ *rpc.Conn, p tipParams) (Payment, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	tip, err := moneyString("tip_amount", p.TipAmount)
 	if err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	if tip == "" {
-		return nil, rpc.InvalidParams("tip_amount", "required: a decimal string such as \"2.00\"")
+		return Payment{}, rpc.InvalidParams("tip_amount", "required: a decimal string such as \"2.00\"")
 	}
 	return wrap(api.a.TipAdjust(ctx, p.MerchantOrderNo, tip))
 }
@@ -371,34 +372,29 @@ type batchParams struct {
 	Source     string `json:"source"`
 }
 
-// decodeBatch reads batchParams and the source they name.
-func decodeBatch(params json.RawMessage) (batchParams, string, error) {
-	p, err := decodeParams[batchParams](params)
-	if err != nil {
-		return p, "", err
-	}
+// checkBatch checks batchParams and returns the source they name.
+func checkBatch(p batchParams) (string, error) {
 	by, err := sourceParam(p.Source)
 	if err != nil {
-		return p, "", err
+		return "", err
 	}
 	if p.TerminalSN == "" {
-		return p, "", rpc.InvalidParams("terminal_sn", "required")
+		return "", rpc.InvalidParams("terminal_sn", "required")
 	}
-	return p, by, nil
+	return by, nil
 }
 
-func (api *API) batchGet(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, _, err := decodeBatch(params)
-	if err != nil {
-		return nil, err
+func (api *API) batchGet(ctx context.Context, _ *rpc.Conn, p batchParams) (BatchReport, error) {
+	if _, err := checkBatch(p); err != nil {
+		return BatchReport{}, err
 	}
 	return wrapBatch(api.a.BatchGet(ctx, p.TerminalSN))
 }
 
-func (api *API) batchClose(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, by, err := decodeBatch(params)
+func (api *API) batchClose(ctx context.Context, _ *rpc.Conn, p batchParams) (BatchReport, error) {
+	by, err := checkBatch(p)
 	if err != nil {
-		return nil, err
+		return BatchReport{}, err
 	}
 	return wrapBatch(api.a.BatchClose(ctx, p.TerminalSN, by))
 }
@@ -408,18 +404,14 @@ type batchListParams struct {
 	Limit      *int   `json:"limit"`
 }
 
-func (api *API) batchList(ctx context.Context, _ *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[batchListParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) batchList(ctx context.Context, _ *rpc.Conn, p batchListParams) (BatchList, error) {
 	limit, err := limitParam(p.Limit)
 	if err != nil {
-		return nil, err
+		return BatchList{}, err
 	}
 	list, err := api.a.BatchList(ctx, p.TerminalSN, limit)
 	if err != nil {
-		return nil, appError(err)
+		return BatchList{}, appError(err)
 	}
 	return BatchList{Batches: batchReportsFrom(list)}, nil
 }
@@ -430,11 +422,7 @@ func (api *API) batchList(ctx context.Context, _ *rpc.Conn, params json.RawMessa
 // committed before the read is in the replay, one committed after it is
 // published to the subscription (some may come both ways; clients keep the
 // higher seq of each payment). Live events wait until the answer is queued.
-func (api *API) subscribe(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[subscribeParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) subscribe(ctx context.Context, c *rpc.Conn, p subscribeParams) (subscribeResult, error) {
 	if len(p.Topics) == 0 {
 		p.Topics = []string{"payment", "terminal", "batch"}
 	}
@@ -486,6 +474,10 @@ func (api *API) subscribe(ctx context.Context, c *rpc.Conn, params json.RawMessa
 	}
 	return SubscribedReplay{More: ch.More, Next: ch.Next, Payments: paymentsFrom(ch.Payments), Subscribed: subscribed}, nil
 }
+
+// subscribeResult is the result of events.subscribe: Subscribed, or
+// SubscribedReplay when the call has since.
+type subscribeResult any
 
 type subscribeParams struct {
 	Topics     []string `json:"topics"`
@@ -550,11 +542,7 @@ func sourceParam(s string) (string, error) {
 	return "", rpc.InvalidParams("source", fmt.Sprintf("want ws, console or cli, got %q", s))
 }
 
-func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[createParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) create(ctx context.Context, c *rpc.Conn, p createParams) (Payment, error) {
 	req := agent.CreateRequest{
 		MerchantOrderNo:     p.MerchantOrderNo,
 		Type:                p.Type,
@@ -569,11 +557,11 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 	}
 	src, err := sourceParam(p.Source)
 	if err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	req.Source = src
 	if c, err := parseCard(p.Card); err != nil {
-		return nil, err
+		return Payment{}, err
 	} else if c != nil {
 		req.Card = c
 	}
@@ -581,13 +569,13 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 		req.Options = p.Options.agentOptions()
 	}
 	if req.Amount, err = moneyString("amount", p.Amount); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	if req.TipAmount, err = moneyString("tip_amount", p.TipAmount); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	if req.CashbackAmount, err = moneyString("cashback_amount", p.CashbackAmount); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	// Own the order before it exists, so this connection sees its first
 	// event, and hold its events until the answer is queued.
@@ -610,7 +598,7 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 			delete(st.owned, req.MerchantOrderNo)
 			api.mu.Unlock()
 		}
-		return nil, appError(err)
+		return Payment{}, appError(err)
 	}
 	return PaymentFrom(pay), nil
 }
@@ -618,23 +606,20 @@ func (api *API) create(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 // refund is payment.refund: a refund through CodePay's cloud or on a
 // terminal (agent.Refund). Like payment.create, the calling connection owns
 // the refund's notifications, which follow the answer.
-func (api *API) refund(ctx context.Context, c *rpc.Conn, params json.RawMessage) (any, error) {
-	p, err := decodeParams[refundParams](params)
-	if err != nil {
-		return nil, err
-	}
+func (api *API) refund(ctx context.Context, c *rpc.Conn, p refundParams) (Payment, error) {
 	if err := requireOrderNo(p.MerchantOrderNo); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	req := agent.RefundRequest{
 		MerchantOrderNo: p.MerchantOrderNo, OrigMerchantOrderNo: p.OrigMerchantOrderNo, Currency: p.Currency,
 		Description: p.Description, Via: p.Via, TerminalSN: p.TerminalSN, Lane: p.Lane,
 	}
+	var err error
 	if req.Source, err = sourceParam(p.Source); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	if req.Amount, err = moneyString("amount", p.Amount); err != nil {
-		return nil, err
+		return Payment{}, err
 	}
 	st := api.state(c)
 	no := req.MerchantOrderNo
@@ -651,7 +636,7 @@ func (api *API) refund(ctx context.Context, c *rpc.Conn, params json.RawMessage)
 			delete(st.owned, no)
 			api.mu.Unlock()
 		}
-		return nil, appError(err)
+		return Payment{}, appError(err)
 	}
 	return PaymentFrom(pay), nil
 }
@@ -785,17 +770,17 @@ func decodeParams[T any](params json.RawMessage) (T, error) {
 }
 
 // wrap is the answer of a method returning a payment.
-func wrap(p agent.Payment, err error) (any, error) {
+func wrap(p agent.Payment, err error) (Payment, error) {
 	if err != nil {
-		return nil, appError(err)
+		return Payment{}, appError(err)
 	}
 	return PaymentFrom(p), nil
 }
 
 // wrapBatch is the answer of a method returning a batch report.
-func wrapBatch(r agent.BatchReport, err error) (any, error) {
+func wrapBatch(r agent.BatchReport, err error) (BatchReport, error) {
 	if err != nil {
-		return nil, appError(err)
+		return BatchReport{}, appError(err)
 	}
 	return BatchReportFrom(r), nil
 }

@@ -148,7 +148,8 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 	handler := server.Handler(server.Config{
 		Agent: ag, RPC: a.rpc, Notifications: hooks, Logger: log,
 		Metrics: mets.Handler(), BindoWebhookSecret: webhookSecret, BindoLinks: bindoLinks, IDPay: prov.idHooks,
-		Console: console.New(console.Config{Agent: ag, CheckToken: a.rpc.CheckToken, Demo: demo, Version: version, Logger: log}),
+		Console: console.New(console.Config{Agent: ag, CheckToken: a.rpc.CheckToken, Demo: demo, Version: version, Logger: log,
+			StoreName: acfg.Receipt.MerchantName}),
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("database not writable: %w", err)

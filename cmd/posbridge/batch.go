@@ -25,14 +25,13 @@ type batchReport struct {
 	ClosedAt   *string `json:"closed_at"`
 	ClosedBy   string  `json:"closed_by"`
 	Local      struct {
-		Count       int    `json:"count"`
-		TotalAmount string `json:"total_amount"`
-		Currency    string `json:"currency"`
-		Tips        string `json:"tips"`
-		ByType      map[string]struct {
-			Count  int    `json:"count"`
-			Amount string `json:"amount"`
-		} `json:"by_type"`
+		Count       int                  `json:"count"`
+		TotalAmount string               `json:"total_amount"`
+		Currency    string               `json:"currency"`
+		Tips        string               `json:"tips"`
+		ByType      map[string]typeTotal `json:"by_type"`
+		Cashback    string               `json:"cashback"`
+		NotInTotal  map[string]typeTotal `json:"not_in_total"`
 	} `json:"local"`
 	Cloud *struct {
 		Count       *int64 `json:"count"`
@@ -41,6 +40,12 @@ type batchReport struct {
 	Differences     []string `json:"differences"`
 	Comparison      string   `json:"comparison"`
 	CloudSettleList string   `json:"cloud_settle_list"`
+}
+
+// typeTotal is a count and an amount of a breakdown line.
+type typeTotal struct {
+	Count  int    `json:"count"`
+	Amount string `json:"amount"`
 }
 
 // comparison is the report's comparison; a report from an agent older than
@@ -67,15 +72,14 @@ func printReport(w io.Writer, r batchReport) {
 		fmt.Fprintf(w, "  closed %s by %s", *r.ClosedAt, r.ClosedBy)
 	}
 	fmt.Fprintf(w, "\n  total   %d transactions  %s %s  (tips %s)\n", r.Local.Count, r.Local.TotalAmount, r.Local.Currency, r.Local.Tips)
-	types := make([]string, 0, len(r.Local.ByType))
-	for t := range r.Local.ByType {
-		types = append(types, t)
+	// The breakdown adds up to the total: each type's signed amount, plus
+	// tips and cashback (agent.BatchTotals); voids and pre-auths follow,
+	// outside the total.
+	printTypes(w, r.Local.ByType, "")
+	if r.Local.Cashback != "" && r.Local.Cashback != "0" && strings.Trim(r.Local.Cashback, "0.") != "" {
+		fmt.Fprintf(w, "  %-10s      %s\n", "cashback", r.Local.Cashback)
 	}
-	sort.Strings(types)
-	for _, t := range types {
-		v := r.Local.ByType[t]
-		fmt.Fprintf(w, "  %-10s %3d  %s\n", t, v.Count, v.Amount)
-	}
+	printTypes(w, r.Local.NotInTotal, " (not in the total)")
 	if r.Cloud != nil {
 		n, total := "?", r.Cloud.TotalAmount
 		if r.Cloud.Count != nil {
@@ -101,6 +105,18 @@ func printReport(w io.Writer, r batchReport) {
 	}
 	for _, d := range r.Differences {
 		fmt.Fprintf(w, "  ! %s\n", d)
+	}
+}
+
+// printTypes prints breakdown lines, sorted by type.
+func printTypes(w io.Writer, m map[string]typeTotal, note string) {
+	types := make([]string, 0, len(m))
+	for t := range m {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		fmt.Fprintf(w, "  %-10s %3d  %s%s\n", t, m[t].Count, m[t].Amount, note)
 	}
 }
 
@@ -223,7 +239,11 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	defer c.close()
 	if sub != "list" {
 		method := map[string]string{"show": "payment.get", "cancel": "payment.cancel"}[sub]
-		res, err := c.call(method, map[string]any{"merchant_order_no": pos[0]})
+		params := map[string]any{"merchant_order_no": pos[0]}
+		if sub == "cancel" {
+			params["source"] = agent.SourceCLI
+		}
+		res, err := c.call(method, params)
 		var re *rpcError
 		if sub == "show" && errors.As(err, &re) && re.Code == wsapi.CodeNotFound {
 			if code, ok := showArchived(ctx, *af.config, pos[0], stdout, stderr); ok {

@@ -31,6 +31,10 @@ func TestPrintReportThreeCases(t *testing.T) {
 			[]string{"! " + agent.NotComparedLine, "CodePay  ? transactions  ?"}, []string{agent.AgreeLine}},
 		{"old agent, agree", `{` + head + `,"cloud":{"count":1,"total_amount":"12.34"},"differences":[]}`,
 			[]string{agent.AgreeLine}, []string{"!"}},
+		{"breakdown with refund, cashback and a void", `{"terminal_sn":"T1","batch_no":5,"state":"open","opened_at":"2026-01-01T20:00:00Z","closed_at":null,` +
+			`"local":{"count":3,"total_amount":"35.00","currency":"USD","tips":"2.00","cashback":"10.00","by_type":{"sale":{"count":1,"amount":"20.00"},"cashback":{"count":1,"amount":"8.00"},"refund":{"count":1,"amount":"-5.00"}},` +
+			`"not_in_total":{"void":{"count":1,"amount":"7.00"}}},"cloud":null,"differences":[]}`,
+			[]string{"refund       1  -5.00\n", "cashback        10.00\n", "void         1  7.00 (not in the total)\n", "(tips 2.00)"}, []string{"!"}},
 		{"open batch", `{"terminal_sn":"T1","batch_no":4,"state":"open","opened_at":"2026-01-01T20:00:00Z","closed_at":null,"local":{"count":0,"total_amount":"0.00","currency":"USD","tips":"0.00"},"cloud":null,"differences":[]}`,
 			[]string{"batch 4  open"}, []string{agent.AgreeLine, "!", "CodePay"}},
 	}

@@ -184,6 +184,13 @@ func TestClientCommandsFindTheDemo(t *testing.T) {
 	if code, out := cli("batch", "show"); code != exitOK || !strings.Contains(out, "Terminal DEMO000001") || !strings.Contains(out, "Terminal DEMO000002") {
 		t.Fatalf("batch show next to the demo: exit %d\n%s", code, out)
 	}
+	// pay too finds the demo, and a void needs only the original.
+	if code, out := cli("pay", "--amount", "2.00", "--order", "CLIPAY1", "--timeout", "60s"); code != exitOK || !strings.Contains(out, "approved") {
+		t.Fatalf("pay next to the demo: exit %d\n%s", code, out)
+	}
+	if code, out := cli("pay", "--type", "void", "--orig", "CLIPAY1", "--order", "CLIPAY1V", "--timeout", "60s"); code != exitOK || !strings.Contains(out, "approved") {
+		t.Fatalf("void by its original only: exit %d\n%s", code, out)
+	}
 	// Every client command honours POSBRIDGE_URL and POSBRIDGE_TOKEN, over
 	// the demo's file: a wrong token in the environment is the one sent.
 	env := []string{"POSBRIDGE_URL=ws://" + addr + "/v1/ws", "POSBRIDGE_TOKEN=wrong-token-0123456789"}

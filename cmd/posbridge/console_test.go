@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,11 +203,18 @@ func (b *browserRun) pageErrors() []string {
 
 // TestConsoleInBrowser drives the store console in headless Chromium against
 // the real binary running `posbridge demo`: sign-in (refused, then accepted),
-// live terminals, a test sale and its receipt (both copies, printed),
-// closing the batch through the confirmation dialog, the report, batch
-// history and the CSV download.
+// live terminals, a test sale and its receipt (both copies, printed), a
+// cancel, a void and a refund from a payment's detail (each confirmed in
+// words first, each recorded with source console), closing the batch
+// through the confirmation dialog, the report (its breakdown adds up) and
+// its print view, batch history and the CSV download, the day's totals and
+// their print view, search by order number, amount and card digits with a
+// date range and paging, and the tablet layout (820 px) without sideways
+// scrolling. Screenshots of each, at desktop and tablet sizes, go to
+// artifacts/console.
 func TestConsoleInBrowser(t *testing.T) {
 	chromium := findChromium(t)
+	started := time.Now()
 	addr := freePort(t)
 	dataDir := filepath.Join(t.TempDir(), "demo")
 	demo, token, simURL, _ := startDemoQR(t, "demo", addr, dataDir)
@@ -225,7 +233,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	downloads := t.TempDir()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
@@ -324,6 +332,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	b.shot("terminals")
+	moneyHelpers(b)
 
 	// Keyboard: Enter on a terminal's "Close batch" opens the dialog with
 	// the safe choice focused; Escape cancels and focus returns.
@@ -358,6 +367,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitNotVisible(chromedp.ID("close-dialog")),
 		poll(`document.querySelector('article[data-sn="DEMO000002"] h4').textContent === "Open batch 1"`, 5*time.Second),
 	)
+
+	// 3c. A POS queues a sale behind it; the manager cancels it from its
+	// detail. The confirmation says what will happen, focus starts on Back;
+	// the sale leaves the queue cancelled.
+	qconn0 := dialWS(t, addr, token)
+	wsCall(t, qconn0, 1, "payment.create", map[string]any{"merchant_order_no": "POS-42", "type": "sale", "terminal_sn": "DEMO000002", "amount": "4.00", "currency": "USD"})
+	qconn0.Close()
+	b.step("queued sale", 10*time.Second, poll(`document.querySelector('#payment-rows tr[data-order="POS-42"]')?.dataset.state === "queued"`, 5*time.Second))
+	cancelFromConsole(b, "POS-42", "Cancel POS-42 of 4.00 USD, waiting in the queue of terminal Demo back office (offline) (DEMO000002). It is taken out of the queue; nothing is charged.",
+		"cancel-queued-confirm")
 
 	// 3b. CodePay stops answering (HTTP 500 to every order.query): the
 	// banner says since when and that payments are kept, the terminal cards
@@ -471,6 +490,33 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`!document.body.classList.contains("receipt-open")`, 5*time.Second),
 	)
 
+	// 4c. A second sale, voided from its detail: the confirmation names the
+	// amount, the card and what happens; the void runs on the terminal, and
+	// the open batch neither counts the voided sale under Sales nor adds the
+	// void: its breakdown adds up to the total, the void listed apart.
+	voided := testSale(b, "2.00")
+	openDetail(b, voided)
+	b.step("void asks first", 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-void")),
+		chromedp.WaitVisible(chromedp.ID("pay-confirm")),
+	)
+	wantText(t, "void confirmation", b.text("#pay-confirm-text"), "Void "+voided+": 2.00 USD paid with the Visa card ending 0119.",
+		"is sent to terminal Demo counter (online) (DEMO000001)", "the customer is not charged")
+	b.shotView("void-confirm")
+	b.step("void", 30*time.Second,
+		chromedp.Click(chromedp.ID("pay-confirm-go")),
+		poll(`/^Void VOID\d+ of 2\.00 USD: Approved\.$/.test(document.getElementById("pay-status").textContent)`, 25*time.Second),
+		poll(`[...document.querySelectorAll('#payment-rows tr[data-order^=VOID]')].some(r => r.dataset.state === "approved" &&
+			r.querySelector(".col-source").textContent === "console")`, 5*time.Second),
+		poll(`document.querySelector('article[data-sn="DEMO000001"] .batch-total').textContent === "12.34 USD" &&
+			document.querySelector('article[data-sn="DEMO000001"] .line-void')?.textContent.includes("2.00 USD")`, 10*time.Second),
+	)
+	closeDetail(b, voided)
+	if got := eval[string](b, `[...document.querySelectorAll('article[data-sn="DEMO000001"] table.breakdown tr')].map(r => r.textContent).join("|")`); got !=
+		"LineCountAmount|Sales112.34 USD|Total112.34 USD|Not in the total|Voids (the voided sale is left out too)12.00 USD" {
+		t.Errorf("open batch breakdown = %q", got)
+	}
+
 	// 5. Close batch: the dialog shows what is about to be closed.
 	b.step("open close dialog", 20*time.Second,
 		chromedp.Click(chromedp.CSS(`article[data-sn="DEMO000001"] button.close-batch`)),
@@ -507,7 +553,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	if eval[bool](b, `document.getElementById("close-dialog").open`) {
 		t.Error("the confirmation dialog is still open after the close")
 	}
+	if got := eval[string](b, `[...document.querySelectorAll("#report-body table.breakdown tr")].map(r => r.textContent).join("|")`); got !=
+		"LineCountAmount|Sales112.34 USD|Total112.34 USD|Not in the total|Voids (the voided sale is left out too)12.00 USD" {
+		t.Errorf("report breakdown = %q", got)
+	}
 	b.shotView("batch-report")
+
+	// 5b. Print: the report alone, black on white, headed by the store.
+	printBatchReport(b, "batch-report-print")
 
 	// 6. Batch history: exactly one closed batch of DEMO000001; its report and CSV.
 	b.step("history", 20*time.Second,
@@ -557,6 +610,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("read downloaded CSV: %v", err)
 	}
 	for _, want := range []string{"terminal,DEMO000001\n", "batch_no,1\n", "local_count,1\n", "local_total,12.34\n", "cloud_total,12.34\n",
+		"local_cashback,0.00\n", "local_sale,1,12.34\n", "local_void,1,2.00\n",
 		"comparison,agree\n", "differences,Local and CodePay totals agree\n", orderNo + ",sale,approved,12.34,0.00,USD,"} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("downloaded CSV lacks %q:\n%s", want, got)
@@ -628,6 +682,154 @@ func TestConsoleInBrowser(t *testing.T) {
 			document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="1"]')?.textContent.includes("Totals agree")`, 10*time.Second),
 	)
 
+	// 6d. An empty batch, CodePay answering its totals as "0": the CodePay
+	// column has the currency's decimals, as posbridge's, and no "null".
+	simAdmin(t, "POST", simURL+"/sim/mode", `{"batch_shape":"totals","amount_style":"string"}`)
+	closeFromConsole(b, 4, "0 transactions", "agree")
+	if got := eval[[]string](b, `[...document.querySelectorAll("#report-body table.compare tbody tr")].map(r => r.textContent)`); strings.Join(got, "|") !=
+		"Transactions00|Total0.00 USD0.00 USD|Tips0.00 USD—" {
+		t.Errorf("empty batch report = %q", got)
+	}
+	noNull(b, "the empty batch report")
+	b.shotView("batch-report-empty")
+	b.step("close empty report", 10*time.Second,
+		chromedp.Click(chromedp.ID("report-done")),
+		chromedp.WaitNotVisible(chromedp.ID("report-dialog")),
+	)
+
+	// 6e. A refund of part of the 12.34 sale (its batch is closed, so it is
+	// refunded, not voided). Too much is refused in the agent's words; 5.00
+	// is confirmed with amount, card and way, runs on the terminal and is
+	// recorded with source console.
+	openDetail(b, orderNo)
+	b.step("refund form", 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-refund-open")),
+		chromedp.WaitVisible(chromedp.ID("refund-amount")),
+		poll(`document.activeElement.id === "refund-amount" && document.getElementById("refund-amount").value === "12.34" &&
+			document.getElementById("refund-via").value === "terminal"`, 5*time.Second),
+		chromedp.SetValue(chromedp.ID("refund-amount"), "20.00"),
+		chromedp.KeyEvent(kb.Enter), // Enter reviews the refund
+		chromedp.WaitVisible(chromedp.ID("pay-confirm")),
+		chromedp.Click(chromedp.ID("pay-confirm-go")),
+		poll(`document.getElementById("pay-error").textContent.startsWith("Amount: ") && !document.getElementById("refund-amount").closest("fieldset").hidden`, 10*time.Second),
+	)
+	if got := b.text("#pay-error"); !strings.Contains(got, "12.34") {
+		t.Errorf("refusal of too large a refund = %q, want the agent's reason with the amount", got)
+	}
+	b.shotView("refund-refused")
+	b.step("refund review", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("refund-amount"), "5.00"),
+		chromedp.Click(chromedp.ID("refund-review")),
+		chromedp.WaitVisible(chromedp.ID("pay-confirm")),
+		poll(`document.activeElement.id === "pay-confirm-back"`, 5*time.Second),
+	)
+	wantText(t, "refund confirmation", b.text("#pay-confirm-text"),
+		"Refund 5.00 USD of "+orderNo+" to the Visa card ending 0119 on terminal Demo counter (online) (DEMO000001): the refund is queued there and the customer presents the card to receive it.")
+	b.shotView("refund-confirm")
+	b.step("refund", 30*time.Second,
+		chromedp.Click(chromedp.ID("pay-confirm-go")),
+		poll(`/^Refund REFUND\d+ of 5\.00 USD: Approved\.$/.test(document.getElementById("pay-status").textContent)`, 25*time.Second),
+		poll(`[...document.querySelectorAll('#payment-rows tr[data-order^=REFUND]')].some(r => r.dataset.state === "approved" &&
+			r.querySelector(".col-source").textContent === "console" && r.querySelector(".amount").textContent === "5.00 USD")`, 5*time.Second),
+	)
+	b.shotView("refund-done")
+	closeDetail(b, orderNo)
+	refundNo := eval[string](b, `document.querySelector('#payment-rows tr[data-order^=REFUND]').dataset.order`)
+	conn := dialWS(t, addr, token)
+	var refund struct{ Source, Type, State, OrigMerchantOrderNo string }
+	if err := json.Unmarshal(wsCall(t, conn, 1, "payment.get", map[string]any{"merchant_order_no": refundNo}), &refund); err != nil ||
+		refund.Source != "console" || refund.Type != "refund" || refund.State != "approved" {
+		t.Errorf("the console's refund in the journal = %+v, %v; want an approved refund with source console", refund, err)
+	}
+	var void struct{ Source string }
+	voidNo := eval[string](b, `document.querySelector('#payment-rows tr[data-order^=VOID]').dataset.order`)
+	if err := json.Unmarshal(wsCall(t, conn, 2, "payment.get", map[string]any{"merchant_order_no": voidNo}), &void); err != nil || void.Source != "console" {
+		t.Errorf("the console's void has source %q, %v; want console", void.Source, err)
+	}
+
+	// 6f. Today's totals: the 12.34 sale and the 5.00 refund count (the
+	// voided sale and its void do not), for the store and per terminal;
+	// the breakdown adds up. Print day prints them alone.
+	// The day is the one these payments were made on (the test may run
+	// across midnight: then the exact figures are not checked).
+	days := map[string]bool{}
+	for i, no := range []string{orderNo, voided, voidNo, refundNo} {
+		var p struct {
+			CreatedAt time.Time `json:"created_at"`
+		}
+		if err := json.Unmarshal(wsCall(t, conn, 3+i, "payment.get", map[string]any{"merchant_order_no": no}), &p); err != nil {
+			t.Fatal(err)
+		}
+		days[p.CreatedAt.Local().Format(time.DateOnly)] = true
+	}
+	if len(days) == 1 {
+		var day string
+		for d := range days {
+			day = d
+		}
+		b.step("day totals", 15*time.Second,
+			chromedp.ScrollIntoView(chromedp.ID("today")),
+			chromedp.SetValue(chromedp.ID("today-date"), day), // the day these payments were made
+			poll(`document.querySelector("#today-body .day-total")?.textContent === "7.34 USD" &&
+				document.querySelector('#today-body tr[data-sn="DEMO000001"] .day-terminal-total')?.textContent === "7.34 USD"`, 10*time.Second),
+		)
+		if got := eval[string](b, `[...document.querySelectorAll("#today-body .day-store table.breakdown tr")].map(r => r.textContent).join("|")`); got !=
+			"LineCountAmount|Sales112.34 USD|Refunds1-5.00 USD|Total27.34 USD|Not in the total|Voids (the voided sale is left out too)12.00 USD" {
+			t.Errorf("day breakdown = %q", got)
+		}
+		if day == time.Now().Format(time.DateOnly) {
+			wantText(t, "day heading", b.text("#today-h"), "Today's totals")
+		}
+	} else {
+		t.Logf("the payments straddle midnight (%v): the day's figures are not checked", days)
+		b.step("day totals", 5*time.Second, chromedp.ScrollIntoView(chromedp.ID("today")))
+	}
+	noNull(b, "the page with day totals")
+	b.shot("day-totals")
+	printDay(b, "day-print")
+
+	// 6g. Search over the whole journal: by order number, amount, a card's
+	// last 4 digits; a date range; paging. More payments first (wallet
+	// payments waiting for the customer), so the day needs two pages of 10.
+	for i := 1; i <= 6; i++ {
+		wsCall(t, conn, 10+i, "payment.create", map[string]any{"merchant_order_no": fmt.Sprintf("PAGE%02d", i), "method": "qr", "amount": "1.00", "currency": "USD"})
+	}
+	conn.Close()
+	search(b, "by order number", orderNo, "", "", 1)
+	if got := eval[string](b, `document.querySelector("#payment-rows tr").dataset.order`); got != orderNo {
+		t.Errorf("search by order number found %s", got)
+	}
+	wantText(t, "search status", b.text("#payments-status"), "1 payment found for “"+orderNo+"”")
+	search(b, "by amount", "12.34", "", "", 1)
+	search(b, "by order number's beginning", "PAGE", "", "", 6)
+	search(b, "by the card's last 4 digits", "0119", "", "", -1)
+	if !eval[bool](b, `[...document.querySelectorAll("#payment-rows tr")].every(r => r.querySelector(".col-card").textContent.endsWith("0119"))`) {
+		t.Error("the search for 0119 found a payment without that card")
+	}
+	b.shot("search-card")
+	// Every payment of this journal was made between the test's start and now.
+	b.step("ten per page", 5*time.Second, chromedp.SetValue(chromedp.ID("page-size"), "10"))
+	search(b, "the test's days, first page", "", started.Format(time.DateOnly), time.Now().Format(time.DateOnly), 10)
+	b.step("next page", 15*time.Second,
+		chromedp.Click(chromedp.ID("payments-more")),
+		poll(`document.querySelectorAll("#payment-rows tr").length === 13 && document.getElementById("payments-more").hidden`, 10*time.Second),
+	)
+	b.shot("search-paged")
+	search(b, "a day without payments", "", "2001-01-01", "2001-01-31", 0)
+	wantText(t, "empty search", b.text("#payments-empty"), "No payments match this search.")
+	b.step("refused search", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("search-q"), "#?!"),
+		chromedp.Click(chromedp.ID("search-submit")),
+		poll(`document.getElementById("payments-error").textContent.startsWith("Search refused: Search: want an order number")`, 5*time.Second),
+	)
+	b.step("clear search", 10*time.Second,
+		chromedp.SetValue(chromedp.ID("page-size"), "50"),
+		chromedp.Click(chromedp.ID("search-clear")),
+		poll(`document.getElementById("payments-status").textContent.startsWith("Latest payments, updated live") &&
+			document.querySelectorAll("#payment-rows tr").length === 13 && document.getElementById("payments-error").textContent === ""`, 10*time.Second),
+	)
+	layoutFits(b, "desktop")
+
 	// 7. The agent restarts: the console shows it and reconnects by itself.
 	stopDemo(t, demo)
 	b.step("connection lost", 15*time.Second,
@@ -640,16 +842,57 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.step("reconnected", 30*time.Second,
 		poll(`document.getElementById("conn").dataset.state === "connected" &&
-			document.querySelectorAll('#history-rows tr[data-state="closed"]').length === 3 &&
-			document.querySelectorAll("#payment-rows tr[data-order^=CONSOLE]").length === 3`, 25*time.Second),
+			document.querySelectorAll('#history-rows tr[data-state="closed"]').length === 4 &&
+			document.querySelectorAll("#payment-rows tr[data-order^=CONSOLE]").length === 4`, 25*time.Second),
 	)
 
-	// 8. The same page on a tablet in portrait.
+	// 8. The same page on a tablet in portrait (820 px): the essential
+	// columns of the payments and batch tables fit without scrolling
+	// sideways, a long notice takes two lines at most; search, a refund's
+	// confirmation and the print views at that size.
 	b.step("tablet", 10*time.Second,
-		chromedp.EmulateViewport(768, 1024),
+		chromedp.EmulateViewport(820, 1180),
 		chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`),
 	)
+	// A sale waiting on the offline terminal carries a long notice.
+	oconn := dialWS(t, addr, token)
+	wsCall(t, oconn, 1, "payment.create", map[string]any{"merchant_order_no": "OFFLINE1", "type": "sale", "terminal_sn": "DEMO000002", "amount": "3.00", "currency": "USD"})
+	oconn.Close()
+	b.step("long notice", 15*time.Second,
+		poll(`document.querySelector('#payment-rows tr[data-order="OFFLINE1"] .detail')?.title.startsWith("Terminal DEMO000002 is offline.")`, 10*time.Second))
+	layoutFits(b, "tablet")
 	b.shot("tablet")
+	// That sale is on the terminal: cancelling it withdraws it at CodePay.
+	cancelFromConsole(b, "OFFLINE1", "Cancel OFFLINE1 of 3.00 USD, waiting on terminal Demo back office (offline) (DEMO000002). The order is withdrawn from the terminal at CodePay; nothing is charged.",
+		"tablet-cancel-confirm")
+	search(b, "tablet search", "0119", "", "", -1)
+	b.shot("tablet-search")
+	openDetail(b, orderNo)
+	b.step("tablet refund review", 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-refund-open")),
+		chromedp.WaitVisible(chromedp.ID("refund-amount")),
+		chromedp.SetValue(chromedp.ID("refund-amount"), "1.00"),
+		chromedp.Click(chromedp.ID("refund-review")),
+		chromedp.WaitVisible(chromedp.ID("pay-confirm")),
+	)
+	wantText(t, "tablet refund confirmation", b.text("#pay-confirm-text"), "Refund 1.00 USD of "+orderNo+" to the Visa card ending 0119")
+	b.shotView("tablet-refund-confirm")
+	b.step("tablet refund not confirmed", 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-confirm-back")),
+		poll(`document.activeElement.id === "refund-amount"`, 5*time.Second),
+	)
+	closeDetail(b, orderNo)
+	b.step("tablet clear search", 10*time.Second, chromedp.Click(chromedp.ID("search-clear")),
+		poll(`document.getElementById("payments-status").textContent.startsWith("Latest payments")`, 5*time.Second))
+	b.step("tablet report", 20*time.Second,
+		chromedp.ScrollIntoView(chromedp.ID("history")),
+		chromedp.Click(chromedp.CSS(`#history-rows tr[data-sn="DEMO000001"][data-batch="1"] button.view-batch`)),
+		chromedp.WaitVisible(chromedp.ID("report-dialog")),
+	)
+	b.shotView("tablet-batch-report")
+	printBatchReport(b, "tablet-batch-report-print")
+	b.step("tablet report closed", 10*time.Second, chromedp.Click(chromedp.ID("report-done")), chromedp.WaitNotVisible(chromedp.ID("report-dialog")))
+	printDay(b, "tablet-day-print")
 	b.step("desktop", 10*time.Second, chromedp.EmulateViewport(1280, 900))
 	if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 		// Reduced motion too: no colour transitions half-way in the capture.
@@ -729,7 +972,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("page errors: %v", errs)
 	}
 	if err := ctx.Err(); errors.Is(err, context.DeadlineExceeded) {
-		t.Fatal("the console test ran out of its 120 s")
+		t.Fatal("the console test ran out of its 240 s")
 	}
 }
 
@@ -786,5 +1029,225 @@ func outsideSale(t *testing.T, ctx context.Context, dataDir, simURL, orderNo str
 		if time.Now().After(deadline) {
 			t.Fatalf("the outside sale did not complete: %+v, %v", o, err)
 		}
+	}
+}
+
+// wantText fails the test unless got holds each of wants.
+func wantText(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s = %q, want it to hold %q", what, got, w)
+		}
+	}
+}
+
+// noNull fails the test when the page shows the words null, undefined or
+// NaN: a value the page failed to write.
+func noNull(b *browserRun, where string) {
+	b.t.Helper()
+	if bad := eval[string](b, `(document.body.innerText.match(/\b(null|undefined|NaN)\b/) || [""])[0]`); bad != "" {
+		b.t.Errorf("%s shows %q", where, bad)
+	}
+}
+
+// testSale starts a test sale on DEMO000001 from the form and returns its
+// order number once it is approved.
+func testSale(b *browserRun, amount string) string {
+	b.t.Helper()
+	b.step("test sale of "+amount, 30*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("sale-amount").value = ""; document.getElementById("sale-status").textContent = ""`),
+		chromedp.SetValue(chromedp.ID("sale-terminal"), "DEMO000001"),
+		chromedp.SendKeys(chromedp.ID("sale-amount"), amount),
+		chromedp.Click(chromedp.ID("sale-submit")),
+		poll(`/^Test sale CONSOLE\d+ of `+regexp.QuoteMeta(amount)+` USD on DEMO000001: Approved/.test(document.getElementById("sale-status").textContent)`, 25*time.Second),
+	)
+	return eval[string](b, `document.getElementById("sale-status").textContent.match(/CONSOLE\d+/)[0]`)
+}
+
+// openDetail opens a payment's detail from its row.
+func openDetail(b *browserRun, orderNo string) {
+	b.t.Helper()
+	row := `#payment-rows tr[data-order="` + orderNo + `"] button.open-payment`
+	b.step("open "+orderNo, 10*time.Second,
+		chromedp.ScrollIntoView(chromedp.CSS(row)),
+		chromedp.Click(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.ID("payment-dialog")),
+		poll(`document.getElementById("pay-h").textContent.endsWith(" `+orderNo+`")`, 5*time.Second),
+	)
+}
+
+// closeDetail closes the payment detail; focus returns to the payment's row.
+func closeDetail(b *browserRun, orderNo string) {
+	b.t.Helper()
+	b.step("close "+orderNo, 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-done")),
+		chromedp.WaitNotVisible(chromedp.ID("payment-dialog")),
+		poll(`document.activeElement.matches('#payment-rows tr[data-order="`+orderNo+`"] button.open-payment')`, 5*time.Second),
+	)
+}
+
+// printMedia switches the page to print media (true) or back to screen.
+func printMedia(b *browserRun, on bool) {
+	b.t.Helper()
+	media := ""
+	if on {
+		media = "print"
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: media}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// shown reports, for each selector, whether its element is laid out
+// ("sel:shown" or "sel:hidden"), space separated.
+func shown(b *browserRun, sels ...string) string {
+	b.t.Helper()
+	js, _ := json.Marshal(sels)
+	return eval[string](b, string(js)+`.map(s => s + ":" + (document.querySelector(s)?.getClientRects().length > 0 ? "shown" : "hidden")).join(" ")`)
+}
+
+// printBatchReport prints the open batch report: Print calls the browser's print
+// once, and the print stylesheet shows the report alone, headed by the
+// store's name, without the dialog's buttons.
+func printBatchReport(b *browserRun, shot string) {
+	b.t.Helper()
+	b.step("print report", 10*time.Second,
+		chromedp.Evaluate[chromedp.Void](`window.__printed = 0; window.print = () => { window.__printed++; };`),
+		chromedp.Click(chromedp.ID("report-print")),
+		poll(`window.__printed === 1`, 5*time.Second),
+	)
+	printMedia(b, true)
+	const want = "main:hidden header.topbar:hidden #report-h:shown #report-body:shown #report-print-head:shown #report-download:hidden #report-done:hidden"
+	if got := shown(b, "main", "header.topbar", "#report-h", "#report-body", "#report-print-head", "#report-download", "#report-done"); got != want {
+		b.t.Errorf("printing the report shows %s, want %s", got, want)
+	}
+	wantText(b.t, "report print heading", b.text("#report-print-head"), "posbridge demo store", "Batch report: batch ", "Printed ")
+	b.shotView(shot)
+	printMedia(b, false)
+}
+
+// printDay prints the day totals: the section alone, headed by the store's
+// name, without the day picker and buttons.
+func printDay(b *browserRun, shot string) {
+	b.t.Helper()
+	b.step("print day", 10*time.Second,
+		chromedp.Evaluate[chromedp.Void](`window.__printed = 0; window.print = () => { window.__printed++; };`),
+		chromedp.ScrollIntoView(chromedp.ID("today-print")),
+		chromedp.Click(chromedp.ID("today-print")),
+		poll(`window.__printed === 1 && document.body.classList.contains("print-day")`, 5*time.Second),
+	)
+	printMedia(b, true)
+	const want = "#today:shown #today-body:shown #today-print-head:shown #today-form:hidden #terminals:hidden #payments:hidden #history:hidden header.topbar:hidden body>footer:hidden"
+	if got := shown(b, "#today", "#today-body", "#today-print-head", "#today-form", "#terminals", "#payments", "#history", "header.topbar", "body>footer"); got != want {
+		b.t.Errorf("printing the day shows %s, want %s", got, want)
+	}
+	wantText(b.t, "day print heading", b.text("#today-print-head"), "posbridge demo store", "Day totals of ", "Printed ")
+	b.shot(shot)
+	printMedia(b, false)
+	b.step("after print", 5*time.Second,
+		chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event("afterprint"))`),
+		poll(`!document.body.classList.contains("print-day")`, 5*time.Second),
+	)
+}
+
+// search runs a payment search from the form and waits for its answer:
+// want rows (-1: at least one).
+func search(b *browserRun, name, query, from, to string, want int) {
+	b.t.Helper()
+	rows := fmt.Sprintf(`document.querySelectorAll("#payment-rows tr").length === %d`, want)
+	if want < 0 {
+		rows = `document.querySelectorAll("#payment-rows tr").length > 0`
+	}
+	b.step("search "+name, 15*time.Second,
+		chromedp.ScrollIntoView(chromedp.ID("payment-filters")),
+		// Typed as a person would leave them (chromedp.SetValue cannot empty a search field).
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById("search-q").value = %q;
+			document.getElementById("filter-from").value = %q; document.getElementById("filter-to").value = %q`, query, from, to)),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("payments-status").textContent = ""`),
+		chromedp.Click(chromedp.ID("search-submit")),
+		poll(`/ found for /.test(document.getElementById("payments-status").textContent) && `+rows, 10*time.Second),
+	)
+}
+
+// layoutFits checks the payments and batch tables: no sideways scrolling,
+// the essential payment columns shown, no reason or notice over two lines,
+// and a page no wider than the window.
+func layoutFits(b *browserRun, size string) {
+	b.t.Helper()
+	problems := eval[string](b, `(() => {
+		const out = [];
+		for (const id of ["payment-table", "history-table"]) {
+			const wrap = document.getElementById(id).closest(".table-wrap");
+			if (wrap.scrollWidth > wrap.clientWidth + 1) {
+				out.push(id + " scrolls sideways (" + wrap.scrollWidth + " > " + wrap.clientWidth + "): " +
+					[...document.querySelectorAll("#" + id + " thead th")].map(th => th.textContent + "=" + Math.round(th.getBoundingClientRect().width)).join(" "));
+			}
+		}
+		for (const c of ["col-time", "col-order", "col-type", "col-amount", "col-state", "col-card"]) {
+			if (document.querySelector("#payment-table thead th." + c).getClientRects().length === 0) out.push(c + " is hidden");
+		}
+		for (const d of document.querySelectorAll("#payment-rows .detail")) {
+			const lh = parseFloat(getComputedStyle(d).lineHeight), hgt = d.getBoundingClientRect().height;
+			if (hgt > 2 * lh + 2) out.push("a reason takes " + Math.round(hgt / lh) + " lines: " + d.textContent);
+		}
+		if (document.documentElement.scrollWidth > window.innerWidth) out.push("the page is " + document.documentElement.scrollWidth + " px wide");
+		return out.join("; ");
+	})()`)
+	if problems != "" {
+		b.shot("failed-layout-" + size)
+		b.t.Errorf("%s layout: %s", size, problems)
+	}
+}
+
+// cancelFromConsole cancels a payment from its detail, checking the
+// confirmation says confirm, and waits until its row says cancelled.
+func cancelFromConsole(b *browserRun, orderNo, confirm, shot string) {
+	b.t.Helper()
+	openDetail(b, orderNo)
+	b.step("cancel "+orderNo+" asks first", 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-cancel")),
+		chromedp.WaitVisible(chromedp.ID("pay-confirm")),
+		poll(`document.activeElement.id === "pay-confirm-back"`, 5*time.Second),
+	)
+	wantText(b.t, "cancel confirmation", b.text("#pay-confirm-text"), confirm)
+	b.shotView(shot)
+	b.step("cancel "+orderNo, 20*time.Second,
+		chromedp.Click(chromedp.ID("pay-confirm-go")),
+		poll(`document.getElementById("pay-status").textContent === "`+orderNo+` is cancelled; nothing was charged."`, 15*time.Second),
+		poll(`document.querySelector('#payment-rows tr[data-order="`+orderNo+`"]').dataset.state === "cancelled"`, 5*time.Second),
+	)
+	closeDetail(b, orderNo)
+}
+
+// moneyHelpers checks, in the browser, the page's helpers for amounts:
+// they rewrite and add decimal strings exactly, never through a float.
+func moneyHelpers(b *browserRun) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	fails, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import("/static/ui.js").then(m => {
+		const out = [];
+		const eq = (what, got, want) => { if (got !== want) out.push(what + " = " + JSON.stringify(got) + ", want " + JSON.stringify(want)); };
+		eq("withScale 0", m.withScale("0", 2), "0.00");
+		eq("withScale 12.3", m.withScale("12.3", 2), "12.30");
+		eq("withScale 12.345", m.withScale("12.345", 2), "12.345");
+		eq("withScale JPY", m.withScale("500", 0), "500");
+		eq("isZero", [m.isZero("0.00"), m.isZero("-0"), m.isZero("0.01")].join(), "true,true,false");
+		eq("isNegative", [m.isNegative("-5.00"), m.isNegative("-0.00"), m.isNegative("5")].join(), "true,false,false");
+		eq("add", m.addAmounts("12.34", "1.66"), "14.00");
+		eq("add 0.1+0.2", m.addAmounts("0.1", "0.2"), "0.3");
+		eq("add large", m.addAmounts("999999999999.99", "0.01"), "1000000000000.00");
+		eq("add mixed scale", m.addAmounts("0.05", "0.5"), "0.55");
+		eq("last4", m.last4("476173******0119"), "0119");
+		eq("field words", m.apiErrorText({ message: "amount: refund exceeds the original amount 12.34", data: { field: "amount" } }),
+			"Amount: refund exceeds the original amount 12.34");
+		return out.join("; ");
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("money helpers: %v", err)
+	}
+	if fails != "" {
+		b.t.Errorf("money helpers: %s", fails)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/cloud/idpay"
@@ -45,7 +46,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var zvt demoZVT
 	fs.StringVar(&zvt.tcp, "zvt-tcp", defaultZVTTCP, `address of the ZVT TCP listener for ECRs ("" or "off" disables it)`)
 	fs.StringVar(&zvt.serial, "zvt-serial", "", "serial port of a ZVT ECR, e.g. /dev/ttyUSB0 or COM3 (9600 8N2)")
+	linkProvider := fs.String("link-provider", config.LinkProviderCodePay, `pay-by-link provider: "codepay" (hosted checkout) or "bindo" (pre-create)`)
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *linkProvider != config.LinkProviderCodePay && *linkProvider != config.LinkProviderBindo {
+		fmt.Fprintf(stderr, "posbridge demo: --link-provider %q: want codepay or bindo\n", *linkProvider)
 		return exitUsage
 	}
 	fs.Visit(func(f *flag.Flag) { zvt.tcpSet = zvt.tcpSet || f.Name == "zvt-tcp" })
@@ -53,14 +59,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "posbridge demo: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	if err := runDemo(ctx, *listen, *dataDir, *debug, zvt, stdout, stderr); err != nil {
+	if err := runDemo(ctx, *listen, *dataDir, *debug, zvt, *linkProvider, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "posbridge demo: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZVT, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZVT, linkProvider string, stdout, stderr io.Writer) error {
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "posbridge-demo-")
 		if err != nil {
@@ -121,6 +127,9 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 	}
 	defer closeBindo()
 	emulators = append(emulators, bindoParts...)
+	if linkProvider == config.LinkProviderBindo {
+		bindoCfg.LinkClientIP = "127.0.0.1" // X-CLIENT-IP: the customer's address is not known here
+	}
 	prov, err := startDemoProviders(dataDir, "http://"+agentLn.Addr().String()+"/hooks/idpay", log)
 	if err != nil {
 		agentLn.Close()
@@ -142,6 +151,7 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 			PollInterval:         config.Duration{Duration: 500 * time.Millisecond},
 		},
 		Bindo:    bindoCfg,
+		Link:     config.Link{Provider: linkProvider},
 		QRWallet: prov.qr,
 		IDPay:    prov.id,
 		Fallback: config.Fallback{Mode: "auto", OfflineGrace: config.Duration{Duration: 20 * time.Second}, UnreachableGrace: config.Duration{Duration: 15 * time.Second}},
@@ -191,11 +201,9 @@ again with the same --order and --track2 4111111111111111=30122011758928889 to t
 through the Bindo fallback. See docs/websocket-api.md for the API and docs/fallback.md for
 the fallback.
 
-Pay-by-link for phone orders (method link, CodePay hosted checkout; the answer carries pay_url):
-    {"jsonrpc":"2.0","id":4,"method":"payment.create","params":{"merchant_order_no":"LINK1","method":"link","amount":"25.00","currency":"USD","description":"phone order"}}
-    pay LINK1 as the customer: curl -X POST http://%s/sim/checkout/LINK1 -d '{"action":"pay"}'   (or open pay_url)
+%s
 %s`, a.httpURL(), a.wsURL(), token, a.httpURL(), simLn.Addr(), demoOnline, demoOffline, bindoCfg.GatewayURL, dataDir, zvt.banner(a), a.wsURL(), token,
-		clientNote, sandboxBanner(), simLn.Addr(), prov.banner())
+		clientNote, sandboxBanner(), demoLinkBanner(linkProvider, "http://"+simLn.Addr().String(), bindoCfg), prov.banner())
 	return a.serve(ctx, emulators...)
 }
 
@@ -213,6 +221,19 @@ func ensureToken(path string) (string, error) {
 		return "", fmt.Errorf("write token file: %w", err)
 	}
 	return tok, nil
+}
+
+// demoLinkBanner is the demo's pay-by-link example for the chosen provider.
+func demoLinkBanner(provider, codepayURL string, b *config.Bindo) string {
+	const create = `    {"jsonrpc":"2.0","id":4,"method":"payment.create","params":{"merchant_order_no":"LINK1","method":"link","amount":"25.00","currency":"USD","description":"phone order"}}` + "\n"
+	if provider == config.LinkProviderBindo {
+		uuid := bindo.DeriveUUID(b.StoreID + "/" + b.Username + "/LINK1")
+		return "Pay-by-link for phone orders (method link, Bindo pre-create; the answer carries pay_url, trans_no is the Bindo uuid):\n" + create +
+			"    pay LINK1 as the customer: curl -X POST " + b.GatewayURL + "/sim/links/" + uuid + ` -d '{"action":"pay"}'   (or open pay_url)` + "\n"
+	}
+	return "Pay-by-link for phone orders (method link, CodePay hosted checkout; the answer carries pay_url;\n" +
+		"--link-provider bindo uses Bindo pre-create instead):\n" + create +
+		"    pay LINK1 as the customer: curl -X POST " + codepayURL + `/sim/checkout/LINK1 -d '{"action":"pay"}'   (or open pay_url)` + "\n"
 }
 
 // startDemoBindo binds the Bindo gateway emulator to a loopback port and

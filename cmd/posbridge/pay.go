@@ -25,8 +25,8 @@ import (
 func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pay", flag.ContinueOnError)
 	wsURL := fs.String("url", envOr("POSBRIDGE_URL", "ws://"+config.DefaultListen+"/v1/ws"), "WebSocket URL of the agent (env POSBRIDGE_URL)")
-	token := fs.String("token", os.Getenv("POSBRIDGE_TOKEN"), "bearer token (env POSBRIDGE_TOKEN)")
-	amount := fs.String("amount", "", "amount as a decimal string, e.g. 12.34 (required)")
+	token := fs.String("token", os.Getenv("POSBRIDGE_TOKEN"), "bearer token (env POSBRIDGE_TOKEN; next to a running demo, its client file)")
+	amount := fs.String("amount", "", "amount as a decimal string, e.g. 12.34 (required, except for a void: it takes the original's)")
 	currency := fs.String("currency", "USD", "ISO 4217 currency")
 	terminal := fs.String("terminal", "", "terminal SN (default: lane 1)")
 	lane := fs.String("lane", "", "lane (default 1 when no --terminal)")
@@ -41,11 +41,26 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, done := parseCommand("pay", fs, args, stdout, stderr, fs.Parse); done {
 		return code
 	}
-	if *amount == "" || *token == "" {
-		fmt.Fprintln(stderr, "posbridge pay: --amount and --token are required")
+	if *token == "" {
+		// Next to a running demo, its client file says where and with
+		// which token (docs/cli.md).
+		if dc, _, err := readDemoClient(); err == nil && dc.Stopped == "" {
+			*token = dc.Token
+			if !flagGiven(fs, "url") && os.Getenv("POSBRIDGE_URL") == "" {
+				*wsURL = dc.URL
+			}
+		}
+	}
+	isVoid := *typ == "void" && *orig != ""
+	switch {
+	case *amount == "" && !isVoid:
+		fmt.Fprintln(stderr, "posbridge pay: --amount is required (a void needs only --orig)")
+		return exitUsage
+	case *token == "":
+		fmt.Fprintln(stderr, "posbridge pay: --token is required (or POSBRIDGE_TOKEN, or a running `posbridge demo`)")
 		return exitUsage
 	}
-	if *terminal == "" && *lane == "" {
+	if *terminal == "" && *lane == "" && !isVoid {
 		*lane = "1"
 	}
 	if *orderNo == "" {
@@ -64,10 +79,14 @@ func cmdPay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer conn.Close()
-	params := map[string]any{"merchant_order_no": *orderNo, "type": *typ, "amount": *amount, "currency": *currency, "source": "cli"}
-	if *terminal != "" {
+	params := map[string]any{"merchant_order_no": *orderNo, "type": *typ, "source": "cli"}
+	if *amount != "" || !isVoid {
+		params["amount"], params["currency"] = *amount, *currency
+	}
+	switch {
+	case *terminal != "":
 		params["terminal_sn"] = *terminal
-	} else {
+	case *lane != "":
 		params["lane"] = *lane
 	}
 	if *orig != "" {
@@ -181,12 +200,17 @@ func (p *payView) line() string {
 // given with --token ("" when it came from POSBRIDGE_TOKEN, which the
 // commands read again).
 func tokenFromFlag(fs *flag.FlagSet, token string) string {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "token" })
-	if !given {
+	if !flagGiven(fs, "token") {
 		return ""
 	}
 	return token
+}
+
+// flagGiven reports whether the flag was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // payPending tells the user that the payment has no final state yet and may

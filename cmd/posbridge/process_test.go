@@ -398,3 +398,49 @@ func (p *proc) interrupt(t testing.TB, name string) {
 		t.Fatalf("%s did not stop within 15s of SIGINT", name)
 	}
 }
+
+// TestDemoBindoLinks: `demo --link-provider bindo` takes pay-by-link
+// through Bindo pre-create; the printed example works as printed.
+func TestDemoBindoLinks(t *testing.T) {
+	addr := freePort(t)
+	demo := start(t, "demo", "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "demo"), "--zvt-tcp", "off", "--link-provider", "bindo")
+	var wsURL, token, payURL string
+	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
+	urlRE := regexp.MustCompile(`WebSocket API\s+(ws://\S+)`)
+	payRE := regexp.MustCompile(`pay LINK1 as the customer: curl -X POST (http://\S+/sim/links/\S+) `)
+	deadline := time.Now().Add(30 * time.Second)
+	for (wsURL == "" || token == "" || payURL == "") && time.Now().Before(deadline) && demo.stdout.Scan() {
+		line := demo.stdout.Text()
+		if m := urlRE.FindStringSubmatch(line); m != nil {
+			wsURL = m[1]
+		}
+		if m := tokRE.FindStringSubmatch(line); m != nil {
+			token = m[1]
+		}
+		if m := payRE.FindStringSubmatch(line); m != nil {
+			payURL = m[1]
+		}
+	}
+	go func() {
+		for demo.stdout.Scan() {
+		}
+	}()
+	if wsURL == "" || token == "" || payURL == "" {
+		t.Fatalf("demo banner: url %q token %q Bindo link example %q", wsURL, token, payURL)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res := wsCall(t, conn, 1, "payment.create", map[string]any{"merchant_order_no": "LINK1", "method": "link", "amount": "25.00", "currency": "USD", "description": "phone order"})
+	if !strings.Contains(string(res), `"pay_url":"http`) || !strings.Contains(string(res), `"route":"bindo_link"`) {
+		t.Fatalf("link payment.create = %s", res)
+	}
+	simAdmin(t, http.MethodPost, payURL, `{"action":"pay"}`)
+	res = wsCall(t, conn, 2, "payment.wait", map[string]any{"merchant_order_no": "LINK1", "timeout_ms": 30000})
+	if !strings.Contains(string(res), `"state":"approved"`) {
+		t.Fatalf("Bindo link = %s", res)
+	}
+	demo.interrupt(t, "demo")
+}

@@ -223,11 +223,11 @@ gateway_public_key_file = %s
 Terminals:
 %s
 Batch answers  %s   Amounts as %ss   (change with POST %s/sim/mode)
-Amounts ending in .51 are declined (trans_error_code "51").
-`, url, url, url, dir, keyNote,
+
+%s`, url, url, url, dir, keyNote,
 		simTOMLString(url), simTOMLString(simAppID), simTOMLString(simMerchantNo), simTOMLString(simStoreNo),
 		simTOMLString(keys.Path(codepaysim.AppPrivateKeyFile)), simTOMLString(keys.Path(codepaysim.GatewayPublicKeyFile)),
-		tl.String(), mode.BatchShape, mode.AmountStyle, url)
+		tl.String(), mode.BatchShape, mode.AmountStyle, url, sandboxBanner())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

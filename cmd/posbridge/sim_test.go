@@ -87,8 +87,8 @@ func TestCmdSimRuns(t *testing.T) {
 	var lines []string
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
-		if strings.HasPrefix(sc.Text(), "Amounts ending") {
-			break
+		if strings.HasPrefix(sc.Text(), "Magic amounts") {
+			break // the sandbox table (docs/sandbox.md) ends the banner
 		}
 	}
 	go io.Copy(io.Discard, pr)
@@ -223,8 +223,8 @@ func TestCmdSimModes(t *testing.T) {
 		if strings.HasPrefix(sc.Text(), "Batch answers") {
 			banner = sc.Text()
 		}
-		if strings.HasPrefix(sc.Text(), "Amounts ending") {
-			break
+		if strings.HasPrefix(sc.Text(), "Magic amounts") {
+			break // the sandbox table (docs/sandbox.md) ends the banner
 		}
 	}
 	go io.Copy(io.Discard, pr)

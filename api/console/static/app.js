@@ -4,11 +4,11 @@
 import { RpcClient, tokenSendable, wsURL } from "./rpc.js";
 import {
   $, h, replaceChildrenKeepFocus, isFinal, stateBadge, badge, typeLabel, money, countText,
-  when, whenText, errorText, stateLabel, clockText,
+  when, whenText, errorText, stateLabel, clockText, setChildren, withScale, scaleOf, isZero, isNegative,
+  addAmounts, last4, apiErrorText,
 } from "./ui.js";
 
 const TOKEN_KEY = "posbridge.token";
-const PAYMENT_LIMIT = 100;
 const HISTORY_LIMIT = 50;
 const CLOSE_TIMEOUT_MS = 120000;
 
@@ -22,8 +22,15 @@ const state = {
   codepay: null, // the agent's view of CodePay (the same on every terminal)
   batches: new Map(), // sn -> open batch report
   payments: new Map(), // merchant_order_no -> payment
+  filter: null, // the search the payment list shows (searchForm())
+  next: "", // payment.search cursor of the next page ("" on the last)
+  loaded: 0, // payments the pages so far brought
   history: [],
   paymentsReq: 0,
+  day: null, // report.day shown under Day totals
+  today: null, // the agent's date of today
+  dayReq: 0,
+  pay: null, // the payment detail dialog: {no, p, opener, mode, pending, created}
   historyReq: 0,
   closeSN: null,
   closeBusy: false,
@@ -122,6 +129,8 @@ function startSession(token, info) {
   $("test-sale").hidden = !state.info.demo;
   $("nav-test-sale").hidden = !state.info.demo;
   $("version").textContent = state.info.version ? state.info.version : "";
+  $("store-name").textContent = state.info.store || "";
+  $("store-name").hidden = !state.info.store;
   $("main").focus({ preventScroll: true });
   connectLoop(gen);
 }
@@ -138,12 +147,22 @@ function signOut(message) {
   $("codepay-banner").hidden = true;
   state.batches.clear();
   state.payments.clear();
+  state.filter = null;
+  state.next = "";
+  state.loaded = 0;
+  for (const id of ["search-q", "filter-from", "filter-to"]) $(id).value = "";
+  $("payments-status").textContent = "";
+  $("payments-error").textContent = "";
   state.history = [];
   state.lastSale = null;
   cardViews.clear();
   for (const t of batchTimers.values()) clearTimeout(t);
   batchTimers.clear();
-  for (const d of [$("close-dialog"), $("report-dialog"), $("qr-dialog"), $("receipt-dialog")]) if (d.open) d.close();
+  for (const d of [$("close-dialog"), $("report-dialog"), $("qr-dialog"), $("receipt-dialog"), $("payment-dialog")]) if (d.open) d.close();
+  state.day = null;
+  state.today = null;
+  $("today-body").replaceChildren(h("p", { class: "empty" }, "Loading…"));
+  $("today-date").value = "";
   state.closeBusy = false;
   $("terminal-list").replaceChildren(h("p", { class: "empty" }, "Loading terminals…"));
   $("payment-rows").replaceChildren();
@@ -230,7 +249,7 @@ async function refreshAll() {
     setTerminals(tl.terminals || []);
     await Promise.all([...state.terminals.keys()].map((sn) => loadBatch(sn)));
   };
-  await Promise.all([loadTerminals(), loadPayments()]);
+  await Promise.all([loadTerminals(), loadPayments(false), loadDay(chosenDay())]);
   // After batch.get, so every terminal's open batch is in the list.
   await loadHistory();
   state.historyLoaded = true;
@@ -446,21 +465,73 @@ function scheduleBatch(sn) {
   );
 }
 
-function byTypeTable(byType, currency, caption) {
-  const types = Object.keys(byType || {}).sort();
-  if (!types.length) return null;
+// The lines of a breakdown, in the order of a till slip.
+const TYPE_LINES = {
+  sale: "Sales",
+  completion: "Completions",
+  cashback: "Cashback sales",
+  refund: "Refunds",
+  void: "Voids",
+  preauth: "Pre-authorisations (held)",
+};
+const TYPE_ORDER = ["sale", "completion", "cashback", "refund", "void", "preauth"];
+// Approved, but never in the total (agent: BatchTotals.NotInTotal).
+const OUTSIDE_TOTAL = new Set(["void", "preauth"]);
+
+function typeOrder(a, b) {
+  const ra = TYPE_ORDER.indexOf(a[0]), rb = TYPE_ORDER.indexOf(b[0]);
+  return (ra < 0 ? 99 : ra) - (rb < 0 ? 99 : rb) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+}
+
+/**
+ * The breakdown of totals (a batch's local totals, a day's) as a table that
+ * adds up, as the agent counts it: each type in the total (refunds
+ * negative), the tips, the cash given out with cashback sales, and the
+ * total; then, apart, what was approved but is not in the total (voids:
+ * neither the voided sale nor its void counts; pre-authorisations). Totals
+ * stored by an older agent listed voids among the types and had no
+ * cashback: their voids go apart too, and a note says the lines may not add
+ * up. Null when there is nothing to list.
+ */
+function breakdownTable(t, caption) {
+  if (!t) return null;
+  const cur = t.currency;
+  const inTotal = [];
+  const outside = Object.entries(t.not_in_total || {});
+  for (const [ty, v] of Object.entries(t.by_type || {})) (OUTSIDE_TOTAL.has(ty) ? outside : inTotal).push([ty, v]);
+  inTotal.sort(typeOrder);
+  outside.sort(typeOrder);
+  const extra = [];
+  if (t.tips && !isZero(t.tips)) extra.push(["tips", "Tips", t.tips]);
+  if (t.cashback && !isZero(t.cashback)) extra.push(["cash", "Cash given out (cashback)", t.cashback]);
+  if (!inTotal.length && !outside.length && !extra.length) return null;
+  const amountCell = (amount) => h("td", { class: "num" + (isNegative(amount) ? " negative" : "") }, money(amount, cur));
+  const line = (key, label, count, amount) =>
+    h("tr", { class: "line-" + key }, h("th", { scope: "row" }, label), h("td", { class: "num" }, count), amountCell(amount));
+  const old = t.cashback === undefined && (inTotal.length > 0 || outside.length > 0);
   return h(
     "table",
-    { class: "bytype" },
+    { class: "bytype breakdown" },
     h("caption", { class: "visually-hidden" }, caption),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Type"), h("th", { scope: "col", class: "num" }, "Count"), h("th", { scope: "col", class: "num" }, "Amount"))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Line"), h("th", { scope: "col", class: "num" }, "Count"), h("th", { scope: "col", class: "num" }, "Amount"))),
     h(
       "tbody",
       {},
-      types.map((ty) =>
-        h("tr", {}, h("th", { scope: "row" }, typeLabel(ty)), h("td", { class: "num" }, byType[ty].count), h("td", { class: "num" }, money(byType[ty].amount, currency))),
-      ),
+      inTotal.map(([ty, v]) => line(ty, TYPE_LINES[ty] || typeLabel(ty), v.count, v.amount)),
+      extra.map(([key, label, amount]) => line(key, label, "", amount)),
     ),
+    h("tbody", { class: "total" }, line("total", "Total", t.count, t.total_amount)),
+    outside.length
+      ? h(
+          "tbody",
+          { class: "outside" },
+          h("tr", {}, h("th", { scope: "rowgroup", colspan: "3", class: "group" }, "Not in the total")),
+          outside.map(([ty, v]) =>
+            line(ty, ty === "void" ? "Voids (the voided sale is left out too)" : TYPE_LINES[ty] || typeLabel(ty), v.count, v.amount),
+          ),
+        )
+      : null,
+    old ? h("tbody", {}, h("tr", {}, h("td", { colspan: "3", class: "note" }, "Counted by an older posbridge: these lines may not add up to the total."))) : null,
   );
 }
 
@@ -505,7 +576,7 @@ function renderBatch(sn) {
       h("div", {}, h("dt", {}, "Total"), h("dd", { class: "batch-total" }, money(b.local.total_amount, cur))),
       h("div", {}, h("dt", {}, "Tips"), h("dd", {}, money(b.local.tips, cur))),
     ),
-    byTypeTable(b.local.by_type, cur, `Open batch ${b.batch_no} of ${sn} by type`) ||
+    breakdownTable(b.local, `Open batch ${b.batch_no} of ${sn}: breakdown`) ||
       h("p", { class: "muted small" }, `No approved payments since ${whenText(b.opened_at)}.`),
   );
 }
@@ -525,29 +596,74 @@ function fillTerminalSelects() {
 
 // ---------------------------------------------------------------- payments
 
-function paymentFilter() {
-  return { terminal: $("filter-terminal").value, state: $("filter-state").value };
+// The search form as payment.search params (docs/websocket-api.md): no
+// query and no dates is the live list, newest first; otherwise a search
+// over the whole journal. Either pages with the agent's cursor.
+function searchForm() {
+  return {
+    query: $("search-q").value.trim(),
+    from: $("filter-from").value,
+    to: $("filter-to").value,
+    terminal: $("filter-terminal").value,
+    state: $("filter-state").value,
+    limit: Number($("page-size").value) || 50,
+  };
 }
 
-async function loadPayments() {
+function isSearch(f) {
+  return !!f && !!(f.query || f.from || f.to);
+}
+
+/** Loads the first page of the form's search, or (more) the next page of the one shown. */
+async function loadPayments(more) {
   const req = ++state.paymentsReq;
-  const f = paymentFilter();
-  const params = { limit: PAYMENT_LIMIT };
+  const f = more && state.filter ? state.filter : searchForm();
+  const params = { limit: f.limit };
+  if (f.query) params.query = f.query;
+  if (f.from) params.from = f.from;
+  if (f.to) params.to = f.to;
   if (f.terminal) params.terminal_sn = f.terminal;
   if (f.state) params.state = f.state;
-  const res = await call("payment.list", params);
+  if (more) params.cursor = state.next;
+  $("payments-error").textContent = "";
+  const btn = $("payments-more");
+  btn.disabled = true;
+  let res;
+  try {
+    res = await call("payment.search", params);
+  } catch (e) {
+    if (req !== state.paymentsReq) return;
+    btn.disabled = false;
+    $("payments-error").textContent = (isSearch(f) ? "Search refused: " : "Payments could not be loaded: ") + apiErrorText(e);
+    return;
+  }
   if (req !== state.paymentsReq) return;
-  state.payments = new Map((res.payments || []).map((p) => [p.merchant_order_no, p]));
+  btn.disabled = false;
+  const list = res.payments || [];
+  if (!more) {
+    state.filter = f;
+    state.payments = new Map();
+    state.loaded = 0;
+  }
+  for (const p of list) {
+    const before = state.payments.get(p.merchant_order_no);
+    if (!before || !olderThan(p, before)) state.payments.set(p.merchant_order_no, p);
+  }
+  state.loaded += list.length;
+  state.next = res.next || "";
   renderPayments();
+  if (isSearch(f) && !more) announce(listStatus());
 }
 
 // A call's answer can arrive after the notifications of later changes: keep
-// the newest view of a payment (by updated_at, then by how far it got).
+// the newest view of a payment. seq orders the states of a payment; without
+// it, by updated_at, then by how far it got.
 const STATE_RANK = { queued: 0, sending: 1, unknown: 2, on_terminal: 2 };
 function rank(s) {
   return isFinal(s) ? 3 : (STATE_RANK[s] ?? 0);
 }
 function olderThan(p, before) {
+  if (p.seq && before.seq) return p.seq < before.seq;
   if (isFinal(before.state) && !isFinal(p.state)) return true;
   const a = Date.parse(p.updated_at), b = Date.parse(before.updated_at);
   if (a !== b) return a < b;
@@ -558,14 +674,22 @@ function onPayment(p) {
   if (!p || !p.merchant_order_no) return;
   const before = state.payments.get(p.merchant_order_no);
   if (before && olderThan(p, before)) return;
-  state.payments.set(p.merchant_order_no, p);
-  renderPaymentsSoon();
-  if (isFinal(p.state)) scheduleBatch(p.terminal_sn);
-  if (isFinal(p.state) && (!before || !isFinal(before.state))) {
+  // A search shows what it found: its rows follow live, new payments join
+  // only the live list (search again to see them).
+  if (before || !isSearch(state.filter)) {
+    state.payments.set(p.merchant_order_no, p);
+    renderPaymentsSoon();
+  }
+  if (isFinal(p.state)) {
+    scheduleBatch(p.terminal_sn);
+    scheduleDay();
+  }
+  if (isFinal(p.state) && before && !isFinal(before.state)) {
     announce(`Payment ${p.merchant_order_no}: ${stateLabel(p.state)}, ${money(p.amount, p.currency)}`);
   }
   if (state.lastSale === p.merchant_order_no) showSaleProgress(p);
   if (state.qr && state.qr.no === p.merchant_order_no) renderQRState(p);
+  if (state.pay) onPaymentForDialog(p);
 }
 
 // ---------------------------------------------------------------- QR codes
@@ -682,67 +806,607 @@ function renderPaymentsSoon() {
   });
 }
 
-function renderPayments() {
-  const f = paymentFilter();
-  const rows = [...state.payments.values()]
-    .filter((p) => (!f.terminal || p.terminal_sn === f.terminal) && (!f.state || p.state === f.state))
-    .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0))
-    .slice(0, PAYMENT_LIMIT);
-  // Keep the map bounded on a long-running page.
-  if (state.payments.size > 4 * PAYMENT_LIMIT) {
-    const keep = new Set(rows.map((p) => p.merchant_order_no));
-    for (const k of state.payments.keys()) if (!keep.has(k)) state.payments.delete(k);
+function listStatus() {
+  const f = state.filter;
+  const n = [...state.payments.values()].filter((p) => matchesFilter(p, f)).length;
+  if (!isSearch(f)) {
+    return `Latest payments, updated live: ${n} shown${state.next ? "; older ones below" : ""}.`;
   }
-  $("payment-rows").replaceChildren(...rows.map(paymentRow));
-  $("payments-empty").hidden = rows.length > 0;
-  $("payments-empty").textContent = f.terminal || f.state ? "No payments match these filters." : "No payments yet.";
+  const what = [];
+  if (f.query) what.push(`“${f.query}”`);
+  if (f.from && f.to) what.push(f.from === f.to ? `on ${f.from}` : `from ${f.from} to ${f.to}`);
+  else if (f.from) what.push(`from ${f.from}`);
+  else if (f.to) what.push(`up to ${f.to}`);
+  const found = n === 1 ? "1 payment found" : `${n} payments found`;
+  return `${found} for ${what.join(" ")}${state.next ? "; more below" : ""}. Clear the search to follow new payments live.`;
 }
 
-function paymentRow(p) {
-  const card = p.card
-    ? h("span", {}, p.card.brand ? p.card.brand + " " : "", h("span", { class: "mono" }, p.card.masked_pan || ""))
-    : h("span", { class: "muted" }, "—");
-  const waiting = waitingForCodePay(p);
+function matchesFilter(p, f) {
+  return !f || ((!f.terminal || p.terminal_sn === f.terminal) && (!f.state || p.state === f.state));
+}
+
+function renderPayments() {
+  const f = state.filter;
+  const rows = [...state.payments.values()]
+    .filter((p) => matchesFilter(p, f))
+    .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+  // Keep a long-running live page bounded: the pages asked for, and some.
+  const keep = Math.max(state.loaded, f ? f.limit : 50) + 200;
+  if (!isSearch(f) && state.payments.size > keep) {
+    const kept = new Set(rows.slice(0, keep).map((p) => p.merchant_order_no));
+    for (const k of state.payments.keys()) if (!kept.has(k)) state.payments.delete(k);
+  }
+  replaceChildrenKeepFocus($("payment-rows"), rows.map(paymentRow));
+  const empty = $("payments-empty");
+  empty.hidden = rows.length > 0;
+  empty.textContent = isSearch(f)
+    ? "No payments match this search."
+    : f && (f.terminal || f.state)
+      ? "No payments match these filters."
+      : "No payments yet.";
+  const more = $("payments-more");
+  more.hidden = !state.next;
+  more.textContent = isSearch(f) ? "Show more results" : "Show older payments";
+  $("payments-status").textContent = f ? listStatus() : "";
+}
+
+/** The line under a payment's state: its decline or failure reason, or its notice. */
+function paymentDetail(p) {
   let detail = p.notice || (p.error && p.state !== "approved" ? p.error.message || p.error.code : "");
-  if (waiting && !detail) {
+  if (waitingForCodePay(p) && !detail) {
     detail =
       p.state === "sending"
         ? "Being sent to CodePay, which does not answer; it goes on when CodePay answers."
         : "It may already be paid: do not take it again. The result comes when CodePay answers.";
   }
+  return detail;
+}
+
+function paymentBadge(p) {
+  if (waitingForCodePay(p)) return badge(paymentLabel(p), "warn", "state-" + p.state + " waiting-codepay");
+  if (p.method && p.method !== "card" && p.state === "on_terminal") return badge("Waiting for customer", "progress", "state-on_terminal");
+  return stateBadge(p.state);
+}
+
+/** A card as brand and masked number; on a narrow screen the last 4 digits only (console.css). */
+function cardCell(card) {
+  if (!card) return h("span", { class: "muted" }, "—");
+  const l4 = last4(card.masked_pan);
+  return h(
+    "span",
+    {},
+    card.brand ? card.brand + " " : "",
+    card.masked_pan ? h("span", { class: "mono pan-full" }, card.masked_pan) : null,
+    l4 ? h("span", { class: "mono pan-short", "aria-hidden": "true" }, "…" + l4) : null,
+  );
+}
+
+function paymentRow(p) {
+  const no = p.merchant_order_no;
+  const detail = paymentDetail(p);
   return h(
     "tr",
-    { dataset: { order: p.merchant_order_no, state: p.state } },
-    h("td", {}, when(p.created_at)),
-    h("td", { class: "mono" }, p.merchant_order_no),
-    h("td", { class: "mono" }, p.terminal_sn),
-    h("td", {}, typeLabel(p.type)),
-    h("td", { class: "num amount" }, money(p.amount, p.currency)),
+    { dataset: { order: no, state: p.state } },
+    h("td", { class: "col-time" }, when(p.created_at)),
     h(
       "td",
-      { class: "state-cell" },
-      waiting
-        ? badge(paymentLabel(p), "warn", "state-" + p.state + " waiting-codepay")
-        : p.method && p.method !== "card" && p.state === "on_terminal"
-          ? badge("Waiting for customer", "progress", "state-on_terminal")
-          : stateBadge(p.state),
-      detail ? h("span", { class: "detail" }, detail) : null,
+      { class: "col-order" },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link-btn mono open-payment",
+          dataset: { focusKey: "pay-" + no },
+          "aria-label": `Payment ${no}: details, cancel, void or refund`,
+          onclick: (ev) => openPayment(no, ev.currentTarget),
+        },
+        no,
+      ),
+      h("span", { class: "sub mono" }, p.terminal_sn),
+    ),
+    h("td", { class: "col-terminal mono" }, p.terminal_sn),
+    h("td", { class: "col-type" }, typeLabel(p.type)),
+    h("td", { class: "col-amount num amount" }, money(p.amount, p.currency)),
+    h(
+      "td",
+      { class: "col-state state-cell" },
+      paymentBadge(p),
+      detail ? h("span", { class: "detail", title: detail }, detail) : null,
       hasQR(p)
-        ? h("button", { type: "button", class: "btn btn-quiet btn-small show-qr", onclick: () => openQR(p.merchant_order_no) }, "Show QR")
+        ? h("button", { type: "button", class: "btn btn-quiet btn-small show-qr", dataset: { focusKey: "qr-" + no }, onclick: () => openQR(no) }, "Show QR")
         : null,
       p.receipt_available
         ? h(
             "button",
-            { type: "button", class: "btn btn-quiet btn-small show-receipt", onclick: (ev) => openReceipt(p.merchant_order_no, ev.currentTarget) },
+            { type: "button", class: "btn btn-quiet btn-small show-receipt", dataset: { focusKey: "rc-" + no }, onclick: (ev) => openReceipt(no, ev.currentTarget) },
             "Receipt",
           )
         : null,
     ),
-    h("td", { class: "num" }, p.tip_amount && !/^0*[.,]?0*$/.test(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
-    h("td", {}, card),
-    h("td", { class: "mono" }, p.auth_code || h("span", { class: "muted" }, "—")),
-    h("td", {}, p.source || "—"),
+    h("td", { class: "col-tip num" }, p.tip_amount && !isZero(p.tip_amount) ? money(p.tip_amount, p.currency) : h("span", { class: "muted" }, "—")),
+    h("td", { class: "col-card" }, cardCell(p.card)),
+    h("td", { class: "col-auth mono" }, p.auth_code || h("span", { class: "muted" }, "—")),
+    h("td", { class: "col-source" }, p.source || "—"),
   );
+}
+
+// ---------------------------------------------------------------- payment detail: cancel, void, refund
+
+const PSEUDO_DESKS = { qrwallet: "QR wallet", idpay: "VA / QRIS", codepay_link: "Payment links", bindo_link: "Bindo payment links" };
+
+/** A terminal (or a provider's pseudo-desk) in words: "Demo counter (DEMO000001)". */
+function terminalText(sn) {
+  if (PSEUDO_DESKS[sn]) return PSEUDO_DESKS[sn];
+  const name = terminalName(sn);
+  return name === sn ? sn : `${name} (${sn})`;
+}
+
+function cardBrand(p) {
+  return p.card && p.card.brand ? p.card.brand + " " : "";
+}
+
+/** Where the money of p goes back to, in words. */
+function payerText(p) {
+  const l4 = p.card ? last4(p.card.masked_pan) : "";
+  if (l4) return `the ${cardBrand(p)}card ending ${l4}`;
+  if (p.card && p.card.brand) return `the ${p.card.brand} account it was paid with`;
+  if (p.method === "qr") return "the wallet it was paid with";
+  return "the customer";
+}
+
+/** A card read on the terminal (agent: localCard): refunded on the terminal. */
+function paidByCard(p) {
+  return !!(p.card && (p.card.masked_pan || p.card.entry_mode));
+}
+
+const CARD_METHOD = (p) => !p.method || p.method === "card";
+
+function canCancel(p) {
+  return (p.state === "queued" || p.state === "on_terminal") && CARD_METHOD(p) && p.route !== "bindo";
+}
+function canVoid(p) {
+  return p.state === "approved" && ["sale", "completion", "cashback", "preauth"].includes(p.type) && CARD_METHOD(p);
+}
+function canRefund(p) {
+  return p.state === "approved" && ["sale", "completion", "cashback"].includes(p.type) && (CARD_METHOD(p) || p.method === "qr");
+}
+
+/** Opens a payment's detail: every fact, and what the manager can do with it. */
+function openPayment(no, opener) {
+  const p = state.payments.get(no);
+  if (!p) return;
+  state.pay = { no, p, opener, mode: "view", pending: null, created: null, attempt: null };
+  $("pay-error").textContent = "";
+  $("pay-status").textContent = "";
+  $("pay-status").className = "form-status";
+  renderPayment();
+  const d = $("payment-dialog");
+  if (!d.open) d.showModal();
+  const first = $("pay-actions").querySelector("button");
+  (first || $("pay-done")).focus();
+  // The row may be a little behind: take the agent's view.
+  call("payment.get", { merchant_order_no: no })
+    .then((fresh) => onPayment(fresh))
+    .catch(() => {});
+}
+
+function onPaymentForDialog(p) {
+  const ps = state.pay;
+  if (!ps) return;
+  if (p.merchant_order_no === ps.no && !olderThan(p, ps.p)) {
+    ps.p = p;
+    renderPayment();
+  }
+  if (ps.created && p.merchant_order_no === ps.created.merchant_order_no && !olderThan(p, ps.created)) {
+    ps.created = p;
+    showCreated();
+  }
+}
+
+function fact(label, value, cls) {
+  if (value === null || value === undefined || value === "") return null;
+  return h("div", { class: cls }, h("dt", {}, label), h("dd", {}, value));
+}
+
+function renderPayment() {
+  const ps = state.pay;
+  const p = ps.p;
+  $("pay-h").textContent = `${typeLabel(p.type)} ${p.merchant_order_no}`;
+  const detail = paymentDetail(p);
+  setChildren(
+    $("pay-sub"),
+    h("span", { class: "pay-amount" }, money(p.amount, p.currency)),
+    " ",
+    paymentBadge(p),
+    detail ? h("p", { class: "pay-reason" }, detail) : null,
+    p.alert ? h("p", { class: "pay-reason pay-alert" }, p.alert) : null,
+  );
+  const card = p.card
+    ? [cardBrand(p), p.card.masked_pan ? h("span", { class: "mono" }, p.card.masked_pan) : null, p.card.entry_mode ? ` (${p.card.entry_mode})` : null]
+    : null;
+  setChildren(
+    $("pay-facts"),
+    fact("Time", whenText(p.created_at)),
+    fact("Terminal", terminalText(p.terminal_sn)),
+    fact("Amount", money(p.amount, p.currency)),
+    p.tip_amount && !isZero(p.tip_amount) ? fact("Tip", money(p.tip_amount, p.currency)) : null,
+    p.cashback_amount && !isZero(p.cashback_amount) ? fact("Cash given out", money(p.cashback_amount, p.currency)) : null,
+    fact("Card", card),
+    fact("Original payment", p.orig_merchant_order_no ? h("span", { class: "mono" }, p.orig_merchant_order_no) : null),
+    fact("Auth code", p.auth_code ? h("span", { class: "mono" }, p.auth_code) : null),
+    fact("Reference", p.ref_no ? h("span", { class: "mono" }, p.ref_no) : null),
+    fact("Transaction", p.trans_no ? h("span", { class: "mono" }, p.trans_no) : null, "wide"),
+    fact("Description", p.description, "wide"),
+    fact("Source", p.source),
+  );
+  renderPayActions();
+}
+
+function actionButton(id, label, tone, onclick) {
+  return h("button", { type: "button", class: `btn ${tone}`, id, onclick, disabled: state.pay.busy }, label);
+}
+
+function renderPayActions() {
+  const ps = state.pay;
+  const p = ps.p;
+  const acts = $("pay-actions");
+  acts.hidden = ps.mode !== "view";
+  $("pay-refund").hidden = ps.mode !== "refund";
+  $("pay-confirm").hidden = ps.mode !== "confirm";
+  const buttons = [
+    canCancel(p) ? actionButton("pay-cancel", "Cancel payment", "btn-secondary", () => askCancel()) : null,
+    canVoid(p) ? actionButton("pay-void", "Void", "btn-secondary", () => askVoid()) : null,
+    canRefund(p) ? actionButton("pay-refund-open", "Refund…", "btn-secondary", () => openRefundForm()) : null,
+    p.receipt_available ? actionButton("pay-receipt", "Receipt", "btn-quiet", (ev) => openReceipt(p.merchant_order_no, ev.currentTarget)) : null,
+    hasQR(p) ? actionButton("pay-qr", "Show QR", "btn-quiet", () => openQR(p.merchant_order_no)) : null,
+  ];
+  const any = buttons.some((b) => b !== null);
+  setChildren(acts, buttons, any ? null : h("p", { class: "muted" }, "Nothing can be done with this payment from here."));
+}
+
+/** A new order number for a console refund or void; kept while its request stays the same, so a repeat never does it twice. */
+function actionOrderNo(kind, params) {
+  const ps = state.pay;
+  const key = kind + JSON.stringify(params);
+  if (ps.attempt && ps.attempt.key === key) return ps.attempt.no;
+  const no = (kind === "refund" ? "REFUND" : "VOID") + Date.now();
+  ps.attempt = { key, no };
+  return no;
+}
+
+function askCancel() {
+  const p = state.pay.p;
+  const where =
+    p.state === "queued"
+      ? `waiting in the queue of terminal ${terminalText(p.terminal_sn)}. It is taken out of the queue`
+      : `waiting on terminal ${terminalText(p.terminal_sn)}. The order is withdrawn from the terminal at CodePay`;
+  confirmAction(
+    { kind: "cancel", label: "Cancel payment" },
+    `Cancel ${p.merchant_order_no} of ${money(p.amount, p.currency)}, ${where}; nothing is charged. ` +
+      "If the customer has already started paying on the terminal, posbridge refuses and says why.",
+  );
+}
+
+function askVoid() {
+  const p = state.pay.p;
+  const params = { merchant_order_no: "", type: "void", orig_merchant_order_no: p.merchant_order_no, source: "console" };
+  params.merchant_order_no = actionOrderNo("void", params);
+  const effect =
+    p.type === "preauth"
+      ? "once it is approved the amount held on the card is released."
+      : "once it is approved the sale is reversed before settlement, the customer is not charged, and neither the sale nor the void counts in the batch total.";
+  confirmAction(
+    { kind: "void", label: "Confirm void", method: "payment.create", params },
+    `Void ${p.merchant_order_no}: ${money(p.amount, p.currency)} ${p.type === "preauth" ? "held on" : "paid with"} ${payerText(p)}. ` +
+      `The void (order ${params.merchant_order_no}) is sent to terminal ${terminalText(p.terminal_sn)}; ${effect}`,
+  );
+}
+
+function openRefundForm() {
+  const ps = state.pay;
+  const p = ps.p;
+  ps.mode = "refund";
+  $("pay-error").textContent = "";
+  $("refund-amount").value = p.tip_amount && !isZero(p.tip_amount) ? addAmounts(p.amount, p.tip_amount) : p.amount;
+  $("refund-currency").textContent = p.currency;
+  // CodePay's card payments are refunded on the terminal, with the card;
+  // wallet payments through CodePay's cloud. QR wallet and Bindo payments
+  // have one way only.
+  const choose = p.route === "codepay" && CARD_METHOD(p);
+  $("refund-via-field").hidden = !choose;
+  $("refund-via").value = paidByCard(p) ? "terminal" : "cloud";
+  refundHint();
+  renderPayActions();
+  $("refund-amount").focus();
+  $("refund-amount").select();
+}
+
+function refundVia() {
+  const p = state.pay.p;
+  if (p.method === "qr") return "";
+  if (p.route !== "codepay") return "terminal";
+  return $("refund-via").value;
+}
+
+/** How the refund goes, in words; the same words as the confirmation. */
+function refundHow(p, via) {
+  if (p.method === "qr") return "through the QR wallet provider, which returns it to the wallet";
+  if (via === "cloud") return "through CodePay's cloud: no terminal and no card are needed, and it cannot be cancelled once sent";
+  return `on terminal ${terminalText(p.terminal_sn)}: the refund is queued there and the customer presents the card to receive it`;
+}
+
+function refundHint() {
+  const p = state.pay.p;
+  $("refund-hint").textContent =
+    `At most what is left of ${money(addAmounts(p.amount, p.tip_amount && !isZero(p.tip_amount) ? p.tip_amount : "0"), p.currency)} after earlier refunds. ` +
+    `The refund goes ${refundHow(p, refundVia())}.`;
+}
+
+function reviewRefund() {
+  const p = state.pay.p;
+  const amount = $("refund-amount").value.trim();
+  $("pay-error").textContent = "";
+  if (!/^\d+(\.\d+)?$/.test(amount) || isZero(amount)) {
+    $("pay-error").textContent = "Enter the amount to refund as a number such as 5.00.";
+    $("refund-amount").focus();
+    return;
+  }
+  const via = refundVia();
+  const params = { merchant_order_no: "", orig_merchant_order_no: p.merchant_order_no, amount, currency: p.currency, source: "console" };
+  if (via) params.via = via;
+  params.merchant_order_no = actionOrderNo("refund", params);
+  confirmAction(
+    { kind: "refund", label: "Confirm refund", method: "payment.refund", params, back: "refund" },
+    `Refund ${money(amount, p.currency)} of ${p.merchant_order_no} to ${payerText(p)} ${refundHow(p, via)}. ` +
+      `The refund is order ${params.merchant_order_no}.`,
+  );
+}
+
+function confirmAction(pending, text) {
+  const ps = state.pay;
+  ps.pending = pending;
+  ps.back = pending.back || "view";
+  ps.mode = "confirm";
+  $("pay-error").textContent = "";
+  $("pay-confirm-text").textContent = text;
+  $("pay-confirm-go").textContent = pending.label;
+  renderPayActions();
+  $("pay-confirm-back").focus();
+}
+
+function confirmBack() {
+  const ps = state.pay;
+  ps.mode = ps.back || "view";
+  ps.pending = null;
+  renderPayActions();
+  (ps.mode === "refund" ? $("refund-amount") : $("pay-actions").querySelector("button") || $("pay-done")).focus();
+}
+
+async function confirmGo() {
+  const ps = state.pay;
+  if (!ps || !ps.pending || ps.busy) return;
+  const pending = ps.pending;
+  const gen = state.gen;
+  ps.busy = true;
+  const go = $("pay-confirm-go"), back = $("pay-confirm-back");
+  go.disabled = back.disabled = true;
+  $("pay-error").textContent = "";
+  $("pay-status").className = "form-status";
+  $("pay-status").textContent = "Sending…";
+  try {
+    const res =
+      pending.kind === "cancel"
+        ? await call("payment.cancel", { merchant_order_no: ps.no, source: "console" })
+        : await call(pending.method, pending.params);
+    if (gen !== state.gen || state.pay !== ps) return;
+    ps.mode = "view";
+    ps.pending = null;
+    ps.attempt = null;
+    if (pending.kind === "cancel") {
+      onPayment(res);
+      $("pay-status").className = "form-status form-ok";
+      $("pay-status").textContent = `${ps.no} is cancelled; nothing was charged.`;
+      announce(`${ps.no} cancelled`);
+    } else {
+      ps.created = res;
+      onPayment(res);
+      showCreated();
+    }
+  } catch (e) {
+    if (gen !== state.gen || state.pay !== ps) return;
+    ps.mode = ps.back || "view";
+    $("pay-status").textContent = "";
+    let msg = apiErrorText(e);
+    if (e && e.code === 0) msg += ". It may or may not have reached the agent: confirming again is safe, it is never done twice.";
+    $("pay-error").textContent = msg;
+  } finally {
+    ps.busy = false;
+    go.disabled = back.disabled = false;
+    if (state.pay === ps) {
+      renderPayActions();
+      if (ps.mode === "refund") $("refund-amount").focus();
+      else ($("pay-actions").querySelector("button:not(:disabled)") || $("pay-done")).focus();
+    }
+  }
+}
+
+/** The refund or void the console created, as it goes. */
+function showCreated() {
+  const c = state.pay.created;
+  const el = $("pay-status");
+  const what = `${typeLabel(c.type)} ${c.merchant_order_no} of ${money(c.amount, c.currency)}`;
+  let text = `${what}: ${paymentLabel(c)}`;
+  if (!isFinal(c.state)) {
+    text += c.state === "queued" || c.state === "on_terminal" ? ` on terminal ${terminalText(c.terminal_sn)}.` : ".";
+    if (c.type === "refund" && (c.state === "queued" || c.state === "on_terminal") && c.route !== "qrwallet") text += " The customer presents the card there.";
+  } else {
+    const why = c.state !== "approved" && c.error ? c.error.message || c.error.code : "";
+    text += why ? `: ${why}.` : ".";
+  }
+  el.className = "form-status" + (c.state === "approved" ? " form-ok" : isFinal(c.state) ? " form-error" : "");
+  el.textContent = text;
+  if (isFinal(c.state)) announce(text);
+}
+
+// ---------------------------------------------------------------- day totals
+
+/** The day the Day totals show: "" for today (the agent's), else the date picked. */
+function chosenDay() {
+  const v = $("today-date").value;
+  return !v || v === state.today ? "" : v;
+}
+
+async function loadDay(date) {
+  const req = ++state.dayReq;
+  $("today-error").textContent = "";
+  try {
+    const r = await call("report.day", date ? { date } : {});
+    if (req !== state.dayReq) return;
+    if (!date) state.today = r.date;
+    state.day = r;
+    if ($("today-date").value !== r.date) $("today-date").value = r.date;
+    renderDay();
+  } catch (e) {
+    if (req !== state.dayReq) return;
+    $("today-error").textContent = "The day's totals could not be loaded: " + apiErrorText(e);
+  }
+}
+
+let dayTimer = null;
+/** Today's totals follow the payments: reloaded shortly after one ends. */
+function scheduleDay() {
+  if (!state.day || state.day.date !== state.today || chosenDay() !== "") return;
+  clearTimeout(dayTimer);
+  dayTimer = setTimeout(() => loadDay(""), 300);
+}
+
+// Today's totals are also reloaded every minute while shown, so that at
+// midnight they move on to the new day by themselves.
+setInterval(() => {
+  if (state.client && state.day && state.day.date === state.today && chosenDay() === "") loadDay("");
+}, 60000);
+
+/** "Tuesday, 8 December 2026" for "2026-12-08", whatever the browser's time zone. */
+function dayText(date) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "full" }).format(new Date(y, m - 1, d));
+}
+
+function totalsFacts(t) {
+  return h(
+    "dl",
+    { class: "batch-totals day-totals" },
+    h("div", {}, h("dt", {}, "Transactions"), h("dd", { class: "day-count" }, t.count)),
+    h("div", {}, h("dt", {}, "Total"), h("dd", { class: "day-total" }, money(t.total_amount, t.currency))),
+    h("div", {}, h("dt", {}, "Tips"), h("dd", {}, money(t.tips, t.currency))),
+    t.cashback && !isZero(t.cashback) ? h("div", {}, h("dt", {}, "Cash given out"), h("dd", {}, money(t.cashback, t.currency))) : null,
+  );
+}
+
+/** A terminal or pseudo-desk as a row heading: its name, and its SN below. */
+function deskCell(sn) {
+  const name = terminalName(sn) !== sn ? terminalName(sn) : PSEUDO_DESKS[sn];
+  return name ? h("th", { scope: "row" }, name, h("span", { class: "sub mono" }, sn)) : h("th", { scope: "row", class: "mono" }, sn);
+}
+
+function renderDay() {
+  const r = state.day;
+  const isToday = r.date === state.today;
+  $("today-h").textContent = isToday ? "Today's totals" : `Totals of ${dayText(r.date)}`;
+  const store = r.store || [];
+  const terminals = r.terminals || [];
+  const several = store.length > 1;
+  const parts = [
+    h("p", { class: "day-date" }, dayText(r.date), isToday ? h("span", { class: "muted no-print" }, " · updated live") : null),
+    store.length === 0 ? h("p", { class: "empty" }, "No approved payments on this day.") : null,
+    store.map((t) =>
+      h(
+        "section",
+        { class: "day-store", "aria-label": several ? `Store totals in ${t.currency}` : "Store totals", dataset: { currency: t.currency } },
+        h("h3", {}, several ? `Store, ${t.currency}` : "Store"),
+        totalsFacts(t),
+        breakdownTable(t, `Store totals of ${r.date}${several ? " in " + t.currency : ""}: breakdown`),
+      ),
+    ),
+    terminals.length
+      ? h(
+          "section",
+          { class: "day-terminals", "aria-labelledby": "day-terminals-h" },
+          h("h3", { id: "day-terminals-h" }, "Per terminal"),
+          h(
+            "table",
+            { class: "data day-table" },
+            h("caption", { class: "visually-hidden" }, `Totals per terminal of ${r.date}`),
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                h("th", { scope: "col" }, "Terminal"),
+                h("th", { scope: "col", class: "num" }, "Transactions"),
+                h("th", { scope: "col", class: "num" }, "Total"),
+                h("th", { scope: "col", class: "num" }, "Tips"),
+                h("th", { scope: "col", class: "num" }, "Refunds"),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              terminals.map(({ terminal_sn: sn, totals: t }) =>
+                h(
+                  "tr",
+                  { dataset: { sn } },
+                  deskCell(sn),
+                  h("td", { class: "num" }, t.count),
+                  h("td", { class: "num day-terminal-total" }, money(t.total_amount, t.currency)),
+                  h("td", { class: "num" }, money(t.tips, t.currency)),
+                  h(
+                    "td",
+                    { class: "num" },
+                    t.by_type && t.by_type.refund ? money(t.by_type.refund.amount, t.currency) : h("span", { class: "muted" }, "—"),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        )
+      : null,
+    h(
+      "p",
+      { class: "muted small" },
+      `${r.payments === 1 ? "1 payment was" : `${r.payments} payments were`} started on this day in all, whatever their outcome. ` +
+        "A payment counts on the day it was started (store PC time).",
+    ),
+  ];
+  setChildren($("today-body"), parts);
+}
+
+// ---------------------------------------------------------------- printing
+
+/** The heading of a printout: the store (when the agent names it), what, and when printed. */
+function printHead(el, what) {
+  setChildren(
+    el,
+    h("p", { class: "print-store" }, state.info.store || "posbridge"),
+    h("p", { class: "print-what" }, what),
+    h("p", { class: "print-when" }, `Printed ${whenText(new Date().toISOString())}${state.info.store ? " · posbridge" : ""}`),
+  );
+}
+
+function printDay() {
+  const r = state.day;
+  if (!r) return;
+  printHead($("today-print-head"), `Day totals of ${dayText(r.date)}`);
+  document.body.classList.add("print-day");
+  window.print();
+}
+
+function printReport() {
+  const r = state.report;
+  if (!r) return;
+  printHead($("report-print-head"), `Batch report: batch ${r.batch_no} of ${terminalText(r.terminal_sn)}`);
+  window.print();
 }
 
 // ---------------------------------------------------------------- test sale (demo)
@@ -882,7 +1546,7 @@ function renderCloseDialog() {
     h("div", {}, h("dt", {}, "Total"), h("dd", { id: "close-total" }, money(b.local.total_amount, cur))),
     h("div", {}, h("dt", {}, "Tips"), h("dd", {}, money(b.local.tips, cur))),
   );
-  $("close-bytype").replaceChildren(byTypeTable(b.local.by_type, cur, "Totals by type") || "");
+  setChildren($("close-bytype"), breakdownTable(b.local, "Breakdown of the batch"));
   confirm.disabled = state.closeBusy;
 }
 
@@ -997,9 +1661,9 @@ function renderHistory() {
       h("td", { class: "num" }, r.local.count),
       h("td", { class: "num" }, money(r.local.total_amount, r.local.currency)),
       h("td", {}, badge(v.short, v.tone)),
-      h("td", {}, when(r.opened_at)),
+      h("td", { class: "col-opened" }, when(r.opened_at)),
       h("td", {}, when(r.closed_at)),
-      h("td", {}, r.closed_by ? closedByText(r.closed_by) : h("span", { class: "muted" }, "—")),
+      h("td", { class: "col-closedby" }, r.closed_by ? closedByText(r.closed_by) : h("span", { class: "muted" }, "—")),
     );
   });
   replaceChildrenKeepFocus($("history-rows"), rows);
@@ -1020,7 +1684,8 @@ function openReport(r, justClosed, opener) {
       : `${terminalName(r.terminal_sn)}. Open since ${whenText(r.opened_at)}; totals so far.`;
   const cloud = r.cloud;
   const cloudCount = cloud && cloud.count !== null && cloud.count !== undefined ? String(cloud.count) : "—";
-  const cloudTotal = cloud && cloud.total_amount ? money(cloud.total_amount, cur) : "—";
+  // CodePay's amount as the local one is written ("0" → "0.00").
+  const cloudTotal = cloud && cloud.total_amount ? money(withScale(cloud.total_amount, scaleOf(r.local.total_amount)), cur) : "—";
   let verdictBox;
   if (r.state !== "closed") {
     verdictBox = h("p", { class: "verdict tone-neutral" }, "The batch is still open: it is compared with CodePay when it closes.");
@@ -1060,9 +1725,12 @@ function openReport(r, justClosed, opener) {
     r.cloud_settle_list
       ? h("div", { class: "report-settle" }, h("h3", {}, "CodePay settle list"), h("p", { class: "mono settle-list", id: "report-settle-list" }, r.cloud_settle_list))
       : null,
-    byTypeTable(r.local.by_type, cur, "Totals by type")
-      ? h("div", { class: "report-bytype" }, h("h3", {}, "By type"), byTypeTable(r.local.by_type, cur, "Totals by type"))
-      : null,
+    (() => {
+      const t = breakdownTable(r.local, "Breakdown of the batch");
+      return t
+        ? h("div", { class: "report-bytype" }, h("h3", {}, "Breakdown"), t)
+        : h("p", { class: "muted report-empty" }, "The batch holds no approved payments.");
+    })(),
     byMethodTable(r.local.by_method, cur)
       ? h("div", { class: "report-bymethod" }, h("h3", {}, "By payment method"), byMethodTable(r.local.by_method, cur))
       : null,
@@ -1074,6 +1742,8 @@ function openReport(r, justClosed, opener) {
   dl.disabled = false;
   dl.textContent = "Download CSV";
   const d = $("report-dialog");
+  // While the report is open the page prints the report alone (console.css).
+  document.body.classList.add("report-open");
   if (!d.open) d.showModal();
   $("report-done").focus();
 }
@@ -1127,9 +1797,70 @@ function init() {
   });
   $("signout").addEventListener("click", () => signOut(""));
   $("conn-retry").addEventListener("click", () => state.retryNow && state.retryNow());
-  $("filter-terminal").addEventListener("change", () => loadPayments().catch(() => {}));
-  $("filter-state").addEventListener("change", () => loadPayments().catch(() => {}));
-  $("payment-filters").addEventListener("submit", (ev) => ev.preventDefault());
+  for (const id of ["filter-terminal", "filter-state", "page-size"]) $(id).addEventListener("change", () => loadPayments(false));
+  $("payment-filters").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    loadPayments(false);
+  });
+  $("search-clear").addEventListener("click", () => {
+    for (const id of ["search-q", "filter-from", "filter-to"]) $(id).value = "";
+    loadPayments(false);
+    $("search-q").focus();
+  });
+  $("payments-more").addEventListener("click", () => loadPayments(true));
+  $("today-date").addEventListener("change", () => loadDay(chosenDay()));
+  $("today-now").addEventListener("click", () => {
+    $("today-date").value = state.today || "";
+    loadDay("");
+  });
+  $("today-form").addEventListener("submit", (ev) => ev.preventDefault());
+  $("today-print").addEventListener("click", printDay);
+  $("report-print").addEventListener("click", printReport);
+  window.addEventListener("afterprint", () => document.body.classList.remove("print-day"));
+  $("refund-review").addEventListener("click", reviewRefund);
+  // Enter in the amount reviews the refund, on its keyup: moving the focus
+  // to Back on keydown would let the same key press Back. Only an Enter
+  // that went down here counts (not the one that opened the form).
+  let amountEnter = false;
+  $("refund-amount").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      amountEnter = true;
+    }
+  });
+  $("refund-amount").addEventListener("keyup", (ev) => {
+    if (ev.key === "Enter" && amountEnter) {
+      amountEnter = false;
+      reviewRefund();
+    }
+  });
+  $("refund-amount").addEventListener("blur", () => {
+    amountEnter = false;
+  });
+  $("refund-via").addEventListener("change", refundHint);
+  $("refund-back").addEventListener("click", () => {
+    state.pay.mode = "view";
+    $("pay-error").textContent = "";
+    renderPayActions();
+    ($("pay-actions").querySelector("button") || $("pay-done")).focus();
+  });
+  $("pay-confirm-back").addEventListener("click", confirmBack);
+  $("pay-confirm-go").addEventListener("click", confirmGo);
+  // The detail's form never submits (Enter in the amount would close it):
+  // Close and Escape close the dialog.
+  $("pay-form").addEventListener("submit", (ev) => ev.preventDefault());
+  $("pay-done").addEventListener("click", () => $("payment-dialog").close());
+  $("payment-dialog").addEventListener("cancel", (ev) => {
+    if (state.pay && state.pay.busy) ev.preventDefault();
+  });
+  $("payment-dialog").addEventListener("close", () => {
+    const ps = state.pay;
+    state.pay = null;
+    if (!ps) return;
+    let o = ps.opener;
+    if (!(o && o.isConnected)) o = document.querySelector(`tr[data-order="${CSS.escape(ps.no)}"] button.open-payment`);
+    if (o) o.focus();
+  });
   $("history-terminal").addEventListener("change", () => loadHistory().catch(() => {}));
   $("history-filters").addEventListener("submit", (ev) => ev.preventDefault());
   $("sale-form").addEventListener("submit", submitSale);
@@ -1163,6 +1894,7 @@ function init() {
     state.qr = null;
   });
   $("report-dialog").addEventListener("close", () => {
+    document.body.classList.remove("report-open");
     const o = state.reportOpener;
     if (o && o.isConnected) o.focus();
   });

@@ -143,3 +143,84 @@ export function errorText(err) {
   const msg = (err && err.message) || String(err);
   return msg.charAt(0).toUpperCase() + msg.slice(1);
 }
+
+/** Replaces the children of el, leaving out null, undefined and false (never the text "null"). */
+export function setChildren(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+// Amounts stay decimal strings from the agent. The helpers below only
+// rewrite or add them as text and integers (BigInt), never as floats.
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/** The number of decimals of a decimal string ("12.34" → 2, "500" → 0). */
+export function scaleOf(amount) {
+  const m = DECIMAL.exec(String(amount || ""));
+  return m && m[3] ? m[3].length : 0;
+}
+
+/**
+ * A decimal string written with scale decimals ("0" → "0.00" for 2), as
+ * the agent writes its own amounts. Text that is not a decimal, or has more
+ * decimals than scale, is returned unchanged.
+ */
+export function withScale(amount, scale) {
+  const m = DECIMAL.exec(String(amount ?? ""));
+  if (!m) return amount;
+  const frac = m[3] || "";
+  if (frac.length > scale) return amount;
+  return m[1] + m[2] + (scale > 0 ? "." + frac.padEnd(scale, "0") : "");
+}
+
+/** Reports whether a decimal string is zero ("0.00", "-0", "0"). */
+export function isZero(amount) {
+  const m = DECIMAL.exec(String(amount ?? ""));
+  return !!m && /^0+$/.test(m[2]) && /^0*$/.test(m[3] || "");
+}
+
+/** Reports whether a decimal string is below zero. */
+export function isNegative(amount) {
+  return String(amount ?? "").startsWith("-") && !isZero(amount);
+}
+
+/** The sum of two non-negative decimal strings, exactly (integer minor units). */
+export function addAmounts(a, b) {
+  const ma = DECIMAL.exec(String(a ?? "")), mb = DECIMAL.exec(String(b ?? ""));
+  if (!ma || !mb || ma[1] || mb[1]) return a;
+  const scale = Math.max(scaleOf(a), scaleOf(b));
+  const minor = (m) => BigInt(m[2] + (m[3] || "").padEnd(scale, "0"));
+  const digits = (minor(ma) + minor(mb)).toString().padStart(scale + 1, "0");
+  return scale ? digits.slice(0, -scale) + "." + digits.slice(-scale) : digits;
+}
+
+/** The last four digits of a masked card number ("476173******0119" → "0119"), or "". */
+export function last4(maskedPan) {
+  const m = /(\d{4})$/.exec(maskedPan || "");
+  return m ? m[1] : "";
+}
+
+const FIELD_WORDS = {
+  amount: "Amount",
+  orig_merchant_order_no: "Original payment",
+  merchant_order_no: "Order number",
+  via: "How to refund",
+  query: "Search",
+  from: "From",
+  to: "To",
+  terminal_sn: "Terminal",
+  cursor: "Page",
+  date: "Day",
+};
+
+/**
+ * An agent's error in words: its message, with the field it names (the
+ * message starts with it, "amount: …") said the way the page labels it.
+ */
+export function apiErrorText(err) {
+  const msg = (err && err.message) || String(err);
+  const field = err && err.data && err.data.field;
+  if (field && msg.startsWith(field + ": ") && FIELD_WORDS[field]) {
+    return `${FIELD_WORDS[field]}: ${msg.slice(field.length + 2)}`;
+  }
+  return errorText(err);
+}
