@@ -801,7 +801,7 @@ func TestInfoStoreName(t *testing.T) {
 
 // TestConsoleScripts pins what the browser test cannot see from outside:
 // the console's cancel, void and refund go through the API with source
-// console (cancel has no source parameter: it keeps the payment's own),
+// console (a cancel journals who asked; the payment keeps its own source),
 // search and day totals are the agent's (payment.search, report.day), and
 // no amount is ever parsed as a float in the browser.
 func TestConsoleScripts(t *testing.T) {
@@ -810,7 +810,7 @@ func TestConsoleScripts(t *testing.T) {
 	for _, want := range []string{
 		`{ merchant_order_no: "", type: "void", orig_merchant_order_no: p.merchant_order_no, source: "console" }`,
 		`{ merchant_order_no: "", orig_merchant_order_no: p.merchant_order_no, amount, currency: p.currency, source: "console" }`,
-		`method: "payment.refund"`, `method: "payment.create"`, `call("payment.cancel", { merchant_order_no: ps.no })`,
+		`method: "payment.refund"`, `method: "payment.create"`, `call("payment.cancel", { merchant_order_no: ps.no, source: "console" })`,
 		`call("payment.search", params)`, `call("report.day", date ? { date } : {})`, `params.cursor = state.next`,
 	} {
 		if !strings.Contains(app, want) {
