@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// PrefillHistory adds perTerminal final (approved) CodePay sales with one
-// event each to every terminal in sns, as a journal looks after a long
+// PrefillHistory adds perTerminal final (approved) CodePay card sales (a
+// masked PAN whose last four digits run 0000-9999) with one event each to
+// every terminal in sns, as a journal looks after a long
 // life: for benchmarks and tests of behaviour with history, never used by
 // the agent. The orders are numbered H-<sn>-<n> and dated before at, one
 // second apart; queue numbers continue from what the terminal has.
@@ -25,9 +26,10 @@ func (db *DB) PrefillHistory(ctx context.Context, sns []string, perTerminal int,
 				start := toMS(at) - int64(perTerminal-done)*1000
 				if _, err := tx.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
 					INSERT INTO payments (merchant_order_no, type, state, source, terminal_sn, currency, amount_minor,
-						route, request_hash, queue_seq, create_sent, trans_no, trans_status, created_at, updated_at)
+						route, request_hash, queue_seq, create_sent, trans_no, trans_status, masked_pan, card_brand, created_at, updated_at)
 					SELECT printf('H-%s-%08d', ?2, ?3 + i), 'sale', 'approved', 'ws', ?2, 'USD', 100 + i % 9900,
-						'codepay', 'prefill', ?4 + i, 1, printf('P%s%08d', ?2, ?3 + i), '2', ?5 + i * 1000, ?5 + i * 1000
+						'codepay', 'prefill', ?4 + i, 1, printf('P%s%08d', ?2, ?3 + i), '2', printf('476173******%04d', (?3 + i) % 10000), 'VISA',
+						?5 + i * 1000, ?5 + i * 1000
 					FROM seq`, n, sn, done, base, start); err != nil {
 					return err
 				}
