@@ -538,7 +538,7 @@ func (a *Agent) TipAdjust(ctx context.Context, orderNo, tip string) (Payment, er
 		if errors.As(err, &ve) {
 			return Payment{}, fieldErr("tip_amount", "%s", ve.Reason)
 		}
-		return Payment{}, fmt.Errorf("adjust tip of %s: %w (the adjustment may or may not have been made; sending it again is safe)", orderNo, err)
+		return Payment{}, fmt.Errorf("%w: adjust tip of %s: %v (the adjustment may or may not have been made; sending it again is safe)", ErrTipUnknown, orderNo, err)
 	}
 	np, err := a.transition(ctx, orderNo, []string{StateApproved}, func(p *store.Payment) error {
 		p.TipMinor = minor

@@ -50,6 +50,10 @@ var (
 	// ErrCodePayNoAnswer means CodePay did not answer a check that must come
 	// before the request (how the original was paid); nothing was sent.
 	ErrCodePayNoAnswer = errors.New("CodePay did not answer")
+	// ErrTipUnknown means a tip adjustment's answer was lost: it may or may
+	// not have been made, and sending the same adjustment again is safe (it
+	// sets the tip, it does not add to it).
+	ErrTipUnknown = errors.New("tip adjustment outcome unknown")
 	// ErrCancelUnconfirmed means an order.revoker was sent but its answer was
 	// lost: posbridge confirms by query and publishes the payment once
 	// CodePay shows it cancelled.

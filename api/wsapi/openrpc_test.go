@@ -385,7 +385,7 @@ func TestOpenRPCErrorCodes(t *testing.T) {
 	// message starting with the agent's text, as documented.
 	sentinels := []error{agent.ErrOrderNoReused, agent.ErrNotFound, agent.ErrNotCancellable, agent.ErrStopping,
 		agent.ErrTerminalBusy, agent.ErrBatchCloseRefused, agent.ErrBatchCloseUnknown, agent.ErrNotAdjustable,
-		agent.ErrFallbackRefused, agent.ErrCodePayNoAnswer, agent.ErrCancelUnconfirmed, agent.ErrNoReceipt}
+		agent.ErrFallbackRefused, agent.ErrCodePayNoAnswer, agent.ErrCancelUnconfirmed, agent.ErrNoReceipt, agent.ErrTipUnknown}
 	mapped := map[int]bool{}
 	for _, s := range sentinels {
 		var re *rpc.Error

@@ -9,6 +9,7 @@ import (
 	"github.com/posbridge/posbridge/agent/agenttest"
 	"github.com/posbridge/posbridge/api/wsapi"
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 )
 
 // TestWebSocketRefund: payment.refund end to end — a partial refund of a QR
@@ -95,5 +96,31 @@ func TestWebSocketRefund(t *testing.T) {
 	_, errObj, _ = c.call("payment.cancel", map[string]any{"merchant_order_no": "QRW1"})
 	if e := decodeErr(t, errObj); e.Code != wsapi.CodeNotCancellable || !strings.Contains(e.Message, "refund") {
 		t.Errorf("cancel of a refunded QR sale: %+v", e)
+	}
+}
+
+// A tip adjustment whose answer is lost is -32014 "outcome unknown", and
+// sending the same call again is safe: it sets the tip once.
+func TestTipAdjustLostAnswerIsRepeatable(t *testing.T) {
+	e := newWSEnv(t)
+	c := e.dial(t)
+	if _, errObj, _ := c.call("payment.create", map[string]any{"merchant_order_no": "TIPL1", "type": "sale", "terminal_sn": agenttest.TermA,
+		"amount": "10.00", "currency": "USD"}); errObj != nil {
+		t.Fatal(string(errObj))
+	}
+	e.WaitFinal("TIPL1")
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodTipAdjustment, Kind: codepaysim.FaultDropAfterProcess, Count: 1})
+	params := map[string]any{"merchant_order_no": "TIPL1", "tip_amount": "1.50"}
+	_, errObj, _ := c.call("payment.tip_adjust", params)
+	var rerr struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if errObj == nil || json.Unmarshal(errObj, &rerr) != nil || rerr.Code != wsapi.CodeTipUnknown || !strings.Contains(rerr.Message, "sending it again is safe") {
+		t.Fatalf("lost tip answer: %s", errObj)
+	}
+	res, errObj, _ := c.call("payment.tip_adjust", params)
+	if errObj != nil || !strings.Contains(string(res), `"tip_amount":"1.50"`) {
+		t.Fatalf("repeat: %s %s", res, errObj)
 	}
 }

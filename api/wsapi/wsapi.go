@@ -41,6 +41,7 @@ const (
 	CodeCodePayNoAnswer = -32011
 	CodeCancelUnknown   = -32012
 	CodeNoReceipt       = -32013
+	CodeTipUnknown      = -32014
 	CodeInternal        = -32603
 	maxWait             = 5 * time.Minute
 	defaultWait         = 30 * time.Second
@@ -815,6 +816,8 @@ func appError(err error) error {
 		return &rpc.Error{Code: CodeCancelUnknown, Message: err.Error()}
 	case errors.Is(err, agent.ErrNoReceipt):
 		return &rpc.Error{Code: CodeNoReceipt, Message: err.Error()}
+	case errors.Is(err, agent.ErrTipUnknown):
+		return &rpc.Error{Code: CodeTipUnknown, Message: err.Error()}
 	}
 	return err
 }
