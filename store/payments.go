@@ -694,23 +694,33 @@ func listTail(f ListFilter) (string, []any) {
 		where = append(where, "id < ?")
 		args = append(args, f.BeforeID)
 	}
-	limit := f.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultListLimit
-	case limit > MaxListLimit:
-		limit = MaxListLimit
-	}
-	tail := ""
-	if len(where) > 0 {
-		tail = "WHERE " + strings.Join(where, " AND ") + " "
-	}
+	tail, limit := whereTail(where), pageLimit(f.Limit)
 	if f.TerminalSN != "" {
 		tail += "ORDER BY queue_seq DESC LIMIT ?"
 	} else {
 		tail += "ORDER BY id DESC LIMIT ?"
 	}
 	return tail, append(args, limit)
+}
+
+// pageLimit is a list's page size: DefaultListLimit for ≤ 0, at most
+// MaxListLimit.
+func pageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultListLimit
+	case limit > MaxListLimit:
+		return MaxListLimit
+	}
+	return limit
+}
+
+// whereTail joins conditions into "WHERE … " ("" for none).
+func whereTail(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return "WHERE " + strings.Join(where, " AND ") + " "
 }
 
 // NonFinal returns every payment in queued, sending, on_terminal or unknown,

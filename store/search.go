@@ -101,18 +101,7 @@ func searchTail(f SearchFilter) (string, []any, error) {
 		where = append(where, "(created_at, id) < (?, ?)")
 		args = append(args, toMS(f.After.CreatedAt), f.After.ID)
 	}
-	limit := f.Limit
-	switch {
-	case limit <= 0:
-		limit = DefaultListLimit
-	case limit > MaxListLimit:
-		limit = MaxListLimit
-	}
-	tail := ""
-	if len(where) > 0 {
-		tail = "WHERE " + strings.Join(where, " AND ") + " "
-	}
-	return tail + "ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit), nil
+	return whereTail(where) + "ORDER BY created_at DESC, id DESC LIMIT ?", append(args, pageLimit(f.Limit)), nil
 }
 
 // SearchPayments returns the payments f selects, newest first. A page

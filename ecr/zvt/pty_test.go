@@ -16,21 +16,7 @@ import (
 // with go.bug.st/serial (9600 8N2), the ECR writing to the pty master. The
 // deadlines only bound a broken run; nothing waits on them when it works.
 func TestLinkOverPTY(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal available: %v", err)
-	}
-	defer ptmx.Close()
-	port, err := OpenSerial(tty.Name(), SerialConfig{})
-	_ = tty.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	link := NewLink(port, SystemClock{}, testLogger(t), LinkConfig{})
-	serve := make(chan error, 1)
-	go func() { serve <- link.Serve(ctx) }()
+	ptmx, link, ctx, stop := ptyLink(t)
 
 	// ECR → PT: the authorisation frame with a stuffed DLE.
 	if _, err := ptmx.Write(EncodeFrame(hx(t, "06 01 07 04 00 00 00 00 10 00"))); err != nil {
@@ -66,9 +52,36 @@ func TestLinkOverPTY(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("WriteAPDU: %v", err)
 	}
-	cancel()
-	if err := <-serve; err != nil {
-		t.Errorf("Serve = %v", err)
+	stop()
+}
+
+// ptyLink serves a Link on a real pseudo-terminal opened with
+// go.bug.st/serial (9600 8N2) and returns the pty master (the ECR's end),
+// the link, its context (the deadline only bounds a broken run) and stop,
+// which ends Serve and checks it ended cleanly.
+func ptyLink(t *testing.T) (*os.File, *Link, context.Context, func()) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal available: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	port, err := OpenSerial(tty.Name(), SerialConfig{})
+	_ = tty.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	link := NewLink(port, SystemClock{}, testLogger(t), LinkConfig{})
+	serve := make(chan error, 1)
+	go func() { serve <- link.Serve(ctx) }()
+	return ptmx, link, ctx, func() {
+		t.Helper()
+		cancel()
+		if err := <-serve; err != nil {
+			t.Errorf("Serve = %v", err)
+		}
 	}
 }
 
@@ -94,21 +107,7 @@ func readExactly(t *testing.T, f *os.File, n int) []byte {
 // the frame doubles; CP437 text goes byte for byte; the ECR's ACK completes
 // the write.
 func TestPrintLineOverPTY(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pseudo-terminal available: %v", err)
-	}
-	defer ptmx.Close()
-	port, err := OpenSerial(tty.Name(), SerialConfig{})
-	_ = tty.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	link := NewLink(port, SystemClock{}, testLogger(t), LinkConfig{})
-	serve := make(chan error, 1)
-	go func() { serve <- link.Serve(ctx) }()
+	ptmx, link, ctx, stop := ptyLink(t)
 
 	pl, err := PrintLine{Attribute: PrintNormal, Text: "Kartenzahlung Ä"}.Encode()
 	if err != nil {
@@ -127,8 +126,5 @@ func TestPrintLineOverPTY(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("WriteAPDU: %v", err)
 	}
-	cancel()
-	if err := <-serve; err != nil {
-		t.Errorf("Serve = %v", err)
-	}
+	stop()
 }
