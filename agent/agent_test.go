@@ -393,6 +393,7 @@ func TestCancelFromJournalsSource(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
 	e.MustCreate(e.Sale("CXS1", agenttest.TermOff, "3.00"))
+	e.WaitState("CXS1", agent.StateOnTerminal) // not while it is being sent
 	p, err := e.Agent.CancelFrom(ctx, "CXS1", agent.SourceConsole)
 	if err != nil || p.State != agent.StateCancelled || p.Source != agent.SourceWS {
 		t.Fatalf("cancel = %+v, %v", p, err)
