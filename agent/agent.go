@@ -811,7 +811,11 @@ func (a *Agent) ApplyNotification(ctx context.Context, o *codepay.Order) error {
 		a.log.Warn("codepay notification disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", fmt.Sprintf("signed notification says trans_status %d; confirming by query", o.TransStatus))
+	said := fmt.Sprintf("signed notification says trans_status %d", o.TransStatus)
+	if late, err := a.checkLateNow(ctx, p, said); late {
+		return err
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", said+"; confirming by query")
 	if IsFinal(p.State) {
 		return nil
 	}

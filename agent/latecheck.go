@@ -19,12 +19,43 @@ import (
 // the sale or refunds it). The payment's state never changes again: final
 // states are final.
 
+// A verified notification about a payment that ended expired starts a
+// late check at once (checkLateNow): the VA/QRIS gateway's document gives
+// its orders no expired status and never says a late transfer is refused,
+// and a signed "paid" must never be acknowledged and dropped.
+
 // lateProviderName names a provider in an alert a person reads.
 func lateProviderName(route string) string {
-	if route == RouteQRWallet {
+	switch route {
+	case RouteQRWallet:
 		return "the QR wallet"
+	case RouteIDPay:
+		return "the VA/QRIS gateway"
+	case RouteCodePayLink:
+		return "CodePay"
+	case RouteBindoLink:
+		return "Bindo"
 	}
 	return route
+}
+
+// checkLateNow takes a verified notification (detail says what it said)
+// about a payment that ended expired as a reason to ask the provider at
+// once: the reconciler's late check asks, only its answer counts, and a
+// payment found paid gets the alert (its state stays expired). It reports
+// whether p was such a payment; an error means the journal refused, and the
+// notification should be answered so that the provider sends it again.
+func (a *Agent) checkLateNow(ctx context.Context, p *store.Payment, detail string) (bool, error) {
+	if p.State != StateExpired || p.Alert != "" || !isProviderRoute(p.Route) {
+		return false, nil
+	}
+	now := a.clock.Now()
+	if err := a.db.LateCheckNow(ctx, p.MerchantOrderNo, now, now.Add(a.cfg.LateCheckWindow)); err != nil {
+		return true, fmt.Errorf("check %s for a late payment: %w", p.MerchantOrderNo, err)
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", detail+", after the payment expired; asking "+lateProviderName(p.Route)+" whether the customer paid late")
+	a.wakeReconciler()
+	return true, nil
 }
 
 // lateCheckMax bounds the back-off between late checks.
@@ -81,7 +112,7 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 		end("")
 		return
 	case !now.Before(c.Until):
-		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it expired", p.Route, c.Until.Sub(c.CreatedAt).Round(time.Minute)))
+		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it expired", lateProviderName(p.Route), c.Until.Sub(c.CreatedAt).Round(time.Minute)))
 		return
 	}
 	ans, err := a.queryProvider(ctx, p)
@@ -94,10 +125,10 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 			return
 		}
 	case ans.notFound:
-		end(p.Route + " no longer knows the order (" + ans.what + "); no longer checked for a late payment")
+		end(lateProviderName(p.Route) + " no longer knows the order (" + ans.what + "); no longer checked for a late payment")
 		return
 	case !ans.pending:
-		end(p.Route + " closed the order unpaid (" + ans.what + ")")
+		end("the order ended unpaid at " + lateProviderName(p.Route) + " (" + ans.what + "); no longer checked for a late payment")
 		return
 	}
 	_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts+1)), c.Attempts+1)

@@ -104,3 +104,88 @@ func waitLateChecksEnded(t *testing.T, e *agenttest.Env) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The VA/QRIS gateway's document has no expired status and never says a
+// transfer arriving after the order's expiry is refused. A VA payment the
+// gateway still showed unpaid past its expiry (and expiry_grace) ends
+// expired with no late checks; if the gateway then posts a signed SUCCESS
+// callback, it is not acknowledged and dropped: the agent asks the gateway
+// at once, and the payment gets the alert.
+func TestVAPaidAfterExpiryByCallbackRaisesAlert(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Providers: true, JumpClock: true})
+	ctx := context.Background()
+	e.MustCreate(vaSale("VALATE1", "VA_BNI", "30000"))
+	e.WaitState("VALATE1", agent.StateOnTerminal)
+	p, err := e.Agent.Get(ctx, "VALATE1")
+	if err != nil || p.ExpiresAt.IsZero() {
+		t.Fatalf("payment = %+v, %v", p, err)
+	}
+	// The store PC was off from before the expiry until well past it.
+	e.JumpClock(time.Until(p.ExpiresAt) + time.Hour)
+	got := e.WaitFinal("VALATE1")
+	if got.State != agent.StateExpired || got.Alert != "" {
+		t.Fatalf("final = %+v", got)
+	}
+	if _, ok, err := e.DB.NextLateCheck(ctx); err != nil || ok {
+		t.Fatalf("late check open after the gateway's expiry grace: %v %v", ok, err)
+	}
+	// A transfer the gateway accepts late; its callback reaches /hooks/idpay.
+	queries := e.Prov.IDSim.Count("query", "VALATE1")
+	if _, err := e.Prov.IDSim.Pay("VALATE1"); err != nil {
+		t.Fatal(err)
+	}
+	p = waitAlert(t, e, "VALATE1")
+	if p.State != agent.StateExpired || !strings.Contains(p.Alert, "Paid after it expired: the VA/QRIS gateway shows this order paid") {
+		t.Fatalf("after the late callback: state %s, alert %q", p.State, p.Alert)
+	}
+	if e.Prov.IDSim.Count("query", "VALATE1") <= queries {
+		t.Fatal("alert raised without asking the gateway")
+	}
+	waitLateChecksEnded(t, e)
+	// The callback's repeats change nothing more.
+	if err := e.Prov.IDSim.RepeatCallback("VALATE1"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.DB.Events(ctx, "VALATE1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := 0
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Detail, "alert: ") {
+			alerts++
+		}
+	}
+	if alerts != 1 {
+		t.Fatalf("%d alerts journaled, want 1: %+v", alerts, evs)
+	}
+	if n := e.Prov.IDSim.Count("create", "VALATE1"); n != 1 {
+		t.Fatalf("created %d times", n)
+	}
+}
+
+// A verified callback about an expired VA payment that the gateway still
+// shows unpaid ends its late check with an event and no alert.
+func TestVALateCallbackUnpaidNoAlert(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Providers: true, JumpClock: true})
+	ctx := context.Background()
+	e.MustCreate(vaSale("VALATE2", "VA_BNI", "20000"))
+	e.WaitState("VALATE2", agent.StateOnTerminal)
+	p, _ := e.Agent.Get(ctx, "VALATE2")
+	e.JumpClock(time.Until(p.ExpiresAt) + time.Hour)
+	if got := e.WaitFinal("VALATE2"); got.State != agent.StateExpired {
+		t.Fatalf("final = %+v", got)
+	}
+	// A callback the gateway signed but about an order still unpaid.
+	if err := e.Agent.ApplyIDPayCallback(ctx, callback("VALATE2", 2000000)); err != nil {
+		t.Fatal(err)
+	}
+	waitLateChecksEnded(t, e)
+	evs, err := e.DB.Events(ctx, "VALATE2")
+	if err != nil || !strings.Contains(evs[len(evs)-1].Detail, "the order ended unpaid at the VA/QRIS gateway") {
+		t.Fatalf("last event = %+v, %v", evs[len(evs)-1], err)
+	}
+	if p, _ := e.Agent.Get(ctx, "VALATE2"); p.Alert != "" || p.State != agent.StateExpired {
+		t.Fatalf("payment = %+v", p)
+	}
+}

@@ -169,5 +169,5 @@ func (a *Agent) ApplyBindoLinkWebhook(ctx context.Context, tx *bindo.Transaction
 		a.log.Warn("bindo link webhook disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
-	return a.queryNow(ctx, p, "Bindo webhook says "+string(tx.Status)+"; confirming by query")
+	return a.queryNow(ctx, p, "Bindo webhook says "+string(tx.Status))
 }

@@ -119,7 +119,9 @@ func (a *Agent) queryProvider(ctx context.Context, p *store.Payment) (providerAn
 	case idpay.StateFailed:
 		ans.failed = true
 	case idpay.StateExpired:
+		// Derived by the client: still unpaid expiry_grace past the expiry.
 		ans.expired = true
+		ans.what += ", past its expiry"
 	case idpay.StatePending:
 		ans.pending = true
 	default:
@@ -293,7 +295,7 @@ func (a *Agent) ApplyIDPayCallback(ctx context.Context, cb *idpay.Callback) erro
 		a.log.Warn("idpay callback disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
-	return a.queryNow(ctx, p, "signed callback says status "+cb.Status+"; confirming by query")
+	return a.queryNow(ctx, p, "signed callback says status "+cb.Status)
 }
 
 // queryNow applies a verified provider notification bound to p as a hint:
@@ -301,10 +303,13 @@ func (a *Agent) ApplyIDPayCallback(ctx context.Context, cb *idpay.Callback) erro
 // the payment. A payment already final is left alone (a repeat after it
 // ended: already applied).
 func (a *Agent) queryNow(ctx context.Context, p *store.Payment, detail string) error {
+	if late, err := a.checkLateNow(ctx, p, detail); late {
+		return err
+	}
 	if IsFinal(p.State) {
 		return nil
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", detail)
+	a.event(ctx, p.MerchantOrderNo, "notification", detail+"; confirming by query")
 	if err := a.db.Reschedule(ctx, p.MerchantOrderNo, a.clock.Now(), p.Attempts); err != nil && !errors.Is(err, store.ErrStateChanged) {
 		return fmt.Errorf("schedule the query of %s: %w", p.MerchantOrderNo, err)
 	}

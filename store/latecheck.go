@@ -39,6 +39,23 @@ func (db *DB) AddLateCheck(ctx context.Context, merchantOrderNo string, next, un
 	return nil
 }
 
+// LateCheckNow makes the late check of a payment due at now: it adds one
+// running until until, or moves an existing one's next check to now and its
+// end to until if that is later (a verified notification about an expired
+// payment: the customer may have paid after all).
+func (db *DB) LateCheckNow(ctx context.Context, merchantOrderNo string, now, until time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO late_checks (`+lateCheckCols+`) VALUES (?, ?, 0, ?, ?)
+			ON CONFLICT (merchant_order_no) DO UPDATE SET next_check_at = excluded.next_check_at,
+				until_at = MAX(until_at, excluded.until_at)`, merchantOrderNo, toMS(now), toMS(until), toMS(db.now()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("check %q for a late payment now: %w", merchantOrderNo, err)
+	}
+	return nil
+}
+
 // LateChecksDue returns the late checks due at now, earliest first, at most
 // limit (≤ 0: 100).
 func (db *DB) LateChecksDue(ctx context.Context, now time.Time, limit int) ([]LateCheck, error) {

@@ -56,3 +56,35 @@ func TestLateChecks(t *testing.T) {
 		t.Fatalf("events grew to %d", len(n))
 	}
 }
+
+// LateCheckNow adds a check due now, or brings an open one forward,
+// keeping its attempts and never shortening its window.
+func TestLateCheckNow(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	t0 := time.UnixMilli(1_800_000_000_000)
+	if err := db.LateCheckNow(ctx, "LN1", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := db.LateChecksDue(ctx, t0, 10); err != nil || len(due) != 1 || !due[0].Until.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("added: %+v, %v", due, err)
+	}
+	if err := db.RescheduleLateCheck(ctx, "LN1", t0.Add(30*time.Minute), 4); err != nil {
+		t.Fatal(err)
+	}
+	// Brought forward: due at t0+1m, attempts kept; a shorter end is ignored.
+	if err := db.LateCheckNow(ctx, "LN1", t0.Add(time.Minute), t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	due, err := db.LateChecksDue(ctx, t0.Add(time.Minute), 10)
+	if err != nil || len(due) != 1 || due[0].Attempts != 4 || !due[0].Until.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("brought forward: %+v, %v", due, err)
+	}
+	// A later end extends the window.
+	if err := db.LateCheckNow(ctx, "LN1", t0.Add(2*time.Minute), t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := db.LateChecksDue(ctx, t0.Add(2*time.Minute), 10); err != nil || len(due) != 1 || !due[0].Until.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("extended: %+v, %v", due, err)
+	}
+}

@@ -92,6 +92,7 @@ type Env struct {
 	URL       string
 	transport *http.Transport
 	skew      atomic.Int64  // added to the client's clock
+	clock     *jumpClock    // the agent's, with Opts.JumpClock
 	offset    time.Duration // the gateway's and client's clock minus time.Now (InMemory)
 	dbPath    string
 	DB        *store.DB
@@ -156,6 +157,9 @@ type Opts struct {
 	// LateCheckWindow is the agent's watch of expired QR wallet orders (0:
 	// its default).
 	LateCheckWindow time.Duration
+	// JumpClock gives the agent and the VA/QRIS gateway's client a clock
+	// the test moves forward with Env.JumpClock.
+	JumpClock bool
 }
 
 func New(t testing.TB, o Opts) *Env {
@@ -197,6 +201,9 @@ func New(t testing.TB, o Opts) *Env {
 		t.Fatal(err)
 	}
 	e := &Env{t: t, keys: k, Sim: sim, offset: offset, dbPath: filepath.Join(t.TempDir(), "posbridge.db")}
+	if o.JumpClock {
+		e.clock = newJumpClock()
+	}
 	simCtx, simCancel := context.WithCancel(context.Background())
 	simDone := make(chan struct{})
 	go func() { sim.Serve(simCtx); close(simDone) }()
@@ -229,7 +236,7 @@ func New(t testing.TB, o Opts) *Env {
 		t.Cleanup(func() { bcancel(); <-bdone; e.BindoSrv.Close() })
 	}
 	if o.Providers {
-		e.Prov = startProviders(t, o, func() *agent.Agent {
+		e.Prov = startProviders(t, o, e.clock, func() *agent.Agent {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			return e.Agent
@@ -330,7 +337,13 @@ func (e *Env) start(o Opts) {
 	if e.Prov != nil {
 		qw, ip = e.Prov.QRClient, e.Prov.IDClient
 	}
+	var clock agent.Clock
+	var after func(time.Duration) <-chan time.Time
+	if e.clock != nil {
+		clock, after = e.clock, e.clock.After
+	}
 	a, err := agent.New(agent.Config{
+		Clock: clock, After: after,
 		QRWallet: qw, IDPay: ip, IDPayDefaultName: "Toko Test",
 		Bindo: bc, BindoLink: bl, LinkProvider: o.LinkProvider, LinkClientIP: BindoLinkClientIP, BindoLinkPoll: o.Poll,
 		OfflineGrace: o.OfflineGrace, UnreachableGrace: o.UnreachableGrace, ProbeInterval: o.ProbeInterval,

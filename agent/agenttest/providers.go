@@ -39,7 +39,7 @@ type Providers struct {
 // QRLifetime is the emulated QR codes' life in the tests.
 const QRLifetime = 2 * time.Second
 
-func startProviders(t testing.TB, o Opts, current func() *agent.Agent) *Providers {
+func startProviders(t testing.TB, o Opts, clock *jumpClock, current func() *agent.Agent) *Providers {
 	t.Helper()
 	p := &Providers{agent: current}
 	qs, err := qrwalletsim.New(qrwalletsim.Config{QRLifetime: QRLifetime, PINDelay: 100 * time.Millisecond, PINTimeout: time.Second, Logger: logger(o)})
@@ -89,7 +89,11 @@ func startProviders(t testing.TB, o Opts, current func() *agent.Agent) *Provider
 	}
 	p.Hooks = httptest.NewServer(http.HandlerFunc(p.hook))
 	t.Cleanup(p.Hooks.Close)
-	p.IDClient, err = idpay.New(idpay.Config{BaseURL: p.IDSrv.URL, MerchantCode: IDPayMerchant, PrivateKeyFile: priv,
+	var now func() time.Time
+	if clock != nil {
+		now = clock.Now
+	}
+	p.IDClient, err = idpay.New(idpay.Config{BaseURL: p.IDSrv.URL, Now: now, MerchantCode: IDPayMerchant, PrivateKeyFile: priv,
 		PlatformPublicKeyFile: plat, NotifyURL: p.Hooks.URL + "/hooks/idpay", Logger: logger(o)})
 	if err != nil {
 		t.Fatal(err)
