@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,40 @@ func TestLinkNotificationTriggersQuery(t *testing.T) {
 	bad.OrderAmount = &amt
 	if err := e.Agent.ApplyNotification(context.Background(), &bad); !errors.Is(err, agent.ErrNotificationRejected) {
 		t.Fatalf("mismatched notification = %v", err)
+	}
+}
+
+// A signed notification about a link CodePay already expired is checked
+// with CodePay once more (never acknowledged and dropped); CodePay still
+// shows it expired, so the check ends with an event and no alert.
+func TestLinkNotificationAfterExpiryAsksAgain(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	e.MustCreate(linkSale("LNKE", "5.00"))
+	if err := e.Sim.Customer("LNKE", codepaysim.CustomerTooLate, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.WaitFinal("LNKE"); got.State != agent.StateExpired {
+		t.Fatalf("final = %+v", got)
+	}
+	o, err := e.Client.QueryOrder(ctx, "LNKE", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := e.Sim.Count(codepay.MethodOrderQuery, "LNKE")
+	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
+		t.Fatalf("notification: %v", err)
+	}
+	waitLateChecksEnded(t, e)
+	if e.Sim.Count(codepay.MethodOrderQuery, "LNKE") <= queries {
+		t.Fatal("CodePay was not asked again")
+	}
+	evs, err := e.DB.Events(ctx, "LNKE")
+	if err != nil || !strings.Contains(evs[len(evs)-1].Detail, "the order ended unpaid at CodePay") {
+		t.Fatalf("last event = %+v, %v", evs[len(evs)-1], err)
+	}
+	if got, _ := e.Agent.Get(ctx, "LNKE"); got.State != agent.StateExpired || got.Alert != "" {
+		t.Fatalf("payment = %+v", got)
 	}
 }
 
