@@ -232,7 +232,7 @@ func (a *Agent) applyBindo(ctx context.Context, p *store.Payment, tx *bindo.Tran
 			fill(p)
 			return nil
 		}, "pending at Bindo")
-	case tx.Approved || tx.Status == bindo.StatusVoided || tx.Status == bindo.StatusRefunded || tx.Status == bindo.StatusPartiallyRefunded:
+	case bindoApproved(tx):
 		return a.transition(ctx, p.MerchantOrderNo, from, func(p *store.Payment) error {
 			p.State = StateApproved
 			fill(p)
@@ -249,6 +249,12 @@ func (a *Agent) applyBindo(ctx context.Context, p *store.Payment, tx *bindo.Tran
 			return nil
 		}, "declined by Bindo")
 	}
+}
+
+// bindoApproved reports whether Bindo's transaction was approved (and may
+// have been voided or refunded since).
+func bindoApproved(tx *bindo.Transaction) bool {
+	return tx.Approved || tx.Status == bindo.StatusVoided || tx.Status == bindo.StatusRefunded || tx.Status == bindo.StatusPartiallyRefunded
 }
 
 // ApplyBindoWebhook takes a verified Bindo webhook as a hint: it must name a
@@ -268,7 +274,8 @@ func (a *Agent) ApplyBindoWebhook(ctx context.Context, tx *bindo.Transaction) er
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
 	a.event(ctx, p.MerchantOrderNo, "notification", "Bindo webhook says "+string(tx.Status)+"; confirming by query")
-	if IsFinal(p.State) || a.cfg.Bindo == nil {
+	late := IsFinal(p.State) && p.State != StateApproved && p.Alert == ""
+	if (IsFinal(p.State) && !late) || a.cfg.Bindo == nil {
 		return nil
 	}
 	callCtx, cancel := context.WithTimeout(ctx, callTimeout) // the caller bounds it to answer in time
@@ -276,10 +283,40 @@ func (a *Agent) ApplyBindoWebhook(ctx context.Context, tx *bindo.Transaction) er
 	cancel()
 	if err != nil {
 		a.event(ctx, p.MerchantOrderNo, "error", "Bindo query after the webhook failed: "+err.Error())
+		if late {
+			// Answered with an error, Bindo sends the webhook again.
+			return fmt.Errorf("apply bindo webhook: ask Bindo about %s, which ended %s: %w", p.MerchantOrderNo, p.State, err)
+		}
 		return nil
+	}
+	if late {
+		return a.bindoApprovedLate(ctx, p, q)
 	}
 	_, err = a.applyBindo(ctx, p, q)
 	return err
+}
+
+// bindoApprovedLate records that Bindo shows approved a payment that
+// posbridge had ended otherwise (a request that reached Bindo after it was
+// given up on: "no record" at the time): an alert a person acts on; the
+// state stays (final states are final). A Bindo answer that is not an
+// approval changes nothing.
+func (a *Agent) bindoApprovedLate(ctx context.Context, p *store.Payment, q *bindo.Transaction) error {
+	if !q.Final || !bindoApproved(q) {
+		a.event(ctx, p.MerchantOrderNo, "notification", "Bindo shows the transaction "+string(q.Status)+"; the payment stays "+p.State)
+		return nil
+	}
+	alert := fmt.Sprintf("Approved after it ended: Bindo shows this %s approved (uuid %s) after posbridge recorded it %s at %s (%s). Check it in Bindo's portal, then record it or reverse it.",
+		p.Type, p.TransNo, p.State, p.UpdatedAt.UTC().Format(time.RFC3339), p.ErrorMessage)
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
+		p.Alert = alert
+		return nil
+	}, "alert: "+alert)
+	if err != nil {
+		return fmt.Errorf("apply bindo webhook: record the late approval of %s: %w", p.MerchantOrderNo, err)
+	}
+	a.log.Warn("payment alert: approved at Bindo after it ended", "merchant_order_no", p.MerchantOrderNo, "state", p.State, "uuid", p.TransNo)
+	return nil
 }
 
 // webhookMatches checks a Bindo webhook against the journaled payment.

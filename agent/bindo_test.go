@@ -3,11 +3,13 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
 	"github.com/posbridge/posbridge/agent/agenttest"
+	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/device/card"
@@ -181,5 +183,57 @@ func TestNativeSaleInterruptedBeforeSendingFailsSafely(t *testing.T) {
 	}
 	if n := e.BindoSim.Count(bindosim.OpSale, ""); n != 0 {
 		t.Fatalf("Bindo saw %d sales", n)
+	}
+}
+
+// A sale request held on the way reaches Bindo after posbridge gave up on
+// it (Bindo had no record past the expiry: "nothing was charged"). Bindo's
+// verified webhook about the approval is not acknowledged and dropped: the
+// agent asks Bindo, and the payment gets an alert; its state stays.
+func TestNativeApprovedAfterGivenUpRaisesAlert(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Bindo: true, JumpClock: true})
+	ctx := context.Background()
+	e.BindoSim.InjectFault(bindosim.Fault{Op: bindosim.OpSale, Kind: bindosim.FaultProcessLate, Delay: 3 * time.Second})
+	e.MustCreate(nativeSale(e, "NLATE", agenttest.TermA, "9.00", swipe(t, visaTrack2)))
+	e.WaitState("NLATE", agent.StateUnknown)
+	e.JumpClock(time.Hour) // past the expiry and the give-up time
+	p := e.WaitFinal("NLATE")
+	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCardNotSent {
+		t.Fatalf("given up = %+v", p)
+	}
+	// The held request reaches Bindo; Bindo's webhook names the approval.
+	var tx *bindo.Transaction
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := e.BindoClient.Query(ctx, p.TransNo, "")
+		if err == nil && got.Final {
+			tx = got
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the held sale never reached Bindo: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := e.Agent.ApplyBindoWebhook(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Agent.Get(ctx, "NLATE")
+	if err != nil || got.State != agent.StateFailed || !strings.Contains(got.Alert, "Approved after it ended: Bindo shows this sale approved") {
+		t.Fatalf("after the webhook: %+v, %v", got, err)
+	}
+	// A repeat of the webhook adds nothing.
+	if err := e.Agent.ApplyBindoWebhook(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := e.DB.Events(ctx, "NLATE")
+	alerts := 0
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Detail, "alert: ") {
+			alerts++
+		}
+	}
+	if alerts != 1 {
+		t.Fatalf("%d alerts journaled, want 1", alerts)
 	}
 }

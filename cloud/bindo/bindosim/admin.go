@@ -13,7 +13,7 @@ var adminEndpoints = []string{
 	"GET  /sim/transactions",
 	"GET  /sim/transactions/{uuid_or_brn}",
 	"POST /sim/transactions/{uuid}/outcome {\"state\":\"success|failed\",\"error_code\":\"\",\"error_desc\":\"\"}",
-	"POST /sim/faults {\"op\":\"login|sale|precreate|query|void|refund|tips|\",\"kind\":\"http500|slow|drop_after_process|http401\",\"count\":1,\"delay_ms\":0}",
+	"POST /sim/faults {\"op\":\"login|sale|precreate|query|void|refund|tips|\",\"kind\":\"http500|slow|drop_after_process|http401|process_late\",\"count\":1,\"delay_ms\":0}",
 	"POST /sim/links/{uuid} {\"action\":\"pay|decline|abandon|expire\",\"error_code\":\"\"}",
 	"POST /sim/settle",
 	"GET  /sim/test-cards",

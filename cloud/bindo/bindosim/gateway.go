@@ -94,6 +94,13 @@ func (s *Sim) endpoint(op string, auth bool, fn opFunc) http.HandlerFunc {
 			http.Error(w, "internal server error (injected fault)", http.StatusInternalServerError)
 			return
 		}
+		if fault.Kind == FaultProcessLate {
+			rec.HTTPStatus = http.StatusBadGateway
+			s.mu.Unlock()
+			s.processLate(op, fn, r, bytes.Clone(body), fault.Delay)
+			http.Error(w, "bad gateway (injected fault: the request reaches the gateway later)", http.StatusBadGateway)
+			return
+		}
 		var rep reply
 		switch {
 		case fault.Kind == FaultHTTP401:
@@ -120,6 +127,20 @@ func (s *Sim) endpoint(op string, auth bool, fn opFunc) http.HandlerFunc {
 		w.WriteHeader(rep.status)
 		_, _ = w.Write(out)
 	}
+}
+
+// processLate runs a held request after delay, as it arrives at the
+// gateway (FaultProcessLate). The token was checked when it was sent.
+func (s *Sim) processLate(op string, fn opFunc, r *http.Request, body []byte, delay time.Duration) {
+	time.AfterFunc(delay, func() {
+		defer clear(body) // may hold card data
+		s.mu.Lock()
+		now := s.clock.Now()
+		s.advanceLocked(now)
+		rep := fn(r, body, now)
+		s.mu.Unlock()
+		s.log.Info("bindosim: held request processed late", "op", op, "http_status", rep.status, "error_code", rep.code)
+	})
 }
 
 func (s *Sim) authorizedLocked(r *http.Request) bool {

@@ -42,11 +42,16 @@ const (
 	// FaultHTTP401 answers HTTP 401 without processing the request, whatever
 	// the token (the current token stays valid): "401 once".
 	FaultHTTP401 FaultKind = "http401"
+	// FaultProcessLate answers HTTP 502 at once without processing the
+	// request, and processes it Fault.Delay later (real time), webhooks
+	// included: a request held on the way (a proxy that retried it) that
+	// reaches the gateway after the client gave up on it.
+	FaultProcessLate FaultKind = "process_late"
 )
 
 // FaultKinds lists every kind.
 func FaultKinds() []FaultKind {
-	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultHTTP401}
+	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultHTTP401, FaultProcessLate}
 }
 
 // defaultSlowDelay is the FaultSlow delay when none is given: past the
@@ -59,7 +64,7 @@ type Fault struct {
 	Op    string        `json:"op"`
 	Kind  FaultKind     `json:"kind"`
 	Count int           `json:"count"`
-	Delay time.Duration `json:"-"` // FaultSlow only; ≤ 0 means 45s
+	Delay time.Duration `json:"-"` // FaultSlow (≤ 0 means 45s) and FaultProcessLate (≤ 0 means 1s)
 }
 
 // InjectFault queues f. Faults apply in the order they were injected; a
@@ -74,6 +79,9 @@ func (s *Sim) InjectFault(f Fault) {
 	}
 	if f.Kind == FaultSlow && f.Delay <= 0 {
 		f.Delay = defaultSlowDelay
+	}
+	if f.Kind == FaultProcessLate && f.Delay <= 0 {
+		f.Delay = time.Second
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
