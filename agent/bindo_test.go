@@ -226,14 +226,7 @@ func TestNativeApprovedAfterGivenUpRaisesAlert(t *testing.T) {
 	if err := e.Agent.ApplyBindoWebhook(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := e.DB.Events(ctx, "NLATE")
-	alerts := 0
-	for _, ev := range evs {
-		if strings.HasPrefix(ev.Detail, "alert: ") {
-			alerts++
-		}
-	}
-	if alerts != 1 {
-		t.Fatalf("%d alerts journaled, want 1", alerts)
+	if n := alertsJournaled(t, e, "NLATE"); n != 1 {
+		t.Fatalf("%d alerts journaled, want 1", n)
 	}
 }

@@ -113,28 +113,13 @@ func waitLateChecksEnded(t *testing.T, e *agenttest.Env) {
 // at once, and the payment gets the alert.
 func TestVAPaidAfterExpiryByCallbackRaisesAlert(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{Providers: true, JumpClock: true})
-	ctx := context.Background()
-	e.MustCreate(vaSale("VALATE1", "VA_BNI", "30000"))
-	e.WaitState("VALATE1", agent.StateOnTerminal)
-	p, err := e.Agent.Get(ctx, "VALATE1")
-	if err != nil || p.ExpiresAt.IsZero() {
-		t.Fatalf("payment = %+v, %v", p, err)
-	}
-	// The store PC was off from before the expiry until well past it.
-	e.JumpClock(time.Until(p.ExpiresAt) + time.Hour)
-	got := e.WaitFinal("VALATE1")
-	if got.State != agent.StateExpired || got.Alert != "" {
-		t.Fatalf("final = %+v", got)
-	}
-	if _, ok, err := e.DB.NextLateCheck(ctx); err != nil || ok {
-		t.Fatalf("late check open after the gateway's expiry grace: %v %v", ok, err)
-	}
+	expiredVA(t, e, "VALATE1", "30000")
 	// A transfer the gateway accepts late; its callback reaches /hooks/idpay.
 	queries := e.Prov.IDSim.Count("query", "VALATE1")
 	if _, err := e.Prov.IDSim.Pay("VALATE1"); err != nil {
 		t.Fatal(err)
 	}
-	p = waitAlert(t, e, "VALATE1")
+	p := waitAlert(t, e, "VALATE1")
 	if p.State != agent.StateExpired || !strings.Contains(p.Alert, "Paid after it expired: the VA/QRIS gateway shows this order paid") {
 		t.Fatalf("after the late callback: state %s, alert %q", p.State, p.Alert)
 	}
@@ -146,18 +131,8 @@ func TestVAPaidAfterExpiryByCallbackRaisesAlert(t *testing.T) {
 	if err := e.Prov.IDSim.RepeatCallback("VALATE1"); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := e.DB.Events(ctx, "VALATE1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerts := 0
-	for _, ev := range evs {
-		if strings.HasPrefix(ev.Detail, "alert: ") {
-			alerts++
-		}
-	}
-	if alerts != 1 {
-		t.Fatalf("%d alerts journaled, want 1: %+v", alerts, evs)
+	if n := alertsJournaled(t, e, "VALATE1"); n != 1 {
+		t.Fatalf("%d alerts journaled, want 1", n)
 	}
 	if n := e.Prov.IDSim.Count("create", "VALATE1"); n != 1 {
 		t.Fatalf("created %d times", n)
@@ -169,13 +144,7 @@ func TestVAPaidAfterExpiryByCallbackRaisesAlert(t *testing.T) {
 func TestVALateCallbackUnpaidNoAlert(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{Providers: true, JumpClock: true})
 	ctx := context.Background()
-	e.MustCreate(vaSale("VALATE2", "VA_BNI", "20000"))
-	e.WaitState("VALATE2", agent.StateOnTerminal)
-	p, _ := e.Agent.Get(ctx, "VALATE2")
-	e.JumpClock(time.Until(p.ExpiresAt) + time.Hour)
-	if got := e.WaitFinal("VALATE2"); got.State != agent.StateExpired {
-		t.Fatalf("final = %+v", got)
-	}
+	expiredVA(t, e, "VALATE2", "20000")
 	// A callback the gateway signed but about an order still unpaid.
 	if err := e.Agent.ApplyIDPayCallback(ctx, callback("VALATE2", 2000000)); err != nil {
 		t.Fatal(err)
@@ -188,4 +157,40 @@ func TestVALateCallbackUnpaidNoAlert(t *testing.T) {
 	if p, _ := e.Agent.Get(ctx, "VALATE2"); p.Alert != "" || p.State != agent.StateExpired {
 		t.Fatalf("payment = %+v", p)
 	}
+}
+
+// expiredVA creates a VA_BNI payment and moves the agent's clock an hour
+// past its expiry (the store PC was off from before the expiry until well
+// after it): the payment ends expired, with no late check left open.
+func expiredVA(t *testing.T, e *agenttest.Env, no, amount string) {
+	t.Helper()
+	e.MustCreate(vaSale(no, "VA_BNI", amount))
+	e.WaitState(no, agent.StateOnTerminal)
+	p, err := e.Agent.Get(context.Background(), no)
+	if err != nil || p.ExpiresAt.IsZero() {
+		t.Fatalf("payment = %+v, %v", p, err)
+	}
+	e.JumpClock(time.Until(p.ExpiresAt) + time.Hour)
+	if got := e.WaitFinal(no); got.State != agent.StateExpired || got.Alert != "" {
+		t.Fatalf("final = %+v", got)
+	}
+	if _, ok, err := e.DB.NextLateCheck(context.Background()); err != nil || ok {
+		t.Fatalf("late check open after the gateway's expiry grace: %v %v", ok, err)
+	}
+}
+
+// alertsJournaled counts the alert events of a payment.
+func alertsJournaled(t *testing.T, e *agenttest.Env, no string) int {
+	t.Helper()
+	evs, err := e.DB.Events(context.Background(), no)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Detail, "alert: ") {
+			n++
+		}
+	}
+	return n
 }
