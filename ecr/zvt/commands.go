@@ -80,6 +80,50 @@ func checkControl(a APDU, want uint16, what string) error {
 	return nil
 }
 
+// decodeCommand checks a's control field and parses its data with decode,
+// naming the command in any error.
+func decodeCommand(a APDU, want uint16, what string, decode func(data []byte) error) error {
+	if err := checkControl(a, want, what); err != nil {
+		return err
+	}
+	if err := decode(a.Data); err != nil {
+		return fmt.Errorf("decoding %s: %w", what, err)
+	}
+	return nil
+}
+
+// encodeCommand builds a command whose data is the password (when
+// withPassword) followed by the fields fields writes.
+func encodeCommand(ctrl uint16, what string, withPassword bool, pw string, fields func(w *fieldWriter)) (APDU, error) {
+	var w fieldWriter
+	if withPassword {
+		out, err := appendPassword(nil, pw)
+		if err != nil {
+			return APDU{}, fmt.Errorf("encoding %s: %w", what, err)
+		}
+		w.out = out
+	}
+	fields(&w)
+	if w.err != nil {
+		return APDU{}, fmt.Errorf("encoding %s: %w", what, w.err)
+	}
+	return newAPDU(ctrl, nonNil(w.out)), nil
+}
+
+// passwordFields splits the password off a data block and decodes the BMP
+// fields after it.
+func passwordFields(data []byte) (string, fieldSet, error) {
+	pw, rest, err := splitPassword(data)
+	if err != nil {
+		return "", fieldSet{}, err
+	}
+	fs, err := decodeFieldSet(rest)
+	if err != nil {
+		return "", fieldSet{}, err
+	}
+	return pw, fs, nil
+}
+
 // Registration is 06 00 (PA00P015 §2.1):
 // <password> <config-byte> [<CC> [03 <service-byte>] [06 <TLV>]].
 type Registration struct {
@@ -120,13 +164,7 @@ func (m Registration) Encode() (APDU, error) {
 
 // Decode parses a 06 00 APDU into m.
 func (m *Registration) Decode(a APDU) error {
-	if err := checkControl(a, CtrlRegistration, "registration"); err != nil {
-		return err
-	}
-	if err := m.decode(a.Data); err != nil {
-		return fmt.Errorf("decoding registration: %w", err)
-	}
-	return nil
+	return decodeCommand(a, CtrlRegistration, "registration", m.decode)
 }
 
 func (m *Registration) decode(data []byte) error {
@@ -178,32 +216,23 @@ func (Authorization) isCommand() {}
 
 // Encode implements Message.
 func (m Authorization) Encode() (APDU, error) {
-	var w fieldWriter
-	w.amount(BMPAmount, m.Amount)
-	w.currency(m.Currency)
-	w.byte1(BMPPaymentType, m.PaymentType)
-	m.Card.encode(&w)
-	w.byte1(BMPTimeout, m.Timeout)
-	w.byte1(BMPMaxStatusInfos, m.MaxStatusInfos)
-	w.byte1(BMPPumpNo, m.PumpNo)
-	w.raw(BMPAdditionalText, m.AdditionalData)
-	w.byte1(BMPCardType, m.CardType)
-	w.tlv(m.TLV)
-	if w.err != nil {
-		return APDU{}, fmt.Errorf("encoding authorisation: %w", w.err)
-	}
-	return newAPDU(CtrlAuthorization, nonNil(w.out)), nil
+	return encodeCommand(CtrlAuthorization, "authorisation", false, "", func(w *fieldWriter) {
+		w.amount(BMPAmount, m.Amount)
+		w.currency(m.Currency)
+		w.byte1(BMPPaymentType, m.PaymentType)
+		m.Card.encode(w)
+		w.byte1(BMPTimeout, m.Timeout)
+		w.byte1(BMPMaxStatusInfos, m.MaxStatusInfos)
+		w.byte1(BMPPumpNo, m.PumpNo)
+		w.raw(BMPAdditionalText, m.AdditionalData)
+		w.byte1(BMPCardType, m.CardType)
+		w.tlv(m.TLV)
+	})
 }
 
 // Decode parses a 06 01 APDU into m.
 func (m *Authorization) Decode(a APDU) error {
-	if err := checkControl(a, CtrlAuthorization, "authorisation"); err != nil {
-		return err
-	}
-	if err := m.decode(a.Data); err != nil {
-		return fmt.Errorf("decoding authorisation: %w", err)
-	}
-	return nil
+	return decodeCommand(a, CtrlAuthorization, "authorisation", m.decode)
 }
 
 func (m *Authorization) decode(data []byte) error {
@@ -247,46 +276,29 @@ func (Reversal) isCommand() {}
 
 // Encode implements Message.
 func (m Reversal) Encode() (APDU, error) {
-	out, err := appendPassword(nil, m.Password)
-	if err != nil {
-		return APDU{}, fmt.Errorf("encoding reversal: %w", err)
-	}
-	w := fieldWriter{out: out}
-	w.number(BMPReceiptNo, &m.ReceiptNo, 2)
-	w.amount(BMPAmount, m.Amount)
-	w.currency(m.Currency)
-	w.byte1(BMPPaymentType, m.PaymentType)
-	m.Card.encode(&w)
-	w.raw(BMPAdditionalText, m.AdditionalData)
-	w.tlv(m.TLV)
-	if w.err != nil {
-		return APDU{}, fmt.Errorf("encoding reversal: %w", w.err)
-	}
-	return newAPDU(CtrlReversal, w.out), nil
+	return encodeCommand(CtrlReversal, "reversal", true, m.Password, func(w *fieldWriter) {
+		w.number(BMPReceiptNo, &m.ReceiptNo, 2)
+		w.amount(BMPAmount, m.Amount)
+		w.currency(m.Currency)
+		w.byte1(BMPPaymentType, m.PaymentType)
+		m.Card.encode(w)
+		w.raw(BMPAdditionalText, m.AdditionalData)
+		w.tlv(m.TLV)
+	})
 }
 
 // Decode parses a 06 30 APDU into m.
 func (m *Reversal) Decode(a APDU) error {
-	if err := checkControl(a, CtrlReversal, "reversal"); err != nil {
-		return err
-	}
-	if err := m.decode(a.Data); err != nil {
-		return fmt.Errorf("decoding reversal: %w", err)
-	}
-	return nil
+	return decodeCommand(a, CtrlReversal, "reversal", m.decode)
 }
 
 func (m *Reversal) decode(data []byte) error {
 	*m = Reversal{}
-	pw, rest, err := splitPassword(data)
+	pw, fs, err := passwordFields(data)
 	if err != nil {
 		return err
 	}
 	m.Password = pw
-	fs, err := decodeFieldSet(rest)
-	if err != nil {
-		return err
-	}
 	rn, err := fs.number(BMPReceiptNo)
 	if err != nil {
 		return err
@@ -327,47 +339,30 @@ func (Refund) isCommand() {}
 
 // Encode implements Message.
 func (m Refund) Encode() (APDU, error) {
-	out, err := appendPassword(nil, m.Password)
-	if err != nil {
-		return APDU{}, fmt.Errorf("encoding refund: %w", err)
-	}
-	w := fieldWriter{out: out}
-	w.amount(BMPAmount, m.Amount)
-	w.currency(m.Currency)
-	w.byte1(BMPPaymentType, m.PaymentType)
-	m.Card.encode(&w)
-	w.fixedText(BMPAID, m.AID, 8, 0)
-	w.raw(BMPAdditionalText, m.AdditionalData)
-	w.byte1(BMPCardType, m.CardType)
-	w.tlv(m.TLV)
-	if w.err != nil {
-		return APDU{}, fmt.Errorf("encoding refund: %w", w.err)
-	}
-	return newAPDU(CtrlRefund, w.out), nil
+	return encodeCommand(CtrlRefund, "refund", true, m.Password, func(w *fieldWriter) {
+		w.amount(BMPAmount, m.Amount)
+		w.currency(m.Currency)
+		w.byte1(BMPPaymentType, m.PaymentType)
+		m.Card.encode(w)
+		w.fixedText(BMPAID, m.AID, 8, 0)
+		w.raw(BMPAdditionalText, m.AdditionalData)
+		w.byte1(BMPCardType, m.CardType)
+		w.tlv(m.TLV)
+	})
 }
 
 // Decode parses a 06 31 APDU into m.
 func (m *Refund) Decode(a APDU) error {
-	if err := checkControl(a, CtrlRefund, "refund"); err != nil {
-		return err
-	}
-	if err := m.decode(a.Data); err != nil {
-		return fmt.Errorf("decoding refund: %w", err)
-	}
-	return nil
+	return decodeCommand(a, CtrlRefund, "refund", m.decode)
 }
 
 func (m *Refund) decode(data []byte) error {
 	*m = Refund{}
-	pw, rest, err := splitPassword(data)
+	pw, fs, err := passwordFields(data)
 	if err != nil {
 		return err
 	}
 	m.Password = pw
-	fs, err := decodeFieldSet(rest)
-	if err != nil {
-		return err
-	}
 	if m.Amount, err = fs.amount(BMPAmount); err != nil {
 		return err
 	}
@@ -400,15 +395,11 @@ func (m EndOfDay) Encode() (APDU, error) {
 
 // Decode parses a 06 50 APDU into m.
 func (m *EndOfDay) Decode(a APDU) error {
-	if err := checkControl(a, CtrlEndOfDay, "end-of-day"); err != nil {
+	return decodeCommand(a, CtrlEndOfDay, "end-of-day", func(data []byte) error {
+		pw, _, tlv, err := decodePasswordTLV(data)
+		*m = EndOfDay{Password: pw, TLV: tlv}
 		return err
-	}
-	pw, _, tlv, err := decodePasswordTLV(a.Data)
-	if err != nil {
-		return fmt.Errorf("decoding end-of-day: %w", err)
-	}
-	*m = EndOfDay{Password: pw, TLV: tlv}
-	return nil
+	})
 }
 
 // SendTotals is 06 10, Send Turnover Totals (PA00P015 §2.43): <password>.
@@ -428,15 +419,11 @@ func (m SendTotals) Encode() (APDU, error) {
 // Decode parses a 06 10 APDU into m. A TLV container or service byte, which
 // the specification does not define for it, is tolerated and ignored.
 func (m *SendTotals) Decode(a APDU) error {
-	if err := checkControl(a, CtrlSendTotals, "send turnover totals"); err != nil {
+	return decodeCommand(a, CtrlSendTotals, "send turnover totals", func(data []byte) error {
+		pw, _, _, err := decodePasswordTLV(data)
+		*m = SendTotals{Password: pw}
 		return err
-	}
-	pw, _, _, err := decodePasswordTLV(a.Data)
-	if err != nil {
-		return fmt.Errorf("decoding send turnover totals: %w", err)
-	}
-	*m = SendTotals{Password: pw}
-	return nil
+	})
 }
 
 // RepeatReceipt is 06 20 (PA00P015 §2.20): <password> [03 <service-byte>] [06 <TLV>].
@@ -462,37 +449,24 @@ func (m RepeatReceipt) Encode() (APDU, error) {
 
 // Decode parses a 06 20 APDU into m.
 func (m *RepeatReceipt) Decode(a APDU) error {
-	if err := checkControl(a, CtrlRepeatReceipt, "repeat receipt"); err != nil {
+	return decodeCommand(a, CtrlRepeatReceipt, "repeat receipt", func(data []byte) error {
+		pw, sb, tlv, err := decodePasswordTLV(data)
+		*m = RepeatReceipt{Password: pw, ServiceByte: sb, TLV: tlv}
 		return err
-	}
-	pw, sb, tlv, err := decodePasswordTLV(a.Data)
-	if err != nil {
-		return fmt.Errorf("decoding repeat receipt: %w", err)
-	}
-	*m = RepeatReceipt{Password: pw, ServiceByte: sb, TLV: tlv}
-	return nil
+	})
 }
 
 func encodePasswordTLV(ctrl uint16, what, pw string, sb *byte, tlv []TLV) (APDU, error) {
-	out, err := appendPassword(nil, pw)
-	if err != nil {
-		return APDU{}, fmt.Errorf("encoding %s: %w", what, err)
-	}
-	w := fieldWriter{out: out}
-	w.byte1(BMPServiceByte, sb)
-	w.tlv(tlv)
-	if w.err != nil {
-		return APDU{}, fmt.Errorf("encoding %s: %w", what, w.err)
-	}
-	return newAPDU(ctrl, w.out), nil
+	return encodeCommand(ctrl, what, true, pw, func(w *fieldWriter) {
+		w.byte1(BMPServiceByte, sb)
+		w.tlv(tlv)
+	})
 }
 
+// decodePasswordTLV parses <password> [03 <service-byte>] [06 <TLV>]; on
+// an error all results are zero.
 func decodePasswordTLV(data []byte) (string, *byte, []TLV, error) {
-	pw, rest, err := splitPassword(data)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	fs, err := decodeFieldSet(rest)
+	pw, fs, err := passwordFields(data)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -525,19 +499,15 @@ func (m StatusEnquiry) Encode() (APDU, error) {
 
 // Decode parses a 05 01 APDU into m.
 func (m *StatusEnquiry) Decode(a APDU) error {
-	if err := checkControl(a, CtrlStatusEnquiry, "status enquiry"); err != nil {
+	return decodeCommand(a, CtrlStatusEnquiry, "status enquiry", func(data []byte) error {
+		*m = StatusEnquiry{}
+		if len(data) == 0 {
+			return nil
+		}
+		pw, sb, tlv, err := decodePasswordTLV(data)
+		*m = StatusEnquiry{Password: pw, ServiceByte: sb, TLV: tlv}
 		return err
-	}
-	*m = StatusEnquiry{}
-	if len(a.Data) == 0 {
-		return nil
-	}
-	pw, sb, tlv, err := decodePasswordTLV(a.Data)
-	if err != nil {
-		return fmt.Errorf("decoding status enquiry: %w", err)
-	}
-	*m = StatusEnquiry{Password: pw, ServiceByte: sb, TLV: tlv}
-	return nil
+	})
 }
 
 // AbortRequest is 06 B0, the ECR asking the PT to abort (PA00P015 §2.23).
@@ -550,26 +520,22 @@ func (AbortRequest) isCommand() {}
 
 // Encode implements Message.
 func (m AbortRequest) Encode() (APDU, error) {
-	var w fieldWriter
-	w.byte1(BMPCardOutput, m.CardOutput)
-	w.byte1(BMPCardReaderActive, m.CardReader)
-	if w.err != nil {
-		return APDU{}, fmt.Errorf("encoding abort request: %w", w.err)
-	}
-	return newAPDU(CtrlAbortRequest, nonNil(w.out)), nil
+	return encodeCommand(CtrlAbortRequest, "abort request", false, "", func(w *fieldWriter) {
+		w.byte1(BMPCardOutput, m.CardOutput)
+		w.byte1(BMPCardReaderActive, m.CardReader)
+	})
 }
 
 // Decode parses a 06 B0 APDU into m.
 func (m *AbortRequest) Decode(a APDU) error {
-	if err := checkControl(a, CtrlAbortRequest, "abort request"); err != nil {
-		return err
-	}
-	fs, err := decodeFieldSet(a.Data)
-	if err != nil {
-		return fmt.Errorf("decoding abort request: %w", err)
-	}
-	*m = AbortRequest{CardOutput: fs.byte1(BMPCardOutput), CardReader: fs.byte1(BMPCardReaderActive)}
-	return nil
+	return decodeCommand(a, CtrlAbortRequest, "abort request", func(data []byte) error {
+		fs, err := decodeFieldSet(data)
+		if err != nil {
+			return err
+		}
+		*m = AbortRequest{CardOutput: fs.byte1(BMPCardOutput), CardReader: fs.byte1(BMPCardReaderActive)}
+		return nil
+	})
 }
 
 // LogOff is 06 02 (PA00P015 §2.24); it has no data.

@@ -84,13 +84,7 @@ func (m StatusInformation) Encode() (APDU, error) {
 
 // Decode parses a 04 0F APDU into m.
 func (m *StatusInformation) Decode(a APDU) error {
-	if err := checkControl(a, CtrlStatusInformation, "status information"); err != nil {
-		return err
-	}
-	if err := m.decode(a.Data); err != nil {
-		return fmt.Errorf("decoding status information: %w", err)
-	}
-	return nil
+	return decodeCommand(a, CtrlStatusInformation, "status information", m.decode)
 }
 
 func (m *StatusInformation) decode(data []byte) error {
@@ -386,13 +380,7 @@ func (m Completion) encodeStatus() (APDU, error) {
 
 // Decode parses a 06 0F APDU into m.
 func (m *Completion) Decode(a APDU) error {
-	if err := checkControl(a, CtrlCompletion, "completion"); err != nil {
-		return err
-	}
-	if err := m.decode(a.Data); err != nil {
-		return fmt.Errorf("decoding completion: %w", err)
-	}
-	return nil
+	return decodeCommand(a, CtrlCompletion, "completion", m.decode)
 }
 
 func isVarDigit(b byte) bool { return b >= 0xF0 && b <= 0xF9 }
