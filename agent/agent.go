@@ -795,7 +795,9 @@ var ErrNotificationRejected = errors.New("notification rejected")
 // evidence: it must name a CodePay payment of this journal, with the same
 // trans_no (once known), currency and amount; then the payment's worker (or
 // the background reconciler) queries CodePay at once, and only that signed
-// answer moves the payment. A final payment is left alone.
+// answer moves the payment. A final payment is left alone, unless CodePay's
+// answer shows it paid after posbridge ended it otherwise or sent it through
+// Bindo (codepayPaidLate: an alert).
 func (a *Agent) ApplyNotification(ctx context.Context, o *codepay.Order) error {
 	if o.MerchantOrderNo == "" {
 		return fmt.Errorf("%w: no merchant_order_no", ErrNotificationRejected)
@@ -807,11 +809,14 @@ func (a *Agent) ApplyNotification(ctx context.Context, o *codepay.Order) error {
 	if err != nil {
 		return fmt.Errorf("apply notification: %w", err)
 	}
+	said := fmt.Sprintf("signed notification says trans_status %d", o.TransStatus)
+	if paidElsewhere(p, o) {
+		return a.codepayPaidLate(ctx, p, said)
+	}
 	if err := notificationMatches(p, o); err != nil {
 		a.log.Warn("codepay notification disagrees with the journal; ignored", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
-	said := fmt.Sprintf("signed notification says trans_status %d", o.TransStatus)
 	if late, err := a.checkLateNow(ctx, p, said); late {
 		return err
 	}
@@ -837,6 +842,24 @@ func notificationMatches(p *store.Payment, o *codepay.Order) error {
 		return fmt.Errorf("the payment went through %s, not CodePay", p.Route)
 	case p.TransNo != "" && o.TransNo != p.TransNo:
 		return fmt.Errorf("trans_no %q, the journal has %q", o.TransNo, p.TransNo)
+	}
+	return amountMatches(p, o)
+}
+
+// paidElsewhere reports whether a notification says CodePay completed an
+// order of the payment's number and amount that posbridge no longer
+// follows at CodePay: a card payment it ended unapproved, or one it sent
+// through Bindo after giving up on CodePay. Only a query decides.
+func paidElsewhere(p *store.Payment, o *codepay.Order) bool {
+	if o.TransStatus != codepay.StatusCompleted || p.Alert != "" || amountMatches(p, o) != nil {
+		return false
+	}
+	return (p.Route == RouteCodePay && endedUnapproved(p)) || p.Route == RouteBindo
+}
+
+// amountMatches checks a notification's currency and amount.
+func amountMatches(p *store.Payment, o *codepay.Order) error {
+	switch {
 	case o.Currency != p.Currency:
 		return fmt.Errorf("price_currency %q, the payment is in %s", o.Currency, p.Currency)
 	case o.OrderAmount == nil:

@@ -274,7 +274,7 @@ func (a *Agent) ApplyBindoWebhook(ctx context.Context, tx *bindo.Transaction) er
 		return fmt.Errorf("%w: %s: %w", ErrNotificationRejected, p.MerchantOrderNo, err)
 	}
 	a.event(ctx, p.MerchantOrderNo, "notification", "Bindo webhook says "+string(tx.Status)+"; confirming by query")
-	late := IsFinal(p.State) && p.State != StateApproved && p.Alert == ""
+	late := endedUnapproved(p)
 	if (IsFinal(p.State) && !late) || a.cfg.Bindo == nil {
 		return nil
 	}
@@ -296,26 +296,16 @@ func (a *Agent) ApplyBindoWebhook(ctx context.Context, tx *bindo.Transaction) er
 	return err
 }
 
-// bindoApprovedLate records that Bindo shows approved a payment that
-// posbridge had ended otherwise (a request that reached Bindo after it was
-// given up on: "no record" at the time): an alert a person acts on; the
-// state stays (final states are final). A Bindo answer that is not an
-// approval changes nothing.
+// bindoApprovedLate puts the alert on a payment that ended unapproved when
+// Bindo's answer q shows it approved; any other answer changes nothing.
 func (a *Agent) bindoApprovedLate(ctx context.Context, p *store.Payment, q *bindo.Transaction) error {
 	if !q.Final || !bindoApproved(q) {
 		a.event(ctx, p.MerchantOrderNo, "notification", "Bindo shows the transaction "+string(q.Status)+"; the payment stays "+p.State)
 		return nil
 	}
-	alert := fmt.Sprintf("Approved after it ended: Bindo shows this %s approved (uuid %s) after posbridge recorded it %s at %s (%s). Check it in Bindo's portal, then record it or reverse it.",
-		p.Type, p.TransNo, p.State, p.UpdatedAt.UTC().Format(time.RFC3339), p.ErrorMessage)
-	_, err := a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
-		p.Alert = alert
-		return nil
-	}, "alert: "+alert)
-	if err != nil {
-		return fmt.Errorf("apply bindo webhook: record the late approval of %s: %w", p.MerchantOrderNo, err)
+	if err := a.alertApprovedLate(ctx, p, "Bindo", "uuid "+p.TransNo); err != nil {
+		return fmt.Errorf("apply bindo webhook: %w", err)
 	}
-	a.log.Warn("payment alert: approved at Bindo after it ended", "merchant_order_no", p.MerchantOrderNo, "state", p.State, "uuid", p.TransNo)
 	return nil
 }
 

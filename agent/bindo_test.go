@@ -12,6 +12,7 @@ import (
 	"github.com/posbridge/posbridge/cloud/bindo"
 	"github.com/posbridge/posbridge/cloud/bindo/bindosim"
 	"github.com/posbridge/posbridge/cloud/codepay"
+	"github.com/posbridge/posbridge/cloud/codepay/codepaysim"
 	"github.com/posbridge/posbridge/device/card"
 	"github.com/posbridge/posbridge/store"
 )
@@ -228,5 +229,90 @@ func TestNativeApprovedAfterGivenUpRaisesAlert(t *testing.T) {
 	}
 	if n := alertsJournaled(t, e, "NLATE"); n != 1 {
 		t.Fatalf("%d alerts journaled, want 1", n)
+	}
+}
+
+// waitCompleted waits until CodePay shows the order completed and returns
+// it as CodePay's notification would carry it.
+func waitCompleted(t *testing.T, e *agenttest.Env, no string) *codepay.Order {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o, err := e.Client.QueryOrder(context.Background(), no, "")
+		if err == nil && o.TransStatus == codepay.StatusCompleted {
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never completed at CodePay: %+v, %v", no, o, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lostCreates makes CodePay miss the create of a payment: the first is
+// held on the way and processed after delay, every re-send fails
+// unprocessed, so posbridge ends the payment failed codepay_unavailable
+// ("no record ... after 3 re-sends"). Then the held create reaches CodePay
+// and the terminal completes it.
+func lostCreates(e *agenttest.Env, delay time.Duration) {
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultProcessLate, Delay: delay})
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: agent.DefaultMaxResends})
+}
+
+// A create held on the way reaches CodePay after posbridge gave up on the
+// order ("no record" after its re-sends): CodePay's verified notification
+// that the customer paid is not dropped; a signed query confirms it and
+// the payment gets an alert. Its state stays failed.
+func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	lostCreates(e, 3*time.Second)
+	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
+	p := e.WaitFinal("CPLATE")
+	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
+		t.Fatalf("given up = %+v (%v)", p, e.States("CPLATE"))
+	}
+	o := waitCompleted(t, e, "CPLATE")
+	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Agent.Get(ctx, "CPLATE")
+	if err != nil || got.State != agent.StateFailed || !strings.Contains(got.Alert, "Approved after it ended: CodePay shows this sale approved (trans_no "+o.TransNo+")") {
+		t.Fatalf("after the notification: %+v, %v", got, err)
+	}
+	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if n := alertsJournaled(t, e, "CPLATE"); n != 1 {
+		t.Fatalf("%d alerts journaled, want 1", n)
+	}
+}
+
+// The same lost create, but the cashier took the payment again through
+// the Bindo fallback (same order number) before the held create reached
+// CodePay: the customer paid twice, and the payment says so.
+func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Bindo: true})
+	ctx := context.Background()
+	lostCreates(e, 3*time.Second)
+	e.MustCreate(e.Sale("CPTWICE", agenttest.TermA, "6.00"))
+	if p := e.WaitFinal("CPTWICE"); p.State != agent.StateFailed || p.Error == nil || p.Error.Fallback != "native" {
+		t.Fatalf("given up = %+v", p)
+	}
+	retry := e.Sale("CPTWICE", agenttest.TermA, "6.00")
+	retry.Card = swipe(t, visaTrack2)
+	if _, err := e.Agent.Create(ctx, retry); err != nil {
+		t.Fatalf("fallback: %v", err)
+	}
+	if p := e.WaitFinal("CPTWICE"); p.State != agent.StateApproved || p.Route != agent.RouteBindo {
+		t.Fatalf("after fallback = %+v", p)
+	}
+	o := waitCompleted(t, e, "CPTWICE")
+	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Agent.Get(ctx, "CPTWICE")
+	if got.State != agent.StateApproved || !strings.Contains(got.Alert, "Paid twice: CodePay shows this sale approved (trans_no "+o.TransNo+") as well as Bindo") {
+		t.Fatalf("after the notification: %+v", got)
 	}
 }

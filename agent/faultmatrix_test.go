@@ -64,8 +64,11 @@ func oneShot(method string, kind codepaysim.FaultKind, count int) faultCase {
 				return n == count
 			})
 			end := f.e.Local(last.Time)
-			if kind == codepaysim.FaultHang || kind == codepaysim.FaultSlow {
+			switch kind {
+			case codepaysim.FaultHang, codepaysim.FaultSlow:
 				end = end.Add(codepay.DefaultHTTPTimeout) // the client gives up
+			case codepaysim.FaultProcessLate:
+				end = end.Add(time.Minute) // the held request reaches CodePay
 			}
 			f.sleepUntil(end)
 			return end
@@ -83,6 +86,7 @@ func faultCases() []faultCase {
 		oneShot(create, codepaysim.FaultDrop, 1),
 		oneShot(create, codepaysim.FaultDropAfterProcess, 1),
 		oneShot(create, codepaysim.FaultHang, 1),
+		oneShot(create, codepaysim.FaultProcessLate, 1), // arrives after the re-send
 		oneShot(create, codepaysim.FaultSlow, 1),
 		oneShot(create, codepaysim.FaultBadSignature, 1),
 		oneShot(create, codepaysim.FaultUnsigned, 1),

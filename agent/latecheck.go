@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/posbridge/posbridge/cloud/codepay"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -33,7 +34,7 @@ func lateProviderName(route string) string {
 		return "the VA/QRIS gateway"
 	case RouteCodePayLink:
 		return "CodePay"
-	case RouteBindoLink:
+	case RouteBindoLink, RouteBindo:
 		return "Bindo"
 	}
 	return route
@@ -156,4 +157,60 @@ func (a *Agent) lateCheckPaid(ctx context.Context, p *store.Payment, ans provide
 	}
 	a.log.Warn("payment alert: paid after it expired", "merchant_order_no", p.MerchantOrderNo, "route", p.Route, "trans_no", ans.transNo, "at", now)
 	return true
+}
+
+// alertApprovedLate records that a provider shows approved a payment that
+// posbridge had ended otherwise (a request that reached the provider after
+// it was given up on, "no record" at the time): an alert a person acts on.
+// The state stays (final states are final); ref names the provider's
+// transaction.
+func (a *Agent) alertApprovedLate(ctx context.Context, p *store.Payment, provider, ref string) error {
+	alert := fmt.Sprintf("Approved after it ended: %s shows this %s approved (%s) after posbridge recorded it %s at %s (%s). Check it in %s's portal, then record it or reverse it.",
+		provider, p.Type, ref, p.State, p.UpdatedAt.UTC().Format(time.RFC3339), p.ErrorMessage, provider)
+	if p.State == StateApproved {
+		alert = fmt.Sprintf("Paid twice: %s shows this %s approved (%s) as well as %s, through which posbridge approved it at %s. Refund one of them in its portal.",
+			provider, p.Type, ref, lateProviderName(p.Route), p.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
+		p.Alert = alert
+		return nil
+	}, "alert: "+alert)
+	if err != nil {
+		return fmt.Errorf("record the late approval of %s: %w", p.MerchantOrderNo, err)
+	}
+	a.log.Warn("payment alert: approved after it ended", "merchant_order_no", p.MerchantOrderNo, "state", p.State, "provider", provider, "ref", ref)
+	return nil
+}
+
+// endedUnapproved reports whether a verified notification about p may
+// reveal a late approval: p ended other than approved and has no alert.
+func endedUnapproved(p *store.Payment) bool {
+	return IsFinal(p.State) && p.State != StateApproved && p.Alert == ""
+}
+
+// codepayPaidLate asks CodePay about a payment a notification says it
+// completed although posbridge no longer follows it there (paidElsewhere):
+// a signed "completed" for the same amount puts the alert on the payment.
+// No answer is an error, so that CodePay sends the notification again.
+func (a *Agent) codepayPaidLate(ctx context.Context, p *store.Payment, said string) error {
+	ended := "ended " + p.State
+	if p.Route != RouteCodePay {
+		ended += " through " + lateProviderName(p.Route)
+	}
+	a.event(ctx, p.MerchantOrderNo, "notification", said+", but the payment "+ended+"; asking CodePay whether it charged the customer")
+	callCtx, cancel := context.WithTimeout(ctx, callTimeout) // the caller bounds it to answer in time
+	q, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
+	cancel()
+	if err != nil {
+		a.event(ctx, p.MerchantOrderNo, "error", "CodePay query after the notification failed: "+err.Error())
+		return fmt.Errorf("apply notification: ask CodePay about %s: %w", p.MerchantOrderNo, err)
+	}
+	if q.TransStatus != codepay.StatusCompleted || amountMatches(p, q) != nil {
+		a.event(ctx, p.MerchantOrderNo, "notification", fmt.Sprintf("CodePay shows trans_status %d; the payment stays %s", q.TransStatus, p.State))
+		return nil
+	}
+	if err := a.alertApprovedLate(ctx, p, "CodePay", "trans_no "+q.TransNo); err != nil {
+		return fmt.Errorf("apply notification: %w", err)
+	}
+	return nil
 }

@@ -107,6 +107,49 @@ func TestHTTPFaultsProcessedOrNot(t *testing.T) {
 	}
 }
 
+// TestProcessLate: a held create is answered 502 unprocessed, then
+// processed after its delay and recorded again as late, with the code it
+// got; a create sent again in between wins and the held one is refused as
+// a duplicate — never a second order.
+func TestProcessLate(t *testing.T) {
+	for _, resend := range []bool{false, true} {
+		t.Run(map[bool]string{false: "arrives", true: "after a re-send"}[resend], func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.sim.InjectFault(Fault{Method: codepay.MethodPayOrder, Kind: FaultProcessLate, Delay: 100 * time.Millisecond})
+			p := e.cl.params(codepay.MethodPayOrder, createFields("PL-1", "1.00"))
+			resp, _, err := e.cl.postRaw(e.cl.signedBody(p), "application/json", nil)
+			if err != nil || resp.StatusCode != http.StatusBadGateway {
+				t.Fatalf("held create = %v, %v; want HTTP 502", resp, err)
+			}
+			if _, ok := e.sim.Order("PL-1"); ok {
+				t.Fatal("order exists before the held create arrived")
+			}
+			want := CodeOK
+			if resend {
+				wantCode(t, e.create(createFields("PL-1", "1.00")), CodeOK)
+				want = CodeDuplicateOrder
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				reqs := e.sim.Requests(codepay.MethodPayOrder, "PL-1")
+				if last := reqs[len(reqs)-1]; last.Late {
+					if last.Code != want || reqs[0].Fault != FaultProcessLate {
+						t.Fatalf("recorded = %+v", reqs)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the held create never arrived")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, ok := e.sim.Order("PL-1"); !ok {
+				t.Fatal("no order after the held create arrived")
+			}
+		})
+	}
+}
+
 func TestFaults(t *testing.T) {
 	t.Run("http500 does not process", func(t *testing.T) {
 		e := newEnv(t, nil)

@@ -21,7 +21,7 @@ type FaultKind string
 // processes reports whether the gateway processes a request that gets k.
 func (k FaultKind) processes() bool {
 	switch k {
-	case FaultHTTP500, FaultHTTP429, FaultDrop, FaultHang:
+	case FaultHTTP500, FaultHTTP429, FaultDrop, FaultHang, FaultProcessLate:
 		return false
 	}
 	return true
@@ -39,6 +39,12 @@ const (
 	// connection until the client gives up or Fault.Delay passes, then
 	// closes it (a frozen gateway).
 	FaultHang FaultKind = "hang"
+	// FaultProcessLate answers HTTP 502 at once without processing the
+	// request, and processes it Fault.Delay later (real time): a request
+	// held on the way (a proxy that retried it) that reaches the gateway
+	// after the client gave up on it, perhaps after the client was told
+	// "no such order".
+	FaultProcessLate FaultKind = "process_late"
 )
 
 // Fault kinds that process the request, then answer late, not at all or
@@ -71,7 +77,7 @@ const (
 // FaultKinds lists every kind.
 func FaultKinds() []FaultKind {
 	return []FaultKind{FaultHTTP500, FaultSlow, FaultDropAfterProcess, FaultBadSignature, FaultUnsigned, FaultDataAsString,
-		FaultHTTP500AfterProcess, FaultHTTP429, FaultHTTP429AfterProcess, FaultDrop, FaultHang}
+		FaultHTTP500AfterProcess, FaultHTTP429, FaultHTTP429AfterProcess, FaultDrop, FaultHang, FaultProcessLate}
 }
 
 func (k FaultKind) valid() bool { return slices.Contains(FaultKinds(), k) }
@@ -86,7 +92,7 @@ type Fault struct {
 	Method string        `json:"method"`
 	Kind   FaultKind     `json:"kind"`
 	Count  int           `json:"count"`
-	Delay  time.Duration `json:"-"` // FaultSlow and FaultHang; ≤ 0 means 30s
+	Delay  time.Duration `json:"-"` // FaultSlow and FaultHang (≤ 0 means 30s), FaultProcessLate (≤ 0 means 1s)
 }
 
 // InjectFault queues f. Faults apply in the order they were injected; a
@@ -101,6 +107,9 @@ func (s *Sim) InjectFault(f Fault) {
 	}
 	if (f.Kind == FaultSlow || f.Kind == FaultHang) && f.Delay <= 0 {
 		f.Delay = defaultSlowDelay
+	}
+	if f.Kind == FaultProcessLate && f.Delay <= 0 {
+		f.Delay = time.Second
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,6 +133,9 @@ type Request struct {
 	ContentType     string         `json:"content_type,omitempty"`
 	RequestPSN      string         `json:"request_psn,omitempty"` // Http-Request-Psn header
 	Fault           FaultKind      `json:"fault,omitempty"`       // fault applied to this request
+	// Late marks a held request reaching the gateway (FaultProcessLate):
+	// recorded again when it is processed, with the code it got.
+	Late bool `json:"late,omitempty"`
 	Code            string         `json:"code,omitempty"`        // response code; "" when no envelope was built (HTTP 500 fault)
 	Msg             string         `json:"msg,omitempty"`
 	PSN             string         `json:"psn,omitempty"`
@@ -171,6 +183,9 @@ func (s *Sim) handleEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests.Add(rec)
 	if !fault.Kind.processes() {
+		if fault.Kind == FaultProcessLate && decErr == nil {
+			s.processLater(r, p, fault.Delay)
+		}
 		s.mu.Unlock()
 		s.log.Info("codepaysim: injected fault, request not processed", "fault", string(fault.Kind), "method", method, "merchant_order_no", rec.MerchantOrderNo)
 		s.failUnprocessed(w, r, fault)
@@ -234,7 +249,27 @@ func (s *Sim) failUnprocessed(w http.ResponseWriter, r *http.Request, f Fault) {
 	case FaultHang:
 		simkit.WaitOrGone(r, f.Delay)
 		simkit.DropConn(w)
+	case FaultProcessLate:
+		http.Error(w, "bad gateway (injected fault: the request reaches the gateway later)", http.StatusBadGateway)
 	}
+}
+
+// processLater runs a held request delay from now (FaultProcessLate),
+// as if it had just arrived; its answer goes nowhere.
+func (s *Sim) processLater(r *http.Request, p codepay.Params, delay time.Duration) {
+	time.AfterFunc(delay, func() {
+		s.mu.Lock()
+		now := s.clock.Now()
+		_, aerr := s.processLocked(r, p, now)
+		code, msg := CodeOK, "success"
+		if aerr != nil {
+			code, msg = aerr.code, aerr.msg
+		}
+		s.requests.Add(&Request{Time: now, Method: p["method"], MerchantOrderNo: p["merchant_order_no"], Params: redact(p),
+			ContentType: r.Header.Get("Content-Type"), RequestPSN: r.Header.Get("Http-Request-Psn"), Late: true, Code: code, Msg: msg})
+		s.mu.Unlock()
+		s.log.Info("codepaysim: held request processed late", "method", p["method"], "merchant_order_no", p["merchant_order_no"], "code", code)
+	})
 }
 
 // encodeResponse builds {"code","msg","psn","data"} and adds "sign":
