@@ -133,12 +133,12 @@ type Request struct {
 	ContentType     string         `json:"content_type,omitempty"`
 	RequestPSN      string         `json:"request_psn,omitempty"` // Http-Request-Psn header
 	Fault           FaultKind      `json:"fault,omitempty"`       // fault applied to this request
+	Code            string         `json:"code,omitempty"`        // response code; "" when no envelope was built (HTTP 500 fault)
+	Msg             string         `json:"msg,omitempty"`
+	PSN             string         `json:"psn,omitempty"`
 	// Late marks a held request reaching the gateway (FaultProcessLate):
 	// recorded again when it is processed, with the code it got.
-	Late bool   `json:"late,omitempty"`
-	Code string `json:"code,omitempty"` // response code; "" when no envelope was built (HTTP 500 fault)
-	Msg  string `json:"msg,omitempty"`
-	PSN  string `json:"psn,omitempty"`
+	Late bool `json:"late,omitempty"`
 }
 
 func (r *Request) clone() Request {
