@@ -59,6 +59,14 @@ func (a *Agent) checkLateNow(ctx context.Context, p *store.Payment, detail strin
 	return true, nil
 }
 
+// endedAs says how a watched payment ended, after "after it".
+func endedAs(state string) string {
+	if state == StateDeclined {
+		return "was declined"
+	}
+	return state
+}
+
 // lateCheckMax bounds the back-off between late checks.
 const lateCheckMax = 30 * time.Minute
 
@@ -71,11 +79,20 @@ func (a *Agent) lateCheckInterval(attempts int) time.Duration {
 	return min(d, lateCheckMax)
 }
 
-// scheduleLateCheck records, before the payment is marked expired, that its
-// order stays under watch; false when the journal refused (the payment is
-// then left open and looked at again).
-func (a *Agent) scheduleLateCheck(ctx context.Context, p *store.Payment, now time.Time) bool {
-	if err := a.db.AddLateCheck(ctx, p.MerchantOrderNo, now.Add(a.lateCheckInterval(0)), now.Add(a.cfg.LateCheckWindow)); err != nil {
+// declinedQuickPayWatch is how long a quick pay the wallet refused while
+// its status showed it unpaid is still checked for a late payment: the
+// payer may have been entering the PIN (the spec's 45 s wait, line 58).
+const declinedQuickPayWatch = 10 * time.Minute
+
+// scheduleLateCheck records, before the payment is marked expired (or
+// declined), that its order stays under watch for window (0: the
+// configured late_check_window); false when the journal refused (the
+// payment is then left open and looked at again).
+func (a *Agent) scheduleLateCheck(ctx context.Context, p *store.Payment, now time.Time, window time.Duration) bool {
+	if window <= 0 {
+		window = a.cfg.LateCheckWindow
+	}
+	if err := a.db.AddLateCheck(ctx, p.MerchantOrderNo, now.Add(a.lateCheckInterval(0)), now.Add(window)); err != nil {
 		a.log.Error("schedule late checks; the payment stays open", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
 		return false
@@ -109,11 +126,11 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 		// (a restart in between): the reconciler still follows it.
 		_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts)), c.Attempts)
 		return
-	case p.State != StateExpired || p.Alert != "":
+	case (p.State != StateExpired && p.State != StateDeclined) || p.Alert != "":
 		end("")
 		return
 	case !now.Before(c.Until):
-		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it expired", lateProviderName(p.Route), c.Until.Sub(c.CreatedAt).Round(time.Minute)))
+		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it %s", lateProviderName(p.Route), c.Until.Sub(c.CreatedAt).Round(time.Minute), endedAs(p.State)))
 		return
 	}
 	ans, err := a.queryProvider(ctx, p)
@@ -142,9 +159,9 @@ func (a *Agent) lateCheckPaid(ctx context.Context, p *store.Payment, ans provide
 	if ans.transNo != "" {
 		txn = " (transaction " + ans.transNo + ")"
 	}
-	alert := fmt.Sprintf("Paid after it expired: %s shows this order paid%s after posbridge marked it expired at %s. The money is with the merchant: record the sale, or refund the customer in the provider's merchant portal.",
-		lateProviderName(p.Route), txn, p.UpdatedAt.UTC().Format(time.RFC3339))
-	_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateExpired}, func(p *store.Payment) error {
+	alert := fmt.Sprintf("Paid after it %s: %s shows this order paid%s after posbridge marked it %s at %s. The money is with the merchant: record the sale, or refund the customer in the provider's merchant portal.",
+		endedAs(p.State), lateProviderName(p.Route), txn, p.State, p.UpdatedAt.UTC().Format(time.RFC3339))
+	_, err := a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
 		p.Alert = alert
 		if p.TransNo == "" {
 			p.TransNo = ans.transNo
@@ -155,7 +172,7 @@ func (a *Agent) lateCheckPaid(ctx context.Context, p *store.Payment, ans provide
 		a.log.Error("record a late payment", "merchant_order_no", p.MerchantOrderNo, "err", err)
 		return false
 	}
-	a.log.Warn("payment alert: paid after it expired", "merchant_order_no", p.MerchantOrderNo, "route", p.Route, "trans_no", ans.transNo, "at", now)
+	a.log.Warn("payment alert: paid after it ended", "merchant_order_no", p.MerchantOrderNo, "state", p.State, "route", p.Route, "trans_no", ans.transNo, "at", now)
 	return true
 }
 

@@ -194,3 +194,51 @@ func alertsJournaled(t *testing.T, e *agenttest.Env, no string) int {
 	}
 	return n
 }
+
+// A wallet may refuse a quick pay while the payer is still entering the
+// PIN (its server gave up waiting; the spec shows no error answers): the
+// payment is declined at once — the cashier is not kept waiting — but
+// watched; when the payer confirms after all, it gets the alert.
+func TestQRQuickRefusedThenPaidRaisesAlert(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Providers: true})
+	m := e.Prov.QRSim.Mode()
+	m.PendingAsRefusal = true
+	if _, err := e.Prov.QRSim.SetMode(m); err != nil {
+		t.Fatal(err)
+	}
+	r := qrSale("QRQLATE", "3.52") // suffix 52: the payer enters a PIN first
+	r.QRMode, r.CustomerCode = agent.QRModeQuick, "134567890123456789"
+	e.MustCreate(r)
+	if got := e.WaitFinal("QRQLATE"); got.State != agent.StateDeclined {
+		t.Fatalf("refused quick pay = %+v (%v)", got, e.States("QRQLATE"))
+	}
+	p := waitAlert(t, e, "QRQLATE")
+	if p.State != agent.StateDeclined || !strings.Contains(p.Alert, "Paid after it was declined: the QR wallet shows this order paid") {
+		t.Fatalf("after the PIN: state %s, alert %q", p.State, p.Alert)
+	}
+	waitLateChecksEnded(t, e)
+}
+
+// A quick pay the wallet truly declined is watched for a while and then
+// left alone, with an event saying so; no alert.
+func TestQRQuickDeclinedWatchEnds(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{Providers: true, JumpClock: true})
+	r := qrSale("QRQDECL", "3.51") // suffix 51: refused by the wallet
+	r.QRMode, r.CustomerCode = agent.QRModeQuick, "134567890123456789"
+	e.MustCreate(r)
+	if got := e.WaitFinal("QRQDECL"); got.State != agent.StateDeclined {
+		t.Fatalf("declined = %+v", got)
+	}
+	if _, ok, err := e.DB.NextLateCheck(context.Background()); err != nil || !ok {
+		t.Fatalf("declined quick pay not watched: %v %v", ok, err)
+	}
+	e.JumpClock(11 * time.Minute)
+	waitLateChecksEnded(t, e)
+	evs, err := e.DB.Events(context.Background(), "QRQDECL")
+	if err != nil || !strings.Contains(evs[len(evs)-1].Detail, "no longer checked for a late payment: the QR wallet still showed the order unpaid 10m0s after it was declined") {
+		t.Fatalf("last event = %+v, %v", evs[len(evs)-1], err)
+	}
+	if p, _ := e.Agent.Get(context.Background(), "QRQDECL"); p.Alert != "" {
+		t.Fatalf("alert = %q", p.Alert)
+	}
+}

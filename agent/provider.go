@@ -635,6 +635,12 @@ func (a *Agent) sendQuickPay(ctx context.Context, p *store.Payment, code string)
 		case qerr == nil && st.Paid:
 			_, _ = a.approveProvider(ctx, p, st.TransactionID, "the wallet shows the quick pay paid after all")
 		case qerr == nil || qrwallet.IsNotFound(qerr):
+			// A wallet may refuse a quick pay whose payer is still entering
+			// the PIN (its server gave up waiting): watched for a while
+			// (latecheck.go), never declined without that watch.
+			if !a.scheduleLateCheck(ctx, p, a.clock.Now(), declinedQuickPayWatch) {
+				return
+			}
 			_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
 				p.State = StateDeclined
 				p.ErrorCode, p.ErrorMessage = "declined", "the wallet refused the payment: "+ge.Message+"; nothing was charged"

@@ -154,7 +154,7 @@ func (a *Agent) applyProviderAnswer(ctx context.Context, p *store.Payment, ans p
 			return nil
 		}, "declined at the provider")
 	case ans.expired || (ans.pending && !ans.closesItself && now.After(p.ExpiresAt.Add(closeGrace))):
-		if !ans.expired && !a.scheduleLateCheck(ctx, p, now) {
+		if !ans.expired && !a.scheduleLateCheck(ctx, p, now, 0) {
 			return // asked again at the next tick: never expired without its late checks
 		}
 		_, _ = a.transition(ctx, p.MerchantOrderNo, open, func(p *store.Payment) error {

@@ -124,6 +124,29 @@ func TestQuickPayPINAbandonedStillUnknown(t *testing.T) {
 	}
 }
 
+// A wallet that answers a payer still entering the PIN with a refusal
+// (the emulator's pending_as_refusal mode): the client reports the
+// refusal as a *GatewayError, and the status later shows the payment paid —
+// so a refusal alone never proves the customer will not pay.
+func TestQuickPayPINAnsweredAsRefusal(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	m := e.sim.Mode()
+	m.PendingAsRefusal = true
+	if _, err := e.sim.SetMode(m); err != nil {
+		t.Fatal(err)
+	}
+	start := e.clk.Now()
+	_, err := e.c.QuickPay(ctx, QuickPayRequest{OutTradeNo: "Q-PINR", Amount: e.amount(t, "10.52"), CustomerCode: testCode})
+	var ge *GatewayError
+	if !errors.As(err, &ge) || ge.NotFound || !strings.Contains(ge.Message, "USERPAYING") {
+		t.Fatalf("QuickPay = %v, want a refusal naming USERPAYING", err)
+	}
+	w, err := e.c.WaitPayment(ctx, "Q-PINR", start)
+	if err != nil || !w.Final || !w.Status.Paid {
+		t.Fatalf("WaitPayment = %+v, %v; want paid once the PIN is entered", w, err)
+	}
+}
+
 func TestQuickPayDeclined(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	_, err := e.c.QuickPay(ctx, QuickPayRequest{OutTradeNo: "Q-NO", Amount: e.amount(t, "10.51"), CustomerCode: testCode})

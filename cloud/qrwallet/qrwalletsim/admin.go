@@ -50,7 +50,7 @@ var AdminEndpoints = []string{
 	"DELETE /sim/faults",
 	"POST   /sim/tokens/expire",
 	"GET    /sim/mode",
-	`POST   /sim/mode {"amount_style":"number|string","error_shape":"top|data","error_status":200|400,"sparse":false,"plain_slashes":false,"single_keys":false,"pending_code":"USERPAYING","not_found_message":"Transaction not found"}`,
+	`POST   /sim/mode {"amount_style":"number|string","error_shape":"top|data","error_status":200|400,"sparse":false,"plain_slashes":false,"single_keys":false,"pending_code":"USERPAYING","pending_as_refusal":false,"not_found_message":"Transaction not found"}`,
 }
 
 func writeAdmin(w http.ResponseWriter, status int, v any) {

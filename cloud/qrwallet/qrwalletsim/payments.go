@@ -306,6 +306,9 @@ func (s *Sim) payerLocked(b body, kind payKind, now time.Time) reply {
 		s.payLocked(p, now)
 	}
 	code := s.mode.PendingCode
+	if p.state != statePaid && s.mode.PendingAsRefusal {
+		return refuse("%s", code).reply()
+	}
 	data := []kv{{"amount", amt(p.amount)}, {"currency", s.cur.Code}, {"out_trade_no", p.no}}
 	if p.state == statePaid {
 		code = "SUCCESS"

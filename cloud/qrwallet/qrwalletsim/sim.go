@@ -227,6 +227,12 @@ type Mode struct {
 	// PendingCode is the result_code of a quick pay still waiting for the
 	// payer's PIN; the spec names none (default "USERPAYING").
 	PendingCode string `json:"pending_code"`
+	// PendingAsRefusal answers a quick pay still waiting for the payer's
+	// PIN with a refusal (success false, the pending code as its message)
+	// while the payment stays pending and is paid once the PIN is entered:
+	// the spec shows no error answers, and a wallet whose server gives up
+	// waiting (its 45 s, line 58) before the payer confirms answers so.
+	PendingAsRefusal bool `json:"pending_as_refusal"`
 	// NotFoundMessage is the message of a status query's refusal for an
 	// unknown out_trade_no (default "Transaction not found").
 	NotFoundMessage string `json:"not_found_message"`
