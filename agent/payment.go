@@ -174,6 +174,9 @@ type Payment struct {
 	Error               *PaymentError
 	Notice              string
 	Alert               string
+	// AlertHandledAt is when a person marked the alert handled (zero:
+	// open, or no alert; HandleAlert).
+	AlertHandledAt time.Time
 	// ReceiptAvailable: Receipt returns the payment's receipt (receipt.go).
 	ReceiptAvailable bool
 	ExpiresAt        time.Time
@@ -229,6 +232,7 @@ func view(p *store.Payment, notice string) Payment {
 		UpdatedAt:           p.UpdatedAt.UTC(),
 		Notice:              notice,
 		Alert:               p.Alert,
+		AlertHandledAt:      utcOrZero(p.AlertHandledAt),
 		ReceiptAvailable:    receiptAvailable(p),
 		Seq:                 p.EventID,
 	}

@@ -737,9 +737,10 @@ func quoted(states []string) string {
 
 // paymentMovable is the SQL condition "payment p may leave the journal",
 // apart from the cutoff: final; in no batch or a closed one; not the
-// original of an open void, refund or completion; and not the journal's
-// newest payment, nor the one behind its newest seq, nor the one with its
-// newest event (ids and seqs must never be handed out again). The state
+// original of an open void, refund or completion; not one with an open
+// alert (a person has yet to act on it); and not the journal's newest
+// payment, nor the one behind its newest seq, nor the one with its newest
+// event (ids and seqs must never be handed out again). The state
 // test is written +p.state so that the planner walks ids, not states.
 func paymentMovable(p string) string {
 	return `+` + p + `.state IN (` + quoted(FinalStates()) + `)
@@ -748,7 +749,8 @@ func paymentMovable(p string) string {
 		WHERE r.state IN (` + quoted(nonFinalStates) + `) AND r.orig_merchant_order_no <> '')
 	AND ` + p + `.id <> COALESCE((SELECT MAX(x.id) FROM main.payments x), 0)
 	AND ` + p + `.id <> COALESCE((SELECT x.id FROM main.payments x ORDER BY x.last_event_id DESC LIMIT 1), 0)
-	AND ` + p + `.id <> COALESCE((SELECT e.payment_id FROM main.payment_events e ORDER BY e.id DESC LIMIT 1), 0)`
+	AND ` + p + `.id <> COALESCE((SELECT e.payment_id FROM main.payment_events e ORDER BY e.id DESC LIMIT 1), 0)
+	AND NOT (` + p + `.alert <> '' AND ` + p + `.alert_handled_at = 0)`
 }
 
 // batchMovable is the SQL condition "batch b may leave the journal", apart
@@ -1155,6 +1157,7 @@ func ArchivedPayment(ctx context.Context, path, merchantOrderNo string) (*Paymen
 // it is next written), with the value such a payment reads as.
 var laterPaymentCols = map[string]string{
 	"card_aid": "''", "card_app_label": "''", "provider_tid": "''", "provider_mid": "''", "provider_at": "0",
+	"alert_handled_at": "0",
 }
 
 // archivedPaymentCols is paymentCols for the archive a: a column it does

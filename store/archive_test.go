@@ -73,6 +73,23 @@ func (b journalBuilder) note(no string) {
 	}
 }
 
+func (b journalBuilder) alert(no string, handled bool) {
+	b.t.Helper()
+	_, err := b.db.Transition(context.Background(), no, nil, func(p *Payment) error {
+		p.Alert = "Paid after it expired"
+		return nil
+	}, Event{Kind: "alert"})
+	if err == nil && handled {
+		_, err = b.db.Transition(context.Background(), no, nil, func(p *Payment) error {
+			p.AlertHandledAt = archOld
+			return nil
+		}, Event{Kind: "alert_handled"})
+	}
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 func (b journalBuilder) closeBatch(sn string) {
 	b.t.Helper()
 	ctx := context.Background()
@@ -94,6 +111,10 @@ func archiveScenario(t testing.TB, db *DB, clock *setClock) (move, stay []string
 	b.note("S1")
 	b.pay("S2", "T1", TypeSale, "", StateSending, StateDeclined) // never in a batch
 	b.pay("S3", "T1", TypeSale, "", StateFailed)
+	b.pay("A1", "T1", TypeSale, "", StateFailed)
+	b.alert("A1", false) // an open alert: stays until a person handled it
+	b.pay("A2", "T1", TypeSale, "", StateFailed)
+	b.alert("A2", true) // handled: moves
 	b.pay("S4", "T1", TypeSale, "", StateSending, StateApproved)           // refund R4 still open
 	b.pay("R4", "T1", TypeRefund, "S4", StateSending, StateUnknown)        // not final
 	b.pay("S5", "T1", TypeSale, "", StateSending, StateApproved)           // its refund is final
@@ -109,8 +130,8 @@ func archiveScenario(t testing.TB, db *DB, clock *setClock) (move, stay []string
 	clock.Set(archNew)
 	b.pay("N1", "T2", TypeSale, "", StateSending, StateDeclined) // newer than the cutoff
 	clock.Set(archNow)
-	return []string{"S1", "S2", "S3", "S5", "R5", "V9", "U1"},
-		[]string{"S4", "R4", "P6", "C6", "S7", "Q8", "N1"}
+	return []string{"S1", "S2", "S3", "A2", "S5", "R5", "V9", "U1"},
+		[]string{"A1", "S4", "R4", "P6", "C6", "S7", "Q8", "N1"}
 }
 
 // rows dumps every column of the rows of table matching where, keyed by id.

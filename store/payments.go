@@ -124,6 +124,9 @@ type Payment struct {
 	BatchID int64
 	// Alert is a note a person must see (never card data); "" when none.
 	Alert string
+	// AlertHandledAt is when a person marked the alert handled (zero: open,
+	// or no alert). A transition that changes Alert opens it again.
+	AlertHandledAt time.Time
 	// What a provider's answer says for the receipt (migration 0010,
 	// docs/receipts.md): the EMV application identifier (upper-case hex)
 	// and label where known, the provider's terminal id (TID) and merchant
@@ -181,7 +184,7 @@ const (
 	request_hash, options_json, queue_seq, create_sent, trans_no, trans_status, auth_code,
 	ref_no, card_brand, masked_pan, entry_mode, error_code, error_message, expires_at,
 	next_check_at, attempts, created_at, updated_at, batch_id, alert, create_ended_at, resends,
-	card_aid, card_app_label, provider_tid, provider_mid, provider_at`
+	card_aid, card_app_label, provider_tid, provider_mid, provider_at, alert_handled_at`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -191,7 +194,7 @@ func scanPayment(s scanner) (*Payment, error) {
 		p                                             Payment
 		createSent                                    int64
 		expires, nextCheck, created, updated, attempt int64
-		createEnded, resends, providerAt              int64
+		createEnded, resends, providerAt, handledAt   int64
 		batchID                                       sql.NullInt64
 	)
 	err := s.Scan(&p.ID, &p.MerchantOrderNo, &p.Type, &p.State, &p.Source, &p.TerminalSN, &p.Currency,
@@ -199,7 +202,7 @@ func scanPayment(s scanner) (*Payment, error) {
 		&p.RequestHash, &p.OptionsJSON, &p.QueueSeq, &createSent, &p.TransNo, &p.TransStatus, &p.AuthCode,
 		&p.RefNo, &p.CardBrand, &p.MaskedPAN, &p.EntryMode, &p.ErrorCode, &p.ErrorMessage, &expires,
 		&nextCheck, &attempt, &created, &updated, &batchID, &p.Alert, &createEnded, &resends,
-		&p.CardAID, &p.CardAppLabel, &p.ProviderTID, &p.ProviderMID, &providerAt, &p.EventID)
+		&p.CardAID, &p.CardAppLabel, &p.ProviderTID, &p.ProviderMID, &providerAt, &handledAt, &p.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +214,7 @@ func scanPayment(s scanner) (*Payment, error) {
 	p.CreateEndedAt = fromMS(createEnded)
 	p.Resends = int(resends)
 	p.ProviderAt = fromMS(providerAt)
+	p.AlertHandledAt = fromMS(handledAt)
 	p.CreatedAt = fromMS(created)
 	p.UpdatedAt = fromMS(updated)
 	return &p, nil
@@ -392,14 +396,14 @@ func (db *DB) InsertPaymentThen(ctx context.Context, p *Payment, ev Event, commi
 			return fmt.Errorf("assign queue_seq: %w", err)
 		}
 		res, err := db.wtx(tx).ExecContext(ctx, `INSERT INTO payments (`+insertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			np.MerchantOrderNo, np.Type, np.State, np.Source, np.TerminalSN, np.Currency,
 			np.AmountMinor, np.TipMinor, np.CashbackMinor, np.OrigMerchantOrderNo, np.Description, np.Route,
 			np.RequestHash, np.OptionsJSON, np.QueueSeq, boolInt(np.CreateSent), np.TransNo, np.TransStatus, np.AuthCode,
 			np.RefNo, np.CardBrand, np.MaskedPAN, np.EntryMode, np.ErrorCode, np.ErrorMessage, toMS(np.ExpiresAt),
 			toMS(np.NextCheckAt), np.Attempts, toMS(np.CreatedAt), toMS(np.UpdatedAt), nullID(np.BatchID), np.Alert,
 			toMS(np.CreateEndedAt), np.Resends,
-			np.CardAID, np.CardAppLabel, np.ProviderTID, np.ProviderMID, toMS(np.ProviderAt))
+			np.CardAID, np.CardAppLabel, np.ProviderTID, np.ProviderMID, toMS(np.ProviderAt), toMS(np.AlertHandledAt))
 		if err != nil {
 			return fmt.Errorf("insert row: %w", err)
 		}
@@ -474,6 +478,9 @@ func (db *DB) TransitionThen(ctx context.Context, merchantOrderNo string, from [
 			return err
 		}
 		next.UpdatedAt = db.now()
+		if next.Alert != cur.Alert {
+			next.AlertHandledAt = time.Time{} // a new alert is open again
+		}
 		if IsFinal(next.State) {
 			next.NextCheckAt = time.Time{} // only an open outcome is parked
 		}
@@ -508,7 +515,7 @@ func (db *DB) TransitionThen(ctx context.Context, merchantOrderNo string, from [
 			auth_code = ?, ref_no = ?, card_brand = ?, masked_pan = ?, entry_mode = ?,
 			error_code = ?, error_message = ?, expires_at = ?, next_check_at = ?, attempts = ?,
 			updated_at = ?, batch_id = ?, alert = ?, create_ended_at = ?, resends = ?,
-			card_aid = ?, card_app_label = ?, provider_tid = ?, provider_mid = ?, provider_at = ?, last_event_id = ?
+			card_aid = ?, card_app_label = ?, provider_tid = ?, provider_mid = ?, provider_at = ?, alert_handled_at = ?, last_event_id = ?
 			WHERE id = ?`,
 			next.Type, next.State, next.Source, next.Currency, next.AmountMinor, next.TipMinor,
 			next.CashbackMinor, next.OrigMerchantOrderNo, next.Description, next.Route,
@@ -516,7 +523,7 @@ func (db *DB) TransitionThen(ctx context.Context, merchantOrderNo string, from [
 			next.AuthCode, next.RefNo, next.CardBrand, next.MaskedPAN, next.EntryMode,
 			next.ErrorCode, next.ErrorMessage, toMS(next.ExpiresAt), toMS(next.NextCheckAt), next.Attempts,
 			toMS(next.UpdatedAt), nullID(next.BatchID), next.Alert, toMS(next.CreateEndedAt), next.Resends,
-			next.CardAID, next.CardAppLabel, next.ProviderTID, next.ProviderMID, toMS(next.ProviderAt), next.EventID,
+			next.CardAID, next.CardAppLabel, next.ProviderTID, next.ProviderMID, toMS(next.ProviderAt), toMS(next.AlertHandledAt), next.EventID,
 			next.ID)
 		if err != nil {
 			return fmt.Errorf("update row: %w", err)
@@ -891,4 +898,33 @@ func (db *DB) GetPaymentByTransNo(ctx context.Context, route, transNo string) (*
 		return nil, fmt.Errorf("payment with trans_no %q: %w", transNo, ErrNotFound)
 	}
 	return &ps[0], nil
+}
+
+// Open alerts (migration 0012): payments whose alert no one has marked
+// handled, read through the partial index payments_open_alerts.
+const (
+	openAlertsTail = `WHERE alert <> '' AND alert_handled_at = 0 ORDER BY updated_at DESC LIMIT ?`
+	countAlertsSQL = `SELECT COUNT(*) FROM payments WHERE alert <> '' AND alert_handled_at = 0`
+)
+
+// OpenAlerts returns the payments with an open alert, the most recently
+// changed first, at most limit (≤ 0: 100).
+func (db *DB) OpenAlerts(ctx context.Context, limit int) ([]Payment, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ps, err := db.queryPayments(ctx, openAlertsTail, limit)
+	if err != nil {
+		return nil, fmt.Errorf("open alerts: %w", err)
+	}
+	return ps, nil
+}
+
+// CountOpenAlerts counts the payments with an open alert.
+func (db *DB) CountOpenAlerts(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r().QueryRowContext(ctx, countAlertsSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count open alerts: %w", err)
+	}
+	return n, nil
 }

@@ -75,6 +75,9 @@ func TestQueryPlansBounded(t *testing.T) {
 		{name: "NextLateCheck", sql: nextLateSQL, want: "late_checks_next_check"},
 		{name: "LiveVoidOf (ECR reversal)", sql: sel + liveVoidTail, args: []any{"H001"},
 			want: "USING INDEX payments_orig (orig_merchant_order_no=?)"},
+		// A scan of the partial index reads only the open alerts.
+		{name: "OpenAlerts", sql: sel + openAlertsTail, args: []any{100}, want: "SCAN payments USING INDEX payments_open_alerts"},
+		{name: "CountOpenAlerts (metrics)", sql: countAlertsSQL, want: "SCAN payments USING INDEX payments_open_alerts"},
 	}
 	for _, f := range []ListFilter{
 		{TerminalSN: "SN1"},

@@ -75,8 +75,16 @@ func TestOpenRPCConformance(t *testing.T) {
 }
 
 // prepare sets up what the examples of a method need beyond the examples
-// before it: payment.cancel's example cancels an order waiting at CodePay.
+// before it: payment.cancel's example cancels an order waiting at CodePay,
+// alert.handle's handles an alert.
 func (cf *conformance) prepare(method string) {
+	if method == "alert.handle" {
+		// alert.handle's example handles an alert on the example sale.
+		if _, err := cf.e.Agent.SetAlert(context.Background(), "A1001", "Paid after it expired: example"); err != nil {
+			cf.t.Fatal(err)
+		}
+		return
+	}
 	if method != "payment.cancel" {
 		return
 	}

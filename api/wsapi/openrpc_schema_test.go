@@ -213,7 +213,7 @@ func jsonFields(t reflect.Type) ([]jsonField, error) {
 		if name == "" {
 			name = f.Name
 		}
-		out = append(out, jsonField{name: name, omitempty: slices.Contains(strings.Split(opts, ","), "omitempty"), typ: f.Type})
+		out = append(out, jsonField{name: name, omitempty: slices.ContainsFunc(strings.Split(opts, ","), isOmitOption), typ: f.Type})
 	}
 	return out, nil
 }
@@ -483,3 +483,7 @@ func brief(v any) string {
 	}
 	return string(b)
 }
+
+// isOmitOption reports whether a json tag option leaves a member out when
+// it is empty (omitempty) or zero (omitzero).
+func isOmitOption(o string) bool { return o == "omitempty" || o == "omitzero" }

@@ -44,6 +44,7 @@ var componentTypes = map[string]struct {
 	"ReceiptFields":    {reflect.TypeFor[wsapi.ReceiptFields](), asResult},
 	"ReceiptCard":      {reflect.TypeFor[wsapi.ReceiptCard](), asResult},
 	"PaymentList":      {reflect.TypeFor[wsapi.PaymentList](), asResult},
+	"AlertList":        {reflect.TypeFor[wsapi.AlertList](), asResult},
 	"SearchPage":       {reflect.TypeFor[wsapi.SearchPage](), asResult},
 	"DayReport":        {reflect.TypeFor[wsapi.DayReport](), asResult},
 	"DayTerminal":      {reflect.TypeFor[wsapi.DayTerminal](), asResult},

@@ -41,6 +41,7 @@ type Payment struct {
 	Error               *PaymentError `json:"error"`
 	Notice              string        `json:"notice,omitempty"`
 	Alert               string        `json:"alert,omitempty"`
+	AlertHandledAt      time.Time     `json:"alert_handled_at,omitzero"`
 	ExpiresAt           time.Time     `json:"expires_at"`
 	CreatedAt           time.Time     `json:"created_at"`
 	UpdatedAt           time.Time     `json:"updated_at"`
@@ -77,7 +78,7 @@ func PaymentFrom(p agent.Payment) Payment {
 		Amount: p.Amount, Currency: p.Currency, TipAmount: p.TipAmount, CashbackAmount: p.CashbackAmount,
 		OrigMerchantOrderNo: p.OrigMerchantOrderNo, Description: p.Description, Route: p.Route,
 		TransNo: p.TransNo, TransStatus: p.TransStatus, AuthCode: p.AuthCode, RefNo: p.RefNo,
-		Notice: p.Notice, Alert: p.Alert, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Seq: p.Seq,
+		Notice: p.Notice, Alert: p.Alert, AlertHandledAt: p.AlertHandledAt, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Seq: p.Seq,
 		Method: p.Method, QRPayload: p.QRPayload, PayURL: p.PayURL, VANumber: p.VANumber, PaymentCode: p.PaymentCode,
 		ReceiptAvailable: p.ReceiptAvailable,
 	}

@@ -154,6 +154,8 @@ var methods = map[string]method{
 	"batch.get":          on((*API).batchGet),
 	"batch.close":        on((*API).batchClose),
 	"batch.list":         on((*API).batchList),
+	"alert.list":         on((*API).alertList),
+	"alert.handle":       on((*API).alertHandle),
 }
 
 // Call dispatches one JSON-RPC call.
