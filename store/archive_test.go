@@ -114,7 +114,7 @@ func archiveScenario(t testing.TB, db *DB, clock *setClock) (move, stay []string
 	b.pay("A1", "T1", TypeSale, "", StateFailed)
 	b.alert("A1", false) // an open alert: stays until a person handled it
 	b.pay("A2", "T1", TypeSale, "", StateFailed)
-	b.alert("A2", true) // handled: moves
+	b.alert("A2", true)                                                    // handled: moves
 	b.pay("S4", "T1", TypeSale, "", StateSending, StateApproved)           // refund R4 still open
 	b.pay("R4", "T1", TypeRefund, "S4", StateSending, StateUnknown)        // not final
 	b.pay("S5", "T1", TypeSale, "", StateSending, StateApproved)           // its refund is final
