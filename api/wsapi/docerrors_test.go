@@ -74,6 +74,13 @@ var docErrorCases = []docErrorCase{
 		},
 	},
 	{
+		quote: `merchant_order_no: A1001 has no alert`,
+		code:  rpc.CodeInvalidParams,
+		call: func(c *client) json.RawMessage {
+			return callErr(c, "alert.handle", map[string]any{"merchant_order_no": "A1001"})
+		},
+	},
+	{
 		quote: `payment cannot be cancelled: Q1001 cannot be cancelled: qrwallet offers no way to close the order; it expires at … (refund it if the customer pays)`,
 		code:  wsapi.CodeNotCancellable,
 		call: func(c *client) json.RawMessage {

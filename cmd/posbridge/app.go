@@ -139,7 +139,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		db.Close()
 		return nil, err
 	}
-	mets = metrics.New(metrics.Source{Terminals: ag.Terminals, CountPayments: db.CountPayments, WSConns: a.rpc.Conns, CodePay: ag.CodePayStatus})
+	mets = metrics.New(metrics.Source{Terminals: ag.Terminals, CountPayments: db.CountPayments, CountOpenAlerts: db.CountOpenAlerts, WSConns: a.rpc.Conns, CodePay: ag.CodePayStatus})
 	ag.SetMetrics(mets)
 	var hooks server.NotificationParser
 	if notifyURL != "" {

@@ -22,7 +22,10 @@ import (
 type Source struct {
 	Terminals     func() []device.Status
 	CountPayments func(ctx context.Context) ([]store.StateRouteCount, error)
-	WSConns       func() int
+	// CountOpenAlerts counts the payments whose alert no one has marked
+	// handled yet.
+	CountOpenAlerts func(ctx context.Context) (int, error)
+	WSConns         func() int
 	// CodePay is whether the agent's calls reach CodePay.
 	CodePay func() device.CodePayLink
 }
@@ -95,6 +98,7 @@ var (
 	descOnline   = prometheus.NewDesc("posbridge_terminal_online", "1 when CodePay last reported the terminal online.", []string{"terminal"}, nil)
 	descBusy     = prometheus.NewDesc("posbridge_terminal_busy", "1 while a payment is on the terminal.", []string{"terminal"}, nil)
 	descWS       = prometheus.NewDesc("posbridge_websocket_connections", "Open WebSocket API connections.", nil, nil)
+	descAlerts   = prometheus.NewDesc("posbridge_payment_alerts_open", "Payments with an alert no one has marked handled (alert.list): a person must act on each.", nil, nil)
 
 	descCPReachable   = prometheus.NewDesc("posbridge_codepay_reachable", "1 when the last CodePay call got a trusted answer, 0 when it failed; absent until the first call.", nil, nil)
 	descCPFailures    = prometheus.NewDesc("posbridge_codepay_consecutive_failures", "CodePay calls failed in a row since the last trusted answer.", nil, nil)
@@ -105,7 +109,7 @@ var (
 type scrape struct{ src Source }
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPayments, descQueue, descOnline, descBusy, descWS, descCPReachable, descCPFailures, descCPLastSuccess} {
+	for _, d := range []*prometheus.Desc{descPayments, descAlerts, descQueue, descOnline, descBusy, descWS, descCPReachable, descCPFailures, descCPLastSuccess} {
 		ch <- d
 	}
 }
@@ -120,6 +124,16 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, c := range counts {
 			ch <- prometheus.MustNewConstMetric(descPayments, prometheus.GaugeValue, float64(c.Count), c.State, c.Route)
+		}
+	}
+	if s.src.CountOpenAlerts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := s.src.CountOpenAlerts(ctx)
+		cancel()
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(descAlerts, errors.New("count open alerts: "+err.Error()))
+		} else {
+			ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.GaugeValue, float64(n))
 		}
 	}
 	if s.src.Terminals != nil {

@@ -21,7 +21,8 @@ func TestScrape(t *testing.T) {
 		CountPayments: func(context.Context) ([]store.StateRouteCount, error) {
 			return []store.StateRouteCount{{State: "approved", Route: "codepay", Count: 7}}, nil
 		},
-		WSConns: func() int { return 2 },
+		CountOpenAlerts: func(context.Context) (int, error) { return 3, nil },
+		WSConns:         func() int { return 2 },
 	})
 	m.PaymentState("approved", "codepay")
 	m.Reconciliation()
@@ -39,6 +40,7 @@ func TestScrape(t *testing.T) {
 		`posbridge_terminal_online{terminal="T1"} 1`,
 		`posbridge_terminal_busy{terminal="T2"} 0`,
 		`posbridge_websocket_connections 2`,
+		`posbridge_payment_alerts_open 3`,
 		`posbridge_payment_transitions_total{route="codepay",state="approved"} 1`,
 		`posbridge_reconciliations_total 1`,
 		`posbridge_cloud_request_duration_seconds_count{method="order.query",outcome="ok",provider="codepay"} 1`,
