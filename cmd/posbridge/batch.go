@@ -201,9 +201,10 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // cmdPayments is `posbridge payments list [--terminal SN] [--state S] [--limit N]`,
-// `payments show ORDER_NO` and `payments cancel ORDER_NO`.
+// `payments show ORDER_NO`, `payments cancel ORDER_NO`, `payments alerts
+// [--limit N]` and `payments handle-alert ORDER_NO [--note TEXT]`.
 func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "cancel") {
+	if len(args) == 0 || !slices.Contains([]string{"list", "show", "cancel", "alerts", "handle-alert"}, args[0]) {
 		if wantsHelp(args) {
 			printGroupHelp(stdout, "payments")
 			return exitOK
@@ -214,12 +215,17 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	sub := args[0]
 	fs := flag.NewFlagSet("payments "+sub, flag.ContinueOnError)
 	af := addAgentFlags(fs)
-	var terminal, state *string
+	var terminal, state, note *string
 	var limit *int
-	if sub == "list" { // show and cancel take only the order number
+	switch sub { // show and cancel take only the order number
+	case "list":
 		terminal = fs.String("terminal", "", "only this terminal")
 		state = fs.String("state", "", "only this state")
 		limit = fs.Int("limit", 50, "at most this many (1-500)")
+	case "alerts":
+		limit = fs.Int("limit", 50, "at most this many (1-500)")
+	case "handle-alert":
+		note = fs.String("note", "", "what was done (journaled with the payment; at most 200 characters)")
 	}
 	var pos []string
 	if code, done := parseCommand("payments "+sub, fs, args[1:], stdout, stderr, func(a []string) (err error) {
@@ -228,7 +234,7 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}); done {
 		return code
 	}
-	if sub != "list" && len(pos) != 1 {
+	if sub != "list" && sub != "alerts" && len(pos) != 1 {
 		fmt.Fprintf(stderr, "posbridge payments %s: give exactly one ORDER_NO\n", sub)
 		return exitUsage
 	}
@@ -237,11 +243,17 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return cliError(stderr, "payments "+sub, err)
 	}
 	defer c.close()
+	if sub == "alerts" {
+		return printAlerts(c, *limit, *af.json, stdout, stderr)
+	}
 	if sub != "list" {
-		method := map[string]string{"show": "payment.get", "cancel": "payment.cancel"}[sub]
+		method := map[string]string{"show": "payment.get", "cancel": "payment.cancel", "handle-alert": "alert.handle"}[sub]
 		params := map[string]any{"merchant_order_no": pos[0]}
-		if sub == "cancel" {
+		switch sub {
+		case "cancel":
 			params["source"] = agent.SourceCLI
+		case "handle-alert":
+			params["source"], params["note"] = agent.SourceCLI, *note
 		}
 		res, err := c.call(method, params)
 		var re *rpcError
@@ -280,6 +292,45 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fmt.Fprintf(stdout, "%-32s %-10s %-12s %-18s %14s  %s\n", "ORDER", "TYPE", "STATE", "TERMINAL", "AMOUNT", "CREATED")
 	for _, p := range raw.Payments {
 		fmt.Fprintf(stdout, "%-32v %-10v %-12v %-18v %10v %3v  %v\n", p["merchant_order_no"], p["type"], p["state"], p["terminal_sn"], p["amount"], p["currency"], strings.TrimSuffix(fmt.Sprint(p["created_at"]), "Z"))
+	}
+	return exitOK
+}
+
+// printAlerts prints the payments with an open alert (alert.list): a table,
+// or the JSON answer.
+func printAlerts(c *rpcClient, limit int, asJSON bool, stdout, stderr io.Writer) int {
+	res, err := c.call("alert.list", map[string]any{"limit": limit})
+	if err != nil {
+		return cliError(stderr, "payments alerts", err)
+	}
+	if asJSON {
+		out, _ := json.MarshalIndent(json.RawMessage(res), "", "  ")
+		fmt.Fprintln(stdout, string(out))
+		return exitOK
+	}
+	var l struct {
+		Open     int `json:"open"`
+		Payments []struct {
+			MerchantOrderNo string `json:"merchant_order_no"`
+			State           string `json:"state"`
+			TerminalSN      string `json:"terminal_sn"`
+			Amount          string `json:"amount"`
+			Currency        string `json:"currency"`
+			Alert           string `json:"alert"`
+			UpdatedAt       string `json:"updated_at"`
+		} `json:"payments"`
+	}
+	if err := json.Unmarshal(res, &l); err != nil {
+		return cliError(stderr, "payments alerts", err)
+	}
+	if l.Open == 0 {
+		fmt.Fprintln(stdout, "No open alerts.")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%d payments need attention (mark one handled: posbridge payments handle-alert ORDER_NO --note TEXT)\n", l.Open)
+	for _, p := range l.Payments {
+		fmt.Fprintf(stdout, "\n%s  %s %s  %s on %s  (%s)\n  %s\n", p.MerchantOrderNo, p.Amount, p.Currency, p.State, p.TerminalSN,
+			strings.TrimSuffix(p.UpdatedAt, "Z"), p.Alert)
 	}
 	return exitOK
 }

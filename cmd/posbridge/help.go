@@ -57,6 +57,16 @@ var helps = map[string]commandHelp{
 		summary: "Cancel a payment that is queued or still waiting on the terminal.",
 		example: "posbridge payments cancel SALE-1001",
 	},
+	"payments alerts": {
+		usage:   "posbridge payments alerts [--limit N] [agent flags]",
+		summary: "List the payments with an open alert: money a person must reconcile (paid after it expired, approved after posbridge gave up on it, paid twice, ...).",
+		example: "posbridge payments alerts",
+	},
+	"payments handle-alert": {
+		usage:   "posbridge payments handle-alert ORDER_NO [--note TEXT] [agent flags]",
+		summary: "Mark a payment's alert handled, with a note journaled on the payment; the alert's text stays.",
+		example: "posbridge payments handle-alert SALE-1001 --note \"refunded in the wallet portal\"",
+	},
 	"install": {
 		usage:   "posbridge install --config FILE [--user NAME] [--name posbridge]",
 		summary: "Install posbridge as a service (systemd on Linux, the Service Control Manager on Windows) running `posbridge run`.",

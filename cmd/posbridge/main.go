@@ -37,6 +37,8 @@ Usage:
   posbridge payments list [--terminal SN] [--state S] [--limit N]
   posbridge payments show ORDER_NO
   posbridge payments cancel ORDER_NO              cancel a payment not yet started on the terminal
+  posbridge payments alerts                       payments with an open alert (a person must act)
+  posbridge payments handle-alert ORDER_NO [--note TEXT]
   posbridge journal archive --before YYYY-MM-DD [--config FILE] [--out PATH] [--dry-run]
                                                   move old final payments into an archive file
                                                   (safe while the agent runs)
