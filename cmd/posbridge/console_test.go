@@ -209,7 +209,9 @@ func (b *browserRun) pageErrors() []string {
 // through the confirmation dialog, the report (its breakdown adds up) and
 // its print view, batch history and the CSV download, the day's totals and
 // their print view, search by order number, amount and card digits with a
-// date range and paging, and the tablet layout (820 px) without sideways
+// date range and paging, a payment that needs attention (its alert raised
+// live: the banner, the row's marker, listed again after a reconnect, marked
+// handled with a note), and the tablet layout (820 px) without sideways
 // scrolling. Screenshots of each, at desktop and tablet sizes, go to
 // artifacts/console.
 func TestConsoleInBrowser(t *testing.T) {
@@ -217,7 +219,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	started := time.Now()
 	addr := freePort(t)
 	dataDir := filepath.Join(t.TempDir(), "demo")
-	demo, token, simURL, _ := startDemoQR(t, "demo", addr, dataDir)
+	demo, token, simURL, firstQR := startDemoQR(t, "demo", addr, dataDir)
 	base := "http://" + addr + "/"
 
 	shots, err := filepath.Abs(filepath.Join("..", "..", "artifacts", "console"))
@@ -828,10 +830,61 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.getElementById("payments-status").textContent.startsWith("Latest payments, updated live") &&
 			document.querySelectorAll("#payment-rows tr").length === 13 && document.getElementById("payments-error").textContent === ""`, 10*time.Second),
 	)
+
+	// 6h. A payment that needs attention, raised while the page is open:
+	// the QR wallet refuses a quick pay while the payer is still entering
+	// the PIN (the emulator's pending_as_refusal mode), posbridge declines
+	// it and keeps watching, and when the payer confirms, the payment gets
+	// an alert. The banner appears without a reload, with the count and the
+	// alert's text; the payment's row is marked.
+	if !eval[bool](b, `document.getElementById("alerts").hidden && !document.querySelector("#payment-rows tr.has-alert, #payment-rows .alert-mark")`) {
+		t.Fatal("the alert banner or a row's alert marker shows before any payment has an alert")
+	}
+	simAdmin(t, "POST", firstQR+"/sim/mode", `{"pending_as_refusal":true}`)
+	simAdmin(t, "POST", firstQR+"/sim/payments/QRALERT1/script", `{"outcome":"pin","pin_delay_ms":1500}`)
+	b.step("same page", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.__samePage = true`))
+	aconn := dialWS(t, addr, token)
+	wsCall(t, aconn, 1, "payment.create", map[string]any{"merchant_order_no": "QRALERT1", "method": "qr", "qr_mode": "quick",
+		"customer_code": "134567890123456789", "amount": "3.52", "currency": "USD"})
+	b.step("alert raised live", 45*time.Second,
+		chromedp.WaitVisible(chromedp.ID("alerts")),
+		poll(`document.getElementById("alerts-count").textContent === "1 payment needs attention" &&
+			document.querySelectorAll("#alerts-list li").length === 1 &&
+			document.querySelector('#alerts-list li[data-order="QRALERT1"] .alert-text')?.textContent.startsWith("Paid after it was declined: the QR wallet shows this order paid") &&
+			document.querySelector('#payment-rows tr[data-order="QRALERT1"]')?.dataset.state === "declined"`, 10*time.Second),
+		poll(`document.querySelector('#payment-rows tr[data-order="QRALERT1"][data-alert="open"] .alert-mark')?.getAttribute("aria-label") === "Needs attention" &&
+			document.querySelectorAll("#payment-rows tr.has-alert").length === 1`, 5*time.Second),
+	)
+	simAdmin(t, "POST", firstQR+"/sim/mode", `{"pending_as_refusal":false}`)
+	if !eval[bool](b, `window.__samePage === true`) {
+		t.Error("the page reloaded to show the alert")
+	}
+	wantText(t, "the banner's alert", b.text(`#alerts-list li[data-order="QRALERT1"]`), "QRALERT1", "3.52 USD", "QR wallet")
+	if got := eval[string](b, `document.querySelector("#alerts .alerts-head").getAttribute("role") + " " +
+		[...document.querySelectorAll("#alerts-list button")].map(e => e.tabIndex >= 0 && !e.disabled).join()`); got != "alert true,true" {
+		t.Errorf("the banner's role and its buttons' focusability = %q, want \"alert true,true\"", got)
+	}
+	var alerts struct {
+		Open     int
+		Payments []struct {
+			MerchantOrderNo string `json:"merchant_order_no"`
+		}
+	}
+	if err := json.Unmarshal(wsCall(t, aconn, 2, "alert.list", map[string]any{}), &alerts); err != nil || alerts.Open != 1 ||
+		len(alerts.Payments) != 1 || alerts.Payments[0].MerchantOrderNo != "QRALERT1" {
+		t.Errorf("alert.list = %+v, %v; want QRALERT1 alone", alerts, err)
+	}
+	aconn.Close()
+	b.step("top of the page", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	b.shotView("alert-banner")
+	b.step("the marked row", 5*time.Second, chromedp.ScrollIntoView(chromedp.CSS(`#payment-rows tr[data-order="QRALERT1"]`)))
+	b.shotView("alert-row")
 	layoutFits(b, "desktop")
 
 	// 7. The agent restarts: the console shows it and reconnects by itself.
 	stopDemo(t, demo)
+	b.step("forget the banner", 5*time.Second, chromedp.Evaluate[chromedp.Void](
+		`document.getElementById("alerts-list").replaceChildren(); document.getElementById("alerts").hidden = true`))
 	b.step("connection lost", 15*time.Second,
 		poll(`document.getElementById("conn").dataset.state === "reconnecting" &&
 			document.getElementById("conn-text").textContent.startsWith("Connection lost")`, 10*time.Second))
@@ -844,6 +897,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.getElementById("conn").dataset.state === "connected" &&
 			document.querySelectorAll('#history-rows tr[data-state="closed"]').length === 4 &&
 			document.querySelectorAll("#payment-rows tr[data-order^=CONSOLE]").length === 4`, 25*time.Second),
+	)
+	// The banner was emptied while the agent was away (the page itself
+	// never does): on reconnecting, alert.list brings the open alert back.
+	b.step("alerts after reconnecting", 15*time.Second,
+		poll(`document.getElementById("alerts").hidden === false &&
+			document.getElementById("alerts-count").textContent === "1 payment needs attention" &&
+			document.querySelector('#alerts-list li[data-order="QRALERT1"]') !== null`, 10*time.Second),
 	)
 
 	// 8. The same page on a tablet in portrait (820 px): the essential
@@ -862,6 +922,67 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(`document.querySelector('#payment-rows tr[data-order="OFFLINE1"] .detail')?.title.startsWith("Terminal DEMO000002 is offline.")`, 10*time.Second))
 	layoutFits(b, "tablet")
 	b.shot("tablet")
+	b.step("tablet top", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+	b.shotView("tablet-alert-banner")
+
+	// 8a. The alert marked handled, on the tablet: the banner's button opens
+	// the payment's detail at a confirmation that says what happens and
+	// asks for a note; Back returns to the detail, whose own button asks
+	// again. A note the agent refuses is shown as its other refusals are;
+	// then the banner goes, the row's marker too, and the detail says when
+	// the alert was handled. The alert's text stays on the payment.
+	b.step("mark handled asks first", 10*time.Second,
+		chromedp.Click(chromedp.CSS(`#alerts-list li[data-order="QRALERT1"] button.handle-alert`)),
+		chromedp.WaitVisible(chromedp.ID("payment-dialog")),
+		chromedp.WaitVisible(chromedp.ID("handle-note")),
+		poll(`document.getElementById("pay-h").textContent.endsWith(" QRALERT1") && document.activeElement.id === "handle-note"`, 5*time.Second),
+	)
+	wantText(t, "mark handled confirmation", b.text("#pay-confirm-text"), "Mark the alert on QRALERT1 (3.52 USD) handled",
+		"The alert stays on the payment; it is no longer listed as needing attention.")
+	wantText(t, "the detail's alert", b.text("#pay-alert"), "Needs attention: Paid after it was declined: the QR wallet shows this order paid")
+	b.shotView("tablet-alert-handle-confirm")
+	b.step("mark handled: back", 10*time.Second,
+		chromedp.Click(chromedp.ID("pay-confirm-back")),
+		chromedp.WaitNotVisible(chromedp.ID("pay-confirm")),
+		poll(`document.activeElement.id === "pay-handle"`, 5*time.Second),
+		chromedp.Click(chromedp.ID("pay-handle")),
+		chromedp.WaitVisible(chromedp.ID("handle-note")),
+		poll(`document.activeElement.id === "handle-note" && document.getElementById("handle-note").value === ""`, 5*time.Second),
+	)
+	b.step("note refused", 15*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("handle-note").value = "x".repeat(201)`),
+		chromedp.Click(chromedp.ID("pay-confirm-go")),
+		poll(`document.getElementById("pay-error").textContent === "Note: at most 200 characters of text" &&
+			!document.getElementById("pay-confirm").hidden && !document.getElementById("handle-note").disabled &&
+			!document.getElementById("alerts").hidden`, 10*time.Second),
+	)
+	b.step("mark handled", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("handle-note").value = ""`),
+		chromedp.SendKeys(chromedp.ID("handle-note"), "Sale recorded by hand"),
+		chromedp.KeyEvent(kb.Enter), // Enter in the note confirms
+		poll(`document.getElementById("pay-status").textContent === "The alert on QRALERT1 is marked handled; it stays on the payment." &&
+			document.getElementById("pay-error").textContent === ""`, 15*time.Second),
+		chromedp.WaitNotVisible(chromedp.ID("alerts")),
+		poll(`/^Handled at \S/.test(document.getElementById("pay-alert-handled")?.textContent) &&
+			document.getElementById("pay-alert").textContent.includes("Paid after it was declined") && !document.getElementById("pay-handle") &&
+			document.querySelector('#payment-rows tr[data-order="QRALERT1"]:not([data-alert]):not(.has-alert)') !== null &&
+			!document.querySelector('#payment-rows tr[data-order="QRALERT1"] .alert-mark')`, 10*time.Second),
+	)
+	b.shotView("tablet-alert-handled")
+	closeDetail(b, "QRALERT1")
+	hconn := dialWS(t, addr, token)
+	var handled struct {
+		Alert          string    `json:"alert"`
+		AlertHandledAt time.Time `json:"alert_handled_at"`
+	}
+	if err := json.Unmarshal(wsCall(t, hconn, 1, "payment.get", map[string]any{"merchant_order_no": "QRALERT1"}), &handled); err != nil ||
+		!strings.HasPrefix(handled.Alert, "Paid after it was declined") || handled.AlertHandledAt.IsZero() {
+		t.Errorf("QRALERT1 after Mark handled = %+v, %v; want its alert kept, with alert_handled_at", handled, err)
+	}
+	if err := json.Unmarshal(wsCall(t, hconn, 2, "alert.list", map[string]any{}), &alerts); err != nil || alerts.Open != 0 || len(alerts.Payments) != 0 {
+		t.Errorf("alert.list after Mark handled = %+v, %v; want none open", alerts, err)
+	}
+	hconn.Close()
 	// That sale is on the terminal: cancelling it withdraws it at CodePay.
 	cancelFromConsole(b, "OFFLINE1", "Cancel OFFLINE1 of 3.00 USD, waiting on terminal Demo back office (offline) (DEMO000002). The order is withdrawn from the terminal at CodePay; nothing is charged.",
 		"tablet-cancel-confirm")

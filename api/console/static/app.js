@@ -10,6 +10,8 @@ import {
 
 const TOKEN_KEY = "posbridge.token";
 const HISTORY_LIMIT = 50;
+const ALERTS_LIMIT = 100; // alert.list: the banner lists at most these
+const ALERTS_FOLDED = 5; // shown before "Show all"
 const CLOSE_TIMEOUT_MS = 120000;
 
 const state = {
@@ -31,6 +33,12 @@ const state = {
   today: null, // the agent's date of today
   dayReq: 0,
   pay: null, // the payment detail dialog: {no, p, opener, mode, pending, created}
+  alerts: new Map(), // merchant_order_no -> payment with an open alert (alert.list, then live)
+  alertsOpen: 0, // how many payments have an open alert in all (alert.list's open, then live)
+  alertsReq: 0,
+  alertsSeen: null, // payments seen while alert.list runs: applied again to its answer
+  alertsGone: new Map(), // merchant_order_no -> the payment whose alert left the banner (an older answer must not bring it back)
+  alertsExpanded: false,
   historyReq: 0,
   closeSN: null,
   closeBusy: false,
@@ -147,6 +155,13 @@ function signOut(message) {
   $("codepay-banner").hidden = true;
   state.batches.clear();
   state.payments.clear();
+  state.alerts.clear();
+  state.alertsGone.clear();
+  state.alertsOpen = 0;
+  state.alertsSeen = null;
+  state.alertsExpanded = false;
+  renderAlerts();
+  $("alerts-error").textContent = "";
   state.filter = null;
   state.next = "";
   state.loaded = 0;
@@ -249,7 +264,7 @@ async function refreshAll() {
     setTerminals(tl.terminals || []);
     await Promise.all([...state.terminals.keys()].map((sn) => loadBatch(sn)));
   };
-  await Promise.all([loadTerminals(), loadPayments(false), loadDay(chosenDay())]);
+  await Promise.all([loadTerminals(), loadPayments(false), loadDay(chosenDay()), loadAlerts()]);
   // After batch.get, so every terminal's open batch is in the list.
   await loadHistory();
   state.historyLoaded = true;
@@ -672,6 +687,7 @@ function olderThan(p, before) {
 
 function onPayment(p) {
   if (!p || !p.merchant_order_no) return;
+  noteAlert(p);
   const before = state.payments.get(p.merchant_order_no);
   if (before && olderThan(p, before)) return;
   // A search shows what it found: its rows follow live, new payments join
@@ -690,6 +706,171 @@ function onPayment(p) {
   if (state.lastSale === p.merchant_order_no) showSaleProgress(p);
   if (state.qr && state.qr.no === p.merchant_order_no) renderQRState(p);
   if (state.pay) onPaymentForDialog(p);
+}
+
+// ---------------------------------------------------------------- alerts
+
+// A payment's alert is something a person must act on (paid after it
+// expired, approved after posbridge gave up on it, paid twice, an ECR result
+// never acknowledged). It stays open until someone marks it handled
+// (alert.handle); the banner lists the open ones (alert.list), kept live
+// from payment.updated.
+
+/** Reports whether p carries an alert nobody has marked handled yet. */
+function openAlert(p) {
+  return !!p && !!p.alert && !p.alert_handled_at;
+}
+
+/** Loads the open alerts (at start and on every (re)connect). */
+async function loadAlerts() {
+  const req = ++state.alertsReq;
+  const gen = state.gen;
+  const seen = [];
+  state.alertsSeen = seen;
+  let res;
+  try {
+    res = await call("alert.list", { limit: ALERTS_LIMIT });
+  } catch (e) {
+    if (req !== state.alertsReq || gen !== state.gen) return;
+    state.alertsSeen = null;
+    $("alerts-error").textContent = "The payments that need attention could not be loaded: " + apiErrorText(e);
+    return;
+  }
+  if (req !== state.alertsReq || gen !== state.gen) return;
+  state.alertsSeen = null;
+  $("alerts-error").textContent = "";
+  const list = res.payments || [];
+  state.alerts = new Map(list.filter(openAlert).map((p) => [p.merchant_order_no, p]));
+  state.alertsGone = new Map();
+  state.alertsOpen = Math.max(Number(res.open) || 0, state.alerts.size);
+  // Notifications that came while the list was on its way are newer than it, or the same.
+  for (const p of seen) noteAlert(p);
+  renderAlerts();
+}
+
+let alertsTimer = null;
+/** Asks for the list again shortly: the count of alerts the banner does not list is the agent's. */
+function reloadAlertsSoon() {
+  clearTimeout(alertsTimer);
+  alertsTimer = setTimeout(() => {
+    if (state.client) loadAlerts().catch(() => {});
+  }, 500);
+}
+
+/** Keeps the banner's alerts current with a payment seen live (payment.updated, an answer). */
+function noteAlert(p) {
+  if (state.alertsSeen) state.alertsSeen.push(p);
+  const no = p.merchant_order_no;
+  const had = state.alerts.get(no);
+  if (had && olderThan(p, had)) return;
+  const gone = state.alertsGone.get(no);
+  if (gone && olderThan(p, gone)) return;
+  const unlisted = state.alertsOpen > state.alerts.size; // open alerts beyond the banner's list
+  if (openAlert(p)) {
+    state.alerts.set(no, p);
+    if (!had) {
+      state.alertsOpen++;
+      if (unlisted) reloadAlertsSoon(); // it may have been one of those: the agent counts
+    }
+  } else if (had) {
+    state.alerts.delete(no);
+    state.alertsGone.set(no, p);
+    state.alertsOpen = Math.max(state.alerts.size, state.alertsOpen - 1);
+  } else {
+    if (p.alert && unlisted) reloadAlertsSoon();
+    return;
+  }
+  renderAlertsSoon();
+}
+
+let alertsPending = false;
+function renderAlertsSoon() {
+  if (alertsPending) return;
+  alertsPending = true;
+  requestAnimationFrame(() => {
+    alertsPending = false;
+    renderAlerts();
+  });
+}
+
+/** Sets an element's text only when it changes (a live region speaks each change). */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function needText(n) {
+  return n === 1 ? "1 payment needs attention" : `${n} payments need attention`;
+}
+
+function renderAlerts() {
+  const list = [...state.alerts.values()].sort((a, b) => (Date.parse(b.updated_at) || 0) - (Date.parse(a.updated_at) || 0));
+  const n = Math.max(state.alertsOpen, list.length);
+  const box = $("alerts");
+  box.hidden = n === 0;
+  if (n === 0) {
+    setText($("alerts-count"), "");
+    $("alerts-list").replaceChildren();
+    return;
+  }
+  setText($("alerts-count"), needText(n));
+  const folded = !state.alertsExpanded && list.length > ALERTS_FOLDED;
+  const shown = folded ? list.slice(0, ALERTS_FOLDED) : list;
+  replaceChildrenKeepFocus($("alerts-list"), shown.map(alertItem));
+  const more = $("alerts-more");
+  more.hidden = list.length <= ALERTS_FOLDED;
+  more.textContent = folded ? `Show all ${list.length}` : "Show fewer";
+  more.setAttribute("aria-expanded", String(!folded));
+  const unlisted = n - list.length;
+  setText(
+    $("alerts-unlisted"),
+    unlisted > 0 ? `${unlisted} older ${unlisted === 1 ? "one is" : "ones are"} not listed here: mark these handled first, or search for them under Payments.` : "",
+  );
+}
+
+function alertItem(p) {
+  const no = p.merchant_order_no;
+  const id = "alert-" + no;
+  return h(
+    "li",
+    { class: "alert-item", dataset: { order: no } },
+    h(
+      "div",
+      { class: "alert-body" },
+      h(
+        "p",
+        { class: "alert-what", id: id + "-what" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "link-btn mono open-alert",
+            dataset: { focusKey: "alert-open-" + no },
+            "aria-label": `Payment ${no}: details`,
+            onclick: (ev) => openPayment(no, ev.currentTarget),
+          },
+          no,
+        ),
+        h("span", { class: "alert-amount" }, money(p.amount, p.currency)),
+        h("span", { class: "alert-terminal" }, terminalText(p.terminal_sn)),
+        h("span", { class: "alert-when" }, when(p.updated_at)),
+      ),
+      h("p", { class: "alert-text" }, p.alert),
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-secondary handle-alert",
+        dataset: { focusKey: "alert-handle-" + no, order: no },
+        "aria-describedby": id + "-what",
+        onclick: (ev) => {
+          openPayment(no, ev.currentTarget);
+          if (state.pay && state.pay.no === no) askHandle();
+        },
+      },
+      "Mark handled…",
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- QR codes
@@ -884,20 +1065,22 @@ function cardCell(card) {
 function paymentRow(p) {
   const no = p.merchant_order_no;
   const detail = paymentDetail(p);
+  const alerted = openAlert(p);
   return h(
     "tr",
-    { dataset: { order: no, state: p.state } },
+    { class: alerted ? "has-alert" : null, dataset: alerted ? { order: no, state: p.state, alert: "open" } : { order: no, state: p.state } },
     h("td", { class: "col-time" }, when(p.created_at)),
     h(
       "td",
       { class: "col-order" },
+      alerted ? h("span", { class: "alert-mark", role: "img", "aria-label": "Needs attention", title: "Needs attention: " + p.alert }, "⚠") : null,
       h(
         "button",
         {
           type: "button",
           class: "link-btn mono open-payment",
           dataset: { focusKey: "pay-" + no },
-          "aria-label": `Payment ${no}: details, cancel, void or refund`,
+          "aria-label": `Payment ${no}${alerted ? ", needs attention" : ""}: details, cancel, void or refund`,
           onclick: (ev) => openPayment(no, ev.currentTarget),
         },
         no,
@@ -973,7 +1156,9 @@ function canRefund(p) {
 
 /** Opens a payment's detail: every fact, and what the manager can do with it. */
 function openPayment(no, opener) {
-  const p = state.payments.get(no);
+  // An alert's payment may be older than the payments listed.
+  const listed = state.payments.get(no), alerted = state.alerts.get(no);
+  const p = listed && alerted ? (olderThan(listed, alerted) ? alerted : listed) : listed || alerted;
   if (!p) return;
   state.pay = { no, p, opener, mode: "view", pending: null, created: null, attempt: null };
   $("pay-error").textContent = "";
@@ -995,6 +1180,16 @@ function onPaymentForDialog(p) {
   if (!ps) return;
   if (p.merchant_order_no === ps.no && !olderThan(p, ps.p)) {
     ps.p = p;
+    // Marked handled elsewhere (another console, the API) while being confirmed here.
+    if (ps.mode === "confirm" && ps.pending && ps.pending.kind === "handle" && !openAlert(p) && !ps.busy) {
+      ps.mode = "view";
+      ps.pending = null;
+      $("pay-status").className = "form-status form-ok";
+      $("pay-status").textContent = "This alert was marked handled meanwhile.";
+      renderPayment();
+      ($("pay-actions").querySelector("button") || $("pay-done")).focus();
+      return;
+    }
     renderPayment();
   }
   if (ps.created && p.merchant_order_no === ps.created.merchant_order_no && !olderThan(p, ps.created)) {
@@ -1019,7 +1214,14 @@ function renderPayment() {
     " ",
     paymentBadge(p),
     detail ? h("p", { class: "pay-reason" }, detail) : null,
-    p.alert ? h("p", { class: "pay-reason pay-alert" }, p.alert) : null,
+    p.alert
+      ? h(
+          "div",
+          { class: "pay-alert-box" + (openAlert(p) ? " alert-open" : " alert-handled"), id: "pay-alert" },
+          h("p", { class: "pay-reason pay-alert" }, h("strong", {}, openAlert(p) ? "Needs attention: " : "Alert: "), p.alert),
+          p.alert_handled_at ? h("p", { class: "pay-alert-handled", id: "pay-alert-handled" }, `Handled at ${whenText(p.alert_handled_at)}`) : null,
+        )
+      : null,
   );
   const card = p.card
     ? [cardBrand(p), p.card.masked_pan ? h("span", { class: "mono" }, p.card.masked_pan) : null, p.card.entry_mode ? ` (${p.card.entry_mode})` : null]
@@ -1054,6 +1256,7 @@ function renderPayActions() {
   $("pay-refund").hidden = ps.mode !== "refund";
   $("pay-confirm").hidden = ps.mode !== "confirm";
   const buttons = [
+    openAlert(p) ? actionButton("pay-handle", "Mark handled…", "btn-secondary", () => askHandle()) : null,
     canCancel(p) ? actionButton("pay-cancel", "Cancel payment", "btn-secondary", () => askCancel()) : null,
     canVoid(p) ? actionButton("pay-void", "Void", "btn-secondary", () => askVoid()) : null,
     canRefund(p) ? actionButton("pay-refund-open", "Refund…", "btn-secondary", () => openRefundForm()) : null,
@@ -1084,6 +1287,17 @@ function askCancel() {
     { kind: "cancel", label: "Cancel payment" },
     `Cancel ${p.merchant_order_no} of ${money(p.amount, p.currency)}, ${where}; nothing is charged. ` +
       "If the customer has already started paying on the terminal, posbridge refuses and says why.",
+  );
+}
+
+function askHandle() {
+  const p = state.pay.p;
+  if (!openAlert(p)) return;
+  $("handle-note").value = "";
+  confirmAction(
+    { kind: "handle", label: "Mark handled", tone: "btn-primary", note: true },
+    `Mark the alert on ${p.merchant_order_no} (${money(p.amount, p.currency)}) handled, once you have acted on it. ` +
+      "The alert stays on the payment; it is no longer listed as needing attention. Your note, if any, is kept in the payment's journal.",
   );
 }
 
@@ -1170,8 +1384,11 @@ function confirmAction(pending, text) {
   $("pay-error").textContent = "";
   $("pay-confirm-text").textContent = text;
   $("pay-confirm-go").textContent = pending.label;
+  $("pay-confirm-go").className = "btn " + (pending.tone || "btn-danger");
+  $("handle-note-field").hidden = !pending.note;
   renderPayActions();
-  $("pay-confirm-back").focus();
+  // Marking handled asks for a note; every other confirmation starts on Back.
+  (pending.note ? $("handle-note") : $("pay-confirm-back")).focus();
 }
 
 function confirmBack() {
@@ -1188,16 +1405,22 @@ async function confirmGo() {
   const pending = ps.pending;
   const gen = state.gen;
   ps.busy = true;
-  const go = $("pay-confirm-go"), back = $("pay-confirm-back");
-  go.disabled = back.disabled = true;
+  const go = $("pay-confirm-go"), back = $("pay-confirm-back"), note = $("handle-note");
+  go.disabled = back.disabled = note.disabled = true;
   $("pay-error").textContent = "";
   $("pay-status").className = "form-status";
   $("pay-status").textContent = "Sending…";
   try {
-    const res =
-      pending.kind === "cancel"
-        ? await call("payment.cancel", { merchant_order_no: ps.no, source: "console" })
-        : await call(pending.method, pending.params);
+    let res;
+    if (pending.kind === "cancel") {
+      res = await call("payment.cancel", { merchant_order_no: ps.no, source: "console" });
+    } else if (pending.kind === "handle") {
+      const params = { merchant_order_no: ps.no, source: "console" };
+      if (note.value.trim()) params.note = note.value.trim();
+      res = await call("alert.handle", params);
+    } else {
+      res = await call(pending.method, pending.params);
+    }
     if (gen !== state.gen || state.pay !== ps) return;
     ps.mode = "view";
     ps.pending = null;
@@ -1207,6 +1430,11 @@ async function confirmGo() {
       $("pay-status").className = "form-status form-ok";
       $("pay-status").textContent = `${ps.no} is cancelled; nothing was charged.`;
       announce(`${ps.no} cancelled`);
+    } else if (pending.kind === "handle") {
+      onPayment(res);
+      $("pay-status").className = "form-status form-ok";
+      $("pay-status").textContent = `The alert on ${ps.no} is marked handled; it stays on the payment.`;
+      announce(`Alert on ${ps.no} marked handled`);
     } else {
       ps.created = res;
       onPayment(res);
@@ -1214,17 +1442,19 @@ async function confirmGo() {
     }
   } catch (e) {
     if (gen !== state.gen || state.pay !== ps) return;
-    ps.mode = ps.back || "view";
+    // A refused note can be corrected where it was typed.
+    ps.mode = pending.kind === "handle" ? "confirm" : ps.back || "view";
     $("pay-status").textContent = "";
     let msg = apiErrorText(e);
     if (e && e.code === 0) msg += ". It may or may not have reached the agent: confirming again is safe, it is never done twice.";
     $("pay-error").textContent = msg;
   } finally {
     ps.busy = false;
-    go.disabled = back.disabled = false;
+    go.disabled = back.disabled = note.disabled = false;
     if (state.pay === ps) {
       renderPayActions();
       if (ps.mode === "refund") $("refund-amount").focus();
+      else if (ps.mode === "confirm") (pending.note ? note : back).focus();
       else ($("pay-actions").querySelector("button:not(:disabled)") || $("pay-done")).focus();
     }
   }
@@ -1845,6 +2075,27 @@ function init() {
     ($("pay-actions").querySelector("button") || $("pay-done")).focus();
   });
   $("pay-confirm-back").addEventListener("click", confirmBack);
+  // Enter in the note marks the alert handled, on its keyup (as the refund amount).
+  let noteEnter = false;
+  $("handle-note").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      noteEnter = true;
+    }
+  });
+  $("handle-note").addEventListener("keyup", (ev) => {
+    if (ev.key === "Enter" && noteEnter) {
+      noteEnter = false;
+      confirmGo();
+    }
+  });
+  $("handle-note").addEventListener("blur", () => {
+    noteEnter = false;
+  });
+  $("alerts-more").addEventListener("click", () => {
+    state.alertsExpanded = !state.alertsExpanded;
+    renderAlerts();
+  });
   $("pay-confirm-go").addEventListener("click", confirmGo);
   // The detail's form never submits (Enter in the amount would close it):
   // Close and Escape close the dialog.
@@ -1859,7 +2110,10 @@ function init() {
     if (!ps) return;
     let o = ps.opener;
     if (!(o && o.isConnected)) o = document.querySelector(`tr[data-order="${CSS.escape(ps.no)}"] button.open-payment`);
+    // Opened from an alert marked handled meanwhile: the next alert, else the page.
+    if (!(o && o.isConnected)) o = document.querySelector("#alerts-list button.handle-alert");
     if (o) o.focus();
+    else $("main").focus({ preventScroll: true });
   });
   $("history-terminal").addEventListener("change", () => loadHistory().catch(() => {}));
   $("history-filters").addEventListener("submit", (ev) => ev.preventDefault());

@@ -210,6 +210,7 @@ const FIELD_WORDS = {
   terminal_sn: "Terminal",
   cursor: "Page",
   date: "Day",
+  note: "Note",
 };
 
 /**
