@@ -194,7 +194,7 @@ func TestNativeSaleInterruptedBeforeSendingFailsSafely(t *testing.T) {
 func TestNativeApprovedAfterGivenUpRaisesAlert(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{Bindo: true, JumpClock: true})
 	ctx := context.Background()
-	e.BindoSim.InjectFault(bindosim.Fault{Op: bindosim.OpSale, Kind: bindosim.FaultProcessLate, Delay: 3 * time.Second})
+	e.BindoSim.InjectFault(bindosim.Fault{Op: bindosim.OpSale, Kind: bindosim.FaultProcessLate, Delay: time.Hour})
 	e.MustCreate(nativeSale(e, "NLATE", agenttest.TermA, "9.00", swipe(t, visaTrack2)))
 	e.WaitState("NLATE", agent.StateUnknown)
 	e.JumpClock(time.Hour) // past the expiry and the give-up time
@@ -203,6 +203,9 @@ func TestNativeApprovedAfterGivenUpRaisesAlert(t *testing.T) {
 		t.Fatalf("given up = %+v", p)
 	}
 	// The held request reaches Bindo; Bindo's webhook names the approval.
+	if n := e.BindoSim.ReleaseHeld(); n != 1 {
+		t.Fatalf("released %d held requests, want 1", n)
+	}
 	var tx *bindo.Transaction
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -250,13 +253,19 @@ func waitCompleted(t *testing.T, e *agenttest.Env, no string) *codepay.Order {
 }
 
 // lostCreates makes CodePay miss the create of a payment: the first is
-// held on the way and processed after delay, every re-send fails
-// unprocessed, so posbridge ends the payment failed codepay_unavailable
-// ("no record ... after 3 re-sends"). Then the held create reaches CodePay
-// and the terminal completes it.
-func lostCreates(e *agenttest.Env, delay time.Duration) {
-	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultProcessLate, Delay: delay})
+// held on the way, every re-send fails unprocessed, so posbridge ends the
+// payment failed codepay_unavailable ("no record ... after 3 re-sends").
+// arrive then lets the held create reach CodePay, where the terminal
+// completes it.
+func lostCreates(t *testing.T, e *agenttest.Env) (arrive func()) {
+	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultProcessLate, Delay: time.Hour})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: agent.DefaultMaxResends})
+	return func() {
+		t.Helper()
+		if n := e.Sim.ReleaseHeld(); n != 1 {
+			t.Fatalf("released %d held creates, want 1", n)
+		}
+	}
 }
 
 // A create held on the way reaches CodePay after posbridge gave up on the
@@ -266,12 +275,13 @@ func lostCreates(e *agenttest.Env, delay time.Duration) {
 func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{})
 	ctx := context.Background()
-	lostCreates(e, 3*time.Second)
+	arrive := lostCreates(t, e)
 	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
 	p := e.WaitFinal("CPLATE")
 	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
 		t.Fatalf("given up = %+v (%v)", p, e.States("CPLATE"))
 	}
+	arrive()
 	o := waitCompleted(t, e, "CPLATE")
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
@@ -294,7 +304,7 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{Bindo: true})
 	ctx := context.Background()
-	lostCreates(e, 3*time.Second)
+	arrive := lostCreates(t, e)
 	e.MustCreate(e.Sale("CPTWICE", agenttest.TermA, "6.00"))
 	if p := e.WaitFinal("CPTWICE"); p.State != agent.StateFailed || p.Error == nil || p.Error.Fallback != "native" {
 		t.Fatalf("given up = %+v", p)
@@ -307,6 +317,7 @@ func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
 	if p := e.WaitFinal("CPTWICE"); p.State != agent.StateApproved || p.Route != agent.RouteBindo {
 		t.Fatalf("after fallback = %+v", p)
 	}
+	arrive()
 	o := waitCompleted(t, e, "CPTWICE")
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)

@@ -129,10 +129,11 @@ func (s *Sim) endpoint(op string, auth bool, fn opFunc) http.HandlerFunc {
 	}
 }
 
-// processLate runs a held request after delay, as it arrives at the
-// gateway (FaultProcessLate). The token was checked when it was sent.
+// processLate runs a held request after delay, or when ReleaseHeld is
+// called, as it arrives at the gateway (FaultProcessLate). The token was
+// checked when it was sent.
 func (s *Sim) processLate(op string, fn opFunc, r *http.Request, body []byte, delay time.Duration) {
-	time.AfterFunc(delay, func() {
+	s.held.Add(delay, func() {
 		defer clear(body) // may hold card data
 		s.mu.Lock()
 		now := s.clock.Now()
@@ -142,6 +143,10 @@ func (s *Sim) processLate(op string, fn opFunc, r *http.Request, body []byte, de
 		s.log.Info("bindosim: held request processed late", "op", op, "http_status", rep.status, "error_code", rep.code)
 	})
 }
+
+// ReleaseHeld processes now every request a process_late fault still
+// holds, as if each had just arrived; it returns how many.
+func (s *Sim) ReleaseHeld() int { return s.held.Release() }
 
 func (s *Sim) authorizedLocked(r *http.Request) bool {
 	got := r.Header.Get("X-USER-ACCESS-TOKEN")

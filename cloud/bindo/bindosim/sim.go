@@ -87,6 +87,7 @@ type Config struct {
 // round of it, for tests that move a fake clock).
 type Sim struct {
 	simkit.Runner
+	held simkit.Held // requests a process_late fault holds
 
 	cfg     Config
 	clock   Clock

@@ -115,7 +115,7 @@ func TestProcessLate(t *testing.T) {
 	for _, resend := range []bool{false, true} {
 		t.Run(map[bool]string{false: "arrives", true: "after a re-send"}[resend], func(t *testing.T) {
 			e := newEnv(t, nil)
-			e.sim.InjectFault(Fault{Method: codepay.MethodPayOrder, Kind: FaultProcessLate, Delay: 100 * time.Millisecond})
+			e.sim.InjectFault(Fault{Method: codepay.MethodPayOrder, Kind: FaultProcessLate, Delay: time.Hour})
 			p := e.cl.params(codepay.MethodPayOrder, createFields("PL-1", "1.00"))
 			resp, _, err := e.cl.postRaw(e.cl.signedBody(p), "application/json", nil)
 			if err != nil || resp.StatusCode != http.StatusBadGateway {
@@ -129,19 +129,12 @@ func TestProcessLate(t *testing.T) {
 				wantCode(t, e.create(createFields("PL-1", "1.00")), CodeOK)
 				want = CodeDuplicateOrder
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				reqs := e.sim.Requests(codepay.MethodPayOrder, "PL-1")
-				if last := reqs[len(reqs)-1]; last.Late {
-					if last.Code != want || reqs[0].Fault != FaultProcessLate {
-						t.Fatalf("recorded = %+v", reqs)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the held create never arrived")
-				}
-				time.Sleep(10 * time.Millisecond)
+			if n := e.sim.ReleaseHeld(); n != 1 {
+				t.Fatalf("released %d, want 1", n)
+			}
+			reqs := e.sim.Requests(codepay.MethodPayOrder, "PL-1")
+			if last := reqs[len(reqs)-1]; !last.Late || last.Code != want || reqs[0].Fault != FaultProcessLate {
+				t.Fatalf("recorded = %+v", reqs)
 			}
 			if _, ok := e.sim.Order("PL-1"); !ok {
 				t.Fatal("no order after the held create arrived")

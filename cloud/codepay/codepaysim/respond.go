@@ -254,10 +254,11 @@ func (s *Sim) failUnprocessed(w http.ResponseWriter, r *http.Request, f Fault) {
 	}
 }
 
-// processLater runs a held request delay from now (FaultProcessLate),
-// as if it had just arrived; its answer goes nowhere.
+// processLater runs a held request delay from now (FaultProcessLate), or
+// when ReleaseHeld is called, as if it had just arrived; its answer goes
+// nowhere.
 func (s *Sim) processLater(r *http.Request, p codepay.Params, delay time.Duration) {
-	time.AfterFunc(delay, func() {
+	s.held.Add(delay, func() {
 		s.mu.Lock()
 		now := s.clock.Now()
 		_, aerr := s.processLocked(r, p, now)
@@ -271,6 +272,10 @@ func (s *Sim) processLater(r *http.Request, p codepay.Params, delay time.Duratio
 		s.log.Info("codepaysim: held request processed late", "method", p["method"], "merchant_order_no", p["merchant_order_no"], "code", code)
 	})
 }
+
+// ReleaseHeld processes now every request a process_late fault still
+// holds, as if each had just arrived; it returns how many.
+func (s *Sim) ReleaseHeld() int { return s.held.Release() }
 
 // encodeResponse builds {"code","msg","psn","data"} and adds "sign":
 // SHA256withRSA with the gateway key over codepay.Canonical of

@@ -197,6 +197,7 @@ const (
 // for tests that move a fake clock).
 type Sim struct {
 	simkit.Runner
+	held simkit.Held // requests a process_late fault holds
 
 	cfg     Config
 	pickup  time.Duration

@@ -81,3 +81,30 @@ func TestOutboxRetries(t *testing.T) {
 		t.Fatalf("Attempts = %d", box.Attempts())
 	}
 }
+
+// Held runs each request after its delay, or at once on Release (in the
+// order held, never twice).
+func TestHeld(t *testing.T) {
+	var h Held
+	var mu sync.Mutex
+	var got []string
+	add := func(name string, d time.Duration) {
+		h.Add(d, func() { mu.Lock(); got = append(got, name); mu.Unlock() })
+	}
+	done := make(chan struct{})
+	h.Add(time.Millisecond, func() { close(done) })
+	<-done // ran by its timer
+	add("a", time.Hour)
+	add("b", time.Hour)
+	if n := h.Release(); n != 2 {
+		t.Fatalf("Release = %d, want 2 (the one already run is not run again)", n)
+	}
+	if n := h.Release(); n != 0 {
+		t.Fatalf("second Release = %d", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("ran %v, want [a b]", got)
+	}
+}
