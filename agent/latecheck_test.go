@@ -206,11 +206,18 @@ func TestQRQuickRefusedThenPaidRaisesAlert(t *testing.T) {
 	if _, err := e.Prov.QRSim.SetMode(m); err != nil {
 		t.Fatal(err)
 	}
-	r := qrSale("QRQLATE", "3.52") // suffix 52: the payer enters a PIN first
+	// The payer is still entering the PIN when the wallet refuses.
+	if err := e.Prov.QRSim.ScriptPayment("QRQLATE", qrwalletsim.Script{Outcome: qrwalletsim.OutcomePIN, PINDelay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	r := qrSale("QRQLATE", "3.00")
 	r.QRMode, r.CustomerCode = agent.QRModeQuick, "134567890123456789"
 	e.MustCreate(r)
 	if got := e.WaitFinal("QRQLATE"); got.State != agent.StateDeclined {
 		t.Fatalf("refused quick pay = %+v (%v)", got, e.States("QRQLATE"))
+	}
+	if _, err := e.Prov.QRSim.EnterPIN("QRQLATE"); err != nil {
+		t.Fatal(err)
 	}
 	p := waitAlert(t, e, "QRQLATE")
 	if p.State != agent.StateDeclined || !strings.Contains(p.Alert, "Paid after it was declined: the QR wallet shows this order paid") {

@@ -834,18 +834,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	// 6h. A payment that needs attention, raised while the page is open:
 	// the QR wallet refuses a quick pay while the payer is still entering
 	// the PIN (the emulator's pending_as_refusal mode), posbridge declines
-	// it and keeps watching, and when the payer confirms, the payment gets
-	// an alert. The banner appears without a reload, with the count and the
+	// it and keeps watching, and when the payer confirms (the emulator's
+	// pin action), the payment gets an alert. The banner appears without a reload, with the count and the
 	// alert's text; the payment's row is marked.
 	if !eval[bool](b, `document.getElementById("alerts").hidden && !document.querySelector("#payment-rows tr.has-alert, #payment-rows .alert-mark")`) {
 		t.Fatal("the alert banner or a row's alert marker shows before any payment has an alert")
 	}
 	simAdmin(t, "POST", firstQR+"/sim/mode", `{"pending_as_refusal":true}`)
-	simAdmin(t, "POST", firstQR+"/sim/payments/QRALERT1/script", `{"outcome":"pin","pin_delay_ms":1500}`)
+	simAdmin(t, "POST", firstQR+"/sim/payments/QRALERT1/script", `{"outcome":"pin","pin_delay_ms":3600000}`)
 	b.step("same page", 5*time.Second, chromedp.Evaluate[chromedp.Void](`window.__samePage = true`))
 	aconn := dialWS(t, addr, token)
 	wsCall(t, aconn, 1, "payment.create", map[string]any{"merchant_order_no": "QRALERT1", "method": "qr", "qr_mode": "quick",
 		"customer_code": "134567890123456789", "amount": "3.52", "currency": "USD"})
+	b.step("the quick pay declined", 20*time.Second,
+		poll(`document.querySelector('#payment-rows tr[data-order="QRALERT1"]')?.dataset.state === "declined" &&
+			document.getElementById("alerts").hidden`, 15*time.Second))
+	simAdmin(t, "POST", firstQR+"/sim/payments/QRALERT1/pin", "") // the payer confirms after all
 	b.step("alert raised live", 45*time.Second,
 		chromedp.WaitVisible(chromedp.ID("alerts")),
 		poll(`document.getElementById("alerts-count").textContent === "1 payment needs attention" &&

@@ -29,6 +29,7 @@ func (s *Sim) routes() *http.ServeMux {
 	m.HandleFunc("GET /sim/payments/{no}", s.adminPayment)
 	m.HandleFunc("POST /sim/payments/{no}/scan", s.adminScan)
 	m.HandleFunc("POST /sim/payments/{no}/pay-late", s.adminScan)
+	m.HandleFunc("POST /sim/payments/{no}/pin", s.adminScan)
 	m.HandleFunc("POST /sim/payments/{no}/script", s.adminScript)
 	m.HandleFunc("POST /sim/faults", s.adminFault)
 	m.HandleFunc("DELETE /sim/faults", s.adminClearFaults)
@@ -45,6 +46,7 @@ var AdminEndpoints = []string{
 	"GET    /sim/payments/{out_trade_no}",
 	"POST   /sim/payments/{out_trade_no}/scan   (the customer scans the native QR code and pays)",
 	"POST   /sim/payments/{out_trade_no}/pay-late   (the customer pays the code after its lifetime: the spec sets none)",
+	"POST   /sim/payments/{out_trade_no}/pin   (the payer enters the PIN of a quick pay waiting for it, now)",
 	`POST   /sim/payments/{out_trade_no}/script {"outcome":"paid|declined|pin|pin_abandoned","pin_delay_ms":0}`,
 	`POST   /sim/faults {"endpoint":"","kind":"http500|http500_after_process|http429|drop|drop_after_process|slow|auth_refused|forged|malformed|conflicting_keys","count":1,"delay_ms":0}`,
 	"DELETE /sim/faults",
@@ -87,8 +89,16 @@ func (s *Sim) adminPayment(w http.ResponseWriter, r *http.Request) {
 	writeAdmin(w, http.StatusOK, v)
 }
 
+// adminScan is the customer paying: scanning the native code (scan,
+// pay-late) or entering the PIN of a quick pay (pin).
 func (s *Sim) adminScan(w http.ResponseWriter, r *http.Request) {
-	v, err := s.scan(r.PathValue("no"), strings.HasSuffix(r.URL.Path, "/pay-late"))
+	var v PaymentView
+	var err error
+	if strings.HasSuffix(r.URL.Path, "/pin") {
+		v, err = s.EnterPIN(r.PathValue("no"))
+	} else {
+		v, err = s.scan(r.PathValue("no"), strings.HasSuffix(r.URL.Path, "/pay-late"))
+	}
 	switch {
 	case errors.Is(err, ErrUnknownPayment):
 		adminError(w, http.StatusNotFound, err.Error())

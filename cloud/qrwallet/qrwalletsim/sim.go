@@ -349,6 +349,26 @@ func (s *Sim) scan(outTradeNo string, late bool) (PaymentView, error) {
 	return s.viewLocked(p), nil
 }
 
+// EnterPIN is the payer entering the PIN of a quick or JSAPI payment
+// waiting for it (a pin script or the 52 ending) now, whatever its delay:
+// the payment is paid.
+func (s *Sim) EnterPIN(outTradeNo string) (PaymentView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	p, ok := s.payments[outTradeNo]
+	if !ok {
+		return PaymentView{}, fmt.Errorf("enter PIN %q: %w", outTradeNo, ErrUnknownPayment)
+	}
+	s.settleLocked(p, now)
+	if p.state != statePending || p.pinAt.IsZero() {
+		return s.viewLocked(p), fmt.Errorf("enter PIN %q: %w: the payment is %s and waits for no PIN", outTradeNo, ErrNotScannable, p.state)
+	}
+	s.payLocked(p, now)
+	s.log.Info("qrwalletsim: payer entered the PIN", "out_trade_no", outTradeNo)
+	return s.viewLocked(p), nil
+}
+
 // Payment returns a payment's state.
 func (s *Sim) Payment(outTradeNo string) (PaymentView, bool) {
 	s.mu.Lock()
