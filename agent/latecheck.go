@@ -59,6 +59,18 @@ func (a *Agent) checkLateNow(ctx context.Context, p *store.Payment, detail strin
 	return true, nil
 }
 
+// spoken is a watch's length as a person says it: "10 minutes", "24 hours".
+func spoken(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return "moments"
+}
+
 // endedAs says how a watched payment ended, after "after it".
 func endedAs(state string) string {
 	if state == StateDeclined {
@@ -130,7 +142,7 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 		end("")
 		return
 	case !now.Before(c.Until):
-		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it %s", lateProviderName(p.Route), c.Until.Sub(c.CreatedAt).Round(time.Minute), endedAs(p.State)))
+		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it %s", lateProviderName(p.Route), spoken(c.Until.Sub(c.CreatedAt)), endedAs(p.State)))
 		return
 	}
 	ans, err := a.queryProvider(ctx, p)

@@ -242,7 +242,7 @@ func TestQRQuickDeclinedWatchEnds(t *testing.T) {
 	e.JumpClock(11 * time.Minute)
 	waitLateChecksEnded(t, e)
 	evs, err := e.DB.Events(context.Background(), "QRQDECL")
-	if err != nil || !strings.Contains(evs[len(evs)-1].Detail, "no longer checked for a late payment: the QR wallet still showed the order unpaid 10m0s after it was declined") {
+	if err != nil || !strings.Contains(evs[len(evs)-1].Detail, "no longer checked for a late payment: the QR wallet still showed the order unpaid 10 minutes after it was declined") {
 		t.Fatalf("last event = %+v, %v", evs[len(evs)-1], err)
 	}
 	if p, _ := e.Agent.Get(context.Background(), "QRQDECL"); p.Alert != "" {

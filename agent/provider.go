@@ -643,7 +643,7 @@ func (a *Agent) sendQuickPay(ctx context.Context, p *store.Payment, code string)
 			}
 			_, _ = a.transition(ctx, p.MerchantOrderNo, []string{StateSending}, func(p *store.Payment) error {
 				p.State = StateDeclined
-				p.ErrorCode, p.ErrorMessage = "declined", "the wallet refused the payment: "+ge.Message+"; nothing was charged"
+				p.ErrorCode, p.ErrorMessage = "declined", "the wallet refused the payment: "+ge.Message+"; its status shows it unpaid (checked again for "+spoken(declinedQuickPayWatch)+" in case the payer confirms late)"
 				return nil
 			}, "declined: the wallet refused the quick pay and its status confirms it is not paid")
 		default:
