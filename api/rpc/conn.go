@@ -174,6 +174,9 @@ func (c *Conn) serve(parent context.Context) {
 	c.cancel()
 	c.srv.unregister(c)
 	close(c.done)
+	if h, ok := c.srv.cfg.Handler.(ClosedHandler); ok {
+		h.Closed(c)
+	}
 	c.log.Debug("websocket disconnected", "remote", c.remote)
 	c.calls.Wait()
 	c.srv.wg.Done()

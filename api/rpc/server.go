@@ -62,6 +62,15 @@ type Handler interface {
 	Call(ctx context.Context, c *Conn, method string, params json.RawMessage) (any, error)
 }
 
+// ClosedHandler is a Handler that wants to know when a connection has
+// ended: Closed runs once per connection, after Done is closed, before its
+// calls have finished (a call may still run; Done tells it the connection
+// is gone).
+type ClosedHandler interface {
+	Handler
+	Closed(c *Conn)
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, c *Conn, method string, params json.RawMessage) (any, error)
 

@@ -604,3 +604,49 @@ func TestCallsLoggedWithoutParams(t *testing.T) {
 		}
 	}
 }
+
+// closedRecorder is the test Handler that also wants to know when a
+// connection ended (ClosedHandler).
+type closedRecorder struct {
+	HandlerFunc
+	closed chan *Conn
+}
+
+func (r closedRecorder) Closed(c *Conn) {
+	select {
+	case <-c.Done():
+	default:
+		panic("Closed before Done")
+	}
+	r.closed <- c
+}
+
+// TestClosedHandler: a ClosedHandler hears of each connection once, after
+// it ended — no goroutine per connection needed to watch Done.
+func TestClosedHandler(t *testing.T) {
+	closed := make(chan *Conn, 4)
+	var e *testEnv
+	e = newEnv(t, func(cfg *Config) {
+		cfg.Handler = closedRecorder{HandlerFunc: func(ctx context.Context, c *Conn, method string, params json.RawMessage) (any, error) {
+			return e.handle(ctx, c, method, params)
+		}, closed: closed}
+	})
+	cl := e.connect(t)
+	cl.send(`{"jsonrpc":"2.0","id":1,"method":"hello"}`)
+	cl.recv()
+	c := e.waitConn(t)
+	_ = cl.ws.Close()
+	select {
+	case got := <-closed:
+		if got != c {
+			t.Fatalf("Closed(%d), want connection %d", got.ID(), c.ID())
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Closed was not called after the client went away")
+	}
+	select {
+	case got := <-closed:
+		t.Fatalf("Closed called again for connection %d", got.ID())
+	default:
+	}
+}

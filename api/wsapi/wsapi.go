@@ -61,7 +61,7 @@ type API struct {
 	conns map[*rpc.Conn]*connState
 }
 
-var _ rpc.Handler = (*API)(nil)
+var _ rpc.ClosedHandler = (*API)(nil)
 
 // New returns the API handler and subscribes it to the agent's events.
 func New(a *agent.Agent, log *slog.Logger) *API {
@@ -79,15 +79,22 @@ func (api *API) state(c *rpc.Conn) *connState {
 	st, ok := api.conns[c]
 	if !ok {
 		st = &connState{owned: map[string]bool{}, topics: map[string]bool{}, creating: map[string]int{}}
-		api.conns[c] = st
-		go func() {
-			<-c.Done()
-			api.mu.Lock()
-			delete(api.conns, c)
-			api.mu.Unlock()
-		}()
+		select {
+		case <-c.Done():
+			// A call still running on a connection that has ended: its
+			// state is not kept (Closed has run already).
+		default:
+			api.conns[c] = st
+		}
 	}
 	return st
+}
+
+// Closed forgets a connection that has ended (rpc.ClosedHandler).
+func (api *API) Closed(c *rpc.Conn) {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	delete(api.conns, c)
 }
 
 // route delivers one agent event to the interested connections. It runs in the
