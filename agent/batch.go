@@ -137,6 +137,14 @@ func (a *Agent) terminalCurrency(sn string) (money.Currency, error) {
 // by the one rule of BatchTotals: the total as the cloud counts it, and a
 // breakdown that adds up to it.
 func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
+	return totalsWith(ps, nil, cur)
+}
+
+// totalsWith is localTotals where earlier holds, by order number, the
+// originals created before ps's period of the approved voids in ps: such a
+// void counts as the reversal of its original, on its own day (day reports;
+// a batch always holds a void with its original).
+func totalsWith(ps []store.Payment, earlier map[string]*store.Payment, cur money.Currency) BatchTotals {
 	voided := map[string]bool{}
 	for _, p := range ps {
 		if p.Type == TypeVoid && p.State == StateApproved {
@@ -149,17 +157,23 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 		if p.State != StateApproved {
 			continue
 		}
-		switch p.Type {
-		case TypeSale, TypeCompletion, TypeCashback:
+		switch {
+		case countsInTotal(p.Type):
 			if voided[p.MerchantOrderNo] {
 				continue // neither the sale nor its void is in the total
 			}
 			t.tips += p.TipMinor
 			t.cashback += p.CashbackMinor
 			t.count(p, p.AmountMinor, p.AmountMinor+p.TipMinor+p.CashbackMinor)
-		case TypeRefund:
+		case p.Type == TypeRefund:
 			t.count(p, -p.AmountMinor, -p.AmountMinor)
 		default: // void, preauth
+			if orig := earlier[p.OrigMerchantOrderNo]; p.Type == TypeVoid && orig != nil && countsInTotal(orig.Type) {
+				t.tips -= orig.TipMinor
+				t.cashback -= orig.CashbackMinor
+				t.count(p, -orig.AmountMinor, -(orig.AmountMinor + orig.TipMinor + orig.CashbackMinor))
+				continue
+			}
 			t.outside.add(p.Type, p.AmountMinor)
 		}
 	}
@@ -175,6 +189,12 @@ func localTotals(ps []store.Payment, cur money.Currency) BatchTotals {
 		out.ByMethod = t.byMethod.totals(cur)
 	}
 	return out
+}
+
+// countsInTotal reports whether a payment of type typ adds to a total when
+// approved (a void of it takes it out again).
+func countsInTotal(typ string) bool {
+	return typ == TypeSale || typ == TypeCompletion || typ == TypeCashback
 }
 
 // totalsAcc accumulates localTotals in minor units.

@@ -3,6 +3,7 @@ package agent
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -145,7 +146,9 @@ var allStates = []string{StateQueued, StateSending, StateOnTerminal, StateUnknow
 // DayReport is a day's totals: per terminal (or pseudo-desk) and for the
 // store, per currency, by the same rule as a batch's local totals (approved
 // payments; a voided sale counts nothing; refunds subtract). A payment
-// belongs to the day it was created on, in the day's time zone.
+// belongs to the day it was created on, in the day's time zone; so a void
+// of an earlier day's sale counts on its own day as the sale's reversal
+// (the sale's day keeps the sale), and the days add up to the batch.
 type DayReport struct {
 	Day       string // YYYY-MM-DD
 	From, To  time.Time
@@ -171,6 +174,10 @@ func (a *Agent) Day(ctx context.Context, day time.Time) (DayReport, error) {
 	if err != nil {
 		return DayReport{}, fmt.Errorf("day totals: %w", err)
 	}
+	earlier, err := a.voidedEarlier(ctx, rows, from)
+	if err != nil {
+		return DayReport{}, fmt.Errorf("day totals: %w", err)
+	}
 	rep := DayReport{Day: from.Format(time.DateOnly), From: from, To: to, Payments: len(rows)}
 	byTerm, byCur := map[string][]store.Payment{}, map[string][]store.Payment{}
 	for _, p := range rows {
@@ -178,14 +185,41 @@ func (a *Agent) Day(ctx context.Context, day time.Time) (DayReport, error) {
 		byCur[p.Currency] = append(byCur[p.Currency], p)
 	}
 	for sn, ps := range byTerm {
-		rep.Terminals = append(rep.Terminals, DayTotals{TerminalSN: sn, Totals: localTotals(ps, a.currencyOf(sn, ps[0].Currency))})
+		rep.Terminals = append(rep.Terminals, DayTotals{TerminalSN: sn, Totals: totalsWith(ps, earlier, a.currencyOf(sn, ps[0].Currency))})
 	}
 	slices.SortFunc(rep.Terminals, func(x, y DayTotals) int { return cmp.Compare(x.TerminalSN, y.TerminalSN) })
 	for code, ps := range byCur {
-		rep.Store = append(rep.Store, localTotals(ps, a.currencyOf("", code)))
+		rep.Store = append(rep.Store, totalsWith(ps, earlier, a.currencyOf("", code)))
 	}
 	slices.SortFunc(rep.Store, func(x, y BatchTotals) int { return cmp.Compare(x.Currency, y.Currency) })
 	return rep, nil
+}
+
+// voidedEarlier returns, by order number, the originals created before
+// from of the approved voids in rows: each such void counts on its own day
+// as the reversal of its original (whose day keeps counting it).
+func (a *Agent) voidedEarlier(ctx context.Context, rows []store.Payment, from time.Time) (map[string]*store.Payment, error) {
+	var out map[string]*store.Payment
+	for i := range rows {
+		v := &rows[i]
+		if v.Type != TypeVoid || v.State != StateApproved || v.OrigMerchantOrderNo == "" {
+			continue
+		}
+		orig, err := a.db.GetPayment(ctx, v.OrigMerchantOrderNo)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // made elsewhere: nothing to reverse here
+		}
+		if err != nil {
+			return nil, err
+		}
+		if orig.CreatedAt.Before(from) {
+			if out == nil {
+				out = map[string]*store.Payment{}
+			}
+			out[orig.MerchantOrderNo] = orig
+		}
+	}
+	return out, nil
 }
 
 // currencyOf is a terminal's currency, or else the currency code's (a

@@ -112,3 +112,46 @@ func TestSearchAndDayTotals(t *testing.T) {
 		t.Errorf("yesterday = %+v, %v", y, err)
 	}
 }
+
+// A void made after midnight of an earlier day's sale counts on its own
+// day as the sale's reversal; the sale's day keeps the sale. The days add
+// up to the batch.
+func TestDayTotalsVoidAfterMidnight(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{JumpClock: true})
+	ctx := context.Background()
+	e.MustCreate(e.Sale("NIGHT-1", agenttest.TermA, "10.00"))
+	e.MustCreate(e.Sale("NIGHT-2", agenttest.TermA, "4.00"))
+	e.WaitFinal("NIGHT-1")
+	e.WaitFinal("NIGHT-2")
+	sale, err := e.Agent.Get(ctx, "NIGHT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.JumpClock(24 * time.Hour)
+	e.MustCreate(agent.CreateRequest{MerchantOrderNo: "NIGHT-1-V", Type: agent.TypeVoid, OrigMerchantOrderNo: "NIGHT-1", Source: agent.SourceWS})
+	if v := e.WaitFinal("NIGHT-1-V"); v.State != agent.StateApproved {
+		t.Fatalf("void = %+v", v)
+	}
+	day1, err := e.Agent.Day(ctx, sale.CreatedAt.Local())
+	if err != nil {
+		t.Fatal(err)
+	}
+	day2, err := e.Agent.Day(ctx, sale.CreatedAt.Local().AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := day1.Store[0]; s.TotalAmount != "14.00" || s.Count != 2 {
+		t.Errorf("the sale's day = %+v, want 14.00 in 2 (it never changes once over)", s)
+	}
+	s := day2.Store[0]
+	if s.TotalAmount != "-10.00" || s.Count != 1 || s.ByType[agent.TypeVoid].Amount != "-10.00" || len(s.NotInTotal) != 0 {
+		t.Errorf("the void's day = %+v, want -10.00: the reversal of the earlier sale", s)
+	}
+	b, err := e.Agent.BatchGet(ctx, agenttest.TermA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Local.TotalAmount != "4.00" {
+		t.Errorf("batch = %s, want 4.00 (14.00 − 10.00 over the two days)", b.Local.TotalAmount)
+	}
+}
