@@ -502,8 +502,9 @@ function typeOrder(a, b) {
  * The breakdown of totals (a batch's local totals, a day's) as a table that
  * adds up, as the agent counts it: each type in the total (refunds
  * negative), the tips, the cash given out with cashback sales, and the
- * total; then, apart, what was approved but is not in the total (voids:
- * neither the voided sale nor its void counts; pre-authorisations). Totals
+ * total (in a day's totals, voids of earlier days' sales, negative); then,
+ * apart, what was approved but is not in the total (voids: neither the
+ * voided sale nor its void counts; pre-authorisations). Totals
  * stored by an older agent listed voids among the types and had no
  * cashback: their voids go apart too, and a note says the lines may not add
  * up. Null when there is nothing to list.
@@ -513,7 +514,10 @@ function breakdownTable(t, caption) {
   const cur = t.currency;
   const inTotal = [];
   const outside = Object.entries(t.not_in_total || {});
-  for (const [ty, v] of Object.entries(t.by_type || {})) (OUTSIDE_TOTAL.has(ty) ? outside : inTotal).push([ty, v]);
+  // An older agent listed voids and pre-authorisations among the types; now
+  // a "void" type is the reversal of an earlier day's sale (day totals).
+  const legacy = t.cashback === undefined;
+  for (const [ty, v] of Object.entries(t.by_type || {})) (legacy && OUTSIDE_TOTAL.has(ty) ? outside : inTotal).push([ty, v]);
   inTotal.sort(typeOrder);
   outside.sort(typeOrder);
   const extra = [];
@@ -523,7 +527,7 @@ function breakdownTable(t, caption) {
   const amountCell = (amount) => h("td", { class: "num" + (isNegative(amount) ? " negative" : "") }, money(amount, cur));
   const line = (key, label, count, amount) =>
     h("tr", { class: "line-" + key }, h("th", { scope: "row" }, label), h("td", { class: "num" }, count), amountCell(amount));
-  const old = t.cashback === undefined && (inTotal.length > 0 || outside.length > 0);
+  const old = legacy && (inTotal.length > 0 || outside.length > 0);
   return h(
     "table",
     { class: "bytype breakdown" },
@@ -532,7 +536,7 @@ function breakdownTable(t, caption) {
     h(
       "tbody",
       {},
-      inTotal.map(([ty, v]) => line(ty, TYPE_LINES[ty] || typeLabel(ty), v.count, v.amount)),
+      inTotal.map(([ty, v]) => line(ty, ty === "void" ? "Voids of earlier days' sales" : TYPE_LINES[ty] || typeLabel(ty), v.count, v.amount)),
       extra.map(([key, label, amount]) => line(key, label, "", amount)),
     ),
     h("tbody", { class: "total" }, line("total", "Total", t.count, t.total_amount)),
