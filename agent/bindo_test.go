@@ -283,6 +283,13 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	}
 	arrive()
 	o := waitCompleted(t, e, "CPLATE")
+	// An alert of another kind, already handled, does not hide the money.
+	if _, err := e.Agent.SetAlert(ctx, "CPLATE", "The ECR never acknowledged the result"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Agent.HandleAlert(ctx, "CPLATE", agent.SourceCLI, "checked"); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +300,11 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	if n := alertsJournaled(t, e, "CPLATE"); n != 1 {
-		t.Fatalf("%d alerts journaled, want 1", n)
+	if got.AlertHandledAt != (time.Time{}) {
+		t.Fatalf("the late approval's alert is not open: %+v", got)
+	}
+	if n := alertsJournaled(t, e, "CPLATE"); n != 2 {
+		t.Fatalf("%d alerts journaled, want 2 (the ECR one, the late approval once)", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge/cloud/codepay"
@@ -47,7 +48,7 @@ func lateProviderName(route string) string {
 // whether p was such a payment; an error means the journal refused, and the
 // notification should be answered so that the provider sends it again.
 func (a *Agent) checkLateNow(ctx context.Context, p *store.Payment, detail string) (bool, error) {
-	if p.State != StateExpired || p.Alert != "" || !isProviderRoute(p.Route) {
+	if p.State != StateExpired || hasLateAlert(p) || !isProviderRoute(p.Route) {
 		return false, nil
 	}
 	now := a.clock.Now()
@@ -138,7 +139,7 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 		// (a restart in between): the reconciler still follows it.
 		_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts)), c.Attempts)
 		return
-	case (p.State != StateExpired && p.State != StateDeclined) || p.Alert != "":
+	case (p.State != StateExpired && p.State != StateDeclined) || hasLateAlert(p):
 		end("")
 		return
 	case !now.Before(c.Until):
@@ -171,7 +172,7 @@ func (a *Agent) lateCheckPaid(ctx context.Context, p *store.Payment, ans provide
 	if ans.transNo != "" {
 		txn = " (transaction " + ans.transNo + ")"
 	}
-	alert := fmt.Sprintf("Paid after it %s: %s shows this order paid%s after posbridge marked it %s at %s. The money is with the merchant: record the sale, or refund the customer in the provider's merchant portal.",
+	alert := fmt.Sprintf(alertPaidAfter+"%s: %s shows this order paid%s after posbridge marked it %s at %s. The money is with the merchant: record the sale, or refund the customer in the provider's merchant portal.",
 		endedAs(p.State), lateProviderName(p.Route), txn, p.State, p.UpdatedAt.UTC().Format(time.RFC3339))
 	_, err := a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
 		p.Alert = alert
@@ -194,10 +195,10 @@ func (a *Agent) lateCheckPaid(ctx context.Context, p *store.Payment, ans provide
 // The state stays (final states are final); ref names the provider's
 // transaction.
 func (a *Agent) alertApprovedLate(ctx context.Context, p *store.Payment, provider, ref string) error {
-	alert := fmt.Sprintf("Approved after it ended: %s shows this %s approved (%s) after posbridge recorded it %s at %s (%s). Check it in %s's portal, then record it or reverse it.",
+	alert := fmt.Sprintf(alertApprovedAfter+"%s shows this %s approved (%s) after posbridge recorded it %s at %s (%s). Check it in %s's portal, then record it or reverse it.",
 		provider, p.Type, ref, p.State, p.UpdatedAt.UTC().Format(time.RFC3339), p.ErrorMessage, provider)
 	if p.State == StateApproved {
-		alert = fmt.Sprintf("Paid twice: %s shows this %s approved (%s) as well as %s, through which posbridge approved it at %s. Refund one of them in its portal.",
+		alert = fmt.Sprintf(alertPaidTwice+"%s shows this %s approved (%s) as well as %s, through which posbridge approved it at %s. Refund one of them in its portal.",
 			provider, p.Type, ref, lateProviderName(p.Route), p.UpdatedAt.UTC().Format(time.RFC3339))
 	}
 	_, err := a.transition(ctx, p.MerchantOrderNo, []string{p.State}, func(p *store.Payment) error {
@@ -211,10 +212,32 @@ func (a *Agent) alertApprovedLate(ctx context.Context, p *store.Payment, provide
 	return nil
 }
 
+// The beginnings of the alerts about money found after a payment ended
+// (lateCheckPaid, alertApprovedLate): one such alert per payment.
+const (
+	alertPaidAfter     = "Paid after it "
+	alertApprovedAfter = "Approved after it ended: "
+	alertPaidTwice     = "Paid twice: "
+)
+
+// hasLateAlert reports whether p carries an alert about money found after
+// it ended (handled or not): it is not raised twice. Other alerts (an ECR
+// result never acknowledged, a cancel that did not take effect) do not
+// count; a late payment's alert takes their place (the journal keeps them).
+func hasLateAlert(p *store.Payment) bool {
+	for _, prefix := range []string{alertPaidAfter, alertApprovedAfter, alertPaidTwice} {
+		if strings.HasPrefix(p.Alert, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // endedUnapproved reports whether a verified notification about p may
-// reveal a late approval: p ended other than approved and has no alert.
+// reveal a late approval: p ended other than approved and has no such
+// alert yet.
 func endedUnapproved(p *store.Payment) bool {
-	return IsFinal(p.State) && p.State != StateApproved && p.Alert == ""
+	return IsFinal(p.State) && p.State != StateApproved && !hasLateAlert(p)
 }
 
 // codepayPaidLate asks CodePay about a payment a notification says it
