@@ -851,10 +851,10 @@ func notificationMatches(p *store.Payment, o *codepay.Order) error {
 // follows at CodePay: a card payment it ended unapproved, or one it sent
 // through Bindo after giving up on CodePay. Only a query decides.
 func paidElsewhere(p *store.Payment, o *codepay.Order) bool {
-	if o.TransStatus != codepay.StatusCompleted || hasLateAlert(p) || amountMatches(p, o) != nil {
+	if o.TransStatus != codepay.StatusCompleted || amountMatches(p, o) != nil {
 		return false
 	}
-	return (p.Route == RouteCodePay && endedUnapproved(p)) || p.Route == RouteBindo
+	return (p.Route == RouteCodePay && IsFinal(p.State) && p.State != StateApproved) || p.Route == RouteBindo
 }
 
 // amountMatches checks a notification's currency and amount.

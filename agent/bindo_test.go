@@ -269,11 +269,39 @@ func lostCreates(t *testing.T, e *agenttest.Env) (arrive func()) {
 }
 
 // A create held on the way reaches CodePay after posbridge gave up on the
-// order ("no record" after its re-sends): CodePay's verified notification
-// that the customer paid is not dropped; a signed query confirms it and
-// the payment gets an alert. Its state stays failed.
-func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
+// order ("no record" after its re-sends; failed, "nothing was charged"),
+// and the terminal completes it. posbridge keeps asking CodePay about such
+// a payment (late checks), and the signed "completed" puts an alert on it;
+// its state stays failed.
+func TestCodePayPaidAfterGivenUpFoundByLateCheck(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{})
+	arrive := lostCreates(t, e)
+	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
+	p := e.WaitFinal("CPLATE")
+	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
+		t.Fatalf("given up = %+v (%v)", p, e.States("CPLATE"))
+	}
+	if _, ok, err := e.DB.NextLateCheck(context.Background()); err != nil || !ok {
+		t.Fatalf("no late check after giving up on CodePay's \"no record\": %v %v", ok, err)
+	}
+	arrive()
+	o := waitCompleted(t, e, "CPLATE")
+	got := waitAlertWith(t, e, "CPLATE", "Approved after it ended: ")
+	if got.State != agent.StateFailed || !strings.Contains(got.Alert, "CodePay shows this sale approved (trans_no "+o.TransNo+")") {
+		t.Fatalf("after the late check: %+v", got)
+	}
+	waitLateChecksEnded(t, e)
+	if n := alertsJournaled(t, e, "CPLATE"); n != 1 {
+		t.Fatalf("%d alerts journaled, want 1", n)
+	}
+}
+
+// The same, with the late checks over before the create arrives: CodePay's
+// verified notification is not dropped, a signed query confirms it, and
+// the payment gets the alert — even over an alert of another kind,
+// already handled.
+func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{LateCheckWindow: 300 * time.Millisecond})
 	ctx := context.Background()
 	arrive := lostCreates(t, e)
 	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
@@ -281,15 +309,15 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
 		t.Fatalf("given up = %+v (%v)", p, e.States("CPLATE"))
 	}
-	arrive()
-	o := waitCompleted(t, e, "CPLATE")
-	// An alert of another kind, already handled, does not hide the money.
+	waitLateChecksEnded(t, e)
 	if _, err := e.Agent.SetAlert(ctx, "CPLATE", "The ECR never acknowledged the result"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Agent.HandleAlert(ctx, "CPLATE", agent.SourceCLI, "checked"); err != nil {
 		t.Fatal(err)
 	}
+	arrive()
+	o := waitCompleted(t, e, "CPLATE")
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
 	}
@@ -297,11 +325,11 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	if err != nil || got.State != agent.StateFailed || !strings.Contains(got.Alert, "Approved after it ended: CodePay shows this sale approved (trans_no "+o.TransNo+")") {
 		t.Fatalf("after the notification: %+v, %v", got, err)
 	}
+	if !got.AlertHandledAt.IsZero() {
+		t.Fatalf("the late approval's alert is not open: %+v", got)
+	}
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
-	}
-	if got.AlertHandledAt != (time.Time{}) {
-		t.Fatalf("the late approval's alert is not open: %+v", got)
 	}
 	if n := alertsJournaled(t, e, "CPLATE"); n != 2 {
 		t.Fatalf("%d alerts journaled, want 2 (the ECR one, the late approval once)", n)
@@ -310,7 +338,8 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 
 // The same lost create, but the cashier took the payment again through
 // the Bindo fallback (same order number) before the held create reached
-// CodePay: the customer paid twice, and the payment says so.
+// CodePay: the customer paid twice, and the payment says so (the late
+// checks find it; CodePay's notification then adds nothing).
 func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{Bindo: true})
 	ctx := context.Background()
@@ -329,11 +358,15 @@ func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
 	}
 	arrive()
 	o := waitCompleted(t, e, "CPTWICE")
+	got := waitAlertWith(t, e, "CPTWICE", "Paid twice: ")
+	if got.State != agent.StateApproved || !strings.Contains(got.Alert, "Paid twice: CodePay shows this sale approved (trans_no "+o.TransNo+") as well as Bindo") {
+		t.Fatalf("after the late check: %+v", got)
+	}
+	// CodePay's notification of it adds nothing.
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := e.Agent.Get(ctx, "CPTWICE")
-	if got.State != agent.StateApproved || !strings.Contains(got.Alert, "Paid twice: CodePay shows this sale approved (trans_no "+o.TransNo+") as well as Bindo") {
-		t.Fatalf("after the notification: %+v", got)
+	if n := alertsJournaled(t, e, "CPTWICE"); n != 1 {
+		t.Fatalf("%d alerts journaled, want 1", n)
 	}
 }

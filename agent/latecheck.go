@@ -33,7 +33,7 @@ func lateProviderName(route string) string {
 		return "the QR wallet"
 	case RouteIDPay:
 		return "the VA/QRIS gateway"
-	case RouteCodePayLink:
+	case RouteCodePayLink, RouteCodePay:
 		return "CodePay"
 	case RouteBindoLink, RouteBindo:
 		return "Bindo"
@@ -110,6 +110,7 @@ func (a *Agent) scheduleLateCheck(ctx context.Context, p *store.Payment, now tim
 		_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
 		return false
 	}
+	a.wakeReconciler() // it may be asleep until later than the first check
 	return true
 }
 
@@ -139,11 +140,17 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 		// (a restart in between): the reconciler still follows it.
 		_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts)), c.Attempts)
 		return
-	case (p.State != StateExpired && p.State != StateDeclined) || hasLateAlert(p):
+	case !lateWatched(p) || hasLateAlert(p):
 		end("")
 		return
 	case !now.Before(c.Until):
-		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it %s", lateProviderName(p.Route), spoken(c.Until.Sub(c.CreatedAt)), endedAs(p.State)))
+		end(fmt.Sprintf("no longer checked for a late payment: %s still showed the order unpaid %s after it %s", watchedProvider(p), spoken(c.Until.Sub(c.CreatedAt)), endedAs(p.State)))
+		return
+	case p.Route == RouteCodePay || p.Route == RouteBindo:
+		if a.lateCheckCodePay(ctx, p, end) {
+			return
+		}
+		_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts+1)), c.Attempts+1)
 		return
 	}
 	ans, err := a.queryProvider(ctx, p)
@@ -163,6 +170,74 @@ func (a *Agent) reconcileLateCheck(ctx context.Context, c store.LateCheck) {
 		return
 	}
 	_ = a.db.RescheduleLateCheck(ctx, c.MerchantOrderNo, now.Add(a.lateCheckInterval(c.Attempts+1)), c.Attempts+1)
+}
+
+// lateWatched reports whether a late check still has something to watch:
+// a provider order that ended expired (or a refused quick pay, declined),
+// or a CodePay card payment posbridge failed on CodePay's "no record" —
+// in whatever state the Bindo fallback has taken it since.
+func lateWatched(p *store.Payment) bool {
+	if p.Route == RouteCodePay || p.Route == RouteBindo {
+		return IsFinal(p.State)
+	}
+	return p.State == StateExpired || p.State == StateDeclined
+}
+
+// watchedProvider names the provider a late check asks about p.
+func watchedProvider(p *store.Payment) string {
+	if p.Route == RouteBindo {
+		return "CodePay" // a card payment CodePay was given up on
+	}
+	return lateProviderName(p.Route)
+}
+
+// lateCheckCodePay asks CodePay once about a card payment it failed on
+// "no record": a create held on the way may have reached it since. A
+// signed "completed" for the payment's amount raises the alert ("Approved
+// after it ended", or "Paid twice" when the Bindo fallback approved it);
+// an order CodePay closed or cancelled ends the watch. It reports whether
+// the watch ended.
+func (a *Agent) lateCheckCodePay(ctx context.Context, p *store.Payment, end func(string)) bool {
+	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
+	o, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
+	cancel()
+	switch {
+	case codepay.IsOrderNotFound(err):
+		return false // still no record: keep watching
+	case err != nil:
+		a.log.Warn("late check got no answer", "merchant_order_no", p.MerchantOrderNo, "err", err)
+		return false
+	case o.TransStatus == codepay.StatusCompleted && amountMatches(p, o) == nil:
+		if err := a.alertApprovedLate(ctx, p, "CodePay", "trans_no "+o.TransNo); err != nil {
+			a.log.Error("record a late approval", "merchant_order_no", p.MerchantOrderNo, "err", err)
+			return false
+		}
+		end("")
+		return true
+	case o.TransStatus == codepay.StatusFailed || o.TransStatus == codepay.StatusCancelled:
+		end(fmt.Sprintf("the create reached CodePay after all, and the order ended unpaid (trans_status %d); no longer checked for a late payment", o.TransStatus))
+		return true
+	}
+	return false // created or processing at the terminal: ask again
+}
+
+// failNoRecord ends a CodePay card payment failed, codepay_unavailable, on
+// CodePay's signed "no record" of it, after scheduling late checks (a
+// create held on the way may still reach CodePay and be paid). If the
+// journal refuses the late check the payment stays open, to be looked at
+// again.
+func (a *Agent) failNoRecord(ctx context.Context, p *store.Payment, msg string) error {
+	now := a.clock.Now()
+	if err := a.db.AddLateCheck(ctx, p.MerchantOrderNo, now.Add(a.lateCheckInterval(0)), now.Add(a.cfg.LateCheckWindow)); err != nil {
+		a.log.Error("schedule late checks; the payment stays open", "merchant_order_no", p.MerchantOrderNo, "err", err)
+		if !p.NextCheckAt.IsZero() { // parked: not due again at once
+			_ = ignoreChanged(a.db.Reschedule(ctx, p.MerchantOrderNo, now.Add(journalRetry), p.Attempts))
+		}
+		return nil
+	}
+	a.wakeReconciler() // it may be asleep until later than the first check
+	_, err := a.fail(ctx, p, []string{StateUnknown}, CodeCodePayUnavailable, msg)
+	return err
 }
 
 // lateCheckPaid records that an expired payment was paid after all: the
@@ -245,6 +320,10 @@ func endedUnapproved(p *store.Payment) bool {
 // a signed "completed" for the same amount puts the alert on the payment.
 // No answer is an error, so that CodePay sends the notification again.
 func (a *Agent) codepayPaidLate(ctx context.Context, p *store.Payment, said string) error {
+	if hasLateAlert(p) {
+		a.event(ctx, p.MerchantOrderNo, "notification", said+"; already in the payment's alert")
+		return nil
+	}
 	ended := "ended " + p.State
 	if p.Route != RouteCodePay {
 		ended += " through " + lateProviderName(p.Route)

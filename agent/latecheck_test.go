@@ -15,9 +15,17 @@ import (
 // events) and returns it.
 func waitAlert(t *testing.T, e *agenttest.Env, orderNo string) agent.Payment {
 	t.Helper()
+	return waitAlertWith(t, e, orderNo, "")
+}
+
+// waitAlertWith waits until the payment carries an alert beginning with
+// prefix and returns it.
+func waitAlertWith(t *testing.T, e *agenttest.Env, orderNo, prefix string) agent.Payment {
+	t.Helper()
+	has := func(p *agent.Payment) bool { return p.Alert != "" && strings.HasPrefix(p.Alert, prefix) }
 	ch := make(chan agent.Payment, 1)
 	unsub := e.Agent.Subscribe(func(ev agent.Event) {
-		if ev.Payment != nil && ev.Payment.MerchantOrderNo == orderNo && ev.Payment.Alert != "" {
+		if ev.Payment != nil && ev.Payment.MerchantOrderNo == orderNo && has(ev.Payment) {
 			select {
 			case ch <- *ev.Payment:
 			default:
@@ -25,7 +33,7 @@ func waitAlert(t *testing.T, e *agenttest.Env, orderNo string) agent.Payment {
 		}
 	})
 	defer unsub()
-	if p, err := e.Agent.Get(context.Background(), orderNo); err == nil && p.Alert != "" {
+	if p, err := e.Agent.Get(context.Background(), orderNo); err == nil && has(&p) {
 		return p
 	}
 	select {

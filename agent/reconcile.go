@@ -140,7 +140,7 @@ func (a *Agent) reconcileParked(ctx context.Context, p *store.Payment, lastErr m
 		delete(lastErr, p.MerchantOrderNo)
 		var ge *codepay.GatewayError
 		errors.As(err, &ge)
-		a.fail(ctx, p, []string{StateUnknown}, CodeCodePayUnavailable,
+		_ = a.failNoRecord(ctx, p,
 			fmt.Sprintf("CodePay has no record of this order (%s: %s) and its deadline has passed; nothing was charged", ge.Code, ge.Msg))
 		return
 	default:

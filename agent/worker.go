@@ -442,13 +442,11 @@ func (w *worker) notFound(ctx context.Context, p *store.Payment, nf error, now t
 	errors.As(nf, &ge)
 	switch {
 	case p.Resends >= a.cfg.MaxResends:
-		_, err := a.fail(ctx, p, []string{StateUnknown}, CodeCodePayUnavailable,
+		return a.failNoRecord(ctx, p,
 			fmt.Sprintf("CodePay has no record of this order after %d re-sends (%s: %s); nothing was charged", p.Resends, ge.Code, ge.Msg))
-		return err
 	case p.ExpiresAt.Sub(now) < minResendWindow:
-		_, err := a.fail(ctx, p, []string{StateUnknown}, CodeCodePayUnavailable,
+		return a.failNoRecord(ctx, p,
 			fmt.Sprintf("CodePay has no record of this order (%s: %s) and too little time is left to send it again; nothing was charged", ge.Code, ge.Msg))
-		return err
 	}
 	_, err := a.transition(ctx, p.MerchantOrderNo, []string{StateUnknown}, func(p *store.Payment) error {
 		p.State = StateSending
