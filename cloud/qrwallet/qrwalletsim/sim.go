@@ -330,42 +330,45 @@ func (s *Sim) Scan(outTradeNo string) (PaymentView, error) { return s.scan(outTr
 func (s *Sim) ScanLate(outTradeNo string) (PaymentView, error) { return s.scan(outTradeNo, true) }
 
 func (s *Sim) scan(outTradeNo string, late bool) (PaymentView, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock.Now()
-	p, ok := s.payments[outTradeNo]
-	if !ok {
-		return PaymentView{}, fmt.Errorf("scan %q: %w", outTradeNo, ErrUnknownPayment)
-	}
-	s.settleLocked(p, now)
-	switch {
-	case p.kind != kindNative || p.state != statePending:
-		return s.viewLocked(p), fmt.Errorf("scan %q: %w: %s payment is %s", outTradeNo, ErrNotScannable, p.kind, p.state)
-	case !late && !now.Before(p.qrExpires):
-		return s.viewLocked(p), fmt.Errorf("scan %q: %w: the QR code expired at %s", outTradeNo, ErrNotScannable, p.qrExpires.Format(time.RFC3339))
-	}
-	s.payLocked(p, now)
-	s.log.Info("qrwalletsim: customer paid the QR code", "out_trade_no", outTradeNo)
-	return s.viewLocked(p), nil
+	return s.payerPays(outTradeNo, "scan", "customer paid the QR code", func(p *payment, now time.Time) error {
+		switch {
+		case p.kind != kindNative || p.state != statePending:
+			return fmt.Errorf("%w: %s payment is %s", ErrNotScannable, p.kind, p.state)
+		case !late && !now.Before(p.qrExpires):
+			return fmt.Errorf("%w: the QR code expired at %s", ErrNotScannable, p.qrExpires.Format(time.RFC3339))
+		}
+		return nil
+	})
 }
 
 // EnterPIN is the payer entering the PIN of a quick or JSAPI payment
 // waiting for it (a pin script or the 52 ending) now, whatever its delay:
 // the payment is paid.
 func (s *Sim) EnterPIN(outTradeNo string) (PaymentView, error) {
+	return s.payerPays(outTradeNo, "enter PIN", "payer entered the PIN", func(p *payment, _ time.Time) error {
+		if p.state != statePending || p.pinAt.IsZero() {
+			return fmt.Errorf("%w: the payment is %s and waits for no PIN", ErrNotScannable, p.state)
+		}
+		return nil
+	})
+}
+
+// payerPays is the payer paying a payment, when may allows it (what names
+// the action in errors, done in the log).
+func (s *Sim) payerPays(outTradeNo, what, done string, may func(p *payment, now time.Time) error) (PaymentView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
 	p, ok := s.payments[outTradeNo]
 	if !ok {
-		return PaymentView{}, fmt.Errorf("enter PIN %q: %w", outTradeNo, ErrUnknownPayment)
+		return PaymentView{}, fmt.Errorf("%s %q: %w", what, outTradeNo, ErrUnknownPayment)
 	}
 	s.settleLocked(p, now)
-	if p.state != statePending || p.pinAt.IsZero() {
-		return s.viewLocked(p), fmt.Errorf("enter PIN %q: %w: the payment is %s and waits for no PIN", outTradeNo, ErrNotScannable, p.state)
+	if err := may(p, now); err != nil {
+		return s.viewLocked(p), fmt.Errorf("%s %q: %w", what, outTradeNo, err)
 	}
 	s.payLocked(p, now)
-	s.log.Info("qrwalletsim: payer entered the PIN", "out_trade_no", outTradeNo)
+	s.log.Info("qrwalletsim: "+done, "out_trade_no", outTradeNo)
 	return s.viewLocked(p), nil
 }
 
