@@ -43,6 +43,8 @@ var (
 	// ErrNotScannable: the payment is not a native QR payment waiting for
 	// the customer, or its QR code expired.
 	ErrNotScannable = errors.New("payment cannot be scanned")
+	// ErrNoPIN: the payment does not wait for the payer's PIN.
+	ErrNoPIN = errors.New("payment waits for no PIN")
 )
 
 // Clock tells the emulator the time; nil in Config means real time.
@@ -347,7 +349,7 @@ func (s *Sim) scan(outTradeNo string, late bool) (PaymentView, error) {
 func (s *Sim) EnterPIN(outTradeNo string) (PaymentView, error) {
 	return s.payerPays(outTradeNo, "enter PIN", "payer entered the PIN", func(p *payment, _ time.Time) error {
 		if p.state != statePending || p.pinAt.IsZero() {
-			return fmt.Errorf("%w: the payment is %s and waits for no PIN", ErrNotScannable, p.state)
+			return fmt.Errorf("%w: it is %s", ErrNoPIN, p.state)
 		}
 		return nil
 	})
