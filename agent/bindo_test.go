@@ -274,7 +274,7 @@ func lostCreates(t *testing.T, e *agenttest.Env) (arrive func()) {
 // a payment (late checks), and the signed "completed" puts an alert on it;
 // its state stays failed.
 func TestCodePayPaidAfterGivenUpFoundByLateCheck(t *testing.T) {
-	e := agenttest.New(t, agenttest.Opts{})
+	e := agenttest.New(t, agenttest.Opts{JumpClock: true, Poll: time.Second}) // first late check 4 s after giving up
 	arrive := lostCreates(t, e)
 	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
 	p := e.WaitFinal("CPLATE")
@@ -286,6 +286,7 @@ func TestCodePayPaidAfterGivenUpFoundByLateCheck(t *testing.T) {
 	}
 	arrive()
 	o := waitCompleted(t, e, "CPLATE")
+	e.JumpClock(5 * time.Second) // the late check is due
 	got := waitAlertWith(t, e, "CPLATE", "Approved after it ended: ")
 	if got.State != agent.StateFailed || !strings.Contains(got.Alert, "CodePay shows this sale approved (trans_no "+o.TransNo+")") {
 		t.Fatalf("after the late check: %+v", got)
@@ -293,6 +294,38 @@ func TestCodePayPaidAfterGivenUpFoundByLateCheck(t *testing.T) {
 	waitLateChecksEnded(t, e)
 	if n := alertsJournaled(t, e, "CPLATE"); n != 1 {
 		t.Fatalf("%d alerts journaled, want 1", n)
+	}
+}
+
+// A held create that reaches CodePay after posbridge gave up on it, while
+// no terminal has taken it (the terminal is offline), is closed at CodePay
+// by the next late check: nobody can pay it, and the watch ends.
+func TestCodePayLateCreateClosedBeforeTaken(t *testing.T) {
+	e := agenttest.New(t, agenttest.Opts{JumpClock: true, Poll: time.Second})
+	ctx := context.Background()
+	arrive := lostCreates(t, e)
+	e.MustCreate(e.Sale("CPHELD", agenttest.TermOff, "5.00"))
+	if p := e.WaitFinal("CPHELD"); p.State != agent.StateFailed {
+		t.Fatalf("given up = %+v", p)
+	}
+	arrive()
+	if o, err := e.Client.QueryOrder(ctx, "CPHELD", ""); err != nil || o.TransStatus != codepay.StatusCreated {
+		t.Fatalf("the held create at CodePay = %+v, %v; want status 9", o, err)
+	}
+	e.JumpClock(5 * time.Second)
+	waitLateChecksEnded(t, e)
+	if n := e.Sim.Count(codepay.MethodPayClose, "CPHELD"); n != 1 {
+		t.Fatalf("CodePay saw %d closes, want 1", n)
+	}
+	if o, err := e.Client.QueryOrder(ctx, "CPHELD", ""); err != nil || o.TransStatus == codepay.StatusCompleted || o.TransStatus == codepay.StatusCreated {
+		t.Fatalf("the order after the late check = %+v, %v", o, err)
+	}
+	evs, err := e.DB.Events(ctx, "CPHELD")
+	if err != nil || !strings.Contains(evs[len(evs)-1].Detail, "the order was closed at CodePay before a terminal took it, nothing was charged") {
+		t.Fatalf("last event = %+v, %v", evs[len(evs)-1], err)
+	}
+	if p, _ := e.Agent.Get(ctx, "CPHELD"); p.State != agent.StateFailed || p.Alert != "" {
+		t.Fatalf("payment = %+v", p)
 	}
 }
 
@@ -341,7 +374,7 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 // CodePay: the customer paid twice, and the payment says so (the late
 // checks find it; CodePay's notification then adds nothing).
 func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
-	e := agenttest.New(t, agenttest.Opts{Bindo: true})
+	e := agenttest.New(t, agenttest.Opts{Bindo: true, JumpClock: true, Poll: time.Second})
 	ctx := context.Background()
 	arrive := lostCreates(t, e)
 	e.MustCreate(e.Sale("CPTWICE", agenttest.TermA, "6.00"))
@@ -358,6 +391,7 @@ func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
 	}
 	arrive()
 	o := waitCompleted(t, e, "CPTWICE")
+	e.JumpClock(5 * time.Second) // the late check is due
 	got := waitAlertWith(t, e, "CPTWICE", "Paid twice: ")
 	if got.State != agent.StateApproved || !strings.Contains(got.Alert, "Paid twice: CodePay shows this sale approved (trans_no "+o.TransNo+") as well as Bindo") {
 		t.Fatalf("after the late check: %+v", got)

@@ -192,11 +192,12 @@ func watchedProvider(p *store.Payment) string {
 }
 
 // lateCheckCodePay asks CodePay once about a card payment it failed on
-// "no record": a create held on the way may have reached it since. A
-// signed "completed" for the payment's amount raises the alert ("Approved
-// after it ended", or "Paid twice" when the Bindo fallback approved it);
-// an order CodePay closed or cancelled ends the watch. It reports whether
-// the watch ended.
+// "no record": a create held on the way may have reached it since. An
+// order no terminal has taken yet (status 9) is closed, so nobody pays it;
+// a signed "completed" for the payment's amount raises the alert
+// ("Approved after it ended", or "Paid twice" when the Bindo fallback
+// approved it); an order CodePay closed or cancelled ends the watch. It
+// reports whether the watch ended.
 func (a *Agent) lateCheckCodePay(ctx context.Context, p *store.Payment, end func(string)) bool {
 	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	o, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
@@ -217,8 +218,21 @@ func (a *Agent) lateCheckCodePay(ctx context.Context, p *store.Payment, end func
 	case o.TransStatus == codepay.StatusFailed || o.TransStatus == codepay.StatusCancelled:
 		end(fmt.Sprintf("the create reached CodePay after all, and the order ended unpaid (trans_status %d); no longer checked for a late payment", o.TransStatus))
 		return true
+	case o.TransStatus == codepay.StatusCreated:
+		// Not taken by a terminal yet: closed before anyone pays an order
+		// posbridge no longer follows (the payment may have been taken
+		// through the Bindo fallback meanwhile).
+		callCtx, cancel := context.WithTimeout(ctx, callTimeout)
+		_, err := a.cp.CloseOrder(callCtx, codepay.CloseOrderRequest{TerminalSN: p.TerminalSN, MerchantOrderNo: p.MerchantOrderNo, Description: "given up by posbridge"})
+		cancel()
+		if err != nil {
+			a.event(ctx, p.MerchantOrderNo, "error", "the create reached CodePay after posbridge gave up on it; closing that order failed: "+err.Error())
+			return false // asked again: closed, or taken and followed
+		}
+		end("the create reached CodePay after posbridge gave up on it; the order was closed at CodePay before a terminal took it, nothing was charged")
+		return true
 	}
-	return false // created or processing at the terminal: ask again
+	return false // processing at a terminal: ask again
 }
 
 // failNoRecord ends a CodePay card payment failed, codepay_unavailable, on
