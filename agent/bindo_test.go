@@ -252,15 +252,21 @@ func waitCompleted(t *testing.T, e *agenttest.Env, no string) *codepay.Order {
 	}
 }
 
-// lostCreates makes CodePay miss the create of a payment: the first is
-// held on the way, every re-send fails unprocessed, so posbridge ends the
+// givenUpOn creates a sale whose create CodePay misses: the first is held
+// on the way, every re-send fails unprocessed, so posbridge ends the
 // payment failed codepay_unavailable ("no record ... after 3 re-sends").
 // arrive then lets the held create reach CodePay, where the terminal
-// completes it.
-func lostCreates(t *testing.T, e *agenttest.Env) (arrive func()) {
+// completes it (or, offline, leaves it at status 9).
+func givenUpOn(t *testing.T, e *agenttest.Env, no, sn, amount string) (p agent.Payment, arrive func()) {
+	t.Helper()
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultProcessLate, Delay: time.Hour})
 	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayOrder, Kind: codepaysim.FaultHTTP500, Count: agent.DefaultMaxResends})
-	return func() {
+	e.MustCreate(e.Sale(no, sn, amount))
+	p = e.WaitFinal(no)
+	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
+		t.Fatalf("given up = %+v (%v)", p, e.States(no))
+	}
+	return p, func() {
 		t.Helper()
 		if n := e.Sim.ReleaseHeld(); n != 1 {
 			t.Fatalf("released %d held creates, want 1", n)
@@ -275,12 +281,7 @@ func lostCreates(t *testing.T, e *agenttest.Env) (arrive func()) {
 // its state stays failed.
 func TestCodePayPaidAfterGivenUpFoundByLateCheck(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{JumpClock: true, Poll: time.Second}) // first late check 4 s after giving up
-	arrive := lostCreates(t, e)
-	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
-	p := e.WaitFinal("CPLATE")
-	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
-		t.Fatalf("given up = %+v (%v)", p, e.States("CPLATE"))
-	}
+	_, arrive := givenUpOn(t, e, "CPLATE", agenttest.TermA, "4.00")
 	if _, ok, err := e.DB.NextLateCheck(context.Background()); err != nil || !ok {
 		t.Fatalf("no late check after giving up on CodePay's \"no record\": %v %v", ok, err)
 	}
@@ -303,11 +304,7 @@ func TestCodePayPaidAfterGivenUpFoundByLateCheck(t *testing.T) {
 func TestCodePayLateCreateClosedBeforeTaken(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{JumpClock: true, Poll: time.Second})
 	ctx := context.Background()
-	arrive := lostCreates(t, e)
-	e.MustCreate(e.Sale("CPHELD", agenttest.TermOff, "5.00"))
-	if p := e.WaitFinal("CPHELD"); p.State != agent.StateFailed {
-		t.Fatalf("given up = %+v", p)
-	}
+	_, arrive := givenUpOn(t, e, "CPHELD", agenttest.TermOff, "5.00")
 	arrive()
 	if o, err := e.Client.QueryOrder(ctx, "CPHELD", ""); err != nil || o.TransStatus != codepay.StatusCreated {
 		t.Fatalf("the held create at CodePay = %+v, %v; want status 9", o, err)
@@ -336,12 +333,7 @@ func TestCodePayLateCreateClosedBeforeTaken(t *testing.T) {
 func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{LateCheckWindow: 300 * time.Millisecond})
 	ctx := context.Background()
-	arrive := lostCreates(t, e)
-	e.MustCreate(e.Sale("CPLATE", agenttest.TermA, "4.00"))
-	p := e.WaitFinal("CPLATE")
-	if p.State != agent.StateFailed || p.Error == nil || p.Error.Code != agent.CodeCodePayUnavailable {
-		t.Fatalf("given up = %+v (%v)", p, e.States("CPLATE"))
-	}
+	_, arrive := givenUpOn(t, e, "CPLATE", agenttest.TermA, "4.00")
 	waitLateChecksEnded(t, e)
 	if _, err := e.Agent.SetAlert(ctx, "CPLATE", "The ECR never acknowledged the result"); err != nil {
 		t.Fatal(err)
@@ -351,12 +343,16 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 	}
 	arrive()
 	o := waitCompleted(t, e, "CPLATE")
+	queries := e.Sim.Count(codepay.MethodOrderQuery, "CPLATE")
 	if err := e.Agent.ApplyNotification(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.Agent.Get(ctx, "CPLATE")
-	if err != nil || got.State != agent.StateFailed || !strings.Contains(got.Alert, "Approved after it ended: CodePay shows this sale approved (trans_no "+o.TransNo+")") {
-		t.Fatalf("after the notification: %+v, %v", got, err)
+	got := waitAlertWith(t, e, "CPLATE", "Approved after it ended: ")
+	if got.State != agent.StateFailed || !strings.Contains(got.Alert, "CodePay shows this sale approved (trans_no "+o.TransNo+")") {
+		t.Fatalf("after the notification: %+v", got)
+	}
+	if e.Sim.Count(codepay.MethodOrderQuery, "CPLATE") <= queries {
+		t.Fatal("alert raised without asking CodePay")
 	}
 	if !got.AlertHandledAt.IsZero() {
 		t.Fatalf("the late approval's alert is not open: %+v", got)
@@ -376,10 +372,9 @@ func TestCodePayPaidAfterGivenUpRaisesAlert(t *testing.T) {
 func TestCodePayPaidAfterBindoFallbackRaisesPaidTwice(t *testing.T) {
 	e := agenttest.New(t, agenttest.Opts{Bindo: true, JumpClock: true, Poll: time.Second})
 	ctx := context.Background()
-	arrive := lostCreates(t, e)
-	e.MustCreate(e.Sale("CPTWICE", agenttest.TermA, "6.00"))
-	if p := e.WaitFinal("CPTWICE"); p.State != agent.StateFailed || p.Error == nil || p.Error.Fallback != "native" {
-		t.Fatalf("given up = %+v", p)
+	p, arrive := givenUpOn(t, e, "CPTWICE", agenttest.TermA, "6.00")
+	if p.Error.Fallback != "native" {
+		t.Fatalf("given up without the fallback hint: %+v", p.Error)
 	}
 	retry := e.Sale("CPTWICE", agenttest.TermA, "6.00")
 	retry.Card = swipe(t, visaTrack2)

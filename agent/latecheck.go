@@ -51,13 +51,20 @@ func (a *Agent) checkLateNow(ctx context.Context, p *store.Payment, detail strin
 	if p.State != StateExpired || hasLateAlert(p) || !isProviderRoute(p.Route) {
 		return false, nil
 	}
+	return true, a.askLateNow(ctx, p, detail+", after the payment expired")
+}
+
+// askLateNow makes a late check of p due at once (adding one, or bringing
+// it forward), journals why (detail) and wakes the reconciler, which asks
+// the provider (reconcileLateCheck). An error means the journal refused.
+func (a *Agent) askLateNow(ctx context.Context, p *store.Payment, detail string) error {
 	now := a.clock.Now()
 	if err := a.db.LateCheckNow(ctx, p.MerchantOrderNo, now, now.Add(a.cfg.LateCheckWindow)); err != nil {
-		return true, fmt.Errorf("check %s for a late payment: %w", p.MerchantOrderNo, err)
+		return fmt.Errorf("check %s for a late payment: %w", p.MerchantOrderNo, err)
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", detail+", after the payment expired; asking "+lateProviderName(p.Route)+" whether the customer paid late")
+	a.event(ctx, p.MerchantOrderNo, "notification", detail+"; asking "+watchedProvider(p)+" whether the customer paid late")
 	a.wakeReconciler()
-	return true, nil
+	return nil
 }
 
 // spoken is a watch's length as a person says it: "10 minutes", "24 hours".
@@ -329,10 +336,10 @@ func endedUnapproved(p *store.Payment) bool {
 	return IsFinal(p.State) && p.State != StateApproved && !hasLateAlert(p)
 }
 
-// codepayPaidLate asks CodePay about a payment a notification says it
-// completed although posbridge no longer follows it there (paidElsewhere):
-// a signed "completed" for the same amount puts the alert on the payment.
-// No answer is an error, so that CodePay sends the notification again.
+// codepayPaidLate takes a verified notification that CodePay completed an
+// order posbridge no longer follows there (paidElsewhere) as a reason for a
+// late check at once: its signed query decides (lateCheckCodePay). One
+// already recorded in the payment's alert changes nothing more.
 func (a *Agent) codepayPaidLate(ctx context.Context, p *store.Payment, said string) error {
 	if hasLateAlert(p) {
 		a.event(ctx, p.MerchantOrderNo, "notification", said+"; already in the payment's alert")
@@ -342,19 +349,7 @@ func (a *Agent) codepayPaidLate(ctx context.Context, p *store.Payment, said stri
 	if p.Route != RouteCodePay {
 		ended += " through " + lateProviderName(p.Route)
 	}
-	a.event(ctx, p.MerchantOrderNo, "notification", said+", but the payment "+ended+"; asking CodePay whether it charged the customer")
-	callCtx, cancel := context.WithTimeout(ctx, callTimeout) // the caller bounds it to answer in time
-	q, err := a.cp.QueryOrder(callCtx, p.MerchantOrderNo, "")
-	cancel()
-	if err != nil {
-		a.event(ctx, p.MerchantOrderNo, "error", "CodePay query after the notification failed: "+err.Error())
-		return fmt.Errorf("apply notification: ask CodePay about %s: %w", p.MerchantOrderNo, err)
-	}
-	if q.TransStatus != codepay.StatusCompleted || amountMatches(p, q) != nil {
-		a.event(ctx, p.MerchantOrderNo, "notification", fmt.Sprintf("CodePay shows trans_status %d; the payment stays %s", q.TransStatus, p.State))
-		return nil
-	}
-	if err := a.alertApprovedLate(ctx, p, "CodePay", "trans_no "+q.TransNo); err != nil {
+	if err := a.askLateNow(ctx, p, said+", but the payment "+ended); err != nil {
 		return fmt.Errorf("apply notification: %w", err)
 	}
 	return nil
