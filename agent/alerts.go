@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/posbridge/posbridge/store"
@@ -91,11 +90,3 @@ func (a *Agent) HandleAlert(ctx context.Context, orderNo, source, note string) (
 }
 
 var errAlertChanged = errors.New("alert changed")
-
-// utcOrZero is t in UTC, or the zero time.
-func utcOrZero(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC()
-}

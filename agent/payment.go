@@ -232,7 +232,7 @@ func view(p *store.Payment, notice string) Payment {
 		UpdatedAt:           p.UpdatedAt.UTC(),
 		Notice:              notice,
 		Alert:               p.Alert,
-		AlertHandledAt:      utcOrZero(p.AlertHandledAt),
+		AlertHandledAt:      p.AlertHandledAt.UTC(), // the zero time stays zero
 		ReceiptAvailable:    receiptAvailable(p),
 		Seq:                 p.EventID,
 	}
