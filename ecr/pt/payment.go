@@ -438,6 +438,7 @@ type follower struct {
 	cancelDone chan error
 
 	cancelling, abortWanted bool
+	cancelSeq               int64 // the payment's seq when the cancel in flight was sent
 }
 
 // refresh reads the payment again and reports whether it is final.
@@ -466,6 +467,7 @@ func (f *follower) tryCancel() {
 		return
 	}
 	f.cancelling = true
+	f.cancelSeq = f.cur.Seq
 	f.j.p.goSafe("cancel", func() {
 		_, err := f.j.p.ag.Cancel(f.ctx, f.no)
 		f.cancelDone <- err
@@ -502,6 +504,14 @@ func (f *follower) cancelAnswered(err error) bool {
 		return true
 	}
 	if err == nil {
+		return false
+	}
+	if f.cur.Seq != f.cancelSeq {
+		// The payment moved while the cancel was on its way (say from
+		// sending to waiting on the terminal): the refusal was about the
+		// state it left. Ask again about the state it is in.
+		p.log.Info("payment moved while its cancel was refused; trying again", "merchant_order_no", f.no, "state", f.cur.State)
+		f.tryCancel()
 		return false
 	}
 	switch f.cur.State {
