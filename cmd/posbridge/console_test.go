@@ -960,6 +960,10 @@ func TestConsoleInBrowser(t *testing.T) {
 			!document.getElementById("pay-confirm").hidden && !document.getElementById("handle-note").disabled &&
 			!document.getElementById("alerts").hidden`, 10*time.Second),
 	)
+	// Rows are updated in place: a row that did not change keeps its element
+	// (a click on it is never lost to another row's update).
+	b.step("tag OFFLINE1's row", 5*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#payment-rows tr[data-order="OFFLINE1"]').posbridgeKept = true`))
 	b.step("mark handled", 20*time.Second,
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("handle-note").value = ""`),
 		chromedp.SendKeys(chromedp.ID("handle-note"), "Sale recorded by hand"),
@@ -974,6 +978,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	b.shotView("tablet-alert-handled")
 	closeDetail(b, "QRALERT1")
+	if kept := eval[bool](b, `document.querySelector('#payment-rows tr[data-order="OFFLINE1"]').posbridgeKept === true`); !kept {
+		t.Error("OFFLINE1's row was re-created when QRALERT1's row changed; unchanged rows must keep their elements")
+	}
 	hconn := dialWS(t, addr, token)
 	var handled struct {
 		Alert          string    `json:"alert"`

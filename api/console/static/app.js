@@ -3,7 +3,7 @@
 
 import { RpcClient, tokenSendable, wsURL } from "./rpc.js";
 import {
-  $, h, replaceChildrenKeepFocus, isFinal, stateBadge, badge, typeLabel, money, countText,
+  $, h, replaceChildrenKeepFocus, updateChildrenKeyed, isFinal, stateBadge, badge, typeLabel, money, countText,
   when, whenText, errorText, stateLabel, clockText, setChildren, withScale, scaleOf, isZero, isNegative,
   addAmounts, last4, apiErrorText,
 } from "./ui.js";
@@ -819,7 +819,7 @@ function renderAlerts() {
   setText($("alerts-count"), needText(n));
   const folded = !state.alertsExpanded && list.length > ALERTS_FOLDED;
   const shown = folded ? list.slice(0, ALERTS_FOLDED) : list;
-  replaceChildrenKeepFocus($("alerts-list"), shown.map(alertItem));
+  updateChildrenKeyed($("alerts-list"), shown.map(alertItem));
   const more = $("alerts-more");
   more.hidden = list.length <= ALERTS_FOLDED;
   more.textContent = folded ? `Show all ${list.length}` : "Show fewer";
@@ -836,7 +836,7 @@ function alertItem(p) {
   const id = "alert-" + no;
   return h(
     "li",
-    { class: "alert-item", dataset: { order: no } },
+    { class: "alert-item", dataset: { key: no, order: no } },
     h(
       "div",
       { class: "alert-body" },
@@ -1021,7 +1021,7 @@ function renderPayments() {
     const kept = new Set(rows.slice(0, keep).map((p) => p.merchant_order_no));
     for (const k of state.payments.keys()) if (!kept.has(k)) state.payments.delete(k);
   }
-  replaceChildrenKeepFocus($("payment-rows"), rows.map(paymentRow));
+  updateChildrenKeyed($("payment-rows"), rows.map(paymentRow));
   const empty = $("payments-empty");
   empty.hidden = rows.length > 0;
   empty.textContent = isSearch(f)
@@ -1072,7 +1072,7 @@ function paymentRow(p) {
   const alerted = openAlert(p);
   return h(
     "tr",
-    { class: alerted ? "has-alert" : null, dataset: alerted ? { order: no, state: p.state, alert: "open" } : { order: no, state: p.state } },
+    { class: alerted ? "has-alert" : null, dataset: alerted ? { key: no, order: no, state: p.state, alert: "open" } : { key: no, order: no, state: p.state } },
     h("td", { class: "col-time" }, when(p.created_at)),
     h(
       "td",

@@ -39,6 +39,34 @@ export function replaceChildrenKeepFocus(parent, children) {
   }
 }
 
+/**
+ * Updates the children of parent to children in place, keyed by data-key:
+ * a child whose key and content are unchanged keeps its element, so a row the
+ * cashier is pressing, hovering or has focused is not swapped under the
+ * pointer because another row changed. Only the children's event handlers
+ * must depend on nothing but their key, since an equal old element (and its
+ * handlers) is kept.
+ */
+export function updateChildrenKeyed(parent, children) {
+  const active = document.activeElement;
+  const focusKey = active && parent.contains(active) ? active.dataset.focusKey : undefined;
+  const old = new Map();
+  for (const el of parent.children) if (el.dataset.key !== undefined) old.set(el.dataset.key, el);
+  const want = children.map((el) => {
+    const was = old.get(el.dataset.key);
+    return was && was.isEqualNode(el) ? was : el;
+  });
+  const keep = new Set(want);
+  for (const el of [...parent.children]) if (!keep.has(el)) el.remove();
+  want.forEach((el, i) => {
+    if (parent.children[i] !== el) parent.insertBefore(el, parent.children[i] || null);
+  });
+  if (focusKey && !parent.contains(document.activeElement)) {
+    const again = parent.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
+    if (again) again.focus();
+  }
+}
+
 const STATE_LABELS = {
   queued: "Queued",
   sending: "Sending",
