@@ -576,6 +576,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("history shows %d closed batches of DEMO000001, want exactly 1", n)
 	}
 	b.shot("history")
+	b.step("tag batch 1's row", 5*time.Second, chromedp.Evaluate[chromedp.Void](
+		`document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="1"]').posbridgeKept = true`))
 	b.step("history report", 20*time.Second,
 		chromedp.Click(chromedp.CSS(`#history-rows tr[data-sn="DEMO000001"][data-batch="1"] button.view-batch`)),
 		chromedp.WaitVisible(chromedp.ID("report-dialog")),
@@ -659,6 +661,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitNotVisible(chromedp.ID("report-dialog")),
 		poll(`document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="2"]')?.textContent.includes("Not compared")`, 10*time.Second),
 	)
+	if !eval[bool](b, `document.querySelector('#history-rows tr[data-sn="DEMO000001"][data-batch="1"]').posbridgeKept === true`) {
+		t.Error("batch 1's history row was re-created when batch 2 closed; unchanged rows must keep their elements")
+	}
 
 	// 6c. CodePay has a sale posbridge never saw (made on the terminal by
 	// another system) and answers totals with JSON numbers: the report

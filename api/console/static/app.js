@@ -3,7 +3,7 @@
 
 import { RpcClient, tokenSendable, wsURL } from "./rpc.js";
 import {
-  $, h, replaceChildrenKeepFocus, updateChildrenKeyed, isFinal, stateBadge, badge, typeLabel, money, countText,
+  $, h, updateChildrenKeyed, isFinal, stateBadge, badge, typeLabel, money, countText,
   when, whenText, errorText, stateLabel, clockText, setChildren, withScale, scaleOf, isZero, isNegative,
   addAmounts, last4, apiErrorText,
 } from "./ui.js";
@@ -1869,13 +1869,18 @@ function verdict(r) {
   }
 }
 
+/** The batch history's current record of batch r (r itself when it has left the list). */
+function currentBatch(r) {
+  return state.history.find((x) => x.terminal_sn === r.terminal_sn && x.batch_no === r.batch_no) || r;
+}
+
 function renderHistory() {
   const rows = state.history.map((r) => {
     const key = `hist-${r.terminal_sn}-${r.batch_no}`;
     const v = verdict(r);
     return h(
       "tr",
-      { dataset: { sn: r.terminal_sn, batch: r.batch_no, state: r.state } },
+      { dataset: { key, sn: r.terminal_sn, batch: r.batch_no, state: r.state } },
       h(
         "td",
         {},
@@ -1886,7 +1891,8 @@ function renderHistory() {
             class: "link-btn view-batch",
             dataset: { focusKey: key },
             "aria-label": `Batch ${r.batch_no} of ${r.terminal_sn}: view report`,
-            onclick: (ev) => openReport(r, false, ev.currentTarget),
+            // The row may be kept across updates: report the batch as it is now.
+            onclick: (ev) => openReport(currentBatch(r), false, ev.currentTarget),
           },
           `Batch ${r.batch_no}`,
         ),
@@ -1900,7 +1906,7 @@ function renderHistory() {
       h("td", { class: "col-closedby" }, r.closed_by ? closedByText(r.closed_by) : h("span", { class: "muted" }, "—")),
     );
   });
-  replaceChildrenKeepFocus($("history-rows"), rows);
+  updateChildrenKeyed($("history-rows"), rows);
   $("history-empty").hidden = rows.length > 0;
 }
 

@@ -26,26 +26,12 @@ export function $(id) {
 }
 
 /**
- * Replaces the children of parent, keeping keyboard focus on the element
- * with the same data-focus-key when it is re-created.
- */
-export function replaceChildrenKeepFocus(parent, children) {
-  const active = document.activeElement;
-  const key = active && parent.contains(active) ? active.dataset.focusKey : undefined;
-  parent.replaceChildren(...children);
-  if (key) {
-    const again = parent.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
-    if (again) again.focus();
-  }
-}
-
-/**
  * Updates the children of parent to children in place, keyed by data-key:
  * a child whose key and content are unchanged keeps its element, so a row the
  * cashier is pressing, hovering or has focused is not swapped under the
- * pointer because another row changed. Only the children's event handlers
- * must depend on nothing but their key, since an equal old element (and its
- * handlers) is kept.
+ * pointer because another row changed. Keyboard focus follows data-focus-key
+ * when its element is re-created. An equal old element keeps its event
+ * handlers, so the children's handlers must depend on their key only.
  */
 export function updateChildrenKeyed(parent, children) {
   const active = document.activeElement;
