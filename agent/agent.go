@@ -143,10 +143,10 @@ type Config struct {
 	// reachability state never goes stale while the store is idle (default
 	// 30s; negative disables the probe).
 	ProbeInterval time.Duration
-	// LateCheckWindow is how long after a qr payment expired unpaid at a
-	// provider that never closes orders (the QR wallet) the agent keeps
-	// asking whether the customer paid it after all (default 24h;
-	// latecheck.go).
+	// LateCheckWindow is how long the agent keeps asking whether money
+	// arrived after all for a payment that ended while it still could
+	// (latecheck.go): a QR wallet or VA payment that expired unpaid, a
+	// CodePay card payment failed on "no record" (default 24h).
 	LateCheckWindow time.Duration
 	// Metrics, when set, is told about transitions and reconciliations.
 	Metrics Metrics
@@ -165,8 +165,8 @@ const (
 	DefaultQueueTimeout = 10 * time.Minute
 	DefaultCreateSettle = 5 * time.Second
 	DefaultMaxResends   = 3
-	// DefaultLateCheckWindow: how long an expired QR wallet payment is still
-	// checked for a late payment.
+	// DefaultLateCheckWindow: how long an ended payment is still checked
+	// for a late payment.
 	DefaultLateCheckWindow = 24 * time.Hour
 )
 

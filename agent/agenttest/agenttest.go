@@ -154,7 +154,7 @@ type Opts struct {
 	// Providers starts the QR wallet and VA/QRIS gateway emulators and
 	// gives the agent their clients (Env.Prov).
 	Providers bool
-	// LateCheckWindow is the agent's watch of expired QR wallet orders (0:
+	// LateCheckWindow is the agent's late-check window (0:
 	// its default).
 	LateCheckWindow time.Duration
 	// JumpClock gives the agent and the VA/QRIS gateway's client a clock

@@ -119,8 +119,9 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Li
 		NotifyURL: notifyURL, Logger: log, // the agent adds component=agent
 		Bindo: bc, FallbackMode: cfg.Fallback.Mode,
 		OfflineGrace: cfg.Fallback.OfflineGrace.Duration, UnreachableGrace: cfg.Fallback.UnreachableGrace.Duration,
-		QRWallet: prov.qr, IDPay: prov.id, IDPayExpiry: prov.idExpiry, IDPayDefaultName: prov.idDefaultName, LateCheckWindow: prov.qrLateWindow,
-		Receipt: receiptConfig(cfg.Receipt, demo),
+		QRWallet: prov.qr, IDPay: prov.id, IDPayExpiry: prov.idExpiry, IDPayDefaultName: prov.idDefaultName,
+		LateCheckWindow: cfg.Agent.LateCheckWindow.Duration,
+		Receipt:         receiptConfig(cfg.Receipt, demo),
 	}
 	ag, err := agent.New(acfg)
 	if err != nil {
@@ -252,7 +253,6 @@ type providers struct {
 	idHooks       server.IDPayCallbacks // set when [idpay] notify_url is
 	idExpiry      time.Duration
 	idDefaultName string
-	qrLateWindow  time.Duration
 }
 
 // newProviders builds the QR wallet and VA/QRIS gateway clients from
@@ -267,7 +267,7 @@ func newProviders(cfg *config.Config, log *slog.Logger) (providers, error) {
 		if err != nil {
 			return p, err
 		}
-		p.qr, p.qrLateWindow = c, q.LateCheckWindow.Duration
+		p.qr = c
 	}
 	if ic := cfg.IDPay; ic != nil {
 		c, err := newIDPay(ic, log)

@@ -50,6 +50,11 @@ type Agent struct {
 	AllowedOrigins []string `toml:"allowed_origins"`
 	// AllowRemote permits a non-loopback listen address (off by default).
 	AllowRemote bool `toml:"allow_remote"`
+	// LateCheckWindow is how long an ended payment that money may still
+	// arrive for (an expired QR wallet or VA payment, a CodePay card
+	// payment failed on "no record") is still checked for a late payment
+	// (default 24h; docs/reliability.md).
+	LateCheckWindow Duration `toml:"late_check_window"`
 }
 
 // CodePay is the [codepay] table.
@@ -243,6 +248,8 @@ const (
 	DefaultPollInterval = 2 * time.Second
 	DefaultQueueTimeout = 10 * time.Minute
 	DefaultCreateSettle = 5 * time.Second
+	// DefaultLateCheckWindow is agent.late_check_window's default.
+	DefaultLateCheckWindow = 24 * time.Hour
 )
 
 // Load reads, decodes and validates the file at path.
@@ -288,6 +295,7 @@ func (c *Config) applyDefaults() {
 	if c.Agent.DataDir == "" {
 		c.Agent.DataDir = DefaultDataDir()
 	}
+	setDuration(&c.Agent.LateCheckWindow, DefaultLateCheckWindow)
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -450,6 +458,7 @@ func (c *Config) validateAgent() error {
 			p.add(fmt.Sprintf("agent.allowed_origins[%d]", i), "want an origin such as \"http://localhost:3000\", got %q", o)
 		}
 	}
+	p.durations([]durationRange{{"agent.late_check_window", a.LateCheckWindow.Duration, time.Hour, 30 * 24 * time.Hour}})
 	return p.err()
 }
 

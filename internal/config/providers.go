@@ -37,9 +37,6 @@ type QRWallet struct {
 	PollInterval       Duration `toml:"poll_interval"`        // default 3s
 	PollTotal          Duration `toml:"poll_total"`           // default 45s
 	QRLifetime         Duration `toml:"qr_lifetime"`          // default 5m
-	// LateCheckWindow is how long an expired native payment is still
-	// checked for a late payment (the wallet never closes an order).
-	LateCheckWindow Duration `toml:"late_check_window"` // default 24h
 
 	CustomerCodeMinLen   int  `toml:"customer_code_min_len"` // default 10
 	CustomerCodeMaxLen   int  `toml:"customer_code_max_len"` // default 24
@@ -82,7 +79,6 @@ const (
 	DefaultQRPollInterval       = 3 * time.Second
 	DefaultQRPollTotal          = 45 * time.Second
 	DefaultQRLifetime           = 5 * time.Minute
-	DefaultQRLateCheckWindow    = 24 * time.Hour
 	DefaultQRCustomerCodeMinLen = 10
 	DefaultQRCustomerCodeMaxLen = 24
 )
@@ -201,7 +197,6 @@ func (c *Config) applyProviderDefaults() {
 		setDuration(&q.PollInterval, DefaultQRPollInterval)
 		setDuration(&q.PollTotal, DefaultQRPollTotal)
 		setDuration(&q.QRLifetime, DefaultQRLifetime)
-		setDuration(&q.LateCheckWindow, DefaultQRLateCheckWindow)
 		setInt(&q.CustomerCodeMinLen, DefaultQRCustomerCodeMinLen)
 		setInt(&q.CustomerCodeMaxLen, DefaultQRCustomerCodeMaxLen)
 		p, d := &q.Paths, DefaultQRWalletPaths
@@ -311,7 +306,6 @@ func (c *Config) validateQRWallet() error {
 		{"qrwallet.poll_interval", q.PollInterval.Duration, 200 * time.Millisecond, time.Minute},
 		{"qrwallet.poll_total", q.PollTotal.Duration, time.Second, 10 * time.Minute},
 		{"qrwallet.qr_lifetime", q.QRLifetime.Duration, 30 * time.Second, 24 * time.Hour},
-		{"qrwallet.late_check_window", q.LateCheckWindow.Duration, time.Hour, 30 * 24 * time.Hour},
 	})
 	if m := q.TokenRefreshMargin.Duration; m <= 0 || m >= q.TokenTTL.Duration {
 		p.add("qrwallet.token_refresh_margin", "want positive and shorter than token_ttl (%s), got %s", q.TokenTTL.Duration, m)

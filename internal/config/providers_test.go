@@ -120,7 +120,7 @@ func TestValidateQRWallet(t *testing.T) {
 		{"all at once", func(c *Config) { c.QRWallet = &QRWallet{} },
 			[]string{"qrwallet.base_url", "qrwallet.user", "qrwallet.password_file", "qrwallet.store_id", "qrwallet.currency",
 				"qrwallet.native_service_id", "qrwallet.quick_pay_service_id", "qrwallet.token_ttl", "qrwallet.http_timeout",
-				"qrwallet.quick_pay_timeout", "qrwallet.poll_interval", "qrwallet.poll_total", "qrwallet.qr_lifetime", "qrwallet.late_check_window",
+				"qrwallet.quick_pay_timeout", "qrwallet.poll_interval", "qrwallet.poll_total", "qrwallet.qr_lifetime",
 				"qrwallet.token_refresh_margin", "qrwallet.customer_code_max_len",
 				"qrwallet.paths.token", "qrwallet.paths.native_pay", "qrwallet.paths.quick_pay", "qrwallet.paths.refund",
 				"qrwallet.paths.payment_status", "qrwallet.paths.refund_status"}},

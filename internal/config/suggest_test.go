@@ -20,6 +20,9 @@ func TestUnknownKeySuggestions(t *testing.T) {
 		{"hyphen and case", `token_file =`, `Token-File =`, `agent.Token-File: unknown key; did you mean token_file?`},
 		{"table typo", `[codepay]`, `[codepy]`, `codepy: unknown table; did you mean [codepay]?`},
 		{"wrong table", `order_expires = "180s"`, "order_expires = \"180s\"\nlisten = \"127.0.0.1:9000\"", `codepay.listen: unknown key: listen belongs in [agent]`},
+		// The key was [qrwallet]'s before it bounded every late check.
+		{"late-check window in its old table", `order_expires = "180s"`, "order_expires = \"180s\"\nlate_check_window = \"48h\"",
+			`codepay.late_check_window: unknown key: late_check_window belongs in [agent]`},
 		{"array of tables", `lane = "1"`, `lanes = "1"`, `terminal[0].lanes: unknown key; did you mean lane?`},
 		{"array of tables typo", `[[terminal]]`, `[[terminals]]`, `terminals: unknown table; did you mean [[terminal]]?`},
 		{"key above the tables", `[agent]`, "data_dir = \"/var/lib/posbridge\"\n[agent]", `data_dir: unknown key: data_dir belongs in [agent]`},

@@ -69,8 +69,11 @@ func TestValidateAgent(t *testing.T) {
 		{"no token file", func(c *Config) { c.Agent.TokenFile = "" }, []string{"agent.token_file"}},
 		{"bad origins", func(c *Config) { c.Agent.AllowedOrigins = []string{"http://ok:1", "localhost:3000/x", "ftp://x"} },
 			[]string{"agent.allowed_origins[1]", "agent.allowed_origins[2]"}},
+		{"late-check window a week", func(c *Config) { c.Agent.LateCheckWindow.Duration = 7 * 24 * time.Hour }, nil},
+		{"late-check window too short", func(c *Config) { c.Agent.LateCheckWindow.Duration = 30 * time.Minute }, []string{"agent.late_check_window"}},
+		{"late-check window too long", func(c *Config) { c.Agent.LateCheckWindow.Duration = 31 * 24 * time.Hour }, []string{"agent.late_check_window"}},
 		{"all at once", func(c *Config) { c.Agent = Agent{Listen: "x", DataDir: "d"} },
-			[]string{"agent.listen", "agent.data_dir", "agent.token_file"}},
+			[]string{"agent.listen", "agent.data_dir", "agent.token_file", "agent.late_check_window"}},
 	})
 }
 
