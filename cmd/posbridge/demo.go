@@ -115,7 +115,8 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 	if err != nil {
 		return err
 	}
-	// The agent's listener comes first: the Bindo emulator posts its webhooks to it.
+	// The agent's listener comes first: the emulators post their
+	// notifications and webhooks to it.
 	agentLn, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("agent.listen: %w; choose another address with --listen 127.0.0.1:PORT", err)
@@ -149,6 +150,9 @@ func runDemo(ctx context.Context, listen, dataDir string, debug bool, zvt demoZV
 			GatewayPublicKeyFile: filepath.Join(keys.Dir, "gateway_public_key.pem"),
 			OrderExpires:         config.Duration{Duration: 180 * time.Second},
 			PollInterval:         config.Duration{Duration: 500 * time.Millisecond},
+			// The emulator posts its signed notifications to the agent, as
+			// CodePay does through a store's proxy; polling stays on.
+			NotifyURL: "http://" + agentLn.Addr().String() + "/hooks/codepay",
 		},
 		Bindo:    bindoCfg,
 		Link:     config.Link{Provider: linkProvider},

@@ -265,7 +265,8 @@ currency = "USD"
 func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	addr := freePort(t)
 	demo := start(t, "demo", "demo", "--listen", addr, "--data", filepath.Join(t.TempDir(), "demo"))
-	var wsURL, token, qrURL, idURL, linkURL string
+	var wsURL, token, qrURL, idURL, linkURL, codepayURL string
+	codepayRE := regexp.MustCompile(`CodePay cloud\s+(http://\S+)`)
 	linkRE := regexp.MustCompile(`pay LINK1 as the customer: curl -X POST (http://\S+)/LINK1 `)
 	tokRE := regexp.MustCompile(`Token\s+(\S+)`)
 	urlRE := regexp.MustCompile(`WebSocket API\s+(ws://\S+)`)
@@ -289,6 +290,9 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 		if m := linkRE.FindStringSubmatch(line); m != nil {
 			linkURL = m[1]
 		}
+		if m := codepayRE.FindStringSubmatch(line); m != nil {
+			codepayURL = m[1]
+		}
 	}
 	go func() {
 		for demo.stdout.Scan() {
@@ -311,6 +315,9 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	if !strings.Contains(string(res), `"state":"approved"`) {
 		t.Fatalf("demo sale = %s", res)
 	}
+	// The CodePay emulator posts its signed notification to the demo's
+	// /hooks/codepay, which accepts it.
+	demoNotificationDelivered(t, codepayURL, "DEMOSALE1")
 	// Method qr against the QR wallet emulator the demo started: the
 	// customer pays through its admin API.
 	if qrURL == "" || idURL == "" {
@@ -378,6 +385,45 @@ func TestDemoPrintsWorkingURLAndToken(t *testing.T) {
 	}
 	// Ctrl-C stops it cleanly.
 	demo.interrupt(t, "demo")
+}
+
+// demoNotificationDelivered waits until the CodePay emulator at simURL
+// reports the order's notification delivered: posted to the demo's
+// notify_url and acknowledged by the agent.
+func demoNotificationDelivered(t *testing.T, simURL, orderNo string) {
+	t.Helper()
+	if simURL == "" {
+		t.Fatal("demo did not print the CodePay emulator's URL")
+	}
+	var order struct {
+		NotifyURL    string `json:"notify_url"`
+		Notification *struct {
+			Delivered bool   `json:"delivered"`
+			Attempts  int    `json:"attempts"`
+			LastError string `json:"last_error"`
+		} `json:"notification"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get(simURL + "/sim/orders/" + orderNo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&order)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET /sim/orders/%s: %v", orderNo, err)
+		}
+		if !strings.HasSuffix(order.NotifyURL, "/hooks/codepay") {
+			t.Fatalf("%s was created with notify_url %q, want the demo's /hooks/codepay", orderNo, order.NotifyURL)
+		}
+		if n := order.Notification; n != nil && n.Delivered {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's notification not delivered: %+v", orderNo, order.Notification)
+		}
+		time.Sleep(100 * time.Millisecond) // polling another process's state
+	}
 }
 
 // interrupt sends SIGINT (Ctrl-C) and fails the test unless the process
