@@ -1182,7 +1182,9 @@ function openPayment(no, opener) {
 function onPaymentForDialog(p) {
   const ps = state.pay;
   if (!ps) return;
-  if (p.merchant_order_no === ps.no && !olderThan(p, ps.p)) {
+  // The same payment again (the fresh copy openPayment asks for, a replay)
+  // redraws nothing: a button about to be pressed stays the same button.
+  if (p.merchant_order_no === ps.no && !olderThan(p, ps.p) && JSON.stringify(p) !== JSON.stringify(ps.p)) {
     ps.p = p;
     // Marked handled elsewhere (another console, the API) while being confirmed here.
     if (ps.mode === "confirm" && ps.pending && ps.pending.kind === "handle" && !openAlert(p) && !ps.busy) {
