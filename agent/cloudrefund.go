@@ -909,6 +909,9 @@ func (a *Agent) finishRevoked(ctx context.Context, no string, o *codepay.Order, 
 		fillResult(p, o, strconv.Itoa(int(codepay.StatusCancelled)))
 		p.ErrorCode = "cancelled"
 		p.ErrorMessage = "cancelled through CodePay (order.revoker): the order was closed, or refunded to the customer if they had paid"
+		if lostLink(p) {
+			p.ErrorMessage = lostLinkWithdrawn
+		}
 		return nil
 	}, detail)
 	if errors.Is(err, store.ErrStateChanged) && np != nil {

@@ -16,6 +16,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -170,6 +171,43 @@ func (a *Agent) sendLinkCreate(ctx context.Context, p *store.Payment, pr *provid
 		p.NextCheckAt = ended.Add(max(a.cfg.PollInterval, a.pollFloor(p.Route)))
 		return nil
 	}, "payment link created; waiting for the customer to pay on the hosted page (until "+expires.UTC().Format(time.RFC3339)+")")
+}
+
+// lostLinkWithdrawn is the message of a CodePay link withdrawn by
+// withdrawLostLink.
+const lostLinkWithdrawn = "withdrawn: CodePay's answer to the link's create was lost, and with it the page address, so nobody could pay it; " +
+	"CodePay closed the order (order.revoker) and the merchant keeps no money. Create a new link with a new order number"
+
+// lostLink reports whether p is a CodePay link whose page address (pay_url)
+// never reached posbridge: the create's answer was lost, or the process
+// stopped before it was journaled. Only that answer carries pay_url;
+// order.query does not (spec:171-180 and the query's fields).
+func lostLink(p *store.Payment) bool {
+	if p.Route != RouteCodePayLink || p.Type == TypeRefund {
+		return false
+	}
+	md, _ := methodOf(p)
+	return md.PayURL == ""
+}
+
+// withdrawLostLink closes a lost link (lostLink) that CodePay shows waiting
+// for the customer: nobody has its address, so it would only wait until it
+// expires (a day by default) while the cashier cannot give it to anyone. It
+// is closed as payment.cancel closes a link (order.revoker, the intent
+// journaled first, the outcome confirmed by a signed order.query; CodePay
+// refunds the customer should one have paid). Without an answer the
+// reconciler confirms the journaled revoke; when the revoke could not be
+// sent, the next query of the payment tries again.
+func (a *Agent) withdrawLostLink(ctx context.Context, no string) {
+	cl, ok := a.cloudOrders()
+	if !ok || !a.claimRevoke(no) {
+		return
+	}
+	defer a.releaseRevoke(no)
+	_, err := a.sendRevoke(ctx, cl, no, "a payment link whose page address was lost with CodePay's answer, so no customer can open it")
+	if err != nil && !errors.Is(err, ErrCancelUnconfirmed) {
+		a.log.Warn("lost payment link not withdrawn yet", "merchant_order_no", no, "err", err)
+	}
 }
 
 // queryLink asks CodePay (order.query) about a link payment; an error is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge/agent"
@@ -216,22 +217,56 @@ func TestLinkNotificationAfterExpiryAsksAgain(t *testing.T) {
 	}
 }
 
+// A link whose create answer was lost exists at CodePay, but its page
+// address (pay_url) came only in that answer: nobody can pay it. The query
+// finds it waiting; the agent withdraws it with order.revoker instead of
+// letting it wait for a day, the checkout sent once.
 func TestLinkUnknownOutcomeReconciledWithOneCheckout(t *testing.T) {
-	e := agenttest.New(t, agenttest.Opts{})
-	e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayCheckout, Kind: codepaysim.FaultDropAfterProcess})
-	p := e.MustCreate(linkSale("LNKU", "7.00"))
-	if p.State != agent.StateUnknown {
-		t.Fatalf("create = %s, want unknown", p.State)
-	}
-	e.WaitState("LNKU", agent.StateOnTerminal)
-	if err := e.Sim.Customer("LNKU", codepaysim.CustomerPays, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.WaitFinal("LNKU"); got.State != agent.StateApproved {
-		t.Fatalf("final = %+v (%v)", got, e.States("LNKU"))
-	}
-	if n := e.Sim.Count(codepay.MethodPayCheckout, "LNKU"); n != 1 {
-		t.Fatalf("checkout sent %d times, want 1", n)
+	for _, tc := range []struct {
+		name   string
+		faults []codepaysim.Fault
+	}{
+		{"revoked at once", nil},
+		// The first order.revoker gets no gateway answer: confirmed by query,
+		// or sent again at the payment's next query.
+		{"revoke without an answer", []codepaysim.Fault{{Method: codepay.MethodOrderRevoker, Kind: codepaysim.FaultHTTP500, Count: 1}}},
+		{"revoke dropped", []codepaysim.Fault{{Method: codepay.MethodOrderRevoker, Kind: codepaysim.FaultDrop, Count: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := agenttest.New(t, agenttest.Opts{InMemory: true})
+				e.Sim.InjectFault(codepaysim.Fault{Method: codepay.MethodPayCheckout, Kind: codepaysim.FaultDropAfterProcess})
+				for _, f := range tc.faults {
+					e.Sim.InjectFault(f)
+				}
+				p := e.MustCreate(linkSale("LNKU", "7.00"))
+				if p.State != agent.StateUnknown {
+					t.Fatalf("create = %s, want unknown", p.State)
+				}
+				got := e.WaitFinal("LNKU")
+				if got.State != agent.StateCancelled || got.Error == nil || !strings.HasPrefix(got.Error.Message, "withdrawn: CodePay's answer to the link's create was lost") {
+					t.Fatalf("final = %+v (%v)", got, e.States("LNKU"))
+				}
+				if n := e.Sim.Count(codepay.MethodPayCheckout, "LNKU"); n != 1 {
+					t.Fatalf("checkout sent %d times, want 1", n)
+				}
+				// Once, or twice when the first got no answer and CodePay still
+				// showed the order waiting.
+				if n := e.Sim.Count(codepay.MethodOrderRevoker, "LNKU"); n < 1 || n > 1+len(tc.faults) {
+					t.Errorf("order.revoker sent %d times, want 1 to %d", n, 1+len(tc.faults))
+				}
+				if o, ok := e.Sim.Order("LNKU"); !ok || o.Status != codepay.StatusCancelled {
+					t.Fatalf("CodePay's order = %+v, %v; want it closed (trans_status 3)", o, ok)
+				}
+				if err := e.Sim.Customer("LNKU", codepaysim.CustomerPays, "", ""); err == nil {
+					t.Fatal("the customer paid a withdrawn link")
+				}
+				synctest.Wait() // the revoke ends right after the payment does
+				if _, err := e.DB.GetRevoke(context.Background(), "LNKU"); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("revoke still open: %v", err)
+				}
+			})
+		})
 	}
 }
 

@@ -165,6 +165,9 @@ func (a *Agent) applyProviderAnswer(ctx context.Context, p *store.Payment, ans p
 		}, "expired unpaid")
 	default:
 		a.providerPending(ctx, p, ans, now)
+		if lostLink(p) {
+			a.withdrawLostLink(ctx, p.MerchantOrderNo)
+		}
 	}
 }
 
