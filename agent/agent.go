@@ -787,6 +787,39 @@ func (a *Agent) Events(ctx context.Context, orderNo string) ([]store.Event, erro
 	return a.db.Events(ctx, orderNo)
 }
 
+// HistoryEvent is one journaled event of a payment as the front ends show
+// it: when, what kind, the state change if any, and the agent's words
+// (never card data).
+type HistoryEvent struct {
+	At                 time.Time
+	Kind               string
+	FromState, ToState string
+	Detail             string
+}
+
+// History returns a payment's journaled events, oldest first; ErrNotFound
+// when the journal has no such payment.
+func (a *Agent) History(ctx context.Context, orderNo string) ([]HistoryEvent, error) {
+	evs, err := a.db.Events(ctx, orderNo)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, orderNo)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment history: %w", err)
+	}
+	return HistoryOf(evs), nil
+}
+
+// HistoryOf is the front ends' view of journal events (also of an archived
+// payment's).
+func HistoryOf(evs []store.Event) []HistoryEvent {
+	out := make([]HistoryEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, HistoryEvent{At: e.At.UTC(), Kind: e.Kind, FromState: e.FromState, ToState: e.ToState, Detail: e.Detail})
+	}
+	return out
+}
+
 // ErrNotificationRejected means a verified notification does not belong to
 // this installation or disagrees with the journal; nothing was changed.
 var ErrNotificationRejected = errors.New("notification rejected")

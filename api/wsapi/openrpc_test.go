@@ -45,6 +45,8 @@ var componentTypes = map[string]struct {
 	"ReceiptCard":      {reflect.TypeFor[wsapi.ReceiptCard](), asResult},
 	"PaymentList":      {reflect.TypeFor[wsapi.PaymentList](), asResult},
 	"AlertList":        {reflect.TypeFor[wsapi.AlertList](), asResult},
+	"PaymentHistory":   {reflect.TypeFor[wsapi.PaymentHistory](), asResult},
+	"PaymentEvent":     {reflect.TypeFor[wsapi.PaymentEvent](), asResult},
 	"SearchPage":       {reflect.TypeFor[wsapi.SearchPage](), asResult},
 	"DayReport":        {reflect.TypeFor[wsapi.DayReport](), asResult},
 	"DayTerminal":      {reflect.TypeFor[wsapi.DayTerminal](), asResult},

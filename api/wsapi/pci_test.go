@@ -83,6 +83,12 @@ func TestCardDataNeverPersistedLoggedOrEchoed(t *testing.T) {
 			}
 		}
 	}
+	// Their histories too: the answers are among the messages searched below.
+	for _, no := range []string{"PCI-SWIPE", "PCI-CONTACT", "PCI-CTLS", "PCI-FB", "PCI-BAD"} {
+		if _, errObj, _ := c.call("payment.history", map[string]any{"merchant_order_no": no}); errObj != nil && no != "PCI-BAD" {
+			t.Fatalf("history of %s: %s", no, errObj)
+		}
+	}
 	res, _, _ := c.call("payment.get", map[string]any{"merchant_order_no": "PCI-CONTACT"})
 	var p struct {
 		Route string `json:"route"`

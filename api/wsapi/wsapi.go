@@ -147,6 +147,7 @@ var methods = map[string]method{
 	"payment.create":     on((*API).create),
 	"payment.refund":     on((*API).refund),
 	"payment.get":        on((*API).get),
+	"payment.history":    on((*API).history),
 	"payment.qr":         on((*API).qr),
 	"payment.receipt":    on((*API).paymentReceipt),
 	"payment.cancel":     on((*API).cancel),
@@ -174,7 +175,8 @@ func (api *API) Call(ctx context.Context, c *rpc.Conn, name string, params json.
 	return m.call(api, ctx, c, params)
 }
 
-// orderParams are the params of payment.get, payment.qr and payment.cancel.
+// orderParams are the params of payment.get, payment.history, payment.qr
+// and payment.cancel.
 type orderParams struct {
 	MerchantOrderNo string `json:"merchant_order_no"`
 }

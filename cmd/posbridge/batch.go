@@ -201,10 +201,11 @@ func cmdBatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // cmdPayments is `posbridge payments list [--terminal SN] [--state S] [--limit N]`,
-// `payments show ORDER_NO`, `payments cancel ORDER_NO`, `payments alerts
-// [--limit N]` and `payments handle-alert ORDER_NO [--note TEXT]`.
+// `payments show ORDER_NO`, `payments history ORDER_NO`, `payments cancel
+// ORDER_NO`, `payments alerts [--limit N]` and `payments handle-alert
+// ORDER_NO [--note TEXT]`.
 func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || !slices.Contains([]string{"list", "show", "cancel", "alerts", "handle-alert"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"list", "show", "history", "cancel", "alerts", "handle-alert"}, args[0]) {
 		if wantsHelp(args) {
 			printGroupHelp(stdout, "payments")
 			return exitOK
@@ -245,6 +246,9 @@ func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	defer c.close()
 	if sub == "alerts" {
 		return printAlerts(c, *limit, *af.json, stdout, stderr)
+	}
+	if sub == "history" {
+		return printHistory(ctx, c, *af.config, pos[0], *af.json, stdout, stderr)
 	}
 	if sub != "list" {
 		method := map[string]string{"show": "payment.get", "cancel": "payment.cancel", "handle-alert": "alert.handle"}[sub]
@@ -335,29 +339,83 @@ func printAlerts(c *rpcClient, limit int, asJSON bool, stdout, stderr io.Writer)
 	return exitOK
 }
 
-// showArchived looks an order the agent does not know up in the archive
-// files of DATA/archive (newest first); ok is false when it is in none (or
-// the configuration cannot be read).
-func showArchived(ctx context.Context, cfgPath, orderNo string, stdout, stderr io.Writer) (int, bool) {
+// printHistory prints payment.history: one line per journaled event, or
+// the raw answer with --json. An order the agent no longer has is looked
+// up in the archive files.
+func printHistory(ctx context.Context, c *rpcClient, cfgPath, orderNo string, asJSON bool, stdout, stderr io.Writer) int {
+	res, err := c.call("payment.history", map[string]any{"merchant_order_no": orderNo})
+	var h wsapi.PaymentHistory
+	var re *rpcError
+	switch {
+	case errors.As(err, &re) && re.Code == wsapi.CodeNotFound:
+		f, _, evs, ok := findArchived(ctx, cfgPath, orderNo)
+		if !ok {
+			return cliError(stderr, "payments history", err)
+		}
+		h = wsapi.HistoryFrom(orderNo, agent.HistoryOf(evs))
+		res, _ = json.Marshal(h)
+		fmt.Fprintf(stderr, "posbridge payments history: %s is archived in %s (moved out of the journal by `posbridge journal archive`)\n", orderNo, f)
+	case err != nil:
+		return cliError(stderr, "payments history", err)
+	default:
+		if err := json.Unmarshal(res, &h); err != nil {
+			return cliError(stderr, "payments history", err)
+		}
+	}
+	if asJSON {
+		out, _ := json.MarshalIndent(json.RawMessage(res), "", "  ")
+		fmt.Fprintln(stdout, string(out))
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "History of %s, oldest first (times in UTC):\n", h.MerchantOrderNo)
+	if h.Omitted > 0 {
+		fmt.Fprintf(stdout, "  (%d earlier events left out)\n", h.Omitted)
+	}
+	for _, e := range h.Events {
+		change := ""
+		if e.ToState != "" {
+			change = e.ToState
+			if e.FromState != "" && e.FromState != e.ToState {
+				change = e.FromState + " → " + e.ToState
+			}
+		}
+		fmt.Fprintf(stdout, "  %s  %-13s %-26s %s\n", e.At.UTC().Format("2006-01-02 15:04:05.000"), e.Kind, change, e.Detail)
+	}
+	return exitOK
+}
+
+// findArchived looks an order the agent does not know up in the archive
+// files of DATA/archive (newest first): the file, the payment and its
+// events; ok is false when it is in none (or the configuration cannot be
+// read).
+func findArchived(ctx context.Context, cfgPath, orderNo string) (file string, p *store.Payment, evs []store.Event, ok bool) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return 0, false
+		return "", nil, nil, false
 	}
 	for _, f := range archiveFiles(cfg.Agent.DataDir) {
-		p, events, err := store.ArchivedPayment(ctx, f, orderNo)
-		if err != nil {
-			continue
+		if p, evs, err := store.ArchivedPayment(ctx, f, orderNo); err == nil {
+			return f, p, evs, true
 		}
-		out, _ := json.MarshalIndent(struct {
-			wsapi.Payment
-			Archive string `json:"archive"`
-			Events  int    `json:"archived_events"`
-		}{wsapi.PaymentFrom(agent.View(p)), f, len(events)}, "", "  ")
-		fmt.Fprintln(stdout, string(out))
-		fmt.Fprintf(stderr, "posbridge payments show: %s is archived in %s (moved out of the journal by `posbridge journal archive`)\n", orderNo, f)
-		return exitOK, true
 	}
-	return 0, false
+	return "", nil, nil, false
+}
+
+// showArchived prints an order the agent no longer has from the archive
+// files; ok is false when it is in none.
+func showArchived(ctx context.Context, cfgPath, orderNo string, stdout, stderr io.Writer) (int, bool) {
+	f, p, events, ok := findArchived(ctx, cfgPath, orderNo)
+	if !ok {
+		return 0, false
+	}
+	out, _ := json.MarshalIndent(struct {
+		wsapi.Payment
+		Archive string `json:"archive"`
+		Events  int    `json:"archived_events"`
+	}{wsapi.PaymentFrom(agent.View(p)), f, len(events)}, "", "  ")
+	fmt.Fprintln(stdout, string(out))
+	fmt.Fprintf(stderr, "posbridge payments show: %s is archived in %s (moved out of the journal by `posbridge journal archive`)\n", orderNo, f)
+	return exitOK, true
 }
 
 // parseInterleaved parses flags before and after the positional arguments

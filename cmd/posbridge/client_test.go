@@ -191,10 +191,18 @@ func TestClientCommandsFindTheDemo(t *testing.T) {
 	if code, out := cli("pay", "--type", "void", "--orig", "CLIPAY1", "--order", "CLIPAY1V", "--timeout", "60s"); code != exitOK || !strings.Contains(out, "approved") {
 		t.Fatalf("void by its original only: exit %d\n%s", code, out)
 	}
+	// The sale's history: accepted from the CLI, approved on the terminal.
+	if code, out := cli("payments", "history", "CLIPAY1"); code != exitOK || !strings.HasPrefix(out, "History of CLIPAY1, oldest first") ||
+		!regexp.MustCompile(`created\s+queued\s+accepted from cli`).MatchString(out) || !regexp.MustCompile(`on_terminal → approved`).MatchString(out) {
+		t.Fatalf("payments history next to the demo: exit %d\n%s", code, out)
+	}
+	if code, out := cli("payments", "history", "CLIPAY1", "--json"); code != exitOK || !strings.Contains(out, `"kind": "created"`) {
+		t.Fatalf("payments history --json: exit %d\n%s", code, out)
+	}
 	// Every client command honours POSBRIDGE_URL and POSBRIDGE_TOKEN, over
 	// the demo's file: a wrong token in the environment is the one sent.
 	env := []string{"POSBRIDGE_URL=ws://" + addr + "/v1/ws", "POSBRIDGE_TOKEN=wrong-token-0123456789"}
-	for _, args := range [][]string{{"payments", "list"}, {"payments", "show", "NOPE1"}, {"payments", "cancel", "NOPE1"},
+	for _, args := range [][]string{{"payments", "list"}, {"payments", "show", "NOPE1"}, {"payments", "history", "NOPE1"}, {"payments", "cancel", "NOPE1"},
 		{"batch", "show"}, {"batch", "close", "--terminal", "DEMO000001"}, {"pay", "--amount", "1.00"}} {
 		if code, out := runCLI(t, env, args...); code != exitFailure || !strings.Contains(out, "401") {
 			t.Errorf("%v with a wrong POSBRIDGE_TOKEN: exit %d, want 1 and HTTP 401:\n%s", args, code, out)

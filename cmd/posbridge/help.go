@@ -49,8 +49,13 @@ var helps = map[string]commandHelp{
 	},
 	"payments show": {
 		usage:   "posbridge payments show ORDER_NO [agent flags]",
-		summary: "Show one payment with its events (also from the archive when the agent no longer has it).",
+		summary: "Show one payment as JSON (also from the archive when the agent no longer has it); its history: payments history.",
 		example: "posbridge payments show SALE-1001",
+	},
+	"payments history": {
+		usage:   "posbridge payments history ORDER_NO [--json] [agent flags]",
+		summary: "Show what the journal holds about one payment, oldest first: each state change, CodePay's answers, notifications, errors and notes (also from the archive).",
+		example: "posbridge payments history SALE-1001",
 	},
 	"payments cancel": {
 		usage:   "posbridge payments cancel ORDER_NO [agent flags]",

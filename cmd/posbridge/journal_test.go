@@ -270,6 +270,15 @@ currency = "USD"
 	if code, _, errOut := cli(t, "payments", "show", "NOPE", "--config", cfg); code != exitFailure || !strings.Contains(errOut, "NOPE") {
 		t.Errorf("payments show NOPE: exit %d, %s", code, errOut)
 	}
+	// Its history too: the four archived events, oldest first.
+	code, out, errOut = cli(t, "payments", "history", "OLD1", "--config", cfg)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != exitOK || len(lines) != 5 || lines[0] != "History of OLD1, oldest first (times in UTC):" ||
+		!strings.Contains(lines[4], "approved") || !strings.Contains(errOut, "OLD1 is archived in "+archive) {
+		t.Errorf("payments history OLD1: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "payments", "history", "NOPE", "--config", cfg); code != exitFailure || !strings.Contains(errOut, "NOPE") {
+		t.Errorf("payments history NOPE: exit %d, %s", code, errOut)
+	}
 }
 
 // TestJournalArchiverServe: with [journal] keep the agent archives a little
