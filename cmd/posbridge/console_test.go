@@ -498,6 +498,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	// void: its breakdown adds up to the total, the void listed apart.
 	voided := testSale(b, "2.00")
 	openDetail(b, voided)
+	// Its History: what the journal holds, oldest first, from the console's
+	// acceptance to the terminal's approval.
+	b.step("history", 10*time.Second,
+		chromedp.Click(chromedp.CSS("#pay-history > summary")),
+		poll(`(() => {
+			const items = [...document.querySelectorAll("#pay-history-list li")];
+			return items.length >= 3 && items[0].dataset.kind === "created" && items[0].textContent.includes("accepted from console") &&
+				items.some(li => li.querySelector(".history-what").textContent === "On terminal → Approved");
+		})()`, 10*time.Second),
+	)
+	b.shotView("payment-history")
 	b.step("void asks first", 10*time.Second,
 		chromedp.Click(chromedp.ID("pay-void")),
 		chromedp.WaitVisible(chromedp.ID("pay-confirm")),

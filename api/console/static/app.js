@@ -1165,6 +1165,9 @@ function openPayment(no, opener) {
   const p = listed && alerted ? (olderThan(listed, alerted) ? alerted : listed) : listed || alerted;
   if (!p) return;
   state.pay = { no, p, opener, mode: "view", pending: null, created: null, attempt: null };
+  $("pay-history").open = false;
+  $("pay-history-list").replaceChildren();
+  $("pay-history-status").textContent = "";
   $("pay-error").textContent = "";
   $("pay-status").textContent = "";
   $("pay-status").className = "form-status";
@@ -1194,14 +1197,52 @@ function onPaymentForDialog(p) {
       $("pay-status").textContent = "This alert was marked handled meanwhile.";
       renderPayment();
       ($("pay-actions").querySelector("button") || $("pay-done")).focus();
+      loadPayHistory();
       return;
     }
     renderPayment();
+    loadPayHistory();
   }
   if (ps.created && p.merchant_order_no === ps.created.merchant_order_no && !olderThan(p, ps.created)) {
     ps.created = p;
     showCreated();
   }
+}
+
+// ---------------------------------------------------------------- payment history
+
+const HISTORY_KINDS = {
+  created: "Accepted", notification: "Notification", query: "Query", error: "Error", revoke: "Cancel",
+  late_check: "Late check", note: "Note", alert: "Alert",
+};
+
+/** Loads the open payment's history (payment.history) while its History section is open. */
+function loadPayHistory() {
+  const ps = state.pay;
+  if (!ps || !$("pay-history").open) return;
+  const no = ps.no;
+  const asked = (ps.historyAsked = (ps.historyAsked || 0) + 1);
+  if (!$("pay-history-list").children.length) $("pay-history-status").textContent = "Loading…";
+  call("payment.history", { merchant_order_no: no })
+    .then((h) => {
+      if (state.pay !== ps || ps.historyAsked !== asked) return; // another payment, or a newer answer coming
+      $("pay-history-status").textContent = h.omitted ? `${h.omitted === 1 ? "1 earlier event" : `${h.omitted} earlier events`} left out.` : "";
+      updateChildrenKeyed($("pay-history-list"), h.events.map((e, i) => historyItem(e, i + h.omitted)));
+    })
+    .catch((err) => {
+      if (state.pay === ps) $("pay-history-status").textContent = "The history could not be loaded: " + apiErrorText(err);
+    });
+}
+
+function historyItem(e, n) {
+  const change = e.kind === "state" && e.to_state ? (e.from_state && e.from_state !== e.to_state ? `${stateLabel(e.from_state)} → ${stateLabel(e.to_state)}` : stateLabel(e.to_state)) : null;
+  return h(
+    "li",
+    { dataset: { key: String(n), kind: e.kind } },
+    when(e.at),
+    h("span", { class: "history-what" }, change || HISTORY_KINDS[e.kind] || e.kind),
+    h("span", { class: "history-detail" }, e.detail),
+  );
 }
 
 function fact(label, value, cls) {
@@ -2113,6 +2154,7 @@ function init() {
   // Close and Escape close the dialog.
   $("pay-form").addEventListener("submit", (ev) => ev.preventDefault());
   $("pay-done").addEventListener("click", () => $("payment-dialog").close());
+  $("pay-history").addEventListener("toggle", () => loadPayHistory());
   $("payment-dialog").addEventListener("cancel", (ev) => {
     if (state.pay && state.pay.busy) ev.preventDefault();
   });
