@@ -291,8 +291,9 @@ func TestSlowAnswerIsUnknown(t *testing.T) {
 }
 
 func TestNotSent(t *testing.T) {
-	e := newEnv(t, nil)
-	e.srv.Close()
+	// Nothing listens on port 1 (privileged, never a test server's; the
+	// port of a closed test server can be taken by a parallel test's).
+	e := newEnv(t, func(c *Config) { c.BaseURL = "http://127.0.0.1:1" })
 	_, err := e.create("PB-X", MethodQRIS)
 	if !errors.Is(err, ErrNotSent) || errors.Is(err, ErrUnknownOutcome) {
 		t.Fatalf("create to a closed server = %v, want ErrNotSent only", err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -333,10 +332,9 @@ func TestErrorClasses(t *testing.T) {
 }
 
 func TestNotSentWhenUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close()
-	c, err := New(Config{BaseURL: url, User: "u", Password: "p", StoreID: "1", Currency: "USD", Clock: newFakeClock(),
+	// Nothing listens on port 1 (privileged, never a test server's; the
+	// port of a closed test server can be taken by a parallel test's).
+	c, err := New(Config{BaseURL: "http://127.0.0.1:1", User: "u", Password: "p", StoreID: "1", Currency: "USD", Clock: newFakeClock(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
