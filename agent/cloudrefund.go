@@ -926,14 +926,22 @@ func (a *Agent) finishRevoked(ctx context.Context, no string, o *codepay.Order, 
 // revokeTookNoEffect handles a signed answer, past the settle time, that the
 // order is not cancelled (o, or a signed "not found" notFound): the cancel
 // did not take effect. Nothing is sent again on the cashier's behalf; a
-// person decides, prompted by an alert.
-func (a *Agent) revokeTookNoEffect(ctx context.Context, no string, o *codepay.Order, notFound error) {
+// person decides, prompted by an alert — except for a lost link p
+// (withdrawLostLink), which the agent withdraws again by itself at its next
+// query: no person needs to act.
+func (a *Agent) revokeTookNoEffect(ctx context.Context, p *store.Payment, o *codepay.Order, notFound error) {
+	no := p.MerchantOrderNo
 	what := "CodePay still shows the order at trans_status -1"
 	if o != nil {
 		what = fmt.Sprintf("CodePay still shows the order at trans_status %d", int(o.TransStatus))
 	}
 	if notFound != nil {
 		what = "CodePay has no such order (" + notFound.Error() + ")"
+	}
+	if lostLink(p) {
+		a.event(ctx, no, "revoke", "the withdrawal (order.revoker) did not take effect: "+what+"; it is sent again at the link's next query")
+		_ = a.db.EndRevoke(ctx, no)
+		return
 	}
 	a.event(ctx, no, "revoke", "the cancel (order.revoker) did not take effect: "+what)
 	if err := a.db.EndRevoke(ctx, no); err == nil {
@@ -978,7 +986,7 @@ func (a *Agent) reconcileRevoke(ctx context.Context, r store.Revoke, lastErr map
 		r.NextCheckAt = r.EndedAt.Add(a.cfg.CreateSettle)
 	case err == nil, codepay.IsOrderNotFound(err):
 		delete(lastErr, no)
-		a.revokeTookNoEffect(ctx, no, o, err)
+		a.revokeTookNoEffect(ctx, p, o, err)
 		return
 	default:
 		if msg := err.Error(); lastErr[no] != msg {

@@ -247,6 +247,11 @@ func TestLinkUnknownOutcomeReconciledWithOneCheckout(t *testing.T) {
 				if got.State != agent.StateCancelled || got.Error == nil || !strings.HasPrefix(got.Error.Message, "withdrawn: CodePay's answer to the link's create was lost") {
 					t.Fatalf("final = %+v (%v)", got, e.States("LNKU"))
 				}
+				// The agent withdraws it by itself, again if need be: nobody
+				// is asked to act.
+				if got.Alert != "" {
+					t.Errorf("alert %q on a withdrawn lost link", got.Alert)
+				}
 				if n := e.Sim.Count(codepay.MethodPayCheckout, "LNKU"); n != 1 {
 					t.Fatalf("checkout sent %d times, want 1", n)
 				}
